@@ -1,0 +1,125 @@
+//! HOTP: counter-based one-time passwords (RFC 4226).
+
+use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
+
+use crate::code::{Code, Digits, parse_code};
+use crate::key::Key;
+use crate::verify::{Match, Verification, check_window, for_each_value, verify_steps};
+use crate::{Algorithm, Error, Secret};
+
+/// HOTP settings. The defaults are SHA-1, six digits and a look-ahead of 3 counters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct HotpParams {
+    /// The HMAC hash function.
+    pub algorithm: Algorithm,
+    /// The number of digits per code.
+    pub digits: Digits,
+    /// How many counters past the stored one [`Hotp::verify`] also accepts, for button
+    /// presses that never reached the server (RFC 4226 §7.4). At most
+    /// [`MAX_WINDOW`](crate::MAX_WINDOW).
+    pub look_ahead: u32,
+}
+
+impl Default for HotpParams {
+    fn default() -> Self {
+        HotpParams {
+            algorithm: Algorithm::Sha1,
+            digits: Digits::SIX,
+            look_ahead: 3,
+        }
+    }
+}
+
+/// An HOTP generator and verifier with its HMAC key prepared. Wiped on drop.
+///
+/// ```
+/// use otpcore::{Hotp, HotpParams, Secret, Verification};
+/// let secret = Secret::from_bytes(b"12345678901234567890")?;
+/// let hotp = Hotp::new(&secret, HotpParams::default())?;
+/// assert_eq!(hotp.generate(0).to_string(), "755224");
+///
+/// // The server stores the next expected counter, here 0.
+/// let Verification::Valid(m) = hotp.verify("287082", 0)? else { panic!() };
+/// assert_eq!((m.step, m.next_counter()), (1, Some(2))); // store 2
+/// # Ok::<(), otpcore::Error>(())
+/// ```
+pub struct Hotp {
+    key: Key,
+    digits: Digits,
+    look_ahead: u32,
+}
+
+impl Hotp {
+    /// Prepares HOTP for `secret` with `params`.
+    pub fn new(secret: &Secret, params: HotpParams) -> Result<Self, Error> {
+        Ok(Hotp {
+            key: Key::new(secret.as_bytes(), params.algorithm),
+            digits: params.digits,
+            look_ahead: check_window(params.look_ahead)?,
+        })
+    }
+
+    /// The settings in force.
+    pub fn params(&self) -> HotpParams {
+        HotpParams {
+            algorithm: self.key.algorithm(),
+            digits: self.digits,
+            look_ahead: self.look_ahead,
+        }
+    }
+
+    /// The code for `counter`.
+    pub fn generate(&self, counter: u64) -> Code {
+        let [value] = self.key.truncated(&[counter]);
+        Code::new(self.digits.reduce(value), self.digits)
+    }
+
+    /// Verifies a typed `code` against the stored next `counter` and the look-ahead.
+    ///
+    /// Every counter of the window is computed and compared in constant time. On
+    /// [`Verification::Valid`], store [`Match::next_counter`]: codes of that counter and
+    /// earlier then fall outside every later window, which is HOTP's replay protection.
+    /// The window stops at `u64::MAX` rather than wrapping to 0.
+    pub fn verify(&self, code: &str, counter: u64) -> Result<Verification, Error> {
+        let end = counter.saturating_add(u64::from(self.look_ahead));
+        verify_steps(&self.key, self.digits, code, counter, counter..=end, None)
+    }
+
+    /// Resynchronises a counter that drifted beyond the look-ahead (RFC 4226 §7.4): accepts
+    /// two codes only if they belong to consecutive counters `c` and `c + 1` with `c` within
+    /// `look_ahead` (at most [`MAX_WINDOW`](crate::MAX_WINDOW)) of the stored `counter`.
+    ///
+    /// The match is for the second code: store its [`Match::next_counter`]. All counters of
+    /// the window are evaluated, with no early exit.
+    pub fn resync(
+        &self,
+        first: &str,
+        second: &str,
+        counter: u64,
+        look_ahead: u32,
+    ) -> Result<Verification, Error> {
+        let first = parse_code(first, self.digits)?;
+        let second = parse_code(second, self.digits)?;
+        let end = counter
+            .saturating_add(u64::from(check_window(look_ahead)?))
+            .saturating_add(1);
+        let mut previous_equal = Choice::from(0);
+        let mut found = Choice::from(0);
+        let mut found_step = 0u64;
+        for_each_value(&self.key, counter..=end, |step, value| {
+            let value = u64::from(self.digits.reduce(value));
+            let pair = previous_equal & value.ct_eq(&second);
+            found_step.conditional_assign(&step, pair & !found);
+            found |= pair;
+            previous_equal = value.ct_eq(&first);
+        });
+        Ok(if bool::from(found) {
+            Verification::Valid(Match {
+                step: found_step,
+                drift: found_step.wrapping_sub(counter) as i64,
+            })
+        } else {
+            Verification::Invalid
+        })
+    }
+}
