@@ -14,6 +14,7 @@ mod hotp;
 mod key;
 mod secret;
 mod totp;
+pub mod uri;
 mod verify;
 
 pub use algorithm::Algorithm;
@@ -24,4 +25,5 @@ pub use secret::{MAX_SECRET_BASE32_LEN, MAX_SECRET_LEN, Secret, SecretPolicy};
 #[cfg(feature = "std")]
 pub use totp::unix_time;
 pub use totp::{Totp, TotpParams};
+pub use uri::{Compatibility, KeyUri, OtpType};
 pub use verify::{MAX_WINDOW, Match, Verification};

@@ -1,6 +1,11 @@
 //! RFC 4226 Appendix D and RFC 6238 Appendix B test vectors, kept as data in
 //! `tests/vectors/rfc.csv`, checked through generate and verify.
-#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::arithmetic_side_effects
+)]
 
 use otpcore::{Algorithm, Digits, Hotp, HotpParams, Secret, Totp, TotpParams, Verification};
 
