@@ -1,5 +1,11 @@
 #![no_std]
-#![doc = include_str!("../README.md")]
+// The README's examples use the OS clock and randomness, so they are the crate docs (and
+// doctests) only with `std`.
+#![cfg_attr(feature = "std", doc = include_str!("../README.md"))]
+#![cfg_attr(
+    not(feature = "std"),
+    doc = "HOTP/TOTP one-time passwords: no_std, allocation-free, constant-time verification."
+)]
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
