@@ -73,7 +73,7 @@ pub fn decoded_len(input: &str) -> Result<usize, Error> {
         7 => 4,
         _ => return Err(Error::Base32InvalidLength),
     };
-    if padding != 0 && padding != 8usize.wrapping_sub(tail) {
+    if padding != 0 && (tail == 0 || padding != 8usize.wrapping_sub(tail)) {
         return Err(Error::Base32InvalidPadding);
     }
     Ok((symbols / 8).saturating_mul(5).saturating_add(tail_bytes))
