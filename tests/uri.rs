@@ -1,6 +1,6 @@
 //! otpauth key URIs: exact built strings, percent-encoding, the parser's leniencies and
 //! build-then-parse round trips.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
 use core::fmt;
 
