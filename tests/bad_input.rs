@@ -981,3 +981,29 @@ fn hotp_counter_at_u64_max_clips_the_look_ahead_instead_of_wrapping() {
     assert_eq!(matched.map(|m| (m.step, m.drift)), Some((u64::MAX, 2)));
     assert_eq!(matched.and_then(|m| m.next_counter()), None);
 }
+
+#[test]
+fn failed_writes_leave_the_output_buffer_untouched() {
+    let mut out = [0xAAu8; 8];
+    assert_eq!(
+        base32::decode("MZXW6YTBO!", &mut out).map(drop),
+        Err(Error::Base32InvalidCharacter { position: 9 })
+    );
+    assert_eq!(
+        base32::decode("MZXW6YTBOJRGC4TAMFZA", &mut out).map(drop),
+        Err(Error::BufferTooSmall { needed: 12 })
+    );
+    assert_eq!(out, [0xAA; 8]);
+    let mut uri = [0xAAu8; 59];
+    assert_eq!(
+        KeyUri::totp("alice").to_buf(&secret(), &mut uri).map(drop),
+        Err(Error::BufferTooSmall { needed: 60 })
+    );
+    assert_eq!(uri, [0xAA; 59]);
+    let mut fields = [0xAAu8; 4];
+    assert_eq!(
+        KeyUri::parse("otpauth://totp/alice?secret=JBSWY3DPEHPK3PXP", &mut fields).map(drop),
+        Err(Error::BufferTooSmall { needed: 5 })
+    );
+    assert_eq!(fields, [0xAA; 4]);
+}
