@@ -1,5 +1,7 @@
 //! HOTP: counter-based one-time passwords (RFC 4226).
 
+use core::fmt;
+
 use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
 
 use crate::code::{Code, Digits, parse_code};
@@ -47,6 +49,15 @@ pub struct Hotp {
     key: Key,
     digits: Digits,
     look_ahead: u32,
+}
+
+impl fmt::Debug for Hotp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The settings only: the key state is secret.
+        f.debug_struct("Hotp")
+            .field("params", &self.params())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Hotp {

@@ -1,5 +1,7 @@
 //! TOTP: time-based one-time passwords (RFC 6238).
 
+use core::fmt;
+
 use crate::code::{Code, Digits};
 use crate::key::Key;
 use crate::verify::{Verification, check_window, verify_steps, window_steps};
@@ -63,6 +65,15 @@ pub struct Totp {
     t0: u64,
     look_back: u32,
     look_ahead: u32,
+}
+
+impl fmt::Debug for Totp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The settings only: the key state is secret.
+        f.debug_struct("Totp")
+            .field("params", &self.params())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Totp {

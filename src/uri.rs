@@ -296,8 +296,16 @@ impl<'a> KeyUri<'a> {
             account,
             algorithm: params.algorithm.unwrap_or_default(),
             digits: params.digits.unwrap_or_default(),
-            period: params.period.unwrap_or(DEFAULT_PERIOD),
-            counter: params.counter.unwrap_or(0),
+            // A parameter of the other type (a TOTP counter, an HOTP period) was checked but
+            // does not belong to the key, so equal keys compare equal.
+            period: match otp_type {
+                OtpType::Totp => params.period.unwrap_or(DEFAULT_PERIOD),
+                OtpType::Hotp => DEFAULT_PERIOD,
+            },
+            counter: match otp_type {
+                OtpType::Totp => 0,
+                OtpType::Hotp => params.counter.unwrap_or(0),
+            },
         };
         if otp_type == OtpType::Hotp && params.counter.is_none() {
             return Err(Error::UriMissingCounter);
