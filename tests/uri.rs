@@ -186,7 +186,8 @@ fn parses_every_field() {
             "alice".to_string(),
             Algorithm::Sha512,
             10,
-            45,
+            // A period is checked but belongs to TOTP keys only: HOTP keeps the default.
+            30,
             u64::MAX,
             B32.to_string()
         )
