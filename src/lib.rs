@@ -16,6 +16,8 @@ mod algorithm;
 pub mod base32;
 mod code;
 mod error;
+#[cfg(feature = "ffi")]
+pub mod ffi;
 mod hotp;
 mod key;
 mod secret;

@@ -1,0 +1,321 @@
+//! The C API end to end: the committed header matches cbindgen's output, the static and
+//! shared libraries build and export only `otp_` symbols, and the C tests (with the header
+//! also compiled as C++17) pass plainly, under valgrind and under ASan + UBSan.
+//!
+//! Tools that are missing locally (gcc, g++, make, valgrind, nm) skip their test with a
+//! message, except when the `CI` environment variable is set: then they fail it.
+#![cfg(feature = "ffi")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Where the C libraries and C test binaries go: its own target directory, so that the
+/// nested cargo does not wait for the lock the running `cargo test` holds.
+fn ffi_target_dir() -> PathBuf {
+    root().join("target").join("ffi")
+}
+
+fn generated_header() -> String {
+    let config = cbindgen::Config::from_file(root().join("cbindgen.toml")).unwrap();
+    let bindings = cbindgen::Builder::new()
+        .with_config(config)
+        .with_src(root().join("src/ffi/mod.rs"))
+        .generate()
+        .expect("cbindgen failed on src/ffi");
+    let mut out = Vec::new();
+    bindings.write(&mut out);
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn committed_header_is_what_cbindgen_generates() {
+    let generated = generated_header();
+    let path = root().join("include/otpcore.h");
+    if std::env::var_os("OTPCORE_BLESS_HEADER").is_some() {
+        std::fs::write(&path, &generated).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "include/otpcore.h is stale: regenerate it with \
+         `OTPCORE_BLESS_HEADER=1 cargo test --all-features --test c_api committed_header` \
+         and commit it"
+    );
+}
+
+/// `true` when `tool` runs; otherwise skips (returns `false`) with a message, or fails
+/// under CI.
+fn have(tool: &str) -> bool {
+    let found = Command::new(tool)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{tool} is required when CI is set (.ci/run installs it)"
+        );
+        eprintln!("SKIPPED: {tool} is not installed; install it to run this C API test");
+    }
+    found
+}
+
+fn run(command: &mut Command) -> Output {
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+    assert!(
+        output.status.success(),
+        "{command:?} failed with {}\n--- stdout\n{}\n--- stderr\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+struct Libraries {
+    dir: PathBuf,
+    /// What `--print native-static-libs` reports: the system libraries the static
+    /// library needs on the link line.
+    native_static_libs: String,
+}
+
+/// Builds `libotpcore.a` and `libotpcore.so` once, with the README's command.
+fn libraries() -> &'static Libraries {
+    static LIBS: OnceLock<Libraries> = OnceLock::new();
+    LIBS.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let target_dir = ffi_target_dir();
+        let output = run(Command::new(cargo)
+            .current_dir(root())
+            .args([
+                "rustc",
+                "--release",
+                "--lib",
+                "--features",
+                "ffi",
+                "--crate-type",
+                "staticlib,cdylib",
+                "--target-dir",
+            ])
+            .arg(&target_dir)
+            .args(["--", "--print", "native-static-libs"]));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let native_static_libs = stderr
+            .lines()
+            .find_map(|line| line.split("native-static-libs:").nth(1))
+            .map(|libs| libs.trim().to_owned())
+            .unwrap_or_else(|| panic!("no native-static-libs note in the cargo output:\n{stderr}"));
+        Libraries {
+            dir: target_dir.join("release"),
+            native_static_libs,
+        }
+    })
+}
+
+/// Runs a target of tests/c/Makefile against the libraries.
+fn make(target: &str) -> Output {
+    let libs = libraries();
+    let out_dir = ffi_target_dir().join("c");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    run(Command::new("make")
+        .arg("-C")
+        .arg(root().join("tests/c"))
+        .arg(target)
+        .arg(format!("LIBDIR={}", libs.dir.display()))
+        .arg(format!("OUT={}", out_dir.display()))
+        .arg(format!("NATIVE_LIBS={}", libs.native_static_libs)))
+}
+
+#[test]
+fn c_tests_pass_against_the_static_library() {
+    if have("gcc") && have("make") {
+        let output = make("check-static");
+        println!("{}", String::from_utf8_lossy(&output.stdout));
+    }
+}
+
+#[test]
+fn c_tests_pass_against_the_shared_library() {
+    if have("gcc") && have("make") {
+        make("check-shared");
+    }
+}
+
+#[test]
+fn header_compiles_as_cpp17_and_links() {
+    if have("g++") && have("make") {
+        make("check-cpp");
+    }
+}
+
+#[test]
+fn c_tests_are_clean_under_valgrind() {
+    if have("gcc") && have("make") && have("valgrind") {
+        make("check-valgrind");
+    }
+}
+
+#[test]
+fn c_tests_are_clean_under_address_and_undefined_behavior_sanitizers() {
+    if have("gcc") && have("make") {
+        make("check-sanitizers");
+    }
+}
+
+#[test]
+fn c_example_builds_against_the_static_library_and_enrolls_and_verifies() {
+    if !(have("gcc") && have("make") && have("pkg-config")) {
+        return;
+    }
+    let libs = libraries();
+    let out_dir = ffi_target_dir().join("example");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    run(Command::new("make")
+        .arg("-C")
+        .arg(root().join("examples/c"))
+        .arg(format!("LIBDIR={}", libs.dir.display()))
+        .arg(format!("OUT={}", out_dir.display()))
+        .arg(format!("NATIVE_LIBS={}", libs.native_static_libs)));
+    let example = out_dir.join("otp_example");
+    // The pkg-config build of the same program, against the shared library.
+    let via_pkg_config = run(Command::new(out_dir.join("otp_example_pkgconfig")).args([
+        "verify",
+        "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ",
+        "287082",
+        "59",
+    ]));
+    assert!(String::from_utf8_lossy(&via_pkg_config.stdout).starts_with("valid"));
+
+    let enrolled = run(Command::new(&example).args(["enroll", "alice@example.com"]));
+    let stdout = String::from_utf8(enrolled.stdout).unwrap();
+    let uri = stdout
+        .lines()
+        .find(|l| l.starts_with("otpauth://"))
+        .expect("enroll prints the key URI");
+    assert!(uri.starts_with("otpauth://totp/Deploy%20Portal:alice@example.com?secret="));
+
+    // The code of the RFC 6238 SHA-1 secret at time 59, typed on the command line.
+    let secret = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+    let accepted = Command::new(&example)
+        .args(["verify", secret, "287082", "59"])
+        .output()
+        .unwrap();
+    assert!(
+        accepted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&accepted.stderr)
+    );
+    let refused = Command::new(&example)
+        .args(["verify", secret, "287083", "59"])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    let malformed = Command::new(&example)
+        .args(["verify", secret, "28708x", "59"])
+        .output()
+        .unwrap();
+    assert_eq!(malformed.status.code(), Some(2));
+}
+
+/// The defined global symbols of `path` as `nm` lists them (name per line).
+fn defined_symbols(args: &[&str], path: &Path) -> Vec<String> {
+    let output = run(Command::new("nm").args(args).arg(path));
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .filter_map(|line| line.split_whitespace().last().map(str::to_owned))
+        .filter(|name| !name.ends_with(':') && !name.is_empty())
+        .collect()
+}
+
+/// The function names the header declares: each `otp_` identifier followed by `(`.
+fn header_functions() -> Vec<String> {
+    let header = std::fs::read_to_string(root().join("include/otpcore.h")).unwrap();
+    let mut names: Vec<String> = header
+        .match_indices("otp_")
+        .filter(|&(at, _)| !header[..at].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_'))
+        .filter_map(|(at, _)| {
+            let rest = &header[at..];
+            let end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))?;
+            rest[end..].starts_with('(').then(|| rest[..end].to_owned())
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+#[test]
+fn shared_library_exports_exactly_the_header_functions() {
+    if !have("nm") {
+        return;
+    }
+    let so = libraries().dir.join("libotpcore.so");
+    let mut exported = defined_symbols(&["-D", "--defined-only"], &so);
+    exported.sort();
+    exported.dedup();
+    let declared = header_functions();
+    assert!(declared.len() > 30, "{declared:?}");
+    assert_eq!(exported, declared);
+}
+
+/// Whether `name` is a symbol the Rust compiler gives every crate: mangled Rust names,
+/// LLVM's renamed internal constants, and the unwinder's personality reference.
+fn is_rust_compiler_symbol(name: &str) -> bool {
+    name.starts_with("_ZN")
+        || name.starts_with("_R")
+        || (name.starts_with("anon.") && name.contains(".llvm."))
+        || name == "DW.ref.rust_eh_personality"
+}
+
+#[test]
+fn static_library_code_of_this_crate_exports_only_otp_symbols() {
+    if !have("nm") {
+        return;
+    }
+    let archive = libraries().dir.join("libotpcore.a");
+    let output = run(Command::new("nm")
+        .args(["-g", "--defined-only", "-A"])
+        .arg(&archive));
+    let listing = String::from_utf8(output.stdout).unwrap();
+    // Lines read `libotpcore.a:MEMBER.o:ADDRESS TYPE NAME`; this crate's members are
+    // named `otpcore.otpcore.*` and `otpcore.*`. The members of std and
+    // compiler-builtins that every Rust static library carries are outside its control.
+    let ours: Vec<&str> = listing
+        .lines()
+        .filter(|line| {
+            line.split(':')
+                .nth(1)
+                .is_some_and(|member| member.starts_with("otpcore."))
+        })
+        .filter_map(|line| line.split_whitespace().last())
+        .collect();
+    let declared = header_functions();
+    for name in &declared {
+        assert!(
+            ours.contains(&name.as_str()),
+            "{name} is not in libotpcore.a"
+        );
+    }
+    let foreign: Vec<&&str> = ours
+        .iter()
+        .filter(|name| !name.starts_with("otp_") && !is_rust_compiler_symbol(name))
+        .collect();
+    assert!(foreign.is_empty(), "unprefixed symbols: {foreign:?}");
+    let undeclared: Vec<&&str> = ours
+        .iter()
+        .filter(|name| name.starts_with("otp_") && !declared.iter().any(|d| d == **name))
+        .collect();
+    assert!(
+        undeclared.is_empty(),
+        "exported but not in the header: {undeclared:?}"
+    );
+}
