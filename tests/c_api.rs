@@ -319,3 +319,62 @@ fn static_library_code_of_this_crate_exports_only_otp_symbols() {
         "exported but not in the header: {undeclared:?}"
     );
 }
+
+/// The `c` code block of the README's "C API" section.
+fn readme_c_quickstart() -> String {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let section = readme
+        .split("\n## C API\n")
+        .nth(1)
+        .expect("README has a C API section");
+    let block = section
+        .split("```c\n")
+        .nth(1)
+        .expect("the C API section has a c block");
+    block.split("```").next().unwrap().to_owned()
+}
+
+#[test]
+fn readme_c_quickstart_compiles_strictly_and_runs() {
+    if !have("gcc") {
+        return;
+    }
+    let libs = libraries();
+    let dir = ffi_target_dir().join("readme");
+    std::fs::create_dir_all(&dir).unwrap();
+    let source = dir.join("quickstart.c");
+    std::fs::write(&source, readme_c_quickstart()).unwrap();
+    let binary = dir.join("quickstart");
+    run(Command::new("gcc")
+        .args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-I"])
+        .arg(root().join("include"))
+        .arg("-o")
+        .arg(&binary)
+        .arg(&source)
+        .arg(libs.dir.join("libotpcore.a"))
+        .args(libs.native_static_libs.split_whitespace()));
+    let output = run(&mut Command::new(&binary));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        stdout.starts_with("otpauth://totp/Deploy%20Portal:alice@example.com?secret="),
+        "{stdout}"
+    );
+}
+
+#[test]
+#[cfg_attr(
+    not(all(target_os = "linux", target_env = "gnu")),
+    ignore = "the README shows the link line of Linux with glibc"
+)]
+fn readme_link_line_lists_what_native_static_libs_reports() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let section = readme.split("\n## C API\n").nth(1).unwrap();
+    let link_line = section
+        .split("libotpcore.a \\\n")
+        .nth(1)
+        .and_then(|rest| rest.lines().next())
+        .expect("the README shows the static link line");
+    let shown: Vec<&str> = link_line.split_whitespace().collect();
+    let reported: Vec<&str> = libraries().native_static_libs.split_whitespace().collect();
+    assert_eq!(shown, reported, "update the README's link line");
+}
