@@ -1,4 +1,8 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
 //! One run, every figure of issue 4: the compression-function limit, otpcore's operations,
 //! and the peers (totp-rs, totp-lite, re-keyed `hmac`) on the same inputs.
 //!
