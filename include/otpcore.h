@@ -243,9 +243,9 @@ enum otp_status
    */
   OTP_INVALID_ISSUER = 38,
   /**
-   * An HOTP counter window would pass the largest 64-bit counter.
+   * The account name starts with a space (key URI readers drop it).
    */
-  OTP_COUNTER_EXHAUSTED = 39,
+  OTP_ACCOUNT_NAME_LEADING_SPACE = 39,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L

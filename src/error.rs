@@ -77,8 +77,9 @@ pub enum Error {
     AccountNameHasColon,
     /// The issuer is empty or contains `:`.
     InvalidIssuer,
-    /// A counter window would pass `u64::MAX`: the HOTP key has no counter values left.
-    CounterExhausted,
+    /// The account name starts with a space, which key URI readers drop after the issuer
+    /// separator, so it would not read back the same.
+    AccountNameLeadingSpace,
 }
 
 impl fmt::Display for Error {
@@ -129,7 +130,7 @@ impl fmt::Display for Error {
             Error::AccountNameEmpty => f.write_str("the account name is empty"),
             Error::AccountNameHasColon => f.write_str("the account name contains ':'"),
             Error::InvalidIssuer => f.write_str("the issuer is empty or contains ':'"),
-            Error::CounterExhausted => f.write_str("the HOTP counter has reached its maximum"),
+            Error::AccountNameLeadingSpace => f.write_str("the account name starts with a space"),
         }
     }
 }

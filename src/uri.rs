@@ -173,6 +173,9 @@ impl<'a> KeyUri<'a> {
         if self.account.contains(':') {
             return Err(Error::AccountNameHasColon);
         }
+        if self.account.starts_with(' ') {
+            return Err(Error::AccountNameLeadingSpace);
+        }
         if self.issuer.is_some_and(|i| i.is_empty() || i.contains(':')) {
             return Err(Error::InvalidIssuer);
         }
@@ -185,7 +188,8 @@ impl<'a> KeyUri<'a> {
     /// Writes the URI with `secret` into `w`.
     ///
     /// Checks the fields first (see [`Error::AccountNameEmpty`],
-    /// [`Error::AccountNameHasColon`], [`Error::InvalidIssuer`], [`Error::InvalidPeriod`]);
+    /// [`Error::AccountNameHasColon`], [`Error::AccountNameLeadingSpace`],
+    /// [`Error::InvalidIssuer`], [`Error::InvalidPeriod`]);
     /// an error from `w` itself is [`Error::BufferTooSmall`] with `needed` 0, since a
     /// formatter cannot say how much room it lacked.
     pub fn write(&self, secret: &Secret, w: &mut impl Write) -> Result<(), Error> {
@@ -250,8 +254,7 @@ impl<'a> KeyUri<'a> {
     /// Parses a key URI. Issuer and account are percent-decoded into `buf` (a buffer as long
     /// as `uri` always suffices; a shorter one that is too small gives
     /// [`Error::BufferTooSmall`] with the length needed). The secret is decoded as
-    /// [`Secret::from_base32`] does, under the 80-bit [`SecretPolicy::Compatible`]
-    /// (crate::SecretPolicy::Compatible) policy.
+    /// [`Secret::from_base32`] does, under the 80-bit [`SecretPolicy::Compatible`](crate::SecretPolicy::Compatible) policy.
     pub fn parse(uri: &str, buf: &'a mut [u8]) -> Result<(KeyUri<'a>, Secret), Error> {
         let rest = strip_prefix_ignore_case(uri, "otpauth://").ok_or(Error::UriInvalidScheme)?;
         let (otp_type, rest) = rest.split_once('/').ok_or(Error::UriMalformed)?;

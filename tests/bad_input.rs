@@ -885,6 +885,11 @@ const CASES: &[Case] = &[
         Error::AccountNameHasColon,
     ),
     (
+        "build with a space before the account",
+        || build(KeyUri::totp(" alice")),
+        Error::AccountNameLeadingSpace,
+    ),
+    (
         "build with an empty issuer",
         || build(KeyUri::totp("alice").with_issuer("")),
         Error::InvalidIssuer,

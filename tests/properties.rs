@@ -358,13 +358,16 @@ proptest! {
         // Documented build errors: empty account, ':' in a name, empty issuer.
         prop_assume!(!account.is_empty() && !account.contains(':'));
         prop_assume!(issuer.as_deref().is_none_or(|i| !i.is_empty() && !i.contains(':')));
-        // The parser drops spaces before the account name (documented), so an account
-        // that starts with one cannot survive the trip.
-        prop_assume!(!account.starts_with(' '));
         let secret = Secret::from_bytes(&key).unwrap();
         let base = if hotp { KeyUri::hotp(&account, counter) } else { KeyUri::totp(&account) };
         let uri = KeyUri { algorithm, digits, period, issuer: issuer.as_deref(), ..base };
         let mut out = vec![0u8; 4096];
+        // The parser drops spaces before the account name (documented), so building
+        // refuses an account that starts with one rather than write what cannot read back.
+        if account.starts_with(' ') {
+            prop_assert_eq!(uri.to_buf(&secret, &mut out), Err(Error::AccountNameLeadingSpace));
+            return Ok(());
+        }
         let text = uri.to_buf(&secret, &mut out).unwrap();
         // Escaping leaves only unreserved characters, '@' and the URI's own syntax.
         prop_assert!(text.is_ascii());
@@ -397,6 +400,8 @@ proptest! {
             Err(Error::AccountNameEmpty)
         } else if account.contains(':') {
             Err(Error::AccountNameHasColon)
+        } else if account.starts_with(' ') {
+            Err(Error::AccountNameLeadingSpace)
         } else if issuer.as_deref().is_some_and(|i| i.is_empty() || i.contains(':')) {
             Err(Error::InvalidIssuer)
         } else {

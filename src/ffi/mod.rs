@@ -132,8 +132,8 @@ pub enum otp_status {
     OTP_ACCOUNT_NAME_HAS_COLON = 37,
     /// The issuer is empty or contains `:`.
     OTP_INVALID_ISSUER = 38,
-    /// An HOTP counter window would pass the largest 64-bit counter.
-    OTP_COUNTER_EXHAUSTED = 39,
+    /// The account name starts with a space (key URI readers drop it).
+    OTP_ACCOUNT_NAME_LEADING_SPACE = 39,
 }
 
 use otp_status as S;
@@ -170,7 +170,7 @@ impl From<Error> for otp_status {
             Error::AccountNameEmpty => S::OTP_ACCOUNT_NAME_EMPTY,
             Error::AccountNameHasColon => S::OTP_ACCOUNT_NAME_HAS_COLON,
             Error::InvalidIssuer => S::OTP_INVALID_ISSUER,
-            Error::CounterExhausted => S::OTP_COUNTER_EXHAUSTED,
+            Error::AccountNameLeadingSpace => S::OTP_ACCOUNT_NAME_LEADING_SPACE,
         }
     }
 }
@@ -522,7 +522,7 @@ pub extern "C" fn otp_status_message(status: u32) -> *const c_char {
         36 => "the account name is empty\0",
         37 => "the account name contains ':'\0",
         38 => "the issuer is empty or contains ':'\0",
-        39 => "the HOTP counter has reached its maximum\0",
+        39 => "the account name starts with a space\0",
         _ => "unknown status\0",
     };
     text.as_ptr().cast::<c_char>()
@@ -571,10 +571,6 @@ mod tests {
         assert_eq!(
             otp_status::from(Error::ClockBeforeUnixEpoch),
             S::OTP_CLOCK_BEFORE_UNIX_EPOCH
-        );
-        assert_eq!(
-            otp_status::from(Error::CounterExhausted),
-            S::OTP_COUNTER_EXHAUSTED
         );
     }
 
