@@ -2,6 +2,11 @@
 """Prints the issue-4 table from one criterion run: ns per operation (medians), each as a
 ratio to the compression-function limit and to the peers, and pass/fail for the targets.
 
+Besides the median, each benchmark's 10th-percentile sample (ns per iteration) is shown:
+on a shared machine, samples cut by other processes inflate the median, while the fast
+samples show what the code costs when it has a core to itself. Targets are judged on
+medians, as issue 4 asks; the p10 ratio is printed next to each.
+
 Run after `cargo bench --all-features` (or `cargo bench --bench otp`):
 
     python3 benches/report.py [target/criterion]
@@ -17,16 +22,21 @@ ROOT = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("target/criterion")
 
 
 def load(root):
-    """Median ns per iteration of every benchmark, keyed by 'group/function'."""
-    medians = {}
+    """Median and 10th-percentile ns per iteration of every benchmark, keyed by
+    'group/function'."""
+    medians, p10s = {}, {}
     for path in root.glob("*/*/new/estimates.json"):
-        bench = path.parent.parent
+        name = f"{path.parent.parent.parent.name}/{path.parent.parent.name}"
         with open(path) as f:
-            medians[f"{bench.parent.name}/{bench.name}"] = json.load(f)["median"]["point_estimate"]
-    return medians
+            medians[name] = json.load(f)["median"]["point_estimate"]
+        with open(path.parent / "sample.json") as f:
+            sample = json.load(f)
+        per_iter = sorted(t / i for t, i in zip(sample["times"], sample["iters"]))
+        p10s[name] = per_iter[len(per_iter) // 10]
+    return medians, p10s
 
 
-M = load(ROOT)
+M, P10 = load(ROOT)
 if "limit/sha1_x2" not in M:
     print(f"no otp benchmark results under {ROOT}: run `cargo bench --bench otp` first", file=sys.stderr)
     sys.exit(2)
@@ -98,7 +108,7 @@ def fmt_ns(ns):
 
 
 def table():
-    head = ["benchmark", "median ns", "x limit (compressions)"] + [
+    head = ["benchmark", "median ns", "p10 ns", "x limit (compressions)"] + [
         f"faster than {p}" for p in PEER_COLUMNS
     ]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -113,38 +123,48 @@ def table():
             if peer in M:
                 peers[label] = f"{M[peer] / ns:.2f}x"
         lines.append(
-            f"| {name} | {fmt_ns(ns)} | {ratio} | " + " | ".join(peers.values()) + " |"
+            f"| {name} | {fmt_ns(ns)} | {fmt_ns(P10[name])} | {ratio} | "
+            + " | ".join(peers.values())
+            + " |"
         )
     return "\n".join(lines)
 
 
-def ratio(a, b):
-    return M[a] / M[b] if a in M and b in M else None
+def ratio(a, b, table=None):
+    table = M if table is None else table
+    return table[a] / table[b] if a in table and b in table else None
 
 
-# (description, measured value, comparison, bound)
+# (description, (numerator, denominator), comparison, bound)
 TARGETS = [
-    ("generate SHA-1 / 2-compression limit", ratio("generate/sha1", "limit/sha1_x2"), "<=", 1.15),
-    ("generate SHA-256 / 2-compression limit", ratio("generate/sha256", "limit/sha256_x2"), "<=", 1.15),
-    ("generate SHA-512 / 2-compression limit", ratio("generate/sha512", "limit/sha512_x2"), "<=", 1.15),
-    ("verify miss +-1 / 6 sequential compressions", ratio("verify/miss_w1", "limit/sha1_x6"), "<=", 0.85),
-    ("totp-rs generate / otpcore generate", ratio("peers/totp_rs_generate", "generate/sha1"), ">=", 1.8),
-    ("totp-rs check miss +-1 / otpcore verify miss +-1", ratio("peers/totp_rs_check_miss_w1", "verify/miss_w1"), ">=", 2.5),
-    ("C API generate / Rust generate", ratio("ffi/generate_c", "ffi/generate_rust"), "<=", 1.05),
-    ("C API verify / Rust verify", ratio("ffi/verify_miss_w1_c", "ffi/verify_miss_w1_rust"), "<=", 1.05),
+    ("generate SHA-1 / 2-compression limit", ("generate/sha1", "limit/sha1_x2"), "<=", 1.15),
+    ("generate SHA-256 / 2-compression limit", ("generate/sha256", "limit/sha256_x2"), "<=", 1.15),
+    ("generate SHA-512 / 2-compression limit", ("generate/sha512", "limit/sha512_x2"), "<=", 1.15),
+    ("verify miss +-1 / 6 sequential compressions", ("verify/miss_w1", "limit/sha1_x6"), "<=", 0.85),
+    ("totp-rs generate / otpcore generate", ("peers/totp_rs_generate", "generate/sha1"), ">=", 1.8),
+    ("totp-rs check miss +-1 / otpcore verify miss +-1", ("peers/totp_rs_check_miss_w1", "verify/miss_w1"), ">=", 2.5),
+    ("C API generate / Rust generate", ("ffi/generate_c", "ffi/generate_rust"), "<=", 1.05),
+    ("C API verify / Rust verify", ("ffi/verify_miss_w1_c", "ffi/verify_miss_w1_rust"), "<=", 1.05),
 ]
 
 
 def targets():
-    lines = ["| target | measured | bound | result |", "|---|---|---|---|"]
+    lines = [
+        "| target | median ratio | p10 ratio | bound | result (median) |",
+        "|---|---|---|---|---|",
+    ]
     failed = False
-    for desc, value, op, bound in TARGETS:
+    for desc, (a, b), op, bound in TARGETS:
+        value = ratio(a, b)
         if value is None:
-            lines.append(f"| {desc} | not measured | {op} {bound} | - |")
+            lines.append(f"| {desc} | not measured | | {op} {bound} | - |")
             continue
         ok = value <= bound if op == "<=" else value >= bound
         failed |= not ok
-        lines.append(f"| {desc} | {value:.2f} | {op} {bound} | {'pass' if ok else 'FAIL'} |")
+        fast = ratio(a, b, P10)
+        lines.append(
+            f"| {desc} | {value:.2f} | {fast:.2f} | {op} {bound} | {'pass' if ok else 'FAIL'} |"
+        )
     return "\n".join(lines), failed
 
 
