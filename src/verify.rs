@@ -107,15 +107,28 @@ pub(crate) fn for_each_value(
             *slot = step;
             filled = filled.wrapping_add(1);
         }
-        if filled == 0 {
-            return;
-        }
-        let values = key.truncated(&batch);
-        for (&step, &value) in batch.iter().zip(&values).take(filled) {
-            f(step, value);
-        }
-        if filled < LANES {
-            return;
+        // Only a window's last batch can be partial; computing just its filled lanes
+        // depends on the window size, which is public.
+        let [a, b, c] = batch;
+        match filled {
+            LANES => {
+                let [va, vb, vc] = key.truncated(&batch);
+                f(a, va);
+                f(b, vb);
+                f(c, vc);
+            }
+            2 => {
+                let [va, vb] = key.truncated(&[a, b]);
+                f(a, va);
+                f(b, vb);
+                return;
+            }
+            1 => {
+                let [va] = key.truncated(&[a]);
+                f(a, va);
+                return;
+            }
+            _ => return,
         }
     }
 }
