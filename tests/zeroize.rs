@@ -4,6 +4,7 @@
 #![allow(
     clippy::unwrap_used,
     clippy::indexing_slicing,
+    clippy::panic,
     clippy::arithmetic_side_effects
 )]
 // Inspecting the memory a value occupied after dropping it needs raw pointers.
