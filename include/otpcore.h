@@ -23,7 +23,7 @@
  * The highest status number in use; numbers up to it that `otp_status` does not list
  * are unassigned.
  */
-#define OTP_STATUS_MAX 39
+#define OTP_STATUS_MAX 46
 
 /**
  * The size of a buffer that holds any generated code: 10 digits and the NUL.
@@ -246,6 +246,34 @@ enum otp_status
    * The account name starts with a space (key URI readers drop it).
    */
   OTP_ACCOUNT_NAME_LEADING_SPACE = 39,
+  /**
+   * Too many failed attempts: locked out until the throttle state's `locked_until`.
+   */
+  OTP_THROTTLED = 40,
+  /**
+   * A throttle setting is 0, or its longest lockout is shorter than its first.
+   */
+  OTP_INVALID_THROTTLE = 41,
+  /**
+   * A recovery code is not 16 symbols of its alphabet.
+   */
+  OTP_RECOVERY_CODE_MALFORMED = 42,
+  /**
+   * Encoded user state does not start with its magic bytes.
+   */
+  OTP_STATE_BAD_MAGIC = 43,
+  /**
+   * Encoded user state has a version this library cannot read.
+   */
+  OTP_STATE_UNSUPPORTED_VERSION = 44,
+  /**
+   * Encoded user state is not as long as its version requires.
+   */
+  OTP_STATE_WRONG_LENGTH = 45,
+  /**
+   * Encoded user state has a reserved flag or recovery bit set.
+   */
+  OTP_STATE_INVALID_FLAGS = 46,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L

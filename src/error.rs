@@ -80,6 +80,29 @@ pub enum Error {
     /// The account name starts with a space, which key URI readers drop after the issuer
     /// separator, so it would not read back the same.
     AccountNameLeadingSpace,
+    /// Too many failed attempts: no code is checked before `retry_at`.
+    Throttled {
+        /// The Unix time from which attempts are allowed again.
+        retry_at: u64,
+    },
+    /// A throttle setting is 0, or its longest lockout is shorter than its first.
+    InvalidThrottle,
+    /// A recovery code is not 16 symbols of its alphabet (ignoring `-` and spaces).
+    RecoveryCodeMalformed,
+    /// Encoded user state does not start with its magic bytes: it is something else.
+    StateBadMagic,
+    /// Encoded user state has a version this crate cannot read.
+    StateUnsupportedVersion {
+        /// The version byte found.
+        version: u8,
+    },
+    /// Encoded user state is not as long as its version requires.
+    StateWrongLength {
+        /// The length the encoding must have.
+        expected: usize,
+    },
+    /// Encoded user state has a reserved flag or recovery bit set.
+    StateInvalidFlags,
 }
 
 impl fmt::Display for Error {
@@ -131,6 +154,19 @@ impl fmt::Display for Error {
             Error::AccountNameHasColon => f.write_str("the account name contains ':'"),
             Error::InvalidIssuer => f.write_str("the issuer is empty or contains ':'"),
             Error::AccountNameLeadingSpace => f.write_str("the account name starts with a space"),
+            Error::Throttled { retry_at } => {
+                write!(f, "too many failed attempts: retry at Unix time {retry_at}")
+            }
+            Error::InvalidThrottle => f.write_str("invalid throttle settings"),
+            Error::RecoveryCodeMalformed => f.write_str("the recovery code is malformed"),
+            Error::StateBadMagic => f.write_str("the data is not an encoded user state"),
+            Error::StateUnsupportedVersion { version } => {
+                write!(f, "unsupported user state version {version}")
+            }
+            Error::StateWrongLength { expected } => {
+                write!(f, "the encoded user state must be {expected} bytes long")
+            }
+            Error::StateInvalidFlags => f.write_str("the encoded user state has reserved bits set"),
         }
     }
 }

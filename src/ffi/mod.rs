@@ -134,6 +134,20 @@ pub enum otp_status {
     OTP_INVALID_ISSUER = 38,
     /// The account name starts with a space (key URI readers drop it).
     OTP_ACCOUNT_NAME_LEADING_SPACE = 39,
+    /// Too many failed attempts: locked out until the throttle state's `locked_until`.
+    OTP_THROTTLED = 40,
+    /// A throttle setting is 0, or its longest lockout is shorter than its first.
+    OTP_INVALID_THROTTLE = 41,
+    /// A recovery code is not 16 symbols of its alphabet.
+    OTP_RECOVERY_CODE_MALFORMED = 42,
+    /// Encoded user state does not start with its magic bytes.
+    OTP_STATE_BAD_MAGIC = 43,
+    /// Encoded user state has a version this library cannot read.
+    OTP_STATE_UNSUPPORTED_VERSION = 44,
+    /// Encoded user state is not as long as its version requires.
+    OTP_STATE_WRONG_LENGTH = 45,
+    /// Encoded user state has a reserved flag or recovery bit set.
+    OTP_STATE_INVALID_FLAGS = 46,
 }
 
 use otp_status as S;
@@ -171,13 +185,20 @@ impl From<Error> for otp_status {
             Error::AccountNameHasColon => S::OTP_ACCOUNT_NAME_HAS_COLON,
             Error::InvalidIssuer => S::OTP_INVALID_ISSUER,
             Error::AccountNameLeadingSpace => S::OTP_ACCOUNT_NAME_LEADING_SPACE,
+            Error::Throttled { .. } => S::OTP_THROTTLED,
+            Error::InvalidThrottle => S::OTP_INVALID_THROTTLE,
+            Error::RecoveryCodeMalformed => S::OTP_RECOVERY_CODE_MALFORMED,
+            Error::StateBadMagic => S::OTP_STATE_BAD_MAGIC,
+            Error::StateUnsupportedVersion { .. } => S::OTP_STATE_UNSUPPORTED_VERSION,
+            Error::StateWrongLength { .. } => S::OTP_STATE_WRONG_LENGTH,
+            Error::StateInvalidFlags => S::OTP_STATE_INVALID_FLAGS,
         }
     }
 }
 
 /// The highest status number in use; numbers up to it that `otp_status` does not list
 /// are unassigned.
-pub const OTP_STATUS_MAX: u32 = 39;
+pub const OTP_STATUS_MAX: u32 = 46;
 
 /// The HMAC hash function, passed as a `uint32_t`. The numbers are fixed forever.
 #[repr(u32)]
@@ -523,6 +544,13 @@ pub extern "C" fn otp_status_message(status: u32) -> *const c_char {
         37 => "the account name contains ':'\0",
         38 => "the issuer is empty or contains ':'\0",
         39 => "the account name starts with a space\0",
+        40 => "too many failed attempts: locked out\0",
+        41 => "invalid throttle settings\0",
+        42 => "the recovery code is malformed\0",
+        43 => "the data is not an encoded user state\0",
+        44 => "unsupported user state version\0",
+        45 => "the encoded user state has the wrong length\0",
+        46 => "the encoded user state has reserved bits set\0",
         _ => "unknown status\0",
     };
     text.as_ptr().cast::<c_char>()

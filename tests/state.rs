@@ -1,0 +1,276 @@
+//! Per-user state: the version 1 byte layout field by field, round trips, each decoding
+//! error, and the throttled TOTP, HOTP and recovery verifications that update it.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
+
+use otpcore::{
+    Error, Hotp, HotpParams, RecoveryCodes, RecoveryVerification, Secret, Throttle, ThrottleState,
+    Totp, TotpParams, USER_STATE_LEN, UserState, Verification,
+};
+
+const T: u64 = 1_700_000_000;
+
+fn counting(buf: &mut [u8]) -> Result<(), ()> {
+    for (i, b) in buf.iter_mut().enumerate() {
+        *b = i as u8;
+    }
+    Ok(())
+}
+
+fn sample() -> UserState {
+    let (recovery, _) = RecoveryCodes::generate_with(counting).unwrap();
+    UserState {
+        totp_step: 0x0102_0304_0506_0708,
+        hotp_counter: 0x1112_1314_1516_1718,
+        throttle: ThrottleState {
+            window_start: 0x2122_2324_2526_2728,
+            locked_until: 0x3132_3334_3536_3738,
+            failures: 0x4142_4344,
+            lockouts: 0x5152_5354,
+        },
+        recovery: RecoveryCodes {
+            used: 0b10_0000_0101,
+            ..recovery
+        },
+        has_totp_step: 1,
+    }
+}
+
+fn encoded(state: &UserState) -> [u8; USER_STATE_LEN] {
+    let mut buf = [0u8; USER_STATE_LEN];
+    state.encode(&mut buf).unwrap();
+    buf
+}
+
+#[test]
+fn version_1_layout_is_as_documented_byte_by_byte() {
+    let state = sample();
+    let bytes = encoded(&state);
+    assert_eq!(&bytes[0..4], b"OTPS");
+    assert_eq!(bytes[4], 1);
+    assert_eq!(bytes[5], 1);
+    assert_eq!(bytes[6..8], [0x02, 0x05]);
+    assert_eq!(bytes[8..16], [1, 2, 3, 4, 5, 6, 7, 8]);
+    assert_eq!(
+        bytes[16..24],
+        [0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18]
+    );
+    assert_eq!(
+        bytes[24..32],
+        [0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27, 0x28]
+    );
+    assert_eq!(
+        bytes[32..40],
+        [0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38]
+    );
+    assert_eq!(bytes[40..44], [0x41, 0x42, 0x43, 0x44]);
+    assert_eq!(bytes[44..48], [0x51, 0x52, 0x53, 0x54]);
+    assert_eq!(bytes[48..64], state.recovery.salt);
+    for (i, hash) in state.recovery.hashes.iter().enumerate() {
+        assert_eq!(&bytes[64 + 32 * i..96 + 32 * i], hash, "hash {i}");
+    }
+}
+
+#[test]
+fn encoding_round_trips() {
+    for state in [sample(), UserState::default()] {
+        assert_eq!(UserState::decode(&encoded(&state)), Ok(state));
+    }
+}
+
+#[test]
+fn no_accepted_step_encodes_flag_and_step_as_zero() {
+    let state = UserState {
+        has_totp_step: 0,
+        ..sample()
+    };
+    let bytes = encoded(&state);
+    assert_eq!(bytes[5], 0);
+    assert_eq!(bytes[8..16], [0; 8]);
+    let decoded = UserState::decode(&bytes).unwrap();
+    assert_eq!(decoded.last_accepted(), None);
+    assert_eq!(sample().last_accepted(), Some(0x0102_0304_0506_0708));
+}
+
+#[test]
+fn a_new_user_encodes_all_recovery_slots_as_used() {
+    let bytes = encoded(&UserState::default());
+    assert_eq!(bytes[6..8], [0x03, 0xff]);
+    assert!(bytes[8..].iter().all(|&b| b == 0));
+}
+
+#[test]
+fn a_short_buffer_is_refused_and_left_untouched() {
+    let mut buf = [0xAAu8; USER_STATE_LEN - 1];
+    assert_eq!(
+        sample().encode(&mut buf),
+        Err(Error::BufferTooSmall {
+            needed: USER_STATE_LEN
+        })
+    );
+    assert!(buf.iter().all(|&b| b == 0xAA));
+    let mut big = [0u8; USER_STATE_LEN + 10];
+    assert_eq!(sample().encode(&mut big).unwrap().len(), USER_STATE_LEN);
+}
+
+#[test]
+fn each_decoding_fault_has_its_error() {
+    let good = encoded(&sample());
+    let wrong_length = Err(Error::StateWrongLength {
+        expected: USER_STATE_LEN,
+    });
+    assert_eq!(UserState::decode(&[]), wrong_length);
+    assert_eq!(UserState::decode(&good[..4]), wrong_length);
+    assert_eq!(UserState::decode(&good[..USER_STATE_LEN - 1]), wrong_length);
+    let mut long = good.to_vec();
+    long.push(0);
+    assert_eq!(UserState::decode(&long), wrong_length);
+
+    let mut magic = good;
+    magic[0] = b'X';
+    assert_eq!(UserState::decode(&magic), Err(Error::StateBadMagic));
+    assert_eq!(
+        UserState::decode(b"{\"json\": 1}"),
+        Err(Error::StateBadMagic)
+    );
+
+    for version in [0u8, 2, 255] {
+        let mut other = good;
+        other[4] = version;
+        assert_eq!(
+            UserState::decode(&other),
+            Err(Error::StateUnsupportedVersion { version })
+        );
+        // The version is checked before the length, which depends on it.
+        assert_eq!(
+            UserState::decode(&other[..5]),
+            Err(Error::StateUnsupportedVersion { version })
+        );
+    }
+
+    for (at, value) in [(5, 0x02u8), (5, 0x80), (6, 0x04), (6, 0x80)] {
+        let mut flags = good;
+        flags[at] |= value;
+        assert_eq!(UserState::decode(&flags), Err(Error::StateInvalidFlags));
+    }
+}
+
+#[test]
+fn the_struct_is_fixed_size_plain_data() {
+    assert_eq!(size_of::<UserState>(), 384);
+    assert_eq!(align_of::<UserState>(), 8);
+}
+
+fn totp() -> Totp {
+    Totp::new(
+        &Secret::from_base32("JBSWY3DPEHPK3PXP").unwrap(),
+        TotpParams::default(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn totp_verification_stores_the_step_and_refuses_the_replay() {
+    let totp = totp();
+    let throttle = Throttle::default();
+    let mut state = UserState::default();
+    let code = totp.generate(T).unwrap().to_string();
+    let first = state.verify_totp(&totp, &throttle, &code, T).unwrap();
+    assert!(first.is_valid());
+    assert_eq!(state.last_accepted(), Some(totp.step_at(T).unwrap()));
+    let again = state.verify_totp(&totp, &throttle, &code, T + 1).unwrap();
+    assert!(matches!(again, Verification::Replayed(_)));
+    assert_eq!(state.throttle.failures, 1);
+}
+
+#[test]
+fn totp_verification_is_refused_unchecked_while_locked_out() {
+    let totp = totp();
+    let throttle = Throttle {
+        max_failures: 2,
+        ..Throttle::default()
+    };
+    let mut state = UserState::default();
+    for _ in 0..2 {
+        let wrong = state.verify_totp(&totp, &throttle, "000000", T).unwrap();
+        assert_eq!(wrong, Verification::Invalid);
+    }
+    let code = totp.generate(T).unwrap().to_string();
+    assert_eq!(
+        state.verify_totp(&totp, &throttle, &code, T),
+        Err(Error::Throttled { retry_at: T + 60 })
+    );
+    assert_eq!(state.last_accepted(), None);
+    // The lockout survives an encode/decode round trip.
+    let reloaded = UserState::decode(&encoded(&state)).unwrap();
+    assert_eq!(
+        throttle.check(&reloaded.throttle, T + 59),
+        Err(Error::Throttled { retry_at: T + 60 })
+    );
+}
+
+#[test]
+fn hotp_verification_moves_the_counter_past_the_code() {
+    let hotp = Hotp::new(
+        &Secret::from_bytes(b"12345678901234567890").unwrap(),
+        HotpParams::default(),
+    )
+    .unwrap();
+    let throttle = Throttle::default();
+    let mut state = UserState::default();
+    // RFC 4226 counter 2 is within the look-ahead of 3.
+    let valid = state.verify_hotp(&hotp, &throttle, "359152", T).unwrap();
+    assert!(valid.is_valid());
+    assert_eq!(state.hotp_counter, 3);
+    let replay = state.verify_hotp(&hotp, &throttle, "359152", T).unwrap();
+    assert_eq!(replay, Verification::Invalid);
+    assert_eq!(state.throttle.failures, 1);
+}
+
+#[test]
+fn an_hotp_match_at_the_last_counter_is_refused() {
+    let hotp = Hotp::new(
+        &Secret::from_bytes(b"12345678901234567890").unwrap(),
+        HotpParams::default(),
+    )
+    .unwrap();
+    let mut state = UserState {
+        hotp_counter: u64::MAX,
+        ..UserState::default()
+    };
+    let code = hotp.generate(u64::MAX).to_string();
+    let outcome = state
+        .verify_hotp(&hotp, &Throttle::default(), &code, T)
+        .unwrap();
+    assert_eq!(outcome, Verification::Invalid);
+    assert_eq!(state.hotp_counter, u64::MAX);
+}
+
+#[test]
+fn recovery_verification_marks_the_slot_and_persists() {
+    let (recovery, shown) = RecoveryCodes::generate_with(counting).unwrap();
+    let throttle = Throttle::default();
+    let mut state = UserState {
+        recovery,
+        ..UserState::default()
+    };
+    let outcome = state
+        .verify_recovery(&throttle, shown[4].as_str(), T)
+        .unwrap();
+    assert_eq!(
+        outcome,
+        RecoveryVerification::Valid {
+            slot: 4,
+            remaining: 9
+        }
+    );
+    let mut reloaded = UserState::decode(&encoded(&state)).unwrap();
+    assert_eq!(
+        reloaded.verify_recovery(&throttle, shown[4].as_str(), T),
+        Ok(RecoveryVerification::Used { slot: 4 })
+    );
+    assert_eq!(reloaded.throttle.failures, 1);
+}
