@@ -1,0 +1,383 @@
+//! The otptool example against oathtool itself: the same stdout and exit status (and the
+//! same message on stderr where otptool words it alike) for hundreds of option
+//! combinations, plus otptool's documented differences and additions.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Builds the example once, in its own target directory: the `cargo test` running this
+/// test holds the lock on the main one.
+fn otptool() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let target_dir = root().join("target").join("otptool");
+        let output = Command::new(cargo)
+            .current_dir(root())
+            .args(["build", "--example", "otptool", "--target-dir"])
+            .arg(&target_dir)
+            .output()
+            .expect("cannot run cargo");
+        assert!(
+            output.status.success(),
+            "building the otptool example failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        target_dir.join("debug").join("examples").join("otptool")
+    })
+}
+
+/// `true` when oathtool runs; otherwise skips with a message, or fails when `CI` is set.
+fn have_oathtool() -> bool {
+    let found = Command::new("oathtool")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "oathtool is required when CI is set (.ci/run installs it)"
+        );
+        eprintln!("SKIPPED: oathtool is not installed (apt-get install oathtool)");
+    }
+    found
+}
+
+fn run(program: &Path, args: &[String]) -> Output {
+    Command::new(program)
+        .args(args)
+        // oathtool reads dates without a zone in local time, otptool in UTC.
+        .env("TZ", "UTC")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()))
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Runs both tools; stdout and exit status must match, and stderr too (with the program
+/// name swapped) when `same_message`.
+fn compare(args: &[String], same_message: bool) {
+    let theirs = run(Path::new("oathtool"), args);
+    let ours = run(otptool(), args);
+    assert_eq!(
+        (text(&ours.stdout), ours.status.code()),
+        (text(&theirs.stdout), theirs.status.code()),
+        "otptool {args:?}\n--- otptool stderr\n{}--- oathtool stderr\n{}",
+        text(&ours.stderr),
+        text(&theirs.stderr)
+    );
+    if same_message {
+        assert_eq!(
+            text(&ours.stderr),
+            text(&theirs.stderr).replace("oathtool:", "otptool:"),
+            "stderr of {args:?}"
+        );
+    }
+}
+
+fn args(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+const RFC_SHA1: &str = "3132333435363738393031323334353637383930";
+const RFC_SHA256: &str = "3132333435363738393031323334353637383930313233343536373839303132";
+const RFC_SHA512: &str = "31323334353637383930313233343536373839303132333435363738393031323334353637383930313233343536373839303132333435363738393031323334";
+
+#[test]
+fn hotp_generation_matches_for_counters_digits_and_windows() {
+    if !have_oathtool() {
+        return;
+    }
+    for key in [RFC_SHA1, RFC_SHA512, "00ff00ff00ff00ff00ffabcdef"] {
+        for counter in [
+            None,
+            Some("0"),
+            Some("1"),
+            Some("1000000"),
+            Some("18446744073709551614"),
+        ] {
+            for digits in [None, Some("6"), Some("7"), Some("8")] {
+                for window in [None, Some("0"), Some("3")] {
+                    let mut a = Vec::new();
+                    if let Some(c) = counter {
+                        a.extend(args(&["-c", c]));
+                    }
+                    if let Some(d) = digits {
+                        a.extend(args(&["--digits", d]));
+                    }
+                    if let Some(w) = window {
+                        a.push(format!("--window={w}"));
+                    }
+                    a.push(key.into());
+                    compare(&a, true);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn totp_generation_matches_for_modes_times_steps_and_start_times() {
+    if !have_oathtool() {
+        return;
+    }
+    let modes = [
+        ("--totp", RFC_SHA1),
+        ("--totp=SHA1", RFC_SHA1),
+        ("--totp=sha256", RFC_SHA256),
+        ("--totp=SHA512", RFC_SHA512),
+    ];
+    let times = [
+        "@59",
+        "@1111111109",
+        "@1234567890",
+        "@2000000000",
+        "@20000000000",
+        "2009-02-13 23:31:30 UTC",
+        "2033-05-18T03:33:20Z",
+        "2024-02-29",
+    ];
+    for (mode, key) in modes {
+        for now in times {
+            for (step, start) in [("30", "@0"), ("60s", "@0"), ("1m30s", "@15"), ("1h", "@0")] {
+                for digits in ["6", "8"] {
+                    let a = args(&[
+                        mode, "-N", now, "-s", step, "-S", start, "-d", digits, "-w", "2", key,
+                    ]);
+                    compare(&a, true);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn validation_reports_the_same_window_position_or_the_same_miss() {
+    if !have_oathtool() {
+        return;
+    }
+    // Codes oathtool generates at known offsets, then validated by both tools from
+    // several places and window sizes; plus wrong codes.
+    let generate = |a: &[&str]| -> Vec<String> {
+        text(&run(Path::new("oathtool"), &args(a)).stdout)
+            .lines()
+            .map(String::from)
+            .collect()
+    };
+    let hotp_codes = generate(&["-c", "100", "-w", "5", RFC_SHA1]);
+    for (offset, code) in hotp_codes.iter().enumerate() {
+        for counter in ["98", "100", "103"] {
+            for window in ["0", "2", "5", "10"] {
+                compare(&args(&["-c", counter, "-w", window, RFC_SHA1, code]), true);
+            }
+        }
+        assert!(offset <= 5);
+    }
+    let totp_codes = generate(&[
+        "--totp",
+        "-N",
+        "@1111111109",
+        "-w",
+        "6",
+        "-d",
+        "8",
+        RFC_SHA1,
+    ]);
+    for code in &totp_codes {
+        for now in ["@1111111049", "@1111111109", "@1111111200", "@1111111260"] {
+            for window in ["0", "1", "2", "3", "7"] {
+                let a = args(&["--totp", "-N", now, "-w", window, RFC_SHA1, code]);
+                compare(&a, true);
+            }
+        }
+    }
+    for wrong in ["000000", "99999999", "1234567"] {
+        compare(&args(&["-w", "3", RFC_SHA1, wrong]), true);
+        compare(
+            &args(&["--totp", "-N", "@59", "-w", "4", RFC_SHA1, wrong]),
+            true,
+        );
+    }
+}
+
+#[test]
+fn argument_forms_and_input_errors_match() {
+    if !have_oathtool() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("otptool-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let key_file = dir.join("key");
+    std::fs::write(&key_file, format!("{RFC_SHA1}\n")).unwrap();
+    let at_key = format!("@{}", key_file.display());
+    let cases: &[(&[&str], bool)] = &[
+        (&["-c5", RFC_SHA1], true),
+        (&["--coun", "5", RFC_SHA1], true),
+        (&["--counter=0x10", RFC_SHA1], true),
+        (&["-c", "010", RFC_SHA1], true),
+        (&["-c", "-1", RFC_SHA1], true),
+        (&["-c", "18446744073709551616", RFC_SHA1], true),
+        (&[RFC_SHA1, "-c", "2"], true),
+        (&["-bc", "1", "JBSWY3DPEHPK3PXP"], true),
+        (&["-b", "jbsw y3dp ehpk 3pxp"], true),
+        (&["--base32", "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"], true),
+        (&["-b", "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJ="], true),
+        (&["--", RFC_SHA1], true),
+        (&[&at_key], true),
+        (&["-c", "1", &at_key, "287082"], true),
+        (
+            &["--totp", "-s", "0", "-N", "@59", "-w", "2", RFC_SHA1],
+            true,
+        ),
+        (&["--totp", "-S", "@90", "-N", "@59", RFC_SHA1], true),
+        (&["--totp", "-N", "@-5", RFC_SHA1], true),
+        (&["--totp", "-N", "@1234567890.5", RFC_SHA1], true),
+        (&["--totp", "-N", "1970-01-01 00:00:59 UTC", RFC_SHA1], true),
+        (&["--totp", "-N", "2009-02-13 23:31 UTC", RFC_SHA1], true),
+        (&["--totp", "-N", "2009-02-13 23:31:30", RFC_SHA1], true),
+        (&["--totp", "--now=garbage", RFC_SHA1], true),
+        (&["--totp", "-s", "1.5m", RFC_SHA1], true),
+        (&["--totp", "-s", "30x", RFC_SHA1], true),
+        (&["--totp", "-s", "10S", RFC_SHA1], true),
+        (&["-c", "abc", RFC_SHA1], true),
+        (&["-w", "abc", RFC_SHA1], true),
+        (&["-d", "abc", RFC_SHA1], true),
+        (&["-d", "9", RFC_SHA1], true),
+        (&["-d", "5", RFC_SHA1], true),
+        (&["--totp", "-d", "10", RFC_SHA1], true),
+        (&["31323"], true),
+        (&["31323g"], true),
+        (&[RFC_SHA1, "abcdef"], true),
+        (&[RFC_SHA1, "7552244"], true),
+        (&["-d", "6", RFC_SHA1, "7552244"], true),
+        (&[RFC_SHA1, "755224", "extra"], true),
+        (&[RFC_SHA1, "75522"], false),
+        (&["-b", "JBSWY3DPEHPK3PXP===="], false),
+        (&["--nosuch", RFC_SHA1], false),
+        (&["-x", RFC_SHA1], false),
+        (&["-c"], false),
+    ];
+    for (a, same_message) in cases {
+        compare(&args(a), *same_message);
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn no_arguments_prints_help_and_succeeds_like_oathtool() {
+    if !have_oathtool() {
+        return;
+    }
+    let theirs = run(Path::new("oathtool"), &[]);
+    let ours = run(otptool(), &[]);
+    assert_eq!(ours.status.code(), theirs.status.code());
+    assert!(text(&ours.stdout).starts_with("Usage: otptool [OPTION]... [KEY [OTP]]"));
+    for option in [
+        "--hotp",
+        "--totp[=MODE]",
+        "--base32",
+        "--counter",
+        "--digits",
+    ] {
+        assert!(text(&ours.stdout).contains(option), "{option}");
+    }
+}
+
+#[test]
+fn key_and_otp_are_read_from_standard_input_with_a_dash() {
+    use std::io::Write;
+    let mut child = Command::new(otptool())
+        .args(["-c", "1", RFC_SHA1, "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"287082\n").unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(
+        (text(&output.stdout).as_str(), output.status.code()),
+        ("0\n", Some(0))
+    );
+}
+
+#[test]
+fn a_key_uri_gives_the_key_and_settings() {
+    let uri = "otpauth://totp/ACME:alice?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&digits=8&period=60&issuer=ACME";
+    // RFC 6238 SHA-1 at time 59 with 60-second steps is step 0: RFC 4226 counter 0, 8 digits.
+    let out = run(otptool(), &args(&["--uri", uri, "-N", "@59"]));
+    assert_eq!(
+        (text(&out.stdout).as_str(), out.status.code()),
+        ("84755224\n", Some(0))
+    );
+    let hotp = "otpauth://hotp/alice?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&counter=1";
+    let out = run(otptool(), &args(&["--uri", hotp, "-w", "1"]));
+    assert_eq!(text(&out.stdout), "287082\n359152\n");
+    let out = run(otptool(), &args(&["--uri", hotp, "-w", "1", "359152"]));
+    assert_eq!(
+        (text(&out.stdout).as_str(), out.status.code()),
+        ("1\n", Some(0))
+    );
+    let out = run(otptool(), &args(&["--uri", "otpauth://totp/x?digits=6"]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("invalid key URI"));
+}
+
+#[test]
+fn documented_differences_are_errors_rather_than_surprises() {
+    for (a, message) in [
+        (&["0102030405"][..], "unusable secret key"),
+        (&[""][..], "unusable secret key"),
+        (&["-b", "JBSWY3DPEHPK3PX="][..], "unusable secret key"),
+        (&["--totp=md5", RFC_SHA1][..], "unknown TOTP mode"),
+        (&["-w", "-1", RFC_SHA1][..], "window must not be negative"),
+        (
+            &["-w", "10001", RFC_SHA1, "755224"][..],
+            "validation window may be at most",
+        ),
+    ] {
+        let out = run(otptool(), &args(a));
+        assert_eq!(out.status.code(), Some(1), "{a:?}");
+        assert!(
+            text(&out.stderr).contains(message),
+            "{a:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(out.stdout.is_empty());
+    }
+    // Base32 keys may be grouped with '-', as services print them.
+    let out = run(
+        otptool(),
+        &args(&["-b", "GEZD-GNBV-GY3T-QOJQ-GEZD-GNBV-GY3T-QOJQ"]),
+    );
+    assert_eq!(text(&out.stdout), "755224\n");
+}
+
+#[test]
+fn watch_with_a_bound_shows_the_current_code_and_stops() {
+    let out = run(
+        otptool(),
+        &args(&["--watch", "--watch-seconds=0", "-b", "JBSWY3DPEHPK3PXP"]),
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let shown = text(&out.stdout);
+    let code: String = shown.trim_start_matches('\r').chars().take(6).collect();
+    assert!(code.chars().all(|c| c.is_ascii_digit()), "{shown:?}");
+    assert!(
+        shown.contains('█') && shown.trim_end().ends_with('s'),
+        "{shown:?}"
+    );
+}
