@@ -6,6 +6,8 @@
     clippy::panic,
     clippy::indexing_slicing
 )]
+// The example and the clock need std.
+#![cfg(feature = "std")]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
