@@ -1,5 +1,6 @@
 //! A counting global allocator proves that generating, verifying, base32, secret import and
-//! key URI building and parsing never touch the heap.
+//! key URI building and parsing, and the deploy gate's throttle, recovery codes and user state
+//! never touch the heap.
 //!
 //! The test harness allocates on its own threads, so only allocations made by the current
 //! thread inside [`allocations`] are counted (the counters are thread-local).
@@ -10,8 +11,9 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
 use otpcore::{
-    Algorithm, Digits, Error, Hotp, HotpParams, KeyUri, MAX_SECRET_BASE32_LEN, Secret,
-    SecretPolicy, Totp, TotpParams, Verification, base32,
+    Algorithm, Digits, Error, Hotp, HotpParams, KeyUri, MAX_SECRET_BASE32_LEN, RecoveryCodes,
+    Secret, SecretPolicy, Throttle, Totp, TotpParams, USER_STATE_LEN, UserState, Verification,
+    base32,
 };
 
 struct Counting;
@@ -299,4 +301,46 @@ fn os_random_secret_generation_does_not_allocate() {
     assert_eq!(secret.len(), Secret::DEFAULT_LEN);
     let time = no_alloc("unix_time", otpcore::unix_time).unwrap();
     assert!(time > 1_600_000_000);
+}
+
+#[test]
+fn deploy_gate_state_throttle_and_recovery_do_not_allocate() {
+    let secret = Secret::from_bytes(b"12345678901234567890").unwrap();
+    let totp = Totp::new(&secret, TotpParams::default()).unwrap();
+    let hotp = Hotp::new(&secret, HotpParams::default()).unwrap();
+    let throttle = Throttle::default();
+    let (stored, shown) = no_alloc("RecoveryCodes::generate_with", || {
+        RecoveryCodes::generate_with(|buf: &mut [u8]| {
+            buf.fill(0x5a);
+            Ok::<(), ()>(())
+        })
+    })
+    .unwrap();
+    let mut state = UserState {
+        recovery: stored,
+        ..UserState::default()
+    };
+    let now = 1_700_000_000;
+    let mut code = [0u8; 10];
+    let code = totp.generate(now).unwrap().write_to(&mut code).unwrap();
+    let valid = no_alloc("UserState::verify_totp", || {
+        state.verify_totp(&totp, &throttle, code, now)
+    });
+    assert!(valid.unwrap().is_valid());
+    let wrong = no_alloc("UserState::verify_totp miss", || {
+        state.verify_totp(&totp, &throttle, "000000", now)
+    });
+    assert!(!wrong.unwrap().is_valid());
+    let hotp_miss = no_alloc("UserState::verify_hotp", || {
+        state.verify_hotp(&hotp, &throttle, "000000", now)
+    });
+    assert!(!hotp_miss.unwrap().is_valid());
+    let recovery = no_alloc("UserState::verify_recovery", || {
+        state.verify_recovery(&throttle, shown[0].as_str(), now)
+    });
+    assert!(recovery.unwrap().is_valid());
+    let mut buf = [0u8; USER_STATE_LEN];
+    let bytes = no_alloc("UserState::encode", || state.encode(&mut buf)).unwrap();
+    let decoded = no_alloc("UserState::decode", || UserState::decode(bytes)).unwrap();
+    assert_eq!(decoded, state);
 }
