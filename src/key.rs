@@ -2,15 +2,18 @@
 //! code costs exactly two compression-function calls (RFC 2104, with the precomputation
 //! its section 4 describes).
 //!
-//! The hash functions are the `sha1`/`sha2` crates' block-level compressions, which pick
-//! the CPU's SHA extensions at run time where it has them. Codes of a window are computed
-//! side by side: all inner compressions first, then all outer ones, so no compression waits
-//! for the one before it and the CPU overlaps them.
+//! On a CPU with the SHA extensions, SHA-1 and SHA-256 codes come from `hwsha`, which keeps
+//! both message blocks in registers. Otherwise (and always for SHA-512) the hash functions
+//! are the `sha1`/`sha2` crates' block-level compressions on blocks built from fixed
+//! templates. Either way the codes of a window are computed side by side, so no compression
+//! waits for the one before it and the CPU overlaps them.
 
 use sha1::Digest;
+use subtle::{ConditionallySelectable, ConstantTimeEq};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::Algorithm;
+use crate::hwsha;
 
 /// One SHA variant as HMAC-for-HOTP needs it: the final blocks of both hashes have a fixed
 /// layout, so they are templates in which only the counter or the inner digest changes.
@@ -33,6 +36,16 @@ trait Sha {
     fn put_digest(state: &Self::State, block: &mut Self::Block);
     /// RFC 4226 §5.3 dynamic truncation of the digest that `state` stands for.
     fn truncate(state: &Self::State) -> u32;
+    /// The truncated HMAC of each counter computed in registers, without building blocks
+    /// in memory; `None` where the CPU has no such path.
+    fn fused<const N: usize>(
+        inner: &Self::State,
+        outer: &Self::State,
+        counters: &[u64; N],
+    ) -> Option<[u32; N]> {
+        let _ = (inner, outer, counters);
+        None
+    }
 }
 
 /// The final block of a message `len` bytes long, of which `head` bytes sit in this block:
@@ -53,14 +66,21 @@ const fn final_block<const B: usize>(head: usize, len: usize) -> [u8; B] {
     block
 }
 
-/// RFC 4226 §5.3: 31 bits from the offset named by the digest's last nibble.
-fn truncate_bytes(mac: &[u8]) -> u32 {
-    let offset = mac.last().map_or(0, |b| usize::from(b & 0x0f));
-    mac.iter()
-        .skip(offset)
-        .take(4)
-        .fold(0u32, |acc, &b| acc << 8 | u32::from(b))
-        & 0x7fff_ffff
+/// RFC 4226 §5.3: 31 bits from the offset named by the digest's last nibble, given the
+/// digest's first five big-endian words (offsets reach byte 18 at most) and the word that
+/// ends it. The offset is secret, so it selects neither a branch nor a load address: every
+/// candidate pair of words is read, and the right one kept by masking.
+fn truncate_words(head: &[u32; 5], last: u32) -> u32 {
+    let offset = last & 0x0f;
+    let index = offset >> 2;
+    let mut pair = 0u64;
+    for ((&hi, &lo), i) in head.iter().zip(head.iter().skip(1)).zip(0u32..) {
+        let candidate = u64::from(hi) << 32 | u64::from(lo);
+        pair.conditional_assign(&candidate, i.ct_eq(&index));
+    }
+    // The four bytes at `offset` are the top of `pair` shifted left by `offset % 4` bytes.
+    let shift = 32u32.wrapping_sub((offset & 3).wrapping_mul(8));
+    (pair.wrapping_shr(shift) as u32) & 0x7fff_ffff
 }
 
 fn put_words32(words: &[u32], block: &mut [u8]) {
@@ -93,9 +113,15 @@ impl Sha for Sha1 {
         put_words32(state, block);
     }
     fn truncate(state: &[u32; 5]) -> u32 {
-        let mut mac = [0u8; 20];
-        put_words32(state, &mut mac);
-        truncate_bytes(&mac)
+        let [.., e] = *state;
+        truncate_words(state, e)
+    }
+    fn fused<const N: usize>(
+        inner: &[u32; 5],
+        outer: &[u32; 5],
+        counters: &[u64; N],
+    ) -> Option<[u32; N]> {
+        hwsha::hotp_sha1_lanes(inner, outer, counters)
     }
 }
 
@@ -116,9 +142,15 @@ impl Sha for Sha256 {
         put_words32(state, block);
     }
     fn truncate(state: &[u32; 8]) -> u32 {
-        let mut mac = [0u8; 32];
-        put_words32(state, &mut mac);
-        truncate_bytes(&mac)
+        let [a, b, c, d, e, .., h] = *state;
+        truncate_words(&[a, b, c, d, e], h)
+    }
+    fn fused<const N: usize>(
+        inner: &[u32; 8],
+        outer: &[u32; 8],
+        counters: &[u64; N],
+    ) -> Option<[u32; N]> {
+        hwsha::hotp_sha256_lanes(inner, outer, counters)
     }
 }
 
@@ -146,9 +178,10 @@ impl Sha for Sha512 {
         put_words64(state, block);
     }
     fn truncate(state: &[u64; 8]) -> u32 {
-        let mut mac = [0u8; 64];
-        put_words64(state, &mut mac);
-        truncate_bytes(&mac)
+        let [a, b, c, .., h] = *state;
+        let hi = |w: u64| (w >> 32) as u32;
+        let lo = |w: u64| w as u32;
+        truncate_words(&[hi(a), lo(a), hi(b), lo(b), hi(c)], lo(h))
     }
 }
 
@@ -188,9 +221,19 @@ impl<H: Sha> Pads<H> {
         pads
     }
 
-    /// HMAC of each counter, truncated. All inner compressions run before the outer ones so
-    /// that the CPU can overlap the independent lanes.
+    /// HMAC of each counter, truncated: in registers where the CPU allows, otherwise
+    /// through the block templates.
     fn truncated<const N: usize>(&self, counters: &[u64; N]) -> [u32; N] {
+        // Which path runs depends on the CPU only, never on the key or counters.
+        H::fused(&self.inner, &self.outer, counters)
+            .unwrap_or_else(|| self.macs_portable(counters).map(|mac| H::truncate(&mac)))
+    }
+
+    /// The final outer state of each counter through the block templates. All inner
+    /// compressions run before the outer ones so that the CPU can overlap the independent
+    /// lanes. Kept out of line so that the fused path's caller stays small.
+    #[inline(never)]
+    fn macs_portable<const N: usize>(&self, counters: &[u64; N]) -> [H::State; N] {
         let mut inner = [self.inner; N];
         for (state, &counter) in inner.iter_mut().zip(counters) {
             let mut block = H::COUNTER_BLOCK;
@@ -205,7 +248,7 @@ impl<H: Sha> Pads<H> {
             H::put_digest(digest, &mut block);
             H::compress(state, &block);
         }
-        outer.map(|state| H::truncate(&state))
+        outer
     }
 }
 
@@ -268,3 +311,81 @@ impl Drop for Key {
 }
 
 impl ZeroizeOnDrop for Key {}
+
+#[cfg(test)]
+mod tests {
+    #![allow(
+        clippy::unwrap_used,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects
+    )]
+
+    use super::*;
+    use proptest::prelude::*;
+
+    /// RFC 4226 §5.3 as written: the offset indexes the digest bytes directly.
+    fn truncate_reference(mac: &[u8]) -> u32 {
+        let offset = usize::from(mac[mac.len() - 1] & 0x0f);
+        u32::from_be_bytes(mac[offset..offset + 4].try_into().unwrap()) & 0x7fff_ffff
+    }
+
+    /// Both paths of `Pads::truncated` agree: the fused one (when this CPU has it) and the
+    /// block templates, which are what a CPU without SHA extensions runs.
+    fn paths_agree<H: Sha, D: Digest, const N: usize>(secret: &[u8], counters: [u64; N]) {
+        let pads = Pads::<H>::new::<D>(secret);
+        let portable = pads.macs_portable(&counters).map(|m| H::truncate(&m));
+        if let Some(fused) = H::fused(&pads.inner, &pads.outer, &counters) {
+            assert_eq!(fused, portable);
+        }
+        assert_eq!(pads.truncated(&counters), portable);
+    }
+
+    /// The RFC 4226 Appendix D truncation example: offset 0xa, value 0x50ef7f19.
+    #[test]
+    fn truncation_matches_rfc_4226_example() {
+        let mac: [u8; 20] = [
+            0x1f, 0x86, 0x98, 0x69, 0x0e, 0x02, 0xca, 0x16, 0x61, 0x85, 0x50, 0xef, 0x7f, 0x19,
+            0xda, 0x8e, 0x94, 0x5b, 0x55, 0x5a,
+        ];
+        let mut words = [0u32; 5];
+        for (w, chunk) in words.iter_mut().zip(mac.chunks_exact(4)) {
+            *w = u32::from_be_bytes(chunk.try_into().unwrap());
+        }
+        assert_eq!(Sha1::truncate(&words), 0x50ef7f19);
+        assert_eq!(truncate_reference(&mac), 0x50ef7f19);
+    }
+
+    proptest! {
+        #[test]
+        fn truncation_from_words_matches_byte_offsets(
+            s1 in any::<[u32; 5]>(),
+            s256 in any::<[u32; 8]>(),
+            s512 in any::<[u64; 8]>(),
+        ) {
+            let mut mac = [0u8; 20];
+            put_words32(&s1, &mut mac);
+            prop_assert_eq!(Sha1::truncate(&s1), truncate_reference(&mac));
+            let mut mac = [0u8; 32];
+            put_words32(&s256, &mut mac);
+            prop_assert_eq!(Sha256::truncate(&s256), truncate_reference(&mac));
+            let mut mac = [0u8; 64];
+            put_words64(&s512, &mut mac);
+            prop_assert_eq!(Sha512::truncate(&s512), truncate_reference(&mac));
+        }
+
+        #[test]
+        fn fused_and_portable_paths_agree(
+            secret in proptest::collection::vec(any::<u8>(), 0..=80),
+            counters in any::<[u64; 3]>(),
+        ) {
+            let [a, b, _] = counters;
+            paths_agree::<Sha1, sha1::Sha1, 1>(&secret, [a]);
+            paths_agree::<Sha1, sha1::Sha1, 2>(&secret, [a, b]);
+            paths_agree::<Sha1, sha1::Sha1, 3>(&secret, counters);
+            paths_agree::<Sha256, sha2::Sha256, 1>(&secret, [a]);
+            paths_agree::<Sha256, sha2::Sha256, 2>(&secret, [a, b]);
+            paths_agree::<Sha256, sha2::Sha256, 3>(&secret, counters);
+            paths_agree::<Sha512, sha2::Sha512, 3>(&secret, counters);
+        }
+    }
+}

@@ -19,6 +19,7 @@ mod error;
 #[cfg(feature = "ffi")]
 pub mod ffi;
 mod hotp;
+mod hwsha;
 mod key;
 pub mod recovery;
 mod secret;
