@@ -155,7 +155,12 @@ fn available(tool: &str, probe: &mut Command, install: &str) -> bool {
             std::env::var_os("CI").is_none(),
             "{tool} is required when CI is set; install it with: {install}"
         );
-        eprintln!("SKIPPED: {tool} not found, interop against it not checked (install: {install})");
+        // Written to the real stderr, past the test harness's capture, so a local run shows
+        // what it did not check.
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: {tool} not found, interop against it not checked (install: {install})"
+        );
     }
     found
 }
