@@ -198,65 +198,66 @@ mod x86 {
 
     /// One SHA-1 compression per lane of the message words `msgs` (four registers of four
     /// words, the first word of each in the top element) into `states`, lanes interleaved.
-    #[inline]
-    #[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
-    fn sha1_compress<const N: usize>(
-        states: [Sha1State; N],
-        msgs: [[__m128i; 4]; N],
-    ) -> [Sha1State; N] {
-        let mut lanes = [(); N].map(|()| Sha1Lane {
-            start: Sha1State {
-                abcd: _mm_setzero_si128(),
-                e: _mm_setzero_si128(),
-            },
-            h0: _mm_setzero_si128(),
-            h1: _mm_setzero_si128(),
-            w0: _mm_setzero_si128(),
-            w1: _mm_setzero_si128(),
-            w2: _mm_setzero_si128(),
-            w3: _mm_setzero_si128(),
-            w4: _mm_setzero_si128(),
-        });
-        for ((l, state), msg) in lanes.iter_mut().zip(states).zip(msgs) {
-            l.start = state;
-            [l.w0, l.w1, l.w2, l.w3] = msg;
-            l.h0 = state.abcd;
-            l.h1 = _mm_sha1rnds4_epu32(l.h0, _mm_add_epi32(state.e, l.w0), 0);
-        }
+    /// A macro rather than a function: `#[inline]` alone left the three-lane version out of
+    /// line, passing every register through memory, and `#[inline(always)]` cannot be
+    /// combined with `#[target_feature]` on stable Rust.
+    macro_rules! sha1_compress {
+        ($states:expr, $msgs:expr) => {{
+            let (states, msgs): ([Sha1State; N], [[__m128i; 4]; N]) = ($states, $msgs);
+            let mut lanes = [(); N].map(|()| Sha1Lane {
+                start: Sha1State {
+                    abcd: _mm_setzero_si128(),
+                    e: _mm_setzero_si128(),
+                },
+                h0: _mm_setzero_si128(),
+                h1: _mm_setzero_si128(),
+                w0: _mm_setzero_si128(),
+                w1: _mm_setzero_si128(),
+                w2: _mm_setzero_si128(),
+                w3: _mm_setzero_si128(),
+                w4: _mm_setzero_si128(),
+            });
+            for ((l, state), msg) in lanes.iter_mut().zip(states).zip(msgs) {
+                l.start = state;
+                [l.w0, l.w1, l.w2, l.w3] = msg;
+                l.h0 = state.abcd;
+                l.h1 = _mm_sha1rnds4_epu32(l.h0, _mm_add_epi32(state.e, l.w0), 0);
+            }
 
-        // Rounds 0..20 (the first group is issued in the set-up loop above).
-        sha1_rounds4!(lanes, h1, h0, w1, 0);
-        sha1_rounds4!(lanes, h0, h1, w2, 0);
-        sha1_rounds4!(lanes, h1, h0, w3, 0);
-        sha1_schedule_rounds4!(lanes, h0, h1, w0, w1, w2, w3, w4, 0);
+            // Rounds 0..20 (the first group is issued in the set-up loop above).
+            sha1_rounds4!(lanes, h1, h0, w1, 0);
+            sha1_rounds4!(lanes, h0, h1, w2, 0);
+            sha1_rounds4!(lanes, h1, h0, w3, 0);
+            sha1_schedule_rounds4!(lanes, h0, h1, w0, w1, w2, w3, w4, 0);
 
-        // Rounds 20..40
-        sha1_schedule_rounds4!(lanes, h1, h0, w1, w2, w3, w4, w0, 1);
-        sha1_schedule_rounds4!(lanes, h0, h1, w2, w3, w4, w0, w1, 1);
-        sha1_schedule_rounds4!(lanes, h1, h0, w3, w4, w0, w1, w2, 1);
-        sha1_schedule_rounds4!(lanes, h0, h1, w4, w0, w1, w2, w3, 1);
-        sha1_schedule_rounds4!(lanes, h1, h0, w0, w1, w2, w3, w4, 1);
+            // Rounds 20..40
+            sha1_schedule_rounds4!(lanes, h1, h0, w1, w2, w3, w4, w0, 1);
+            sha1_schedule_rounds4!(lanes, h0, h1, w2, w3, w4, w0, w1, 1);
+            sha1_schedule_rounds4!(lanes, h1, h0, w3, w4, w0, w1, w2, 1);
+            sha1_schedule_rounds4!(lanes, h0, h1, w4, w0, w1, w2, w3, 1);
+            sha1_schedule_rounds4!(lanes, h1, h0, w0, w1, w2, w3, w4, 1);
 
-        // Rounds 40..60
-        sha1_schedule_rounds4!(lanes, h0, h1, w1, w2, w3, w4, w0, 2);
-        sha1_schedule_rounds4!(lanes, h1, h0, w2, w3, w4, w0, w1, 2);
-        sha1_schedule_rounds4!(lanes, h0, h1, w3, w4, w0, w1, w2, 2);
-        sha1_schedule_rounds4!(lanes, h1, h0, w4, w0, w1, w2, w3, 2);
-        sha1_schedule_rounds4!(lanes, h0, h1, w0, w1, w2, w3, w4, 2);
+            // Rounds 40..60
+            sha1_schedule_rounds4!(lanes, h0, h1, w1, w2, w3, w4, w0, 2);
+            sha1_schedule_rounds4!(lanes, h1, h0, w2, w3, w4, w0, w1, 2);
+            sha1_schedule_rounds4!(lanes, h0, h1, w3, w4, w0, w1, w2, 2);
+            sha1_schedule_rounds4!(lanes, h1, h0, w4, w0, w1, w2, w3, 2);
+            sha1_schedule_rounds4!(lanes, h0, h1, w0, w1, w2, w3, w4, 2);
 
-        // Rounds 60..80
-        sha1_schedule_rounds4!(lanes, h1, h0, w1, w2, w3, w4, w0, 3);
-        sha1_schedule_rounds4!(lanes, h0, h1, w2, w3, w4, w0, w1, 3);
-        sha1_schedule_rounds4!(lanes, h1, h0, w3, w4, w0, w1, w2, 3);
-        sha1_schedule_rounds4!(lanes, h0, h1, w4, w0, w1, w2, w3, 3);
-        sha1_schedule_rounds4!(lanes, h1, h0, w0, w1, w2, w3, w4, 3);
+            // Rounds 60..80
+            sha1_schedule_rounds4!(lanes, h1, h0, w1, w2, w3, w4, w0, 3);
+            sha1_schedule_rounds4!(lanes, h0, h1, w2, w3, w4, w0, w1, 3);
+            sha1_schedule_rounds4!(lanes, h1, h0, w3, w4, w0, w1, w2, 3);
+            sha1_schedule_rounds4!(lanes, h0, h1, w4, w0, w1, w2, w3, 3);
+            sha1_schedule_rounds4!(lanes, h1, h0, w0, w1, w2, w3, w4, 3);
 
-        lanes.map(|l| Sha1State {
-            abcd: _mm_add_epi32(l.start.abcd, l.h0),
-            // `nexte` adds into the top element and keeps the other (zero) elements of
-            // its second operand, so E's register keeps its layout.
-            e: _mm_sha1nexte_epu32(l.h1, l.start.e),
-        })
+            lanes.map(|l| Sha1State {
+                abcd: _mm_add_epi32(l.start.abcd, l.h0),
+                // `nexte` adds into the top element and keeps the other (zero) elements of
+                // its second operand, so E's register keeps its layout.
+                e: _mm_sha1nexte_epu32(l.h1, l.start.e),
+            })
+        }};
     }
 
     /// A SHA-1 state in registers.
@@ -294,14 +295,14 @@ mod x86 {
                 inner_len,
             ]
         });
-        let digests = sha1_compress([sha1_load(inner); N], msgs);
+        let digests = sha1_compress!([sha1_load(inner); N], msgs);
 
         // Outer block: the inner digest is message words 0..4 in exactly the layout of
         // the result registers; padding as word 5 and the length as word 15.
         let pad = _mm_set_epi32(0, word(PAD_WORD), 0, 0);
         let outer_len = _mm_set_epi32(0, 0, 0, word(OUTER_BITS_SHA1));
         let msgs = digests.map(|d| [d.abcd, _mm_or_si128(d.e, pad), zero, outer_len]);
-        let macs = sha1_compress([sha1_load(outer); N], msgs);
+        let macs = sha1_compress!([sha1_load(outer); N], msgs);
 
         // Reversing all 16 bytes turns A..D (A in the top element) and E (in the top
         // element) into the digest's bytes in order.
@@ -374,68 +375,67 @@ mod x86 {
     /// One SHA-256 compression per lane of the message words `msgs` (four registers of
     /// four words, the first word of each in the bottom element) into `states`, lanes
     /// interleaved.
-    #[inline]
-    #[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
-    fn sha256_compress<const N: usize>(
-        states: [Sha256State; N],
-        msgs: [[__m128i; 4]; N],
-    ) -> [Sha256State; N] {
-        let mut lanes = [(); N].map(|()| Sha256Lane {
-            start: Sha256State {
+    /// A macro for the same reason as `sha1_compress!`.
+    macro_rules! sha256_compress {
+        ($states:expr, $msgs:expr) => {{
+            let (states, msgs): ([Sha256State; N], [[__m128i; 4]; N]) = ($states, $msgs);
+            let mut lanes = [(); N].map(|()| Sha256Lane {
+                start: Sha256State {
+                    abef: _mm_setzero_si128(),
+                    cdgh: _mm_setzero_si128(),
+                },
                 abef: _mm_setzero_si128(),
                 cdgh: _mm_setzero_si128(),
-            },
-            abef: _mm_setzero_si128(),
-            cdgh: _mm_setzero_si128(),
-            wk_hi: _mm_setzero_si128(),
-            w0: _mm_setzero_si128(),
-            w1: _mm_setzero_si128(),
-            w2: _mm_setzero_si128(),
-            w3: _mm_setzero_si128(),
-        });
-        for ((l, state), msg) in lanes.iter_mut().zip(states).zip(msgs) {
-            l.start = state;
-            l.abef = state.abef;
-            l.cdgh = state.cdgh;
-            [l.w0, l.w1, l.w2, l.w3] = msg;
-        }
+                wk_hi: _mm_setzero_si128(),
+                w0: _mm_setzero_si128(),
+                w1: _mm_setzero_si128(),
+                w2: _mm_setzero_si128(),
+                w3: _mm_setzero_si128(),
+            });
+            for ((l, state), msg) in lanes.iter_mut().zip(states).zip(msgs) {
+                l.start = state;
+                l.abef = state.abef;
+                l.cdgh = state.cdgh;
+                [l.w0, l.w1, l.w2, l.w3] = msg;
+            }
 
-        sha256_rounds4!(lanes, 0, w0);
-        sha256_rounds4!(lanes, 1, w1);
-        sha256_rounds4!(lanes, 2, w2);
-        sha256_rounds4!(lanes, 3, w3);
+            sha256_rounds4!(lanes, 0, w0);
+            sha256_rounds4!(lanes, 1, w1);
+            sha256_rounds4!(lanes, 2, w2);
+            sha256_rounds4!(lanes, 3, w3);
 
-        sha256_schedule!(lanes, w0, w1, w2, w3);
-        sha256_rounds4!(lanes, 4, w0);
-        sha256_schedule!(lanes, w1, w2, w3, w0);
-        sha256_rounds4!(lanes, 5, w1);
-        sha256_schedule!(lanes, w2, w3, w0, w1);
-        sha256_rounds4!(lanes, 6, w2);
-        sha256_schedule!(lanes, w3, w0, w1, w2);
-        sha256_rounds4!(lanes, 7, w3);
+            sha256_schedule!(lanes, w0, w1, w2, w3);
+            sha256_rounds4!(lanes, 4, w0);
+            sha256_schedule!(lanes, w1, w2, w3, w0);
+            sha256_rounds4!(lanes, 5, w1);
+            sha256_schedule!(lanes, w2, w3, w0, w1);
+            sha256_rounds4!(lanes, 6, w2);
+            sha256_schedule!(lanes, w3, w0, w1, w2);
+            sha256_rounds4!(lanes, 7, w3);
 
-        sha256_schedule!(lanes, w0, w1, w2, w3);
-        sha256_rounds4!(lanes, 8, w0);
-        sha256_schedule!(lanes, w1, w2, w3, w0);
-        sha256_rounds4!(lanes, 9, w1);
-        sha256_schedule!(lanes, w2, w3, w0, w1);
-        sha256_rounds4!(lanes, 10, w2);
-        sha256_schedule!(lanes, w3, w0, w1, w2);
-        sha256_rounds4!(lanes, 11, w3);
+            sha256_schedule!(lanes, w0, w1, w2, w3);
+            sha256_rounds4!(lanes, 8, w0);
+            sha256_schedule!(lanes, w1, w2, w3, w0);
+            sha256_rounds4!(lanes, 9, w1);
+            sha256_schedule!(lanes, w2, w3, w0, w1);
+            sha256_rounds4!(lanes, 10, w2);
+            sha256_schedule!(lanes, w3, w0, w1, w2);
+            sha256_rounds4!(lanes, 11, w3);
 
-        sha256_schedule!(lanes, w0, w1, w2, w3);
-        sha256_rounds4!(lanes, 12, w0);
-        sha256_schedule!(lanes, w1, w2, w3, w0);
-        sha256_rounds4!(lanes, 13, w1);
-        sha256_schedule!(lanes, w2, w3, w0, w1);
-        sha256_rounds4!(lanes, 14, w2);
-        sha256_schedule!(lanes, w3, w0, w1, w2);
-        sha256_rounds4!(lanes, 15, w3);
+            sha256_schedule!(lanes, w0, w1, w2, w3);
+            sha256_rounds4!(lanes, 12, w0);
+            sha256_schedule!(lanes, w1, w2, w3, w0);
+            sha256_rounds4!(lanes, 13, w1);
+            sha256_schedule!(lanes, w2, w3, w0, w1);
+            sha256_rounds4!(lanes, 14, w2);
+            sha256_schedule!(lanes, w3, w0, w1, w2);
+            sha256_rounds4!(lanes, 15, w3);
 
-        lanes.map(|l| Sha256State {
-            abef: _mm_add_epi32(l.abef, l.start.abef),
-            cdgh: _mm_add_epi32(l.cdgh, l.start.cdgh),
-        })
+            lanes.map(|l| Sha256State {
+                abef: _mm_add_epi32(l.abef, l.start.abef),
+                cdgh: _mm_add_epi32(l.cdgh, l.start.cdgh),
+            })
+        }};
     }
 
     /// A SHA-256 state in registers.
@@ -489,7 +489,7 @@ mod x86 {
                 inner_len,
             ]
         });
-        let digests = sha256_compress([sha256_load(inner); N], msgs);
+        let digests = sha256_compress!([sha256_load(inner); N], msgs);
 
         // Outer block: the inner digest as words 0..8, padding as word 8 and the length as
         // word 15.
@@ -499,7 +499,7 @@ mod x86 {
             let [w0, w1] = sha256_words(d);
             [w0, w1, pad, outer_len]
         });
-        let macs = sha256_compress([sha256_load(outer); N], msgs);
+        let macs = sha256_compress!([sha256_load(outer); N], msgs);
 
         // Byte-swapping each word of A..D and E..H gives the digest's bytes in order.
         let swap = _mm_set_epi64x(0x0C0D_0E0F_0809_0A0B, 0x0405_0607_0001_0203);
