@@ -5,7 +5,9 @@
  *
  * Conventions: every function returns an otp_status, OTP_OK (0) on success. Outputs are
  * written only on OTP_OK, except that on OTP_BUFFER_TOO_SMALL the size needed is written
- * to the function's out_len. Pointer arguments are checked for NULL first
+ * to the function's out_len, and that the throttled otp_user_state_verify_* functions
+ * write back their in-out state for every attempt they count (a refused code too), as
+ * each documents. Pointer arguments are checked for NULL first
  * (OTP_NULL_POINTER). Enumerations are passed as uint32_t and validated
  * (OTP_INVALID_ENUM). Text outputs are NUL-terminated; text inputs are a pointer and a
  * length. No function allocates memory. No panic crosses this boundary: an internal
@@ -57,9 +59,50 @@
 #define OTP_HOTP_SIZE 256
 
 /**
+ * The number of codes in a set.
+ */
+#define OTP_RECOVERY_CODE_COUNT 10
+
+/**
+ * The length of one code as shown, `xxxx-xxxx-xxxx-xxxx`, without a NUL.
+ */
+#define OTP_RECOVERY_CODE_TEXT_LEN 19
+
+/**
+ * The size of the buffer `otp_recovery_codes_generate` needs: the ten codes one per
+ * line and a NUL. Code `i` starts at byte `i * (OTP_RECOVERY_CODE_TEXT_LEN + 1)`.
+ */
+#define OTP_RECOVERY_CODES_TEXT_SIZE 200
+
+/**
+ * The length of the salt of a set in bytes.
+ */
+#define OTP_RECOVERY_SALT_LEN 16
+
+/**
+ * The length of each stored hash in bytes (SHA-256).
+ */
+#define OTP_RECOVERY_HASH_LEN 32
+
+/**
+ * The bits of `otp_recovery_codes.used` that can be set: one per code.
+ */
+#define OTP_RECOVERY_USED_MASK 1023
+
+/**
  * The size in bytes of an `otp_secret` object.
  */
 #define OTP_SECRET_SIZE 160
+
+/**
+ * The length in bytes of an encoded `otp_user_state` (version 1).
+ */
+#define OTP_USER_STATE_LEN 384
+
+/**
+ * The encoding version `otp_user_state_encode` writes.
+ */
+#define OTP_USER_STATE_VERSION 1
 
 /**
  * The size in bytes of an `otp_totp` object.
@@ -415,6 +458,134 @@ typedef struct otp_secret {
 } otp_secret;
 
 /**
+ * The stored form of a set of recovery codes: a random salt, the SHA-256 of the salt
+ * followed by each code's bytes, and which codes are used. It holds no code itself.
+ *
+ * Plain data, part of `otp_user_state` and its encoding. Bits of `used` outside
+ * `OTP_RECOVERY_USED_MASK` must be 0 (`OTP_STATE_INVALID_FLAGS` otherwise). An empty set
+ * (every code used, as in `otp_user_state_default`) lets nothing in.
+ */
+typedef struct otp_recovery_codes {
+  /**
+   * The random salt of this set.
+   */
+  uint8_t salt[OTP_RECOVERY_SALT_LEN];
+  /**
+   * The hash of each code, code 0 first.
+   */
+  uint8_t hashes[OTP_RECOVERY_CODE_COUNT][OTP_RECOVERY_HASH_LEN];
+  /**
+   * Bit `i` is set once code `i` has been used.
+   */
+  uint16_t used;
+} otp_recovery_codes;
+
+/**
+ * A user's throttle state: plain data that the caller loads before an attempt and
+ * persists after it (it is part of `otp_user_state` and its encoding). All zero is a
+ * user with no failures. Every bit pattern is valid.
+ */
+typedef struct otp_throttle_state {
+  /**
+   * Unix time of the first failure of the current counting window.
+   */
+  uint64_t window_start;
+  /**
+   * Unix time until which attempts are refused (`OTP_THROTTLED`): the time to retry
+   * at. In the past (or 0) when not locked out.
+   */
+  uint64_t locked_until;
+  /**
+   * Failures in the current counting window.
+   */
+  uint32_t failures;
+  /**
+   * Lockouts since the last success, which set the length of the next one.
+   */
+  uint32_t lockouts;
+} otp_throttle_state;
+
+/**
+ * Everything a server keeps per user besides the secret: plain data to load (with
+ * `otp_user_state_decode`) before a verification and persist (with
+ * `otp_user_state_encode`) after it, before acting on the outcome.
+ *
+ * Store the encoding, not the struct's bytes: the encoding is versioned, fixed-endian
+ * and checked when read; the struct's layout is this platform's. `has_totp_step` must be
+ * 0 or 1 and `recovery.used` within `OTP_RECOVERY_USED_MASK`; functions given anything
+ * else return `OTP_STATE_INVALID_FLAGS`. `otp_user_state_default` gives a newly enrolled
+ * user.
+ */
+typedef struct otp_user_state {
+  /**
+   * The last accepted TOTP step; meaningful only when `has_totp_step` is 1.
+   */
+  uint64_t totp_step;
+  /**
+   * The next expected HOTP counter.
+   */
+  uint64_t hotp_counter;
+  /**
+   * Failed attempts and lockouts; `throttle.locked_until` is the time to retry at
+   * after `OTP_THROTTLED`.
+   */
+  struct otp_throttle_state throttle;
+  /**
+   * The hashes of the recovery codes and which are used.
+   */
+  struct otp_recovery_codes recovery;
+  /**
+   * 1 once a TOTP code has been accepted, 0 before.
+   */
+  uint8_t has_totp_step;
+} otp_user_state;
+
+/**
+ * A TOTP key with its HMAC state prepared, in caller-allocated memory: `OTP_TOTP_SIZE`
+ * bytes, aligned as `uint64_t`.
+ *
+ * Opaque: set it up with `otp_totp_init` and erase it with `otp_totp_wipe`, which leaves
+ * every byte zero. Using it before set-up or after a wipe gives `OTP_NOT_INITIALIZED`; a
+ * zero-filled object is never initialised. Do not copy it with memcpy. Read-only
+ * functions may share one key between threads; init and wipe need exclusive access.
+ */
+typedef struct otp_totp {
+  /**
+   * Opaque storage; do not touch.
+   */
+  uint64_t opaque[32];
+} otp_totp;
+
+/**
+ * The throttling policy: at most `max_failures` failures within `window_secs` seconds,
+ * then a lockout of `lockout_secs`, doubled after every further lockout up to
+ * `max_lockout_secs`, until a success. `otp_throttle_default` fills in five failures in
+ * ten minutes, one minute doubling up to an hour.
+ *
+ * Plain data: fill it in by hand or from `otp_throttle_default`. Every function that
+ * takes one checks it first (`OTP_INVALID_THROTTLE`).
+ */
+typedef struct otp_throttle {
+  /**
+   * The failures within `window_secs` that start a lockout (at least 1).
+   */
+  uint32_t max_failures;
+  /**
+   * How long failures count together, in seconds, from the first failure of the
+   * window (at least 1).
+   */
+  uint64_t window_secs;
+  /**
+   * The first lockout in seconds (at least 1).
+   */
+  uint64_t lockout_secs;
+  /**
+   * The longest lockout in seconds (at least `lockout_secs`; equal for a fixed one).
+   */
+  uint64_t max_lockout_secs;
+} otp_throttle;
+
+/**
  * TOTP settings. `otp_totp_params_default` fills in those of every authenticator app.
  */
 typedef struct otp_totp_params {
@@ -445,22 +616,6 @@ typedef struct otp_totp_params {
    */
   uint32_t look_ahead;
 } otp_totp_params;
-
-/**
- * A TOTP key with its HMAC state prepared, in caller-allocated memory: `OTP_TOTP_SIZE`
- * bytes, aligned as `uint64_t`.
- *
- * Opaque: set it up with `otp_totp_init` and erase it with `otp_totp_wipe`, which leaves
- * every byte zero. Using it before set-up or after a wipe gives `OTP_NOT_INITIALIZED`; a
- * zero-filled object is never initialised. Do not copy it with memcpy. Read-only
- * functions may share one key between threads; init and wipe need exclusive access.
- */
-typedef struct otp_totp {
-  /**
-   * Opaque storage; do not touch.
-   */
-  uint64_t opaque[32];
-} otp_totp;
 
 /**
  * The fields of a key URI except the secret.
@@ -639,6 +794,61 @@ otp_status otp_hotp_resync(const struct otp_hotp *key,
 otp_status otp_hotp_wipe(struct otp_hotp *key);
 
 /**
+ * Generates a new set of `OTP_RECOVERY_CODE_COUNT` codes of 80 bits each from the
+ * operating system's random number generator.
+ *
+ * The codes go to `out_codes` (`cap` bytes, at least `OTP_RECOVERY_CODES_TEXT_SIZE`) as
+ * text, one `xxxx-xxxx-xxxx-xxxx` per line with a NUL after the last, and the text length
+ * without the NUL to `out_len`; show them to the user once, then wipe the buffer. The
+ * stored form goes to `out_set`: persist it (in `otp_user_state.recovery`, say).
+ *
+ * On `OTP_BUFFER_TOO_SMALL`, `*out_len` is the size needed, NUL included, and nothing is
+ * generated. Other errors: `OTP_RANDOMNESS_UNAVAILABLE`.
+ *
+ * # Safety
+ * `out_codes` points to `cap` writable bytes; `out_len` to a writable `size_t`;
+ * `out_set` to a writable `otp_recovery_codes`.
+ */
+otp_status otp_recovery_codes_generate(char *out_codes,
+                                       size_t cap,
+                                       size_t *out_len,
+                                       struct otp_recovery_codes *out_set);
+
+/**
+ * Checks a typed recovery code (`code_len` bytes at `code`; any letter case, dashes and
+ * spaces ignored) against every code of `set` in constant time, without a throttle (see
+ * `otp_user_state_verify_recovery` for the throttled check).
+ *
+ * Returns `OTP_OK` only for an unused code of the set; then, and only then, its slot is
+ * marked used in `set` (persist it before granting access), the slot (0 to 9) is written
+ * to `out_slot` and the number of unused codes left to `out_remaining`. Otherwise
+ * `OTP_CODE_REPLAYED` (a code of the set used before), `OTP_CODE_INVALID` (not in the
+ * set), `OTP_RECOVERY_CODE_MALFORMED` (not 16 symbols of the code alphabet) or
+ * `OTP_STATE_INVALID_FLAGS` (`set->used` has bits outside `OTP_RECOVERY_USED_MASK`), with
+ * nothing written.
+ *
+ * # Safety
+ * `code` points to `code_len` readable bytes; `set` to a readable and writable
+ * `otp_recovery_codes`; `out_slot` and `out_remaining` to writable `size_t`s.
+ */
+otp_status otp_recovery_codes_verify(const char *code,
+                                     size_t code_len,
+                                     struct otp_recovery_codes *set,
+                                     size_t *out_slot,
+                                     size_t *out_remaining);
+
+/**
+ * Writes the number of unused codes in `set` to `out_remaining`.
+ *
+ * Errors: `OTP_STATE_INVALID_FLAGS` (bits of `used` outside `OTP_RECOVERY_USED_MASK`).
+ *
+ * # Safety
+ * `set` points to an `otp_recovery_codes`; `out_remaining` to a writable `size_t`.
+ */
+otp_status otp_recovery_codes_remaining(const struct otp_recovery_codes *set,
+                                        size_t *out_remaining);
+
+/**
  * Imports `len` raw secret bytes into `out_secret` under `policy` (an `otp_policy`).
  *
  * Errors: `OTP_SECRET_EMPTY`, `OTP_SECRET_TOO_LONG`, `OTP_SECRET_TOO_SHORT`,
@@ -772,6 +982,195 @@ otp_status otp_base32_decode(const char *text,
                              uint8_t *out,
                              size_t cap,
                              size_t *out_len);
+
+/**
+ * Writes a newly enrolled user's state to `out_state`: no TOTP step accepted, HOTP
+ * counter 0, no failures, and an empty recovery set (every code used: generate one with
+ * `otp_recovery_codes_generate`).
+ *
+ * # Safety
+ * `out_state` points to a writable `otp_user_state`.
+ */
+otp_status otp_user_state_default(struct otp_user_state *out_state);
+
+/**
+ * Writes the version 1 encoding of `state` (`OTP_USER_STATE_LEN` bytes, documented in
+ * the README and in the Rust docs of `UserState`) into `out` (`cap` bytes) and its
+ * length to `out_len`. The encoding holds no secret, but whoever can change it can reset
+ * the throttle or allow a replay: keep it where only the server writes.
+ *
+ * On `OTP_BUFFER_TOO_SMALL`, `*out_len` is the size needed. Other errors:
+ * `OTP_STATE_INVALID_FLAGS`.
+ *
+ * # Safety
+ * `state` points to an `otp_user_state`; `out` to `cap` writable bytes; `out_len` to a
+ * writable `size_t`.
+ */
+otp_status otp_user_state_encode(const struct otp_user_state *state,
+                                 uint8_t *out,
+                                 size_t cap,
+                                 size_t *out_len);
+
+/**
+ * Reads an encoding written by `otp_user_state_encode` (or the Rust `UserState::encode`)
+ * from the `len` bytes at `bytes` into `out_state`.
+ *
+ * Errors, checked in this order: `OTP_STATE_WRONG_LENGTH` (shorter than the 5 bytes of
+ * magic and version), `OTP_STATE_BAD_MAGIC` (not a user state), `OTP_STATE_UNSUPPORTED_VERSION`
+ * (written by a later version), `OTP_STATE_WRONG_LENGTH` (not the length of its version),
+ * `OTP_STATE_INVALID_FLAGS` (a reserved bit set).
+ *
+ * # Safety
+ * `bytes` points to `len` readable bytes; `out_state` to a writable `otp_user_state`.
+ */
+otp_status otp_user_state_decode(const uint8_t *bytes,
+                                 size_t len,
+                                 struct otp_user_state *out_state);
+
+/**
+ * Verifies a TOTP code (`code_len` bytes at `code`) at Unix time `now` for the user
+ * whose state is `state`, under `throttle`, with replay protection from the state's last
+ * accepted step.
+ *
+ * While the user is locked out the code is not checked: `OTP_THROTTLED`, retry at
+ * `state->throttle.locked_until`. Otherwise the outcome is as for `otp_totp_verify`:
+ * `OTP_OK` only for a valid code, with the step and drift written to `out_step` and
+ * `out_drift`; `OTP_CODE_REPLAYED` or `OTP_CODE_INVALID` for a refused one.
+ *
+ * `state` is read, and written back for these three outcomes, which count as attempts: a
+ * valid code stores its step and clears the failures, a replayed or wrong one counts as
+ * a failure and may start a lockout. Persist the state after every call (encode it),
+ * before acting on the outcome. For any other status (`OTP_THROTTLED`, a malformed code,
+ * `OTP_TIME_BEFORE_T0`, `OTP_INVALID_THROTTLE`, `OTP_STATE_INVALID_FLAGS`,
+ * `OTP_NOT_INITIALIZED`, ...) nothing is written.
+ *
+ * # Safety
+ * `key` points to an `otp_totp`; `throttle` to an `otp_throttle`; `code` to `code_len`
+ * readable bytes; `state` to a readable and writable `otp_user_state`; `out_step` and
+ * `out_drift` to writable integers.
+ */
+otp_status otp_user_state_verify_totp(const struct otp_totp *key,
+                                      const struct otp_throttle *throttle,
+                                      const char *code,
+                                      size_t code_len,
+                                      uint64_t now,
+                                      struct otp_user_state *state,
+                                      uint64_t *out_step,
+                                      int64_t *out_drift);
+
+/**
+ * Verifies an HOTP code (`code_len` bytes at `code`) against the state's next counter
+ * `state->hotp_counter` and the key's look-ahead, under `throttle`, at Unix time `now`.
+ *
+ * As `otp_user_state_verify_totp`: `OTP_THROTTLED` without checking while locked out;
+ * otherwise `OTP_OK` with the matched counter written to `out_counter` and its distance
+ * past the stored one to `out_drift`, or `OTP_CODE_INVALID`. A valid code moves
+ * `state->hotp_counter` past it (a match at counter `UINT64_MAX` is `OTP_CODE_INVALID`:
+ * no later counter could block its replay). `state` is written back for `OTP_OK` and
+ * `OTP_CODE_INVALID` only; persist it after every call, before acting on the outcome.
+ *
+ * # Safety
+ * `key` points to an `otp_hotp`; `throttle` to an `otp_throttle`; `code` to `code_len`
+ * readable bytes; `state` to a readable and writable `otp_user_state`; `out_counter` and
+ * `out_drift` to writable integers.
+ */
+otp_status otp_user_state_verify_hotp(const struct otp_hotp *key,
+                                      const struct otp_throttle *throttle,
+                                      const char *code,
+                                      size_t code_len,
+                                      uint64_t now,
+                                      struct otp_user_state *state,
+                                      uint64_t *out_counter,
+                                      int64_t *out_drift);
+
+/**
+ * Verifies a typed recovery code (`code_len` bytes at `code`) against the state's
+ * recovery set under `throttle` (the same failure count as one-time codes), at Unix time
+ * `now`.
+ *
+ * `OTP_THROTTLED` without checking while locked out; otherwise `OTP_OK` for an unused
+ * code of the set, which is marked used, with its slot (0 to 9) written to `out_slot` and
+ * the unused codes left to `out_remaining`; `OTP_CODE_REPLAYED` for a code used before;
+ * `OTP_CODE_INVALID` for one not in the set. `state` is written back for these three
+ * outcomes (a refused code counts as a failure); persist it after every call, before
+ * acting on the outcome. A malformed code is `OTP_RECOVERY_CODE_MALFORMED`, not counted.
+ *
+ * # Safety
+ * `throttle` points to an `otp_throttle`; `code` to `code_len` readable bytes; `state` to
+ * a readable and writable `otp_user_state`; `out_slot` and `out_remaining` to writable
+ * `size_t`s.
+ */
+otp_status otp_user_state_verify_recovery(const struct otp_throttle *throttle,
+                                          const char *code,
+                                          size_t code_len,
+                                          uint64_t now,
+                                          struct otp_user_state *state,
+                                          size_t *out_slot,
+                                          size_t *out_remaining);
+
+/**
+ * Writes the default policy (5 failures within 600 s lock out for 60 s, doubling up to
+ * 3600 s) to `out_throttle`.
+ *
+ * # Safety
+ * `out_throttle` points to a writable `otp_throttle`.
+ */
+otp_status otp_throttle_default(struct otp_throttle *out_throttle);
+
+/**
+ * Checks the policy: `OTP_OK`, or `OTP_INVALID_THROTTLE` when a setting is 0 or
+ * `max_lockout_secs` is below `lockout_secs`.
+ *
+ * # Safety
+ * `throttle` points to an `otp_throttle`.
+ */
+otp_status otp_throttle_validate(const struct otp_throttle *throttle);
+
+/**
+ * Whether `state` allows an attempt at Unix time `now`: `OTP_OK`, or `OTP_THROTTLED`
+ * while locked out; retry at `state->locked_until`.
+ *
+ * For a flow of your own, the safe order is: `otp_throttle_check`; only on `OTP_OK`
+ * verify the code; then `otp_throttle_record_success` for a valid code or
+ * `otp_throttle_record_failure` for a wrong or replayed one (a malformed code is not
+ * counted); persist the state; only then act on the outcome. The
+ * `otp_user_state_verify_*` functions do all of this in one call.
+ *
+ * Errors: `OTP_INVALID_THROTTLE`.
+ *
+ * # Safety
+ * `throttle` points to an `otp_throttle`; `state` to an `otp_throttle_state`.
+ */
+otp_status otp_throttle_check(const struct otp_throttle *throttle,
+                              const struct otp_throttle_state *state,
+                              uint64_t now);
+
+/**
+ * Records a failed attempt at Unix time `now` in `state` (read, then written on
+ * `OTP_OK`). When this failure starts a lockout, `state->locked_until` is then after
+ * `now`.
+ *
+ * Errors: `OTP_INVALID_THROTTLE`.
+ *
+ * # Safety
+ * `throttle` points to an `otp_throttle`; `state` to a readable and writable
+ * `otp_throttle_state`.
+ */
+otp_status otp_throttle_record_failure(const struct otp_throttle *throttle,
+                                       uint64_t now,
+                                       struct otp_throttle_state *state);
+
+/**
+ * Records a successful attempt in `state`: failures and lockouts are forgotten (the
+ * state becomes all zero).
+ *
+ * Errors: `OTP_INVALID_THROTTLE`.
+ *
+ * # Safety
+ * `throttle` points to an `otp_throttle`; `state` to a writable `otp_throttle_state`.
+ */
+otp_status otp_throttle_record_success(const struct otp_throttle *throttle,
+                                       struct otp_throttle_state *state);
 
 /**
  * Writes the default TOTP settings (SHA1, 6 digits, 30 s from the Unix epoch, one step

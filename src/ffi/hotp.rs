@@ -55,7 +55,7 @@ pub(super) fn hotp_params_to(params: HotpParams) -> otp_hotp_params {
 ///
 /// # Safety
 /// `key`, when not NULL, points to an `otp_hotp` not written during the call.
-unsafe fn hotp_ref<'a>(key: *const otp_hotp) -> Result<&'a Hotp, otp_status> {
+pub(super) unsafe fn hotp_ref<'a>(key: *const otp_hotp) -> Result<&'a Hotp, otp_status> {
     // SAFETY: an `otp_hotp` is large and aligned enough for the slot (asserted above).
     unsafe { slot_ref::<otp_hotp, Hotp>(key, HOTP_MAGIC) }
 }

@@ -39,12 +39,18 @@ macro_rules! require {
 }
 
 mod hotp;
+mod recovery;
 mod secret;
+mod state;
+mod throttle;
 mod totp;
 mod uri;
 
 pub use hotp::*;
+pub use recovery::*;
 pub use secret::*;
+pub use state::*;
+pub use throttle::*;
 pub use totp::*;
 pub use uri::*;
 

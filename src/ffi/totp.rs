@@ -77,7 +77,7 @@ fn totp_params_from(params: &otp_totp_params) -> Result<TotpParams, otp_status> 
 ///
 /// # Safety
 /// `key`, when not NULL, points to an `otp_totp` not written during the call.
-unsafe fn totp_ref<'a>(key: *const otp_totp) -> Result<&'a Totp, otp_status> {
+pub(super) unsafe fn totp_ref<'a>(key: *const otp_totp) -> Result<&'a Totp, otp_status> {
     // SAFETY: an `otp_totp` is large and aligned enough for the slot (asserted above).
     unsafe { slot_ref::<otp_totp, Totp>(key, TOTP_MAGIC) }
 }

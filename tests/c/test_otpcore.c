@@ -850,9 +850,11 @@ static void test_clock(void) {
 }
 
 /* Statuses no input from C can produce: a panic (a bug), the OS failing to provide
- * randomness or a clock before 1970. The Rust unit tests in src/ffi cover their mapping. */
+ * randomness or a clock before 1970. The Rust unit tests in src/ffi cover their mapping.
+ * The deploy-gate statuses (throttle, recovery codes, user state) are test_deploy_gate.c's. */
 static int unreachable_from_c(uint32_t s) {
-    return s == OTP_PANIC || s == OTP_RANDOMNESS_UNAVAILABLE || s == OTP_CLOCK_BEFORE_UNIX_EPOCH;
+    return s == OTP_PANIC || s == OTP_RANDOMNESS_UNAVAILABLE || s == OTP_CLOCK_BEFORE_UNIX_EPOCH ||
+           (s >= OTP_THROTTLED && s <= OTP_STATE_INVALID_FLAGS);
 }
 
 static void test_every_status_was_produced(void) {
