@@ -225,6 +225,110 @@ fn c_example_builds_against_the_static_library_and_enrolls_and_verifies() {
     assert_eq!(malformed.status.code(), Some(2));
 }
 
+/// Runs `command`, returning its exit code and standard output.
+fn status_and_stdout(command: &mut Command) -> (Option<i32>, String) {
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.is_empty() || output.status.code() == Some(2),
+        "{stderr}"
+    );
+    (output.status.code(), stdout)
+}
+
+#[test]
+fn c_deploy_gate_example_runs_the_flow_and_shares_state_files_with_rust() {
+    if !(have("gcc") && have("make")) {
+        return;
+    }
+    let libs = libraries();
+    let out_dir = ffi_target_dir().join("deploy_gate");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let binary = out_dir.join("deploy_gate");
+    run(Command::new("make")
+        .arg("-C")
+        .arg(root().join("examples/c"))
+        .arg(format!("LIBDIR={}", libs.dir.display()))
+        .arg(format!("OUT={}", out_dir.display()))
+        .arg(format!("NATIVE_LIBS={}", libs.native_static_libs))
+        .arg(&binary));
+
+    // With no arguments: the whole simulated flow, exit 0.
+    let (code, demo) = status_and_stdout(&mut Command::new(&binary));
+    assert_eq!(code, Some(0), "{demo}");
+    for expected in [
+        "key URI: otpauth://totp/Deploy%20Portal:alice@example.com?secret=",
+        "  enrollment: accepted (step ",
+        "  refused: this code was already used",
+        "  refused: wrong code",
+        "  refused without checking: too many failures, retry in ",
+        "  accepted (recovery code 1, 9 left)",
+        "  refused: recovery code already used",
+    ] {
+        assert!(demo.contains(expected), "missing {expected:?} in:\n{demo}");
+    }
+    assert_eq!(demo.matches("deployed to production").count(), 2, "{demo}");
+    let key_line = demo
+        .lines()
+        .find_map(|l| l.strip_prefix("and type: "))
+        .unwrap();
+    let groups: Vec<&str> = key_line.split(' ').collect();
+    assert!(
+        groups.len() == 8 && groups.iter().all(|g| g.len() == 4),
+        "{key_line}"
+    );
+
+    // Across runs with --state: the C program enrolls, a Rust "phone" computes the code.
+    let state = out_dir.join("alice.otp");
+    let _ = std::fs::remove_file(&state);
+    let gate = |args: &[&str]| {
+        let mut command = Command::new(&binary);
+        command.arg("--state").arg(&state).args(args);
+        status_and_stdout(&mut command)
+    };
+    let (code, enrolled) = gate(&[]);
+    assert_eq!(code, Some(0), "{enrolled}");
+    let key = std::fs::read_to_string(out_dir.join("alice.otp.key")).unwrap();
+    let totp = otpcore::Totp::new(
+        &otpcore::Secret::from_base32(key.trim()).unwrap(),
+        otpcore::TotpParams::default(),
+    )
+    .unwrap();
+    let now = otpcore::unix_time().unwrap();
+    let phone = totp.generate(now).unwrap().to_string();
+    let (code, confirmed) = gate(&["--code", &phone]);
+    assert_eq!(code, Some(0), "{confirmed}");
+    assert!(confirmed.contains("enrollment confirmed."), "{confirmed}");
+    let recovery_code = confirmed
+        .lines()
+        .find_map(|l| l.strip_prefix("  "))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+
+    // The file is the versioned encoding that Rust reads too.
+    let stored = otpcore::UserState::decode(&std::fs::read(&state).unwrap()).unwrap();
+    assert_eq!(stored.last_accepted(), Some(totp.step_at(now).unwrap()));
+    assert_eq!(stored.recovery.remaining(), 10);
+
+    let (code, replayed) = gate(&["--code", &phone]);
+    assert_eq!(code, Some(1), "{replayed}");
+    assert!(replayed.contains("already used"), "{replayed}");
+    let (code, recovered) = gate(&["--recovery", &recovery_code]);
+    assert_eq!(code, Some(0), "{recovered}");
+    assert!(recovered.contains("9 left"), "{recovered}");
+    let (code, again) = gate(&["--recovery", &recovery_code]);
+    assert_eq!(code, Some(1), "{again}");
+    let stored = otpcore::UserState::decode(&std::fs::read(&state).unwrap()).unwrap();
+    assert_eq!(stored.recovery.remaining(), 9);
+    assert_eq!(stored.throttle.failures, 1);
+    let (code, _) = gate(&["--code"]);
+    assert_eq!(code, Some(2));
+}
+
 /// The defined global symbols of `path` as `nm` lists them (name per line).
 fn defined_symbols(args: &[&str], path: &Path) -> Vec<String> {
     let output = run(Command::new("nm").args(args).arg(path));
