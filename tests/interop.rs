@@ -737,7 +737,7 @@ fn key_uri_differences_with_pyotp_are_the_documented_ones() {
     assert!(parse_in_pyotp(&ten).unwrap_err().contains("Digits"));
 
     // 80-bit secrets: otpcore's default policy takes them (services still issue them);
-    // pyotp 2.10+ needs 112 bits unless its limit is lowered, as the batch script does.
+    // pyotp 2.12 needs 112 bits unless its limit is lowered, as the batch script does.
     let short = KeyUri::totp("alice")
         .to_buf(&Secret::from_base32("JBSWY3DPEHPK3PXP").unwrap(), &mut buf)
         .unwrap()

@@ -14,7 +14,7 @@ import sys
 
 import pyotp
 
-# pyotp >= 2.10 refuses secrets under 112 bits; otpcore accepts the 80-bit secrets that
+# pyotp 2.12 refuses secrets under 112 bits; otpcore accepts the 80-bit secrets that
 # services still issue, so the code comparison lowers the limit (the HMAC is the same).
 pyotp.OTP.min_secret_length_bits = 80
 
