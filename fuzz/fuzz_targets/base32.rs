@@ -24,9 +24,7 @@ fn reference_decode(text: &str) -> Option<Vec<u8>> {
     let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
     let mut bits = String::new();
     for &c in &kept[..symbols] {
-        let value = alphabet
-            .iter()
-            .position(|&a| a == c.to_ascii_uppercase())?;
+        let value = alphabet.iter().position(|&a| a == c.to_ascii_uppercase())?;
         bits.push_str(&format!("{value:05b}"));
     }
     Some(
@@ -45,7 +43,10 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let expected = reference_decode(text);
-    assert_eq!(base32::decoded_len(text).ok(), expected.as_ref().map(Vec::len));
+    assert_eq!(
+        base32::decoded_len(text).ok(),
+        expected.as_ref().map(Vec::len)
+    );
 
     // An output buffer of arbitrary size, pre-filled to detect partial writes.
     let mut out = vec![0xA5u8; usize::from(size)];
@@ -57,7 +58,11 @@ fuzz_target!(|data: &[u8]| {
 
             let mut encoded = vec![0u8; base32::encoded_len(decoded.len())];
             let encoded = base32::encode(&decoded, &mut encoded).unwrap().to_owned();
-            assert!(encoded.bytes().all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b)));
+            assert!(
+                encoded
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b))
+            );
             let mut again = vec![0u8; decoded.len()];
             assert_eq!(base32::decode(&encoded, &mut again).unwrap(), &decoded[..]);
             let mut encoded_again = vec![0u8; encoded.len()];
@@ -76,10 +81,18 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         Err(error) => {
-            assert!(out.iter().all(|&b| b == 0xA5), "{error:?} after a partial write");
+            assert!(
+                out.iter().all(|&b| b == 0xA5),
+                "{error:?} after a partial write"
+            );
             match &expected {
                 Some(bytes) => {
-                    assert_eq!(error, Error::BufferTooSmall { needed: bytes.len() });
+                    assert_eq!(
+                        error,
+                        Error::BufferTooSmall {
+                            needed: bytes.len()
+                        }
+                    );
                     assert!(bytes.len() > out.len());
                 }
                 None => assert!(!matches!(error, Error::BufferTooSmall { .. })),

@@ -25,7 +25,9 @@ fuzz_target!(|data: &[u8]| {
         );
     }
 
-    let len = parsed.encoded_len(&secret).expect("a parsed URI has valid fields");
+    let len = parsed
+        .encoded_len(&secret)
+        .expect("a parsed URI has valid fields");
     let mut built = vec![0u8; len];
     let built = parsed
         .to_buf(&secret, &mut built)
