@@ -1257,7 +1257,7 @@ otp_status otp_totp_generate_at_step(const struct otp_totp *key,
 
 /**
  * Verifies the typed code (`code_len` bytes at `code`: the digits, optionally grouped by
- * single spaces such as "123 456") at Unix time `time`.
+ * ASCII spaces such as "123 456") at Unix time `time`.
  *
  * Returns `OTP_OK` only when the code is valid; then, and only then, the matched step is
  * written to `out_step` and the drift (matched step minus current step; negative for a
