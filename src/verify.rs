@@ -151,12 +151,15 @@ pub(crate) fn verify_steps(
     let mut replay_step = 0u64;
     for_each_value(key, steps, |step, value| {
         let equal = u64::from(digits.reduce(value)).ct_eq(&code);
-        // Whether a step is fresh depends only on public step numbers.
-        let fresh = Choice::from(u8::from(last_accepted.is_none_or(|last| step > last)));
-        fresh_step.conditional_assign(&step, equal & fresh & !fresh_found);
-        fresh_found |= equal & fresh;
-        replay_step.conditional_assign(&step, equal & !fresh & !replay_found);
-        replay_found |= equal & !fresh;
+        // Whether a step is fresh depends only on public step numbers and the public last
+        // accepted step, so branching on it reveals nothing; only `equal` is secret.
+        let (found, found_step) = if last_accepted.is_none_or(|last| step > last) {
+            (&mut fresh_found, &mut fresh_step)
+        } else {
+            (&mut replay_found, &mut replay_step)
+        };
+        found_step.conditional_assign(&step, equal & !*found);
+        *found |= equal;
     });
     let at = |step: u64| Match {
         step,
