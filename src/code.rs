@@ -106,9 +106,7 @@ impl Code {
         let out = out
             .get_mut(..len)
             .ok_or(Error::BufferTooSmall { needed: len })?;
-        for (o, a) in out.iter_mut().zip(ascii) {
-            *o = a;
-        }
+        out.copy_from_slice(ascii.get(..len).unwrap_or_default());
         core::str::from_utf8(out).map_err(|_| Error::CodeInvalidCharacter)
     }
 }
