@@ -161,17 +161,23 @@ pub(crate) fn verify_steps(
         found_step.conditional_assign(&step, equal & !*found);
         *found |= equal;
     });
-    let at = |step: u64| Match {
+    // Only here does the outcome leave constant-time form, and it is selected without a
+    // branch: which kind of outcome, and its step, are picked with masks first.
+    let kind = u8::conditional_select(
+        &u8::conditional_select(&0, &1, replay_found),
+        &2,
+        fresh_found,
+    );
+    let step = u64::conditional_select(&replay_step, &fresh_step, fresh_found);
+    let matched = Match {
         step,
         // Windows are far narrower than 2^63 steps, so the wrapped difference read as
         // signed is the exact drift.
         drift: step.wrapping_sub(expected) as i64,
     };
-    Ok(if bool::from(fresh_found) {
-        Verification::Valid(at(fresh_step))
-    } else if bool::from(replay_found) {
-        Verification::Replayed(at(replay_step))
-    } else {
-        Verification::Invalid
+    Ok(match kind {
+        2 => Verification::Valid(matched),
+        1 => Verification::Replayed(matched),
+        _ => Verification::Invalid,
     })
 }
