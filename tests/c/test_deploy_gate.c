@@ -13,36 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static unsigned checks;
-static unsigned failures;
-/* Which statuses some check has produced, to show that the deploy-gate ones are reachable. */
-static int seen[OTP_STATUS_MAX + 1];
-
-#define CHECK(cond)                                                              \
-    do {                                                                         \
-        checks++;                                                                \
-        if (!(cond)) {                                                           \
-            failures++;                                                          \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-        }                                                                        \
-    } while (0)
-
-#define EXPECT(expr, want)                                                       \
-    do {                                                                         \
-        otp_status got_ = (expr);                                                \
-        checks++;                                                                \
-        if (got_ <= OTP_STATUS_MAX) {                                            \
-            seen[got_] = 1;                                                      \
-        }                                                                        \
-        if (got_ != (otp_status)(want)) {                                        \
-            failures++;                                                          \
-            fprintf(stderr, "%s:%d: %s gave %u (%s), want %s\n", __FILE__,       \
-                    __LINE__, #expr, (unsigned)got_, otp_status_message(got_),   \
-                    #want);                                                      \
-        }                                                                        \
-    } while (0)
-
-#define TEXT(s) (s), strlen(s)
+#include "check.h"
 
 /* The RFC 4226/6238 SHA-1 secret. */
 static const char *const SECRET = "12345678901234567890";
