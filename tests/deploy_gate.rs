@@ -13,35 +13,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
+mod support;
+
 use otpcore::{Secret, Totp, TotpParams, USER_STATE_LEN, UserState, unix_time};
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Builds the example once, in its own target directory (the running `cargo test` holds
-/// the main one).
+/// The example, built once per test run.
 fn deploy_gate() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let target_dir = root().join("target").join("otptool");
-        let output = Command::new(cargo)
-            .current_dir(root())
-            .args(["build", "--example", "deploy_gate", "--target-dir"])
-            .arg(&target_dir)
-            .output()
-            .expect("cannot run cargo");
-        assert!(
-            output.status.success(),
-            "building the deploy_gate example failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        target_dir
-            .join("debug")
-            .join("examples")
-            .join("deploy_gate")
-    })
+    BIN.get_or_init(|| support::build_example("deploy_gate"))
 }
 
 fn run(args: &[&str]) -> (String, Option<i32>) {

@@ -13,30 +13,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+mod support;
 
-/// Builds the example once, in its own target directory: the `cargo test` running this
-/// test holds the lock on the main one.
+/// The example, built once per test run.
 fn otptool() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let target_dir = root().join("target").join("otptool");
-        let output = Command::new(cargo)
-            .current_dir(root())
-            .args(["build", "--example", "otptool", "--target-dir"])
-            .arg(&target_dir)
-            .output()
-            .expect("cannot run cargo");
-        assert!(
-            output.status.success(),
-            "building the otptool example failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        target_dir.join("debug").join("examples").join("otptool")
-    })
+    BIN.get_or_init(|| support::build_example("otptool"))
 }
 
 /// `true` when oathtool runs; otherwise skips with a message, or fails when `CI` is set.
