@@ -124,13 +124,14 @@ impl Hotp {
             found |= pair;
             previous_equal = value.ct_eq(&first);
         });
-        Ok(if bool::from(found) {
-            Verification::Valid(Match {
-                step: found_step,
-                drift: found_step.wrapping_sub(counter) as i64,
-            })
-        } else {
-            Verification::Invalid
+        // As in verification, the outcome is picked with a mask before the enum is built.
+        let matched = Match {
+            step: found_step,
+            drift: found_step.wrapping_sub(counter) as i64,
+        };
+        Ok(match u8::conditional_select(&0, &1, found) {
+            1 => Verification::Valid(matched),
+            _ => Verification::Invalid,
         })
     }
 }
