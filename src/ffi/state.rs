@@ -4,11 +4,10 @@
 use core::ffi::c_char;
 
 use super::{
-    Buf, Out, S, buffer_error, bytes_in, guard,
+    Buf, Out, S, buffer_error, bytes_in, code_in, guard,
     hotp::{hotp_ref, otp_hotp},
     otp_status,
     recovery::{otp_recovery_codes, recovery_from, recovery_status, recovery_text, recovery_to},
-    text_in,
     throttle::{
         otp_throttle, otp_throttle_state, read_in, throttle_from, throttle_state_from,
         throttle_state_to,
@@ -199,13 +198,11 @@ pub unsafe extern "C" fn otp_user_state_verify_totp(
         let (throttle, code, mut user) = unsafe {
             (
                 read_in(throttle)?,
-                text_in(code, code_len)?,
+                code_in(code, code_len)?,
                 state_in(state)?,
             )
         };
         let throttle = throttle_from(&throttle)?;
-        let code =
-            core::str::from_utf8(code).map_err(|_| otp_status::OTP_CODE_INVALID_CHARACTER)?;
         let outcome = user.verify_totp(totp, &throttle, code, now)?;
         Out::new(state)?.set(state_to(&user));
         verification_status(outcome, Out::new(out_step)?, Out::new(out_drift)?)
@@ -246,13 +243,11 @@ pub unsafe extern "C" fn otp_user_state_verify_hotp(
         let (throttle, code, mut user) = unsafe {
             (
                 read_in(throttle)?,
-                text_in(code, code_len)?,
+                code_in(code, code_len)?,
                 state_in(state)?,
             )
         };
         let throttle = throttle_from(&throttle)?;
-        let code =
-            core::str::from_utf8(code).map_err(|_| otp_status::OTP_CODE_INVALID_CHARACTER)?;
         let outcome = user.verify_hotp(hotp, &throttle, code, now)?;
         Out::new(state)?.set(state_to(&user));
         verification_status(outcome, Out::new(out_counter)?, Out::new(out_drift)?)
