@@ -89,6 +89,7 @@ impl Code {
     }
 
     /// The zero-padded ASCII digits in a fixed array, and how many of its bytes are used.
+    #[inline]
     pub fn to_ascii(&self) -> ([u8; 10], usize) {
         let len = usize::from(self.digits.get());
         let mut out = [b'0'; 10];
@@ -101,6 +102,7 @@ impl Code {
     }
 
     /// Writes the zero-padded digits into `out` and returns them as a string.
+    #[inline]
     pub fn write_to<'a>(&self, out: &'a mut [u8]) -> Result<&'a str, Error> {
         let (ascii, len) = self.to_ascii();
         let out = out
