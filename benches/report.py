@@ -7,6 +7,10 @@ on a shared machine, samples cut by other processes inflate the median, while th
 samples show what the code costs when it has a core to itself. Targets are judged on
 medians, as issue 4 asks; the p10 ratio is printed next to each.
 
+When `benches/hmac_dependency.rs` has run too, a third table shows its experiment: the
+real HMAC and two variants with a digest-independent outer message, each as a ratio to
+that run's own two-compression chain.
+
 Run after `cargo bench --all-features` (or `cargo bench --bench otp`):
 
     python3 benches/report.py [target/criterion]
@@ -168,8 +172,37 @@ def targets():
     return "\n".join(lines), failed
 
 
+DEPENDENCY = [
+    "dependency/limit_sha1_x2",
+    "dependency/hmac",
+    "dependency/outer_schedule_constant",
+    "dependency/outer_block_constant",
+]
+
+
+def dependency():
+    base = DEPENDENCY[0]
+    if base not in M:
+        return None
+    lines = [
+        "| benchmark | median ns | p10 ns | x limit_sha1_x2 | p10 ratio |",
+        "|---|---|---|---|---|",
+    ]
+    for name in DEPENDENCY:
+        if name in M:
+            lines.append(
+                f"| {name} | {fmt_ns(M[name])} | {fmt_ns(P10[name])} | "
+                f"{ratio(name, base):.2f} | {ratio(name, base, P10):.2f} |"
+            )
+    return "\n".join(lines)
+
+
 print(table())
 print()
 text, failed = targets()
 print(text)
+experiment = dependency()
+if experiment:
+    print()
+    print(experiment)
 sys.exit(1 if failed else 0)
