@@ -148,8 +148,10 @@ fn dependency(c: &mut Criterion) {
     use shani::Outer;
     use std::hint::black_box;
 
-    if !std::arch::is_x86_feature_detected!("sha") || !std::arch::is_x86_feature_detected!("sse4.1")
-    {
+    let shani = std::arch::is_x86_feature_detected!("sha")
+        && std::arch::is_x86_feature_detected!("ssse3")
+        && std::arch::is_x86_feature_detected!("sse4.1");
+    if !shani {
         eprintln!("hmac_dependency: no SHA extensions on this CPU, nothing to measure");
         return;
     }
