@@ -242,7 +242,7 @@ enum otp_status
    */
   OTP_URI_UNKNOWN_TYPE = 27,
   /**
-   * The URI has no label, or a parameter without `=`.
+   * The URI has no label: no `/` after its type.
    */
   OTP_URI_MALFORMED = 28,
   /**

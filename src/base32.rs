@@ -47,13 +47,21 @@ fn symbol_value(c: u8) -> Option<u8> {
 
 /// Checks `input` against the reading policy and returns the decoded length in bytes.
 pub fn decoded_len(input: &str) -> Result<usize, Error> {
+    decoded_len_of(input.bytes().map(Ok))
+}
+
+/// [`decoded_len`] of text given as a stream of bytes, such as a percent-decoded URI
+/// parameter; an error in the stream itself ends the check with that error.
+pub(crate) fn decoded_len_of(
+    input: impl Iterator<Item = Result<u8, Error>>,
+) -> Result<usize, Error> {
     let mut symbols: usize = 0;
     let mut padding: usize = 0;
-    for (position, &c) in input.as_bytes().iter().enumerate() {
-        match c {
+    for (position, c) in input.enumerate() {
+        match c? {
             b' ' | b'-' => {}
             b'=' => padding = padding.saturating_add(1),
-            _ => {
+            c => {
                 if symbol_value(c).is_none() {
                     return Err(Error::Base32InvalidCharacter { position });
                 }
@@ -85,14 +93,24 @@ pub fn decoded_len(input: &str) -> Result<usize, Error> {
 /// checked before the first byte is stored. A too-short `out` gives
 /// [`Error::BufferTooSmall`] with the length needed.
 pub fn decode<'a>(input: &str, out: &'a mut [u8]) -> Result<&'a mut [u8], Error> {
-    let needed = decoded_len(input)?;
+    decode_from(input.bytes().map(Ok), out)
+}
+
+/// [`decode`] of text given as a stream of bytes, read twice: once to check it, once to
+/// decode it.
+pub(crate) fn decode_from(
+    input: impl Iterator<Item = Result<u8, Error>> + Clone,
+    out: &mut [u8],
+) -> Result<&mut [u8], Error> {
+    let needed = decoded_len_of(input.clone())?;
     let out = out
         .get_mut(..needed)
         .ok_or(Error::BufferTooSmall { needed })?;
     let mut bits: u32 = 0;
     let mut nbits: u32 = 0;
     let mut slots = out.iter_mut();
-    for value in input.bytes().filter_map(symbol_value) {
+    // The check above saw every item succeed, so no error is dropped here.
+    for value in input.filter_map(Result::ok).filter_map(symbol_value) {
         bits = (bits << 5 | u32::from(value)) & 0xFFF;
         nbits = nbits.wrapping_add(5);
         if nbits >= 8 {

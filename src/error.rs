@@ -55,7 +55,7 @@ pub enum Error {
     UriInvalidScheme,
     /// The URI type is neither `totp` nor `hotp`.
     UriUnknownType,
-    /// The URI has no `/` after its type, or a parameter without `=`.
+    /// The URI has no `/` (and so no label) after its type.
     UriMalformed,
     /// The URI has no `secret` parameter.
     UriMissingSecret,

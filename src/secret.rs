@@ -106,9 +106,18 @@ impl Secret {
 
     /// Imports a base32 secret under `policy`.
     pub fn from_base32_with_policy(text: &str, policy: SecretPolicy) -> Result<Self, Error> {
-        Self::check_len(base32::decoded_len(text)?, policy)?;
+        Self::from_base32_stream(text.bytes().map(Ok), policy)
+    }
+
+    /// [`from_base32_with_policy`](Self::from_base32_with_policy) of text given as a stream
+    /// of bytes (a key URI's percent-decoded `secret`), so no copy of the text is needed.
+    pub(crate) fn from_base32_stream(
+        text: impl Iterator<Item = Result<u8, Error>> + Clone,
+        policy: SecretPolicy,
+    ) -> Result<Self, Error> {
+        Self::check_len(base32::decoded_len_of(text.clone())?, policy)?;
         let mut secret = Secret::empty();
-        secret.len = base32::decode(text, &mut secret.bytes)?.len();
+        secret.len = base32::decode_from(text, &mut secret.bytes)?.len();
         Ok(secret)
     }
 

@@ -9,15 +9,15 @@
 //! and `& # ? + % / = :` and non-ASCII text are always escaped.
 //!
 //! Parsing is strict and gives one specific [`Error`] per fault. It accepts `:` or `%3A` as
-//! the label separator, spaces before the account name, algorithm names in any case, and
-//! ignores parameters it does not know (such as `image`); a `+` stays a `+`.
+//! the label separator, spaces before the account name, algorithm names in any case and
+//! percent-encoding in parameter names and values (`digits=%38` is 8 digits), and ignores
+//! parameters it does not know (such as `image`, with or without a value); a `+` stays a
+//! `+`.
 
 use core::fmt::{self, Write};
 
-use zeroize::Zeroize;
-
 use crate::code::Digits;
-use crate::{Algorithm, Error, HotpParams, MAX_SECRET_BASE32_LEN, Secret, TotpParams};
+use crate::{Algorithm, Error, HotpParams, Secret, SecretPolicy, TotpParams};
 
 /// Whether a key URI is for TOTP or HOTP.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -257,7 +257,17 @@ impl<'a> KeyUri<'a> {
     /// [`Secret::from_base32`] does, under the 80-bit [`SecretPolicy::Compatible`](crate::SecretPolicy::Compatible) policy.
     pub fn parse(uri: &str, buf: &'a mut [u8]) -> Result<(KeyUri<'a>, Secret), Error> {
         let rest = strip_prefix_ignore_case(uri, "otpauth://").ok_or(Error::UriInvalidScheme)?;
-        let (otp_type, rest) = rest.split_once('/').ok_or(Error::UriMalformed)?;
+        // The type ends at the first `/`, `?` or `#` (RFC 3986 §3.2); only a `/`, which starts
+        // the label, makes a key URI.
+        let (otp_type, rest) = match rest.find(['/', '?', '#']) {
+            Some(at) if rest.as_bytes().get(at) == Some(&b'/') => {
+                (rest.get(..at), rest.get(at.saturating_add(1)..))
+            }
+            _ => (None, None),
+        };
+        let (Some(otp_type), Some(rest)) = (otp_type, rest) else {
+            return Err(Error::UriMalformed);
+        };
         let otp_type = if otp_type.eq_ignore_ascii_case("totp") {
             OtpType::Totp
         } else if otp_type.eq_ignore_ascii_case("hotp") {
@@ -272,6 +282,11 @@ impl<'a> KeyUri<'a> {
         let account = trim_leading_spaces(account);
 
         let params = Params::read(query)?;
+        // An issuer that is empty or holds a colon is wrong in itself, before it can differ
+        // from the other one.
+        for issuer in [label_issuer, params.issuer].into_iter().flatten() {
+            valid_issuer(issuer)?;
+        }
         let issuer = match (label_issuer, params.issuer) {
             (Some(from_label), Some(from_param)) => {
                 if !decoded_eq(from_label, from_param)? {
@@ -338,44 +353,89 @@ fn set_once<T>(slot: &mut Option<T>, value: T) -> Result<(), Error> {
     Ok(())
 }
 
-fn decimal(value: &str) -> Option<u64> {
-    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
+/// The number a percent-encoded parameter value spells in ASCII decimal digits, `None` when
+/// it is empty, holds anything else, or exceeds `u64`.
+fn decimal(value: &str) -> Result<Option<u64>, Error> {
+    let mut number: Option<u64> = None;
+    for b in percent_decoded(value) {
+        let b = b?;
+        if !b.is_ascii_digit() {
+            return Ok(None);
+        }
+        let digit = u64::from(b.wrapping_sub(b'0'));
+        number = match number
+            .unwrap_or(0)
+            .checked_mul(10)
+            .and_then(|n| n.checked_add(digit))
+        {
+            Some(n) => Some(n),
+            None => return Ok(None),
+        };
     }
-    value.parse().ok()
+    Ok(number)
+}
+
+/// The algorithm a percent-encoded parameter value names.
+fn algorithm(value: &str) -> Result<Algorithm, Error> {
+    // Longer than any algorithm name, so a longer value is simply unknown.
+    let mut buf = [0u8; 8];
+    let out = buf
+        .get_mut(..decoded_len(value)?)
+        .ok_or(Error::UnknownAlgorithm)?;
+    for (slot, b) in out.iter_mut().zip(percent_decoded(value)) {
+        *slot = b?;
+    }
+    core::str::from_utf8(out)
+        .map_err(|_| Error::UnknownAlgorithm)
+        .and_then(Algorithm::from_name)
+}
+
+/// Checks a raw (percent-encoded) issuer: not empty, no colon once decoded.
+fn valid_issuer(raw: &str) -> Result<(), Error> {
+    let mut empty = true;
+    for b in percent_decoded(raw) {
+        if b? == b':' {
+            return Err(Error::InvalidIssuer);
+        }
+        empty = false;
+    }
+    if empty {
+        Err(Error::InvalidIssuer)
+    } else {
+        Ok(())
+    }
 }
 
 impl<'u> Params<'u> {
     fn read(query: &'u str) -> Result<Self, Error> {
         let mut params = Params::default();
         for pair in query.split('&').filter(|pair| !pair.is_empty()) {
-            let (name, value) = pair.split_once('=').ok_or(Error::UriMalformed)?;
-            match name {
-                "secret" => set_once(&mut params.secret, value)?,
-                "issuer" => set_once(&mut params.issuer, value)?,
-                "algorithm" => set_once(&mut params.algorithm, Algorithm::from_name(value)?)?,
-                "digits" => {
-                    let digits = decimal(value)
-                        .and_then(|d| u8::try_from(d).ok())
-                        .ok_or(Error::InvalidDigits)
-                        .and_then(Digits::new)?;
-                    set_once(&mut params.digits, digits)?;
-                }
-                "period" => {
-                    let period = decimal(value)
-                        .filter(|&p| p > 0)
-                        .ok_or(Error::InvalidPeriod)?;
-                    set_once(&mut params.period, period)?;
-                }
-                "counter" => {
-                    set_once(
-                        &mut params.counter,
-                        decimal(value).ok_or(Error::UriInvalidCounter)?,
-                    )?;
-                }
-                // Unknown parameters (image, color, …) are for apps, not for the key.
-                _ => {}
+            // A name without `=` has an empty value, as browsers and Android read it.
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            // Names and values are percent-decoded like the rest of the URI (`%38` is `8`).
+            let is = |known: &str| decoded_eq(name, known);
+            if is("secret")? {
+                set_once(&mut params.secret, value)?;
+            } else if is("issuer")? {
+                set_once(&mut params.issuer, value)?;
+            } else if is("algorithm")? {
+                set_once(&mut params.algorithm, algorithm(value)?)?;
+            } else if is("digits")? {
+                let digits = decimal(value)?
+                    .and_then(|d| u8::try_from(d).ok())
+                    .ok_or(Error::InvalidDigits)
+                    .and_then(Digits::new)?;
+                set_once(&mut params.digits, digits)?;
+            } else if is("period")? {
+                let period = decimal(value)?
+                    .filter(|&p| p > 0)
+                    .ok_or(Error::InvalidPeriod)?;
+                set_once(&mut params.period, period)?;
+            } else if is("counter")? {
+                let counter = decimal(value)?.ok_or(Error::UriInvalidCounter)?;
+                set_once(&mut params.counter, counter)?;
             }
+            // Other parameters (image, color, …) are for apps, not for the key.
         }
         Ok(params)
     }
@@ -428,7 +488,7 @@ fn hex_value(c: u8) -> Option<u8> {
 }
 
 /// The bytes `text` percent-decodes to; `+` is a plain `+`.
-fn percent_decoded(text: &str) -> impl Iterator<Item = Result<u8, Error>> + '_ {
+fn percent_decoded(text: &str) -> impl Iterator<Item = Result<u8, Error>> + Clone + '_ {
     let mut bytes = text.bytes();
     core::iter::from_fn(move || {
         let b = bytes.next()?;
@@ -468,20 +528,10 @@ fn decode_into<'o>(text: &str, out: &'o mut [u8]) -> Result<&'o str, Error> {
     core::str::from_utf8(out).map_err(|_| Error::UriInvalidUtf8)
 }
 
-/// Percent-decodes and base32-decodes the secret through a stack buffer wiped afterwards.
+/// Base32-decodes the secret straight from its percent-decoded bytes, so no copy of the
+/// secret's text is made and every length gets the error [`Secret::from_base32`] gives.
 fn decode_secret(text: &str) -> Result<Secret, Error> {
-    // Room for the longest secret with grouping spaces and padding around it.
-    let mut buf = [0u8; 2 * MAX_SECRET_BASE32_LEN];
-    let result = match decoded_len(text) {
-        Ok(len) if len > buf.len() => Err(Error::SecretTooLong),
-        Ok(len) => match buf.get_mut(..len) {
-            Some(out) => decode_into(text, out).and_then(Secret::from_base32),
-            None => Err(Error::SecretTooLong),
-        },
-        Err(e) => Err(e),
-    };
-    buf.zeroize();
-    result
+    Secret::from_base32_stream(percent_decoded(text), SecretPolicy::Compatible)
 }
 
 /// Writes `text` percent-encoded: all but unreserved characters and `@` become `%XX`.

@@ -541,9 +541,34 @@ const CASES: &[Case] = &[
         Error::UriUnknownType,
     ),
     (
-        "parameter without =",
-        || parse("otpauth://totp/a?secret=JBSWY3DPEHPK3PXP&image"),
+        "type ended by the query, no label",
+        || parse("otpauth://totp?secret=JBSWY3DPEHPK3PXP&issuer=a/b"),
         Error::UriMalformed,
+    ),
+    (
+        "known parameter without =",
+        || parse("otpauth://totp/a?secret=JBSWY3DPEHPK3PXP&digits"),
+        Error::InvalidDigits,
+    ),
+    (
+        "invalid percent-encoding in a parameter name",
+        || parse("otpauth://totp/a?secret=JBSWY3DPEHPK3PXP&%zzimage=x"),
+        Error::UriInvalidPercentEncoding,
+    ),
+    (
+        "invalid percent-encoding in a digits value",
+        || parse("otpauth://totp/a?secret=JBSWY3DPEHPK3PXP&digits=%3"),
+        Error::UriInvalidPercentEncoding,
+    ),
+    (
+        "percent-encoded digits value out of range",
+        || parse("otpauth://totp/a?secret=JBSWY3DPEHPK3PXP&digits=%31%31"),
+        Error::InvalidDigits,
+    ),
+    (
+        "percent-encoded unknown algorithm",
+        || parse("otpauth://totp/a?secret=JBSWY3DPEHPK3PXP&algorithm=SHA%2D1"),
+        Error::UnknownAlgorithm,
     ),
     // Key URIs: secret.
     (
@@ -592,9 +617,19 @@ const CASES: &[Case] = &[
         Error::SecretTooLong,
     ),
     (
-        "secret far too long for the decoding buffer",
+        "secret far too long",
         || parse(&format!("otpauth://totp/alice?secret={}", "A".repeat(1000))),
         Error::SecretTooLong,
+    ),
+    (
+        "long secret of invalid characters",
+        || parse(&format!("otpauth://totp/alice?secret={}", "1".repeat(420))),
+        Error::Base32InvalidCharacter { position: 0 },
+    ),
+    (
+        "long secret of padding only",
+        || parse(&format!("otpauth://totp/alice?secret={}", "=".repeat(420))),
+        Error::Base32InvalidPadding,
     ),
     // Key URIs: HOTP counter.
     (
@@ -780,6 +815,16 @@ const CASES: &[Case] = &[
         "issuer differs only in case",
         || parse("otpauth://totp/ACME:alice?secret=JBSWY3DPEHPK3PXP&issuer=acme"),
         Error::UriIssuerMismatch,
+    ),
+    (
+        "empty issuer parameter next to a label issuer",
+        || parse("otpauth://totp/ACME:alice?secret=JBSWY3DPEHPK3PXP&issuer="),
+        Error::InvalidIssuer,
+    ),
+    (
+        "issuer parameter with a colon next to a label issuer",
+        || parse("otpauth://totp/ACME:alice?secret=JBSWY3DPEHPK3PXP&issuer=AC%3AME"),
+        Error::InvalidIssuer,
     ),
     (
         "parameter issuer is a prefix of the label issuer",

@@ -259,6 +259,52 @@ fn ignores_unknown_parameters() {
 }
 
 #[test]
+fn ignores_unknown_parameters_without_a_value() {
+    let (.., digits, _, _, secret) = parse("otpauth://totp/alice?image&secret=JBSWY3DPEHPK3PXP&x");
+    assert_eq!((digits, secret.as_str()), (6, B32));
+}
+
+#[test]
+fn percent_decodes_parameter_names_and_values() {
+    let (_, _, _, algorithm, digits, period, _, secret) = parse(
+        "otpauth://totp/alice?%73ecret=JBSWY3DPEHPK3PXP&algorithm=SHA%32%35%36&digits=%38\
+         &period=%36%30",
+    );
+    assert_eq!(
+        (algorithm, digits, period, secret.as_str()),
+        (Algorithm::Sha256, 8, 60, B32)
+    );
+    let (.., counter, _) = parse("otpauth://hotp/alice?secret=JBSWY3DPEHPK3PXP&c%6Funter=%35");
+    assert_eq!(counter, 5);
+}
+
+#[test]
+fn a_slash_in_the_query_does_not_end_the_type() {
+    let (otp_type, _, account, ..) =
+        parse("otpauth://totp/alice?secret=JBSWY3DPEHPK3PXP&image=a/b");
+    assert_eq!((otp_type, account.as_str()), (OtpType::Totp, "alice"));
+}
+
+#[test]
+fn secret_errors_match_secret_from_base32_at_any_length() {
+    for text in [
+        "1".repeat(420),
+        "=".repeat(420),
+        format!("{B32}{}", " ".repeat(400)),
+        "A".repeat(208),
+        format!("{}9", "A".repeat(300)),
+    ] {
+        let uri = format!("otpauth://totp/a?secret={}", text.replace(' ', "%20"));
+        let mut buf = vec![0u8; uri.len()];
+        assert_eq!(
+            KeyUri::parse(&uri, &mut buf).map(|(_, s)| s.as_bytes().to_vec()),
+            Secret::from_base32(&text).map(|s| s.as_bytes().to_vec()),
+            "{text}"
+        );
+    }
+}
+
+#[test]
 fn ignores_empty_pairs_and_the_fragment() {
     let uri = "otpauth://totp/alice?&secret=JBSWY3DPEHPK3PXP&&digits=8#digits=7";
     let (.., digits, _, _, secret) = parse(uri);

@@ -116,7 +116,7 @@ pub enum otp_status {
     OTP_URI_INVALID_SCHEME = 26,
     /// The URI type is neither `totp` nor `hotp`.
     OTP_URI_UNKNOWN_TYPE = 27,
-    /// The URI has no label, or a parameter without `=`.
+    /// The URI has no label: no `/` after its type.
     OTP_URI_MALFORMED = 28,
     /// The URI has no `secret` parameter.
     OTP_URI_MISSING_SECRET = 29,
