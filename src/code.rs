@@ -134,8 +134,7 @@ impl fmt::Debug for Code {
 /// (including non-ASCII digits) or another number of digits make it malformed.
 ///
 /// The code is the user's input, not a secret, so reading it may take input-dependent time.
-pub(crate) fn parse_code(code: &str, digits: Digits) -> Result<u64, Error> {
-    let bytes = code.as_bytes();
+pub(crate) fn parse_code(bytes: &[u8], digits: Digits) -> Result<u64, Error> {
     let (Some(first), Some(last)) = (bytes.first(), bytes.last()) else {
         return Err(Error::CodeWrongLength);
     };

@@ -85,15 +85,23 @@ impl Hotp {
         Code::new(self.digits.reduce(value), self.digits)
     }
 
-    /// Verifies a typed `code` against the stored next `counter` and the look-ahead.
+    /// Verifies a typed `code` (text or bytes, read as [`Totp::verify`](crate::Totp::verify)
+    /// reads it) against the stored next `counter` and the look-ahead.
     ///
     /// Every counter of the window is computed and compared in constant time. On
     /// [`Verification::Valid`], store [`Match::next_counter`]: codes of that counter and
     /// earlier then fall outside every later window, which is HOTP's replay protection.
     /// The window stops at `u64::MAX` rather than wrapping to 0.
-    pub fn verify(&self, code: &str, counter: u64) -> Result<Verification, Error> {
+    pub fn verify(&self, code: impl AsRef<[u8]>, counter: u64) -> Result<Verification, Error> {
         let end = counter.saturating_add(u64::from(self.look_ahead));
-        verify_steps(&self.key, self.digits, code, counter, counter..=end, None)
+        verify_steps(
+            &self.key,
+            self.digits,
+            code.as_ref(),
+            counter,
+            counter..=end,
+            None,
+        )
     }
 
     /// Resynchronises a counter that drifted beyond the look-ahead (RFC 4226 §7.4): accepts
@@ -104,13 +112,13 @@ impl Hotp {
     /// the window are evaluated, with no early exit.
     pub fn resync(
         &self,
-        first: &str,
-        second: &str,
+        first: impl AsRef<[u8]>,
+        second: impl AsRef<[u8]>,
         counter: u64,
         look_ahead: u32,
     ) -> Result<Verification, Error> {
-        let first = parse_code(first, self.digits)?;
-        let second = parse_code(second, self.digits)?;
+        let first = parse_code(first.as_ref(), self.digits)?;
+        let second = parse_code(second.as_ref(), self.digits)?;
         let end = counter
             .saturating_add(u64::from(check_window(look_ahead)?))
             .saturating_add(1);

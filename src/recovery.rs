@@ -178,10 +178,10 @@ fn symbol_value(c: u8) -> Option<u8> {
 }
 
 /// Reads a typed code: 16 symbols, with `-` and spaces anywhere ignored.
-fn decode(typed: &str) -> Result<[u8; RECOVERY_CODE_BYTES], Error> {
+fn decode(typed: &[u8]) -> Result<[u8; RECOVERY_CODE_BYTES], Error> {
     let mut value = 0u128;
     let mut count = 0usize;
-    for &c in typed.as_bytes() {
+    for &c in typed {
         if c == b'-' || c == b' ' {
             continue;
         }
@@ -273,13 +273,14 @@ impl RecoveryCodes {
         RECOVERY_CODE_COUNT.saturating_sub((self.used & ALL_USED).count_ones() as usize)
     }
 
-    /// Checks a typed code against every slot in constant time and marks its slot used
-    /// when it is valid. Persist the set before acting on [`RecoveryVerification::Valid`].
+    /// Checks a typed code (text or bytes) against every slot in constant time and marks its
+    /// slot used when it is valid. Persist the set before acting on
+    /// [`RecoveryVerification::Valid`].
     ///
     /// A typed code that is not 16 symbols of the alphabet (ignoring `-` and spaces) is
     /// [`Error::RecoveryCodeMalformed`].
-    pub fn verify(&mut self, typed: &str) -> Result<RecoveryVerification, Error> {
-        let mut code = decode(typed)?;
+    pub fn verify(&mut self, typed: impl AsRef<[u8]>) -> Result<RecoveryVerification, Error> {
+        let mut code = decode(typed.as_ref())?;
         let mut digest = hash(&self.salt, &code);
         code.zeroize();
         let mut found = Choice::from(0);

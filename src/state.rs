@@ -100,7 +100,7 @@ impl UserState {
         &mut self,
         totp: &Totp,
         throttle: &Throttle,
-        code: &str,
+        code: impl AsRef<[u8]>,
         now: u64,
     ) -> Result<Verification, Error> {
         let last = self.last_accepted();
@@ -120,7 +120,7 @@ impl UserState {
         &mut self,
         hotp: &Hotp,
         throttle: &Throttle,
-        code: &str,
+        code: impl AsRef<[u8]>,
         now: u64,
     ) -> Result<Verification, Error> {
         let counter = self.hotp_counter;
@@ -142,7 +142,7 @@ impl UserState {
     pub fn verify_recovery(
         &mut self,
         throttle: &Throttle,
-        code: &str,
+        code: impl AsRef<[u8]>,
         now: u64,
     ) -> Result<RecoveryVerification, Error> {
         let recovery = &mut self.recovery;

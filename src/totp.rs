@@ -132,6 +132,10 @@ impl Totp {
 
     /// Verifies a typed `code` at Unix time `time`.
     ///
+    /// `code` is what the user typed, as text or raw bytes (`&str`, `String`, `&[u8]`): the
+    /// digits, optionally grouped by ASCII spaces (`"123 456"`); anything else is
+    /// [`Error::CodeWrongLength`] or [`Error::CodeInvalidCharacter`].
+    ///
     /// `last_accepted` is the step of the last code this user had accepted (`None` before
     /// the first). Every step of the window is computed and compared in constant time, and a
     /// code whose step is at or before `last_accepted` is [`Verification::Replayed`]. On
@@ -139,13 +143,20 @@ impl Totp {
     /// granting access. The window is clipped at step 0 and `u64::MAX`.
     pub fn verify(
         &self,
-        code: &str,
+        code: impl AsRef<[u8]>,
         time: u64,
         last_accepted: Option<u64>,
     ) -> Result<Verification, Error> {
         let now = self.step_at(time)?;
         let steps = window_steps(now, self.look_back, self.look_ahead);
-        verify_steps(&self.key, self.digits, code, now, steps, last_accepted)
+        verify_steps(
+            &self.key,
+            self.digits,
+            code.as_ref(),
+            now,
+            steps,
+            last_accepted,
+        )
     }
 }
 

@@ -254,7 +254,7 @@ impl<'a> KeyUri<'a> {
     /// Parses a key URI. Issuer and account are percent-decoded into `buf` (a buffer as long
     /// as `uri` always suffices; a shorter one that is too small gives
     /// [`Error::BufferTooSmall`] with the length needed). The secret is decoded as
-    /// [`Secret::from_base32`] does, under the 80-bit [`SecretPolicy::Compatible`](crate::SecretPolicy::Compatible) policy.
+    /// [`Secret::from_base32`] does, under the 80-bit [`SecretPolicy::Compatible`] policy.
     pub fn parse(uri: &str, buf: &'a mut [u8]) -> Result<(KeyUri<'a>, Secret), Error> {
         let rest = strip_prefix_ignore_case(uri, "otpauth://").ok_or(Error::UriInvalidScheme)?;
         // The type ends at the first `/`, `?` or `#` (RFC 3986 §3.2); only a `/`, which starts

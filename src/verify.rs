@@ -139,7 +139,7 @@ pub(crate) fn for_each_value(
 pub(crate) fn verify_steps(
     key: &Key,
     digits: Digits,
-    code: &str,
+    code: &[u8],
     expected: u64,
     steps: impl Iterator<Item = u64>,
     last_accepted: Option<u64>,

@@ -111,6 +111,8 @@ fn typed_codes_are_read_in_any_case_grouping_and_with_crockford_lookalikes() {
         let (mut stored, _) = RecoveryCodes::generate_with(counting).unwrap();
         assert!(stored.verify(typed).unwrap().is_valid(), "{typed}");
     }
+    let (mut stored, _) = RecoveryCodes::generate_with(counting).unwrap();
+    assert!(stored.verify(b"208h-44rm-2mb1-e60s").unwrap().is_valid());
 }
 
 #[test]
@@ -130,6 +132,10 @@ fn malformed_codes_are_errors_and_change_nothing() {
             "{typed:?}"
         );
     }
+    assert_eq!(
+        stored.verify(b"208h-44rm-2mb1-e60\xff"),
+        Err(Error::RecoveryCodeMalformed)
+    );
     assert_eq!(stored.remaining(), 10);
 }
 

@@ -110,9 +110,9 @@ fn default_window_is_one_step_each_way_of_thirty_seconds() {
 fn drift_is_negative_for_past_codes_and_positive_for_future_ones() {
     let totp = totp(5, 5);
     let now = 500;
-    let past = totp.verify(&code(&totp, now - 4), now, None).unwrap();
-    let future = totp.verify(&code(&totp, now + 4), now, None).unwrap();
-    let exact = totp.verify(&code(&totp, now), now, None).unwrap();
+    let past = totp.verify(code(&totp, now - 4), now, None).unwrap();
+    let future = totp.verify(code(&totp, now + 4), now, None).unwrap();
+    let exact = totp.verify(code(&totp, now), now, None).unwrap();
     assert_eq!(past.valid_match().map(|m| m.drift), Some(-4));
     assert_eq!(future.valid_match().map(|m| m.drift), Some(4));
     // A drift of zero is a success, not something that reads as false.
@@ -219,7 +219,7 @@ fn code_at_or_before_last_accepted_step_is_replayed() {
 #[test]
 fn replayed_code_is_not_valid_and_has_no_valid_match() {
     let totp = totp(1, 1);
-    let outcome = totp.verify(&code(&totp, 50), 50, Some(50)).unwrap();
+    let outcome = totp.verify(code(&totp, 50), 50, Some(50)).unwrap();
     assert!(!outcome.is_valid());
     assert_eq!(outcome.valid_match(), None);
 }
@@ -286,6 +286,36 @@ fn user_typed_code_with_grouping_spaces_is_accepted() {
     ] {
         assert_eq!(totp.verify(&typed, now, None), valid(step, 0), "{typed:?}");
     }
+}
+
+#[test]
+fn typed_code_is_read_the_same_as_text_or_bytes() {
+    let totp = Totp::new(&secret(), TotpParams::default()).unwrap();
+    let now = 1_234_567_890;
+    let code = totp.generate(now).unwrap().to_string();
+    let step = totp.step_at(now).unwrap();
+    assert_eq!(totp.verify(code.as_bytes(), now, None), valid(step, 0));
+    assert_eq!(
+        totp.verify(code.clone().into_bytes(), now, None),
+        valid(step, 0)
+    );
+    // Bytes outside ASCII are never digits, wherever they are; text and bytes get the
+    // same error for the same input.
+    for typed in ["12345\u{e9}", "1234567\u{e9}9", "\u{e9}23456"] {
+        assert_eq!(
+            totp.verify(typed.as_bytes(), now, None),
+            totp.verify(typed, now, None),
+            "{typed:?}"
+        );
+    }
+    assert_eq!(
+        totp.verify(b"12345\xff", now, None),
+        Err(Error::CodeInvalidCharacter)
+    );
+    assert_eq!(
+        totp.verify(b"1234567\xff9", now, None),
+        Err(Error::CodeWrongLength)
+    );
 }
 
 #[test]
@@ -379,37 +409,34 @@ fn resync_window_starts_at_the_stored_counter_and_spans_look_ahead() {
     let code = |c: u64| hotp.generate(c).to_string();
     // The first code may be at counter + look_ahead, not beyond.
     assert_eq!(
-        hotp.resync(&code(300), &code(301), counter, 100),
+        hotp.resync(code(300), code(301), counter, 100),
         valid(301, 101)
     );
     assert_eq!(
-        hotp.resync(&code(301), &code(302), counter, 100),
+        hotp.resync(code(301), code(302), counter, 100),
         Ok(Verification::Invalid)
     );
     // A pair starting before the stored counter was used already.
     assert_eq!(
-        hotp.resync(&code(199), &code(200), counter, 100),
+        hotp.resync(code(199), code(200), counter, 100),
         Ok(Verification::Invalid)
     );
-    assert_eq!(
-        hotp.resync(&code(200), &code(201), counter, 0),
-        valid(201, 1)
-    );
+    assert_eq!(hotp.resync(code(200), code(201), counter, 0), valid(201, 1));
 }
 
 #[test]
 fn resync_at_u64_max_clips_without_wrapping() {
     let hotp = hotp(10, 3);
     let code = |c: u64| hotp.generate(c).to_string();
-    let outcome = hotp.resync(&code(u64::MAX - 1), &code(u64::MAX), u64::MAX - 1, 10);
+    let outcome = hotp.resync(code(u64::MAX - 1), code(u64::MAX), u64::MAX - 1, 10);
     assert_eq!(outcome, valid(u64::MAX, 1));
     assert_eq!(outcome.unwrap().valid_match().unwrap().next_counter(), None);
     assert_eq!(
-        hotp.resync(&code(u64::MAX), &code(0), u64::MAX, 10),
+        hotp.resync(code(u64::MAX), code(0), u64::MAX, 10),
         Ok(Verification::Invalid)
     );
     assert_eq!(
-        hotp.resync(&code(u64::MAX), &code(0), u64::MAX - 5, 10),
+        hotp.resync(code(u64::MAX), code(0), u64::MAX - 5, 10),
         Ok(Verification::Invalid)
     );
 }

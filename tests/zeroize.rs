@@ -275,9 +275,9 @@ fn texts_around(bytes: &[u8]) -> Vec<String> {
         };
         let totp = Totp::new(&secret, params).unwrap();
         let code = totp.generate(1_700_000_000).unwrap();
-        let outcome = totp.verify(&code.to_string(), 1_700_000_000, None).unwrap();
+        let outcome = totp.verify(code.to_string(), 1_700_000_000, None).unwrap();
         let replay = totp.verify(
-            &code.to_string(),
+            code.to_string(),
             1_700_000_000,
             outcome.valid_match().map(|m| m.step),
         );
@@ -297,8 +297,8 @@ fn texts_around(bytes: &[u8]) -> Vec<String> {
         )
         .unwrap();
         let code = hotp.generate(u64::MAX);
-        let outcome = hotp.verify(&code.to_string(), u64::MAX).unwrap();
-        let resync = hotp.resync(&code.to_string(), "000000", 0, 5).unwrap();
+        let outcome = hotp.verify(code.to_string(), u64::MAX).unwrap();
+        let resync = hotp.resync(code.to_string(), "000000", 0, 5).unwrap();
         texts.push(format!(
             "{hotp:?} {:?} {code:?} {outcome:?} {resync:?}",
             hotp.params()

@@ -3,9 +3,9 @@
 use core::ffi::c_char;
 
 use super::{
-    Out, Slot, algorithm_from, algorithm_to, code_in, code_out, digits_from, guard, otp_status,
+    Out, Slot, algorithm_from, algorithm_to, code_out, digits_from, guard, otp_status,
     secret::{otp_secret, secret_ref},
-    slot_put, slot_ref, slot_wipe, verification_status,
+    slot_put, slot_ref, slot_wipe, text_in, verification_status,
 };
 use crate::{Hotp, HotpParams};
 
@@ -179,7 +179,7 @@ pub unsafe extern "C" fn otp_hotp_verify(
         // SAFETY: the caller guarantees an `otp_hotp`.
         let hotp = unsafe { hotp_ref(key) }?;
         // SAFETY: the caller guarantees `code_len` readable bytes.
-        let code = unsafe { code_in(code, code_len) }?;
+        let code = unsafe { text_in(code, code_len) }?;
         let (out_counter, out_drift) = (Out::new(out_counter)?, Out::new(out_drift)?);
         verification_status(hotp.verify(code, counter)?, out_counter, out_drift)
     })
@@ -215,7 +215,7 @@ pub unsafe extern "C" fn otp_hotp_resync(
         // SAFETY: the caller guarantees an `otp_hotp`.
         let hotp = unsafe { hotp_ref(key) }?;
         // SAFETY: the caller guarantees the readable bytes of both codes.
-        let (first, second) = unsafe { (code_in(first, first_len)?, code_in(second, second_len)?) };
+        let (first, second) = unsafe { (text_in(first, first_len)?, text_in(second, second_len)?) };
         let (out_counter, out_drift) = (Out::new(out_counter)?, Out::new(out_drift)?);
         let verification = hotp.resync(first, second, counter, look_ahead)?;
         verification_status(verification, out_counter, out_drift)

@@ -312,23 +312,6 @@ unsafe fn str_in<'a>(ptr: *const c_char, len: usize) -> Result<&'a str, otp_stat
     core::str::from_utf8(bytes).map_err(|_| S::OTP_INVALID_UTF8)
 }
 
-/// Borrows a typed one-time code of `len` bytes at `ptr`. Bytes outside ASCII are never
-/// digits, so they are `OTP_CODE_INVALID_CHARACTER` like any other non-digit.
-///
-/// # Safety
-/// As for [`bytes_in`].
-unsafe fn code_in<'a>(ptr: *const c_char, len: usize) -> Result<&'a str, otp_status> {
-    // SAFETY: forwarded from the caller.
-    let bytes = unsafe { text_in(ptr, len) }?;
-    // An inlined ASCII check rather than `str::from_utf8`, whose out-of-line call was most
-    // of what the C verify functions added to the Rust calls (BENCHMARKS.md).
-    if !bytes.is_ascii() {
-        return Err(S::OTP_CODE_INVALID_CHARACTER);
-    }
-    // SAFETY: ASCII is valid UTF-8.
-    Ok(unsafe { core::str::from_utf8_unchecked(bytes) })
-}
-
 /// An output buffer of `cap` bytes, checked for NULL.
 struct Buf {
     ptr: NonNull<u8>,

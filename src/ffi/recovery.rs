@@ -89,19 +89,6 @@ pub(super) fn recovery_status(
     }
 }
 
-/// Reads a typed recovery code; bytes that are not UTF-8 are never code symbols.
-///
-/// # Safety
-/// As for [`text_in`].
-pub(super) unsafe fn recovery_text<'a>(
-    code: *const c_char,
-    len: usize,
-) -> Result<&'a str, otp_status> {
-    // SAFETY: forwarded from the caller.
-    let bytes = unsafe { text_in(code, len) }?;
-    core::str::from_utf8(bytes).map_err(|_| S::OTP_RECOVERY_CODE_MALFORMED)
-}
-
 /// Generates a new set of `OTP_RECOVERY_CODE_COUNT` codes of 80 bits each from the
 /// operating system's random number generator.
 ///
@@ -173,8 +160,7 @@ pub unsafe extern "C" fn otp_recovery_codes_verify(
     guard(|| {
         require!(code, set, out_slot, out_remaining);
         // SAFETY: the caller guarantees the readable bytes and the struct.
-        let (code, current) =
-            unsafe { (recovery_text(code, code_len)?, read_in(set.cast_const())?) };
+        let (code, current) = unsafe { (text_in(code, code_len)?, read_in(set.cast_const())?) };
         let mut updated = recovery_from(&current)?;
         let outcome = updated.verify(code)?;
         if outcome.is_valid() {

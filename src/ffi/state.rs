@@ -4,10 +4,11 @@
 use core::ffi::c_char;
 
 use super::{
-    Buf, Out, S, buffer_error, bytes_in, code_in, guard,
+    Buf, Out, S, buffer_error, bytes_in, guard,
     hotp::{hotp_ref, otp_hotp},
     otp_status,
-    recovery::{otp_recovery_codes, recovery_from, recovery_status, recovery_text, recovery_to},
+    recovery::{otp_recovery_codes, recovery_from, recovery_status, recovery_to},
+    text_in,
     throttle::{
         otp_throttle, otp_throttle_state, read_in, throttle_from, throttle_state_from,
         throttle_state_to,
@@ -198,7 +199,7 @@ pub unsafe extern "C" fn otp_user_state_verify_totp(
         let (throttle, code, mut user) = unsafe {
             (
                 read_in(throttle)?,
-                code_in(code, code_len)?,
+                text_in(code, code_len)?,
                 state_in(state)?,
             )
         };
@@ -243,7 +244,7 @@ pub unsafe extern "C" fn otp_user_state_verify_hotp(
         let (throttle, code, mut user) = unsafe {
             (
                 read_in(throttle)?,
-                code_in(code, code_len)?,
+                text_in(code, code_len)?,
                 state_in(state)?,
             )
         };
@@ -285,7 +286,7 @@ pub unsafe extern "C" fn otp_user_state_verify_recovery(
         let (throttle, code, mut user) = unsafe {
             (
                 read_in(throttle)?,
-                recovery_text(code, code_len)?,
+                text_in(code, code_len)?,
                 state_in(state)?,
             )
         };

@@ -3,9 +3,9 @@
 use core::ffi::c_char;
 
 use super::{
-    Out, Slot, algorithm_from, algorithm_to, code_in, code_out, digits_from, guard, otp_status,
+    Out, Slot, algorithm_from, algorithm_to, code_out, digits_from, guard, otp_status,
     secret::{otp_secret, secret_ref},
-    slot_put, slot_ref, slot_wipe, verification_status,
+    slot_put, slot_ref, slot_wipe, text_in, verification_status,
 };
 use crate::{Totp, TotpParams};
 
@@ -273,7 +273,7 @@ pub unsafe extern "C" fn otp_totp_verify(
         // SAFETY: the caller guarantees an `otp_totp`.
         let totp = unsafe { totp_ref(key) }?;
         // SAFETY: the caller guarantees `code_len` readable bytes.
-        let code = unsafe { code_in(code, code_len) }?;
+        let code = unsafe { text_in(code, code_len) }?;
         let (out_step, out_drift) = (Out::new(out_step)?, Out::new(out_drift)?);
         let last = has_last_accepted.then_some(last_accepted);
         verification_status(totp.verify(code, time, last)?, out_step, out_drift)

@@ -214,6 +214,11 @@ static void test_user_state_totp_gate(void) {
     /* The retry time is the state's locked_until. */
     EXPECT(otp_user_state_verify_totp(&key, &t, TEXT(next), unlocked - 1, &state, &step, &drift),
            OTP_THROTTLED);
+    /* Whatever bytes come in, the lockout is what is reported. */
+    EXPECT(otp_user_state_verify_totp(&key, &t, TEXT("12\xc3\xa9" "456"), T + 30, &state, &step,
+                                      &drift),
+           OTP_THROTTLED);
+    CHECK(same_state(&state, &before) && step == 99 && drift == 99);
 
     /* From locked_until on, a fresh code passes and the throttle is reset. */
     totp_code(&key, unlocked, later);
@@ -288,6 +293,9 @@ static void test_user_state_hotp_gate(void) {
     /* Locked out: counter 3's right code (969429) is not checked. */
     before = state;
     EXPECT(otp_user_state_verify_hotp(&key, &t, TEXT("969429"), now + 3, &state, &counter, &drift),
+           OTP_THROTTLED);
+    EXPECT(otp_user_state_verify_hotp(&key, &t, TEXT("96942\xff"), now + 3, &state, &counter,
+                                      &drift),
            OTP_THROTTLED);
     CHECK(same_state(&state, &before) && counter == 99);
     EXPECT(otp_user_state_verify_hotp(&key, &t, TEXT("969429"), now + 62, &state, &counter, &drift),
@@ -453,6 +461,8 @@ static void test_user_state_recovery_gate(void) {
     code_at(text, 1, code);
     before = state;
     EXPECT(otp_user_state_verify_recovery(&t, TEXT(code), now + 4, &state, &slot, &remaining),
+           OTP_THROTTLED);
+    EXPECT(otp_user_state_verify_recovery(&t, TEXT("\xff"), now + 4, &state, &slot, &remaining),
            OTP_THROTTLED);
     CHECK(same_state(&state, &before) && slot == 99);
     /* Malformed: not counted, nothing written. */
