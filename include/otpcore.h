@@ -7,8 +7,10 @@
  * written only on OTP_OK, except that on OTP_BUFFER_TOO_SMALL the size needed is written
  * to the function's out_len, and that the throttled otp_user_state_verify_* functions
  * write back their in-out state for every attempt they count (a refused code too), as
- * each documents. Pointer arguments are checked for NULL first
- * (OTP_NULL_POINTER). Enumerations are passed as uint32_t and validated
+ * each documents. Pointer arguments are checked for NULL first (OTP_NULL_POINTER), even
+ * with a length of 0: to ask for a size, pass a valid pointer with capacity 0. Objects
+ * (otp_totp, otp_hotp, otp_secret) must start zero-filled (= {0}) or set up: only a
+ * zero-filled or wiped object is known to be OTP_NOT_INITIALIZED. Enumerations are passed as uint32_t and validated
  * (OTP_INVALID_ENUM). Text outputs are NUL-terminated; text inputs are a pointer and a
  * length. No function allocates memory. No panic crosses this boundary: an internal
  * error returns OTP_PANIC with no output written.
@@ -25,7 +27,7 @@
  * The highest status number in use; numbers up to it that `otp_status` does not list
  * are unassigned.
  */
-#define OTP_STATUS_MAX 46
+#define OTP_STATUS_MAX 47
 
 /**
  * The size of a buffer that holds any generated code: 10 digits and the NUL.
@@ -282,7 +284,7 @@ enum otp_status
    */
   OTP_ACCOUNT_NAME_HAS_COLON = 37,
   /**
-   * The issuer is empty or contains `:`.
+   * The issuer is empty or contains `:` or an ASCII control character.
    */
   OTP_INVALID_ISSUER = 38,
   /**
@@ -317,6 +319,10 @@ enum otp_status
    * Encoded user state has a reserved flag or recovery bit set.
    */
   OTP_STATE_INVALID_FLAGS = 46,
+  /**
+   * The account name contains an ASCII control character (such as NUL).
+   */
+  OTP_ACCOUNT_NAME_CONTROL_CHARACTER = 47,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -430,8 +436,8 @@ typedef struct otp_hotp_params {
  * bytes, aligned as `uint64_t`.
  *
  * Opaque: set it up with `otp_hotp_init` and erase it with `otp_hotp_wipe`, which leaves
- * every byte zero. Using it before set-up or after a wipe gives `OTP_NOT_INITIALIZED`; a
- * zero-filled object is never initialised. Do not copy it with memcpy.
+ * every byte zero. Declare it zero-filled (`= {0}`): a zero-filled or wiped object gives
+ * `OTP_NOT_INITIALIZED`, while uninitialised memory is not reliably detected. Do not copy it with memcpy.
  */
 typedef struct otp_hotp {
   /**
@@ -446,8 +452,8 @@ typedef struct otp_hotp {
  *
  * Opaque: set it up with `otp_secret_from_bytes`, `otp_secret_from_base32`,
  * `otp_secret_generate` or `otp_uri_parse`, and erase it with `otp_secret_wipe`, which
- * leaves every byte zero. Using it before set-up or after a wipe gives
- * `OTP_NOT_INITIALIZED`; a zero-filled object is never initialised. Do not copy it with
+ * leaves every byte zero. Declare it zero-filled (`= {0}`): a zero-filled or wiped
+ * object gives `OTP_NOT_INITIALIZED`, while uninitialised memory is not reliably detected. Do not copy it with
  * memcpy (the copy is not wiped with the original); set it up again instead.
  */
 typedef struct otp_secret {
@@ -545,8 +551,8 @@ typedef struct otp_user_state {
  * bytes, aligned as `uint64_t`.
  *
  * Opaque: set it up with `otp_totp_init` and erase it with `otp_totp_wipe`, which leaves
- * every byte zero. Using it before set-up or after a wipe gives `OTP_NOT_INITIALIZED`; a
- * zero-filled object is never initialised. Do not copy it with memcpy. Read-only
+ * every byte zero. Declare it zero-filled (`= {0}`): a zero-filled or wiped object gives
+ * `OTP_NOT_INITIALIZED`, while uninitialised memory is not reliably detected. Do not copy it with memcpy. Read-only
  * functions may share one key between threads; init and wipe need exclusive access.
  */
 typedef struct otp_totp {
@@ -1304,13 +1310,15 @@ otp_status otp_totp_wipe(struct otp_totp *key);
  * `digits` and `period` only when not SHA1, 6 and 30, and `counter` always for HOTP;
  * issuer and account are percent-encoded. On `OTP_BUFFER_TOO_SMALL`, `*out_len` is the
  * size needed, NUL included. Other errors: `OTP_ACCOUNT_NAME_EMPTY`,
- * `OTP_ACCOUNT_NAME_HAS_COLON`, `OTP_INVALID_ISSUER`, `OTP_INVALID_PERIOD`,
+ * `OTP_ACCOUNT_NAME_HAS_COLON`, `OTP_ACCOUNT_NAME_LEADING_SPACE`,
+ * `OTP_ACCOUNT_NAME_CONTROL_CHARACTER`, `OTP_INVALID_ISSUER`, `OTP_INVALID_PERIOD`,
  * `OTP_INVALID_DIGITS`, `OTP_INVALID_ENUM`, `OTP_INVALID_UTF8`. The URI contains the
  * secret: wipe `out` when done.
  *
  * # Safety
  * `uri` points to an `otp_uri` whose strings are readable; `secret` to an `otp_secret`;
- * `out` to `cap` writable bytes; `out_len` to a writable `size_t`.
+ * `out` to `cap` writable bytes that overlap neither the strings of `uri` nor `secret`;
+ * `out_len` to a writable `size_t`.
  */
 otp_status otp_uri_build(const struct otp_uri *uri,
                          const struct otp_secret *secret,
@@ -1329,9 +1337,12 @@ otp_status otp_uri_build(const struct otp_uri *uri,
  *
  * Errors: every `OTP_URI_*` status, `OTP_UNKNOWN_ALGORITHM`, `OTP_INVALID_DIGITS`,
  * `OTP_INVALID_PERIOD`, `OTP_ACCOUNT_NAME_EMPTY`, `OTP_ACCOUNT_NAME_HAS_COLON`,
- * `OTP_INVALID_ISSUER`, the secret and base32 statuses, and `OTP_INVALID_UTF8` when
- * `text` itself is not UTF-8. On error `out_uri` and `out_secret` are not written, and
- * `buf` is either untouched or, if decoding had begun, zeroed.
+ * `OTP_ACCOUNT_NAME_CONTROL_CHARACTER` (so both strings are free of NULs and line
+ * breaks), `OTP_INVALID_ISSUER`, the secret and base32 statuses, and `OTP_INVALID_UTF8`
+ * when `text` itself is not UTF-8. Faults that need no room in `buf` (the secret, a
+ * missing counter) are reported before `OTP_BUFFER_TOO_SMALL`. On error `out_uri` and
+ * `out_secret` are not written; on `OTP_BUFFER_TOO_SMALL` `buf` is untouched, and on any
+ * other error its first `cap - 2` bytes are zeroed, as they may hold part of the fields.
  *
  * # Safety
  * `text` points to `text_len` readable bytes; `out_uri` to a writable `otp_uri`;

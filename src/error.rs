@@ -75,11 +75,14 @@ pub enum Error {
     AccountNameEmpty,
     /// The account name contains `:`, which would be read as the issuer separator.
     AccountNameHasColon,
-    /// The issuer is empty or contains `:`.
+    /// The issuer is empty or contains `:` or an ASCII control character.
     InvalidIssuer,
     /// The account name starts with a space, which key URI readers drop after the issuer
     /// separator, so it would not read back the same.
     AccountNameLeadingSpace,
+    /// The account name contains an ASCII control character (such as NUL or a line feed),
+    /// which would cut it short in C or split it across lines on screen.
+    AccountNameControlCharacter,
     /// Too many failed attempts: no code is checked before `retry_at`.
     Throttled {
         /// The Unix time from which attempts are allowed again.
@@ -152,8 +155,13 @@ impl fmt::Display for Error {
             }
             Error::AccountNameEmpty => f.write_str("the account name is empty"),
             Error::AccountNameHasColon => f.write_str("the account name contains ':'"),
-            Error::InvalidIssuer => f.write_str("the issuer is empty or contains ':'"),
+            Error::InvalidIssuer => {
+                f.write_str("the issuer is empty or contains ':' or a control character")
+            }
             Error::AccountNameLeadingSpace => f.write_str("the account name starts with a space"),
+            Error::AccountNameControlCharacter => {
+                f.write_str("the account name contains a control character")
+            }
             Error::Throttled { retry_at } => {
                 write!(f, "too many failed attempts: retry at Unix time {retry_at}")
             }

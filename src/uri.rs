@@ -176,7 +176,13 @@ impl<'a> KeyUri<'a> {
         if self.account.starts_with(' ') {
             return Err(Error::AccountNameLeadingSpace);
         }
-        if self.issuer.is_some_and(|i| i.is_empty() || i.contains(':')) {
+        if self.account.bytes().any(|b| b.is_ascii_control()) {
+            return Err(Error::AccountNameControlCharacter);
+        }
+        if self
+            .issuer
+            .is_some_and(|i| i.is_empty() || i.bytes().any(|b| b == b':' || b.is_ascii_control()))
+        {
             return Err(Error::InvalidIssuer);
         }
         if self.otp_type == OtpType::Totp && self.period == 0 {
@@ -189,7 +195,8 @@ impl<'a> KeyUri<'a> {
     ///
     /// Checks the fields first (see [`Error::AccountNameEmpty`],
     /// [`Error::AccountNameHasColon`], [`Error::AccountNameLeadingSpace`],
-    /// [`Error::InvalidIssuer`], [`Error::InvalidPeriod`]);
+    /// [`Error::AccountNameControlCharacter`], [`Error::InvalidIssuer`],
+    /// [`Error::InvalidPeriod`]);
     /// an error from `w` itself is [`Error::BufferTooSmall`] with `needed` 0, since a
     /// formatter cannot say how much room it lacked.
     pub fn write(&self, secret: &Secret, w: &mut impl Write) -> Result<(), Error> {
@@ -297,6 +304,13 @@ impl<'a> KeyUri<'a> {
             (from_label, from_param) => from_label.or(from_param),
         };
 
+        // Everything that needs no room in `buf` is checked before its size, so a caller
+        // retrying with a bigger buffer does not meet a new error.
+        if otp_type == OtpType::Hotp && params.counter.is_none() {
+            return Err(Error::UriMissingCounter);
+        }
+        let secret = decode_secret(params.secret.ok_or(Error::UriMissingSecret)?)?;
+
         let account_len = decoded_len(account)?;
         let issuer_len = issuer.map_or(Ok(0), decoded_len)?;
         let needed = account_len.saturating_add(issuer_len);
@@ -325,11 +339,7 @@ impl<'a> KeyUri<'a> {
                 OtpType::Hotp => params.counter.unwrap_or(0),
             },
         };
-        if otp_type == OtpType::Hotp && params.counter.is_none() {
-            return Err(Error::UriMissingCounter);
-        }
         parsed.check()?;
-        let secret = decode_secret(params.secret.ok_or(Error::UriMissingSecret)?)?;
         Ok((parsed, secret))
     }
 }
@@ -390,11 +400,13 @@ fn algorithm(value: &str) -> Result<Algorithm, Error> {
         .and_then(Algorithm::from_name)
 }
 
-/// Checks a raw (percent-encoded) issuer: not empty, no colon once decoded.
+/// Checks a raw (percent-encoded) issuer as `KeyUri::check` checks a decoded one: not
+/// empty, no colon and no control character.
 fn valid_issuer(raw: &str) -> Result<(), Error> {
     let mut empty = true;
     for b in percent_decoded(raw) {
-        if b? == b':' {
+        let b = b?;
+        if b == b':' || b.is_ascii_control() {
             return Err(Error::InvalidIssuer);
         }
         empty = false;

@@ -817,6 +817,16 @@ const CASES: &[Case] = &[
         Error::UriIssuerMismatch,
     ),
     (
+        "percent-encoded NUL in the account",
+        || parse("otpauth://totp/ACME:alice%00evil?secret=JBSWY3DPEHPK3PXP"),
+        Error::AccountNameControlCharacter,
+    ),
+    (
+        "percent-encoded line feed in the issuer parameter",
+        || parse("otpauth://totp/alice?secret=JBSWY3DPEHPK3PXP&issuer=ACME%0A"),
+        Error::InvalidIssuer,
+    ),
+    (
         "empty issuer parameter next to a label issuer",
         || parse("otpauth://totp/ACME:alice?secret=JBSWY3DPEHPK3PXP&issuer="),
         Error::InvalidIssuer,
@@ -933,6 +943,21 @@ const CASES: &[Case] = &[
         "build with a space before the account",
         || build(KeyUri::totp(" alice")),
         Error::AccountNameLeadingSpace,
+    ),
+    (
+        "build with a NUL in the account",
+        || build(KeyUri::totp("alice\0evil")),
+        Error::AccountNameControlCharacter,
+    ),
+    (
+        "build with a line feed in the account",
+        || build(KeyUri::totp("alice\nadmin")),
+        Error::AccountNameControlCharacter,
+    ),
+    (
+        "build with a control character in the issuer",
+        || build(KeyUri::totp("alice").with_issuer("ACME\u{7f}")),
+        Error::InvalidIssuer,
     ),
     (
         "build with an empty issuer",

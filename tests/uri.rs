@@ -305,6 +305,27 @@ fn secret_errors_match_secret_from_base32_at_any_length() {
 }
 
 #[test]
+fn faults_that_need_no_buffer_come_before_buffer_too_small() {
+    let mut empty = [0u8; 0];
+    assert_eq!(
+        KeyUri::parse("otpauth://totp/alice?issuer=ACME", &mut empty).map(drop),
+        Err(otpcore::Error::UriMissingSecret)
+    );
+    assert_eq!(
+        KeyUri::parse("otpauth://hotp/alice?secret=JBSWY3DPEHPK3PXP", &mut empty).map(drop),
+        Err(otpcore::Error::UriMissingCounter)
+    );
+    assert_eq!(
+        KeyUri::parse("otpauth://totp/alice?secret=JBSWY3DP", &mut empty).map(drop),
+        Err(otpcore::Error::SecretTooShort { min_bits: 80 })
+    );
+    assert_eq!(
+        KeyUri::parse("otpauth://totp/alice?secret=JBSWY3DPEHPK3PXP", &mut empty).map(drop),
+        Err(otpcore::Error::BufferTooSmall { needed: 5 })
+    );
+}
+
+#[test]
 fn ignores_empty_pairs_and_the_fragment() {
     let uri = "otpauth://totp/alice?&secret=JBSWY3DPEHPK3PXP&&digits=8#digits=7";
     let (.., digits, _, _, secret) = parse(uri);

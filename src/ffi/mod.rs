@@ -7,7 +7,9 @@
 //!   per failure otherwise. Verification returns `OTP_OK` only for a valid code, so
 //!   `otp_totp_verify(...) == OTP_OK` is the one correct test.
 //! - Pointer arguments are checked for NULL before anything else (`OTP_NULL_POINTER`);
-//!   only arguments documented as optional may be NULL.
+//!   only arguments documented as optional may be NULL. That holds with a length of 0
+//!   too: to learn the size an output needs, pass a valid pointer with capacity 0 and
+//!   read it from `OTP_BUFFER_TOO_SMALL`'s `out_len`.
 //! - Enumerations arrive as `uint32_t` and are validated (`OTP_INVALID_ENUM`).
 //! - Outputs are written only on `OTP_OK`. The one exception: on `OTP_BUFFER_TOO_SMALL` the
 //!   size the buffer needs is written to the function's `out_len`.
@@ -136,7 +138,7 @@ pub enum otp_status {
     OTP_ACCOUNT_NAME_EMPTY = 36,
     /// The account name contains `:`.
     OTP_ACCOUNT_NAME_HAS_COLON = 37,
-    /// The issuer is empty or contains `:`.
+    /// The issuer is empty or contains `:` or an ASCII control character.
     OTP_INVALID_ISSUER = 38,
     /// The account name starts with a space (key URI readers drop it).
     OTP_ACCOUNT_NAME_LEADING_SPACE = 39,
@@ -154,6 +156,8 @@ pub enum otp_status {
     OTP_STATE_WRONG_LENGTH = 45,
     /// Encoded user state has a reserved flag or recovery bit set.
     OTP_STATE_INVALID_FLAGS = 46,
+    /// The account name contains an ASCII control character (such as NUL).
+    OTP_ACCOUNT_NAME_CONTROL_CHARACTER = 47,
 }
 
 use otp_status as S;
@@ -198,13 +202,14 @@ impl From<Error> for otp_status {
             Error::StateUnsupportedVersion { .. } => S::OTP_STATE_UNSUPPORTED_VERSION,
             Error::StateWrongLength { .. } => S::OTP_STATE_WRONG_LENGTH,
             Error::StateInvalidFlags => S::OTP_STATE_INVALID_FLAGS,
+            Error::AccountNameControlCharacter => S::OTP_ACCOUNT_NAME_CONTROL_CHARACTER,
         }
     }
 }
 
 /// The highest status number in use; numbers up to it that `otp_status` does not list
 /// are unassigned.
-pub const OTP_STATUS_MAX: u32 = 46;
+pub const OTP_STATUS_MAX: u32 = 47;
 
 /// The HMAC hash function, passed as a `uint32_t`. The numbers are fixed forever.
 #[repr(u32)]
@@ -548,7 +553,7 @@ pub extern "C" fn otp_status_message(status: u32) -> *const c_char {
         35 => "the label issuer differs from the issuer parameter\0",
         36 => "the account name is empty\0",
         37 => "the account name contains ':'\0",
-        38 => "the issuer is empty or contains ':'\0",
+        38 => "the issuer is empty or contains ':' or a control character\0",
         39 => "the account name starts with a space\0",
         40 => "too many failed attempts: locked out\0",
         41 => "invalid throttle settings\0",
@@ -557,6 +562,7 @@ pub extern "C" fn otp_status_message(status: u32) -> *const c_char {
         44 => "unsupported user state version\0",
         45 => "the encoded user state has the wrong length\0",
         46 => "the encoded user state has reserved bits set\0",
+        47 => "the account name contains a control character\0",
         _ => "unknown status\0",
     };
     text.as_ptr().cast::<c_char>()

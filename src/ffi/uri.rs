@@ -99,13 +99,15 @@ unsafe fn key_uri_at<'a>(uri: *const otp_uri) -> Result<KeyUri<'a>, otp_status> 
 /// `digits` and `period` only when not SHA1, 6 and 30, and `counter` always for HOTP;
 /// issuer and account are percent-encoded. On `OTP_BUFFER_TOO_SMALL`, `*out_len` is the
 /// size needed, NUL included. Other errors: `OTP_ACCOUNT_NAME_EMPTY`,
-/// `OTP_ACCOUNT_NAME_HAS_COLON`, `OTP_INVALID_ISSUER`, `OTP_INVALID_PERIOD`,
+/// `OTP_ACCOUNT_NAME_HAS_COLON`, `OTP_ACCOUNT_NAME_LEADING_SPACE`,
+/// `OTP_ACCOUNT_NAME_CONTROL_CHARACTER`, `OTP_INVALID_ISSUER`, `OTP_INVALID_PERIOD`,
 /// `OTP_INVALID_DIGITS`, `OTP_INVALID_ENUM`, `OTP_INVALID_UTF8`. The URI contains the
 /// secret: wipe `out` when done.
 ///
 /// # Safety
 /// `uri` points to an `otp_uri` whose strings are readable; `secret` to an `otp_secret`;
-/// `out` to `cap` writable bytes; `out_len` to a writable `size_t`.
+/// `out` to `cap` writable bytes that overlap neither the strings of `uri` nor `secret`;
+/// `out_len` to a writable `size_t`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn otp_uri_build(
     uri: *const otp_uri,
@@ -150,9 +152,12 @@ pub unsafe extern "C" fn otp_uri_build(
 ///
 /// Errors: every `OTP_URI_*` status, `OTP_UNKNOWN_ALGORITHM`, `OTP_INVALID_DIGITS`,
 /// `OTP_INVALID_PERIOD`, `OTP_ACCOUNT_NAME_EMPTY`, `OTP_ACCOUNT_NAME_HAS_COLON`,
-/// `OTP_INVALID_ISSUER`, the secret and base32 statuses, and `OTP_INVALID_UTF8` when
-/// `text` itself is not UTF-8. On error `out_uri` and `out_secret` are not written, and
-/// `buf` is either untouched or, if decoding had begun, zeroed.
+/// `OTP_ACCOUNT_NAME_CONTROL_CHARACTER` (so both strings are free of NULs and line
+/// breaks), `OTP_INVALID_ISSUER`, the secret and base32 statuses, and `OTP_INVALID_UTF8`
+/// when `text` itself is not UTF-8. Faults that need no room in `buf` (the secret, a
+/// missing counter) are reported before `OTP_BUFFER_TOO_SMALL`. On error `out_uri` and
+/// `out_secret` are not written; on `OTP_BUFFER_TOO_SMALL` `buf` is untouched, and on any
+/// other error its first `cap - 2` bytes are zeroed, as they may hold part of the fields.
 ///
 /// # Safety
 /// `text` points to `text_len` readable bytes; `out_uri` to a writable `otp_uri`;

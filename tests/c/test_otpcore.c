@@ -633,6 +633,9 @@ static void test_uri_errors(void) {
         {"otpauth://totp/a?secret=JBSWY3DPEHPK3PXP&period=0", OTP_INVALID_PERIOD},
         {"otpauth://totp/?secret=JBSWY3DPEHPK3PXP", OTP_ACCOUNT_NAME_EMPTY},
         {"otpauth://totp/:a?secret=JBSWY3DPEHPK3PXP", OTP_INVALID_ISSUER},
+        {"otpauth://totp/A:alice%00evil?secret=JBSWY3DPEHPK3PXP",
+         OTP_ACCOUNT_NAME_CONTROL_CHARACTER},
+        {"otpauth://totp/alice?secret=JBSWY3DPEHPK3PXP&issuer=A%0A", OTP_INVALID_ISSUER},
         {"otpauth://totp/a?secret=JBSWY3DP", OTP_SECRET_TOO_SHORT},
         {"otpauth://totp/a?secret=JBSW!3DPEHPK3PXP", OTP_BASE32_INVALID_CHARACTER},
         {"otpauth://totp/a?secret=", OTP_SECRET_EMPTY},
@@ -669,6 +672,9 @@ static void test_uri_errors(void) {
     EXPECT(otp_uri_build(&uri, &secret, text, sizeof text, &len), OTP_ACCOUNT_NAME_HAS_COLON);
     uri = totp_uri(NULL, " a");
     EXPECT(otp_uri_build(&uri, &secret, text, sizeof text, &len), OTP_ACCOUNT_NAME_LEADING_SPACE);
+    uri = totp_uri(NULL, "a\nb");
+    EXPECT(otp_uri_build(&uri, &secret, text, sizeof text, &len),
+           OTP_ACCOUNT_NAME_CONTROL_CHARACTER);
     uri = totp_uri("A:B", "a");
     EXPECT(otp_uri_build(&uri, &secret, text, sizeof text, &len), OTP_INVALID_ISSUER);
     uri = totp_uri("", "a");
