@@ -157,11 +157,21 @@ static int gate(const otp_totp *key, const char *code, uint64_t now, otp_user_st
     return status == OTP_OK;
 }
 
+/* In demo(): a call that cannot fail with the demo's inputs is still checked; the key is
+ * wiped before giving up. */
+#define DEMO_CHECK(what, call)                                                                     \
+    do {                                                                                           \
+        if ((status = (call)) != OTP_OK) {                                                         \
+            otp_totp_wipe(&key);                                                                   \
+            return fail(what, status);                                                             \
+        }                                                                                          \
+    } while (0)
+
 /* The whole flow on a simulated clock that starts now, with the phone simulated too. */
 static int demo(void) {
     const otp_throttle throttle = gate_throttle();
-    otp_secret secret;
-    otp_totp key;
+    otp_secret secret = {0};
+    otp_totp key = {0};
     otp_totp_params params;
     otp_user_state state;
     uint8_t stored[OTP_USER_STATE_LEN];
@@ -196,7 +206,7 @@ static int demo(void) {
     }
 
     printf("== 2. Confirm the enrollment with the first code\n\n");
-    otp_totp_generate(&key, now, code, sizeof code, &len);
+    DEMO_CHECK("generate", otp_totp_generate(&key, now, code, sizeof code, &len));
     printf("phone shows %s\n", code);
     if (!gate(&key, code, now, &state, "  enrollment: ")) {
         otp_totp_wipe(&key);
@@ -213,13 +223,13 @@ static int demo(void) {
     first[OTP_RECOVERY_CODE_TEXT_LEN] = '\0';
     /* The demo keeps one code to type later; the rest are not needed any more. */
     memset(recovery, 0, sizeof recovery);
-    otp_user_state_encode(&state, stored, sizeof stored, &len);
+    DEMO_CHECK("state", otp_user_state_encode(&state, stored, sizeof stored, &len));
     printf("persisted the user's state: %u bytes (version %u encoding)\n\n", (unsigned)len,
            (unsigned)stored[4]);
 
     printf("== 3. Transport to Production, 30 seconds later\n\n");
     now += 30;
-    otp_totp_generate(&key, now, fresh, sizeof fresh, &len);
+    DEMO_CHECK("generate", otp_totp_generate(&key, now, fresh, sizeof fresh, &len));
     printf("[t+30s] fresh code %s\n", fresh);
     transport(gate(&key, fresh, now, &state, "  "));
 
@@ -234,13 +244,13 @@ static int demo(void) {
     }
 
     now += 5;
-    otp_totp_generate(&key, now, code, sizeof code, &len);
+    DEMO_CHECK("generate", otp_totp_generate(&key, now, code, sizeof code, &len));
     printf("[t+50s] the right code %s, but the user is locked out\n", code);
     transport(gate(&key, code, now, &state, "  "));
-    otp_totp_wipe(&key);
 
     /* The state survives a restart: encode, decode, and the lockout is still there. */
-    otp_user_state_encode(&state, stored, sizeof stored, &len);
+    DEMO_CHECK("state", otp_user_state_encode(&state, stored, sizeof stored, &len));
+    otp_totp_wipe(&key);
     if ((status = otp_user_state_decode(stored, len, &state)) != OTP_OK) {
         return fail("state", status);
     }
@@ -308,7 +318,7 @@ static int save(const char *path, const otp_user_state *state) {
 }
 
 static int enroll(const char *path, const char *key_path) {
-    otp_secret secret;
+    otp_secret secret = {0};
     otp_user_state state;
     char key[OTP_MAX_SECRET_BASE32_LEN + 1];
     size_t len;
@@ -348,8 +358,8 @@ static int with_state(const char *path, const char *code, const char *recovery) 
     char key_path[4096], key_text[OTP_MAX_SECRET_BASE32_LEN + 2];
     uint8_t bytes[OTP_USER_STATE_LEN + 1];
     otp_user_state state;
-    otp_secret secret;
-    otp_totp key;
+    otp_secret secret = {0};
+    otp_totp key = {0};
     otp_totp_params params;
     uint64_t now = 0;
     long n;

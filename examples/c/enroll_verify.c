@@ -20,7 +20,7 @@ static int fail(const char *what, otp_status status) {
 }
 
 static int enroll(const char *account) {
-    otp_secret secret;
+    otp_secret secret = {0};
     otp_uri uri;
     char text[512], key[OTP_MAX_SECRET_BASE32_LEN + 1];
     size_t len;
@@ -53,8 +53,8 @@ static int enroll(const char *account) {
 }
 
 static int verify(const char *base32, const char *code, const char *time_arg) {
-    otp_secret secret;
-    otp_totp key;
+    otp_secret secret = {0};
+    otp_totp key = {0};
     otp_totp_params params;
     uint64_t now = 0, step = 0;
     int64_t drift = 0;

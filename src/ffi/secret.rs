@@ -18,8 +18,8 @@ pub const OTP_SECRET_SIZE: usize = 160;
 ///
 /// Opaque: set it up with `otp_secret_from_bytes`, `otp_secret_from_base32`,
 /// `otp_secret_generate` or `otp_uri_parse`, and erase it with `otp_secret_wipe`, which
-/// leaves every byte zero. Using it before set-up or after a wipe gives
-/// `OTP_NOT_INITIALIZED`; a zero-filled object is never initialised. Do not copy it with
+/// leaves every byte zero. Declare it zero-filled (`= {0}`): a zero-filled or wiped
+/// object gives `OTP_NOT_INITIALIZED`, while uninitialised memory is not reliably detected. Do not copy it with
 /// memcpy (the copy is not wiped with the original); set it up again instead.
 #[repr(C)]
 pub struct otp_secret {
