@@ -355,9 +355,11 @@ proptest! {
         period in prop_oneof![Just(30u64), 1u64..=3600, Just(u64::MAX)],
         counter in counter(),
     ) {
-        // Documented build errors: empty account, ':' in a name, empty issuer.
-        prop_assume!(!account.is_empty() && !account.contains(':'));
-        prop_assume!(issuer.as_deref().is_none_or(|i| !i.is_empty() && !i.contains(':')));
+        // Documented build errors: empty account, ':' or a control character in a name,
+        // empty issuer.
+        let bad = |name: &str| name.contains(':') || name.bytes().any(|b| b.is_ascii_control());
+        prop_assume!(!account.is_empty() && !bad(&account));
+        prop_assume!(issuer.as_deref().is_none_or(|i| !i.is_empty() && !bad(i)));
         let secret = Secret::from_bytes(&key).unwrap();
         let base = if hotp { KeyUri::hotp(&account, counter) } else { KeyUri::totp(&account) };
         let uri = KeyUri { algorithm, digits, period, issuer: issuer.as_deref(), ..base };
@@ -402,7 +404,12 @@ proptest! {
             Err(Error::AccountNameHasColon)
         } else if account.starts_with(' ') {
             Err(Error::AccountNameLeadingSpace)
-        } else if issuer.as_deref().is_some_and(|i| i.is_empty() || i.contains(':')) {
+        } else if account.bytes().any(|b| b.is_ascii_control()) {
+            Err(Error::AccountNameControlCharacter)
+        } else if issuer
+            .as_deref()
+            .is_some_and(|i| i.is_empty() || i.bytes().any(|b| b == b':' || b.is_ascii_control()))
+        {
             Err(Error::InvalidIssuer)
         } else {
             Ok(())
