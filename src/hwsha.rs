@@ -524,6 +524,9 @@ mod tests {
         clippy::arithmetic_side_effects
     )]
 
+    // The test harness links std even when the crate is built without it.
+    extern crate std;
+
     use super::*;
     use proptest::prelude::*;
 
