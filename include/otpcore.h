@@ -437,7 +437,8 @@ typedef struct otp_hotp_params {
  *
  * Opaque: set it up with `otp_hotp_init` and erase it with `otp_hotp_wipe`, which leaves
  * every byte zero. Declare it zero-filled (`= {0}`): a zero-filled or wiped object gives
- * `OTP_NOT_INITIALIZED`, while uninitialised memory is not reliably detected. Do not copy it with memcpy.
+ * `OTP_NOT_INITIALIZED`, while uninitialised memory is not reliably detected. Do not copy
+ * it with memcpy.
  */
 typedef struct otp_hotp {
   /**
@@ -453,8 +454,9 @@ typedef struct otp_hotp {
  * Opaque: set it up with `otp_secret_from_bytes`, `otp_secret_from_base32`,
  * `otp_secret_generate` or `otp_uri_parse`, and erase it with `otp_secret_wipe`, which
  * leaves every byte zero. Declare it zero-filled (`= {0}`): a zero-filled or wiped
- * object gives `OTP_NOT_INITIALIZED`, while uninitialised memory is not reliably detected. Do not copy it with
- * memcpy (the copy is not wiped with the original); set it up again instead.
+ * object gives `OTP_NOT_INITIALIZED`, while uninitialised memory is not reliably
+ * detected. Do not copy it with memcpy (the copy is not wiped with the original); set it
+ * up again instead.
  */
 typedef struct otp_secret {
   /**
@@ -552,8 +554,9 @@ typedef struct otp_user_state {
  *
  * Opaque: set it up with `otp_totp_init` and erase it with `otp_totp_wipe`, which leaves
  * every byte zero. Declare it zero-filled (`= {0}`): a zero-filled or wiped object gives
- * `OTP_NOT_INITIALIZED`, while uninitialised memory is not reliably detected. Do not copy it with memcpy. Read-only
- * functions may share one key between threads; init and wipe need exclusive access.
+ * `OTP_NOT_INITIALIZED`, while uninitialised memory is not reliably detected. Do not copy
+ * it with memcpy. Read-only functions may share one key between threads; init and wipe
+ * need exclusive access.
  */
 typedef struct otp_totp {
   /**

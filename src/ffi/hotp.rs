@@ -17,7 +17,8 @@ pub const OTP_HOTP_SIZE: usize = 256;
 ///
 /// Opaque: set it up with `otp_hotp_init` and erase it with `otp_hotp_wipe`, which leaves
 /// every byte zero. Declare it zero-filled (`= {0}`): a zero-filled or wiped object gives
-/// `OTP_NOT_INITIALIZED`, while uninitialised memory is not reliably detected. Do not copy it with memcpy.
+/// `OTP_NOT_INITIALIZED`, while uninitialised memory is not reliably detected. Do not copy
+/// it with memcpy.
 #[repr(C)]
 pub struct otp_hotp {
     /// Opaque storage; do not touch.

@@ -19,8 +19,9 @@ pub const OTP_SECRET_SIZE: usize = 160;
 /// Opaque: set it up with `otp_secret_from_bytes`, `otp_secret_from_base32`,
 /// `otp_secret_generate` or `otp_uri_parse`, and erase it with `otp_secret_wipe`, which
 /// leaves every byte zero. Declare it zero-filled (`= {0}`): a zero-filled or wiped
-/// object gives `OTP_NOT_INITIALIZED`, while uninitialised memory is not reliably detected. Do not copy it with
-/// memcpy (the copy is not wiped with the original); set it up again instead.
+/// object gives `OTP_NOT_INITIALIZED`, while uninitialised memory is not reliably
+/// detected. Do not copy it with memcpy (the copy is not wiped with the original); set it
+/// up again instead.
 #[repr(C)]
 pub struct otp_secret {
     /// Opaque storage; do not touch.
