@@ -281,8 +281,9 @@ impl<T> Out<T> {
 
     fn set(self, value: T) {
         // SAFETY: the pointer is non-null, and the C caller passes a pointer to writable
-        // memory for a `T`, as every function's safety section requires.
-        unsafe { self.0.as_ptr().write(value) }
+        // memory for a `T`, as every function's safety section requires. Unaligned, like
+        // `read_in`, so an in-out struct read from any address is written back the same way.
+        unsafe { self.0.as_ptr().write_unaligned(value) }
     }
 }
 
