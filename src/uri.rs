@@ -181,7 +181,7 @@ impl<'a> KeyUri<'a> {
         }
         if self
             .issuer
-            .is_some_and(|i| i.is_empty() || i.bytes().any(|b| b == b':' || b.is_ascii_control()))
+            .is_some_and(|i| i.is_empty() || i.bytes().any(not_in_issuer))
         {
             return Err(Error::InvalidIssuer);
         }
@@ -388,25 +388,22 @@ fn decimal(value: &str) -> Result<Option<u64>, Error> {
 /// The algorithm a percent-encoded parameter value names.
 fn algorithm(value: &str) -> Result<Algorithm, Error> {
     // Longer than any algorithm name, so a longer value is simply unknown.
-    let mut buf = [0u8; 8];
-    let out = buf
-        .get_mut(..decoded_len(value)?)
-        .ok_or(Error::UnknownAlgorithm)?;
-    for (slot, b) in out.iter_mut().zip(percent_decoded(value)) {
-        *slot = b?;
-    }
-    core::str::from_utf8(out)
-        .map_err(|_| Error::UnknownAlgorithm)
+    decode_short(value, &mut [0u8; 8])?
+        .and_then(|name| core::str::from_utf8(name).ok())
+        .ok_or(Error::UnknownAlgorithm)
         .and_then(Algorithm::from_name)
 }
 
-/// Checks a raw (percent-encoded) issuer as `KeyUri::check` checks a decoded one: not
-/// empty, no colon and no control character.
+/// A byte an issuer may not hold: the label separator, or a control character.
+fn not_in_issuer(b: u8) -> bool {
+    b == b':' || b.is_ascii_control()
+}
+
+/// Checks a raw (percent-encoded) issuer as `KeyUri::check` checks a decoded one.
 fn valid_issuer(raw: &str) -> Result<(), Error> {
     let mut empty = true;
     for b in percent_decoded(raw) {
-        let b = b?;
-        if b == b':' || b.is_ascii_control() {
+        if not_in_issuer(b?) {
             return Err(Error::InvalidIssuer);
         }
         empty = false;
@@ -424,30 +421,32 @@ impl<'u> Params<'u> {
         for pair in query.split('&').filter(|pair| !pair.is_empty()) {
             // A name without `=` has an empty value, as browsers and Android read it.
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            // Names and values are percent-decoded like the rest of the URI (`%38` is `8`).
-            let is = |known: &str| decoded_eq(name, known);
-            if is("secret")? {
-                set_once(&mut params.secret, value)?;
-            } else if is("issuer")? {
-                set_once(&mut params.issuer, value)?;
-            } else if is("algorithm")? {
-                set_once(&mut params.algorithm, algorithm(value)?)?;
-            } else if is("digits")? {
-                let digits = decimal(value)?
-                    .and_then(|d| u8::try_from(d).ok())
-                    .ok_or(Error::InvalidDigits)
-                    .and_then(Digits::new)?;
-                set_once(&mut params.digits, digits)?;
-            } else if is("period")? {
-                let period = decimal(value)?
-                    .filter(|&p| p > 0)
-                    .ok_or(Error::InvalidPeriod)?;
-                set_once(&mut params.period, period)?;
-            } else if is("counter")? {
-                let counter = decimal(value)?.ok_or(Error::UriInvalidCounter)?;
-                set_once(&mut params.counter, counter)?;
+            // Names and values are percent-decoded like the rest of the URI (`%38` is `8`);
+            // a name longer than "algorithm" is none of the known ones.
+            match decode_short(name, &mut [0u8; 9])? {
+                Some(b"secret") => set_once(&mut params.secret, value)?,
+                Some(b"issuer") => set_once(&mut params.issuer, value)?,
+                Some(b"algorithm") => set_once(&mut params.algorithm, algorithm(value)?)?,
+                Some(b"digits") => {
+                    let digits = decimal(value)?
+                        .and_then(|d| u8::try_from(d).ok())
+                        .ok_or(Error::InvalidDigits)
+                        .and_then(Digits::new)?;
+                    set_once(&mut params.digits, digits)?;
+                }
+                Some(b"period") => {
+                    let period = decimal(value)?
+                        .filter(|&p| p > 0)
+                        .ok_or(Error::InvalidPeriod)?;
+                    set_once(&mut params.period, period)?;
+                }
+                Some(b"counter") => {
+                    let counter = decimal(value)?.ok_or(Error::UriInvalidCounter)?;
+                    set_once(&mut params.counter, counter)?;
+                }
+                // Other parameters (image, color, …) are for apps, not for the key.
+                _ => {}
             }
-            // Other parameters (image, color, …) are for apps, not for the key.
         }
         Ok(params)
     }
@@ -532,12 +531,28 @@ fn decoded_eq(a: &str, b: &str) -> Result<bool, Error> {
     }
 }
 
-/// Percent-decodes `text` into `out` (exactly its decoded length) and checks UTF-8.
-fn decode_into<'o>(text: &str, out: &'o mut [u8]) -> Result<&'o str, Error> {
+/// Percent-decodes `text` into `out`, exactly its decoded length.
+fn decode_bytes<'o>(text: &str, out: &'o mut [u8]) -> Result<&'o [u8], Error> {
     for (slot, b) in out.iter_mut().zip(percent_decoded(text)) {
         *slot = b?;
     }
-    core::str::from_utf8(out).map_err(|_| Error::UriInvalidUtf8)
+    Ok(out)
+}
+
+/// Percent-decodes `text` into `out` (exactly its decoded length) and checks UTF-8.
+fn decode_into<'o>(text: &str, out: &'o mut [u8]) -> Result<&'o str, Error> {
+    core::str::from_utf8(decode_bytes(text, out)?).map_err(|_| Error::UriInvalidUtf8)
+}
+
+/// Percent-decodes a short `text` into `buf`; `None` when it decodes to more than `N` bytes.
+fn decode_short<'b, const N: usize>(
+    text: &str,
+    buf: &'b mut [u8; N],
+) -> Result<Option<&'b [u8]>, Error> {
+    match buf.get_mut(..decoded_len(text)?) {
+        Some(out) => decode_bytes(text, out).map(Some),
+        None => Ok(None),
+    }
 }
 
 /// Base32-decodes the secret straight from its percent-decoded bytes, so no copy of the
