@@ -12,7 +12,7 @@
 //! cargo run --example deploy_gate -- --state /tmp/alice.otp --recovery xxxx-xxxx-xxxx-xxxx
 //! ```
 //!
-//! With `--state FILE` the user's state lives in FILE (the 384-byte versioned encoding of
+//! With `--state FILE` the user's state lives in FILE (the 472-byte versioned encoding of
 //! `UserState`) and the secret in `FILE.key`, both written atomically and readable by the
 //! owner only.
 #![allow(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
@@ -22,7 +22,7 @@ use std::process::ExitCode;
 
 use otpcore::{
     Error, KeyUri, RecoveryCodes, RecoveryVerification, Secret, Throttle, Totp, TotpParams,
-    USER_STATE_LEN, UserState, Verification, unix_time,
+    USER_STATE_LEN, USER_STATE_VERSION, UserState, Verification, unix_time,
 };
 use qrcode::QrCode;
 use qrcode::render::unicode::Dense1x2;
@@ -30,10 +30,11 @@ use qrcode::render::unicode::Dense1x2;
 const ACCOUNT: &str = "alice@example.com";
 const ISSUER: &str = "Deploy Portal";
 
-/// Three failures within five minutes lock out for a minute, doubling up to an hour.
+/// The third failure in a row locks out for a minute, each further one for twice as long
+/// up to an hour, and the tenth is a hard stop.
 const THROTTLE: Throttle = Throttle {
-    max_failures: 3,
-    window_secs: 300,
+    lockout_after: 3,
+    hard_stop_after: 10,
     lockout_secs: 60,
     max_lockout_secs: 3600,
 };
@@ -146,7 +147,9 @@ fn demo() -> Result<()> {
     state.recovery = recovery;
     show_recovery_codes(&codes);
     state.encode(&mut stored)?;
-    println!("persisted the user's state: {USER_STATE_LEN} bytes (version 1 encoding)\n");
+    println!(
+        "persisted the user's state: {USER_STATE_LEN} bytes (version {USER_STATE_VERSION} encoding)\n"
+    );
 
     println!("== 3. Transport to Production, 30 seconds later\n");
     now += 30;

@@ -2,10 +2,45 @@
 //!
 //! Six digits resist guessing only while attempts are limited: with a window of three
 //! steps, each guess succeeds with probability 3 in a million. A [`Throttle`] (the policy)
-//! and a [`ThrottleState`] (per user, persisted next to the last accepted step) allow at
-//! most [`Throttle::max_failures`] failures within [`Throttle::window_secs`] seconds; one
-//! more failure locks the user out for [`Throttle::lockout_secs`], doubled after every
-//! further lockout up to [`Throttle::max_lockout_secs`], until a success resets it.
+//! and a [`ThrottleState`] (per user, persisted with the rest of the user's state) count
+//! the **consecutive** failures since the last success; only a success clears them, never
+//! the passing of time (NIST SP 800-63B §5.2.2).
+//!
+//! - The first [`Throttle::lockout_after`] − 1 consecutive failures are free (typing
+//!   mistakes).
+//! - The `lockout_after`-th failure, and every one after it, locks the user out: the first
+//!   time for [`Throttle::lockout_secs`], then twice as long after each further failure,
+//!   up to [`Throttle::max_lockout_secs`].
+//! - The [`Throttle::hard_stop_after`]-th consecutive failure (at most
+//!   [`MAX_HARD_STOP`] = 100) is a hard stop: no one-time code is checked any more
+//!   ([`Error::LockedOut`]) until a recovery code succeeds
+//!   ([`Throttle::attempt_recovery`], still paced by the longest lockout) or an
+//!   administrator resets the state ([`ThrottleState::default`]).
+//!
+//! A lockout ends at an absolute time and a new one starts from that end, never from an
+//! earlier "now": a clock that goes backwards never shortens a lockout.
+//!
+//! # The guessing budget
+//!
+//! With no success in between, an attacker gets at most `hard_stop_after` guesses in
+//! total, whatever the strategy: bursts are cut off by the lockouts, a trickle below any
+//! rate adds up to the same count, and there is no counting window whose boundary could be
+//! straddled. [`Throttle::max_failures_within`] gives the exact worst case for any span of
+//! time (the attacker waits out every lockout to the second).
+//!
+//! Every success by the real user clears the count, so over a period with `S` successes
+//! the budget is at most `(S + 1) × (hard_stop_after − 1)` guesses (plus one that ends in
+//! the hard stop), and never more than `max_failures_within` allows between two successes.
+//! For the defaults (`lockout_after` 5, 60 s doubling to 1 h, hard stop at 20):
+//!
+//! | situation | guesses | chance, 6 digits, window ±1 step |
+//! |---|---:|---:|
+//! | a dormant account, forever | 20 | 0.006 % |
+//! | the first hour | 10 | 0.003 % |
+//! | a year, one success a day | 19 a day, 6,935 | 2.1 % |
+//!
+//! The chance per guess is the window (3 steps) over 10^6; a lockout or hard stop is worth
+//! an alert, since a real user rarely makes more than a few mistakes in a row.
 //!
 //! [`Throttle::attempt`] composes with verification: while locked out, the code is not
 //! even checked, and the error says when to retry.
@@ -13,7 +48,7 @@
 //! ```
 //! use otpcore::{Error, Secret, Throttle, ThrottleState, Totp, TotpParams, Verification};
 //! let totp = Totp::new(&Secret::from_base32("JBSWY3DPEHPK3PXP")?, TotpParams::default())?;
-//! let throttle = Throttle { max_failures: 2, ..Throttle::default() };
+//! let throttle = Throttle { lockout_after: 2, ..Throttle::default() };
 //! let mut state = ThrottleState::default(); // load it from the user's record
 //! let now = 1_700_000_000;
 //! for _ in 0..2 {
@@ -29,52 +64,51 @@
 
 use crate::{Error, Verification};
 
+/// The largest [`Throttle::hard_stop_after`]: NIST SP 800-63B allows at most 100
+/// consecutive failed attempts on one account.
+pub const MAX_HARD_STOP: u32 = 100;
+
 /// The throttling policy. Plain data (`#[repr(C)]`): the same values can be used from C.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Throttle {
-    /// The number of failures within [`window_secs`](Self::window_secs) that triggers a
-    /// lockout (at least 1).
-    pub max_failures: u32,
-    /// How long, in seconds, failures are counted together: a failure more than this after
-    /// the first failure of the current window starts a new window (at least 1).
-    pub window_secs: u64,
+    /// The consecutive failure that starts the first lockout (at least 1): the failures
+    /// before it are free.
+    pub lockout_after: u32,
+    /// The consecutive failure that is a hard stop: from `lockout_after` to
+    /// [`MAX_HARD_STOP`].
+    pub hard_stop_after: u32,
     /// The first lockout, in seconds (at least 1).
     pub lockout_secs: u64,
-    /// The longest lockout: each lockout without a success in between doubles the previous
-    /// one, up to this. Equal to [`lockout_secs`](Self::lockout_secs) for a fixed lockout.
+    /// The longest lockout: each further failure doubles the previous lockout, up to this.
+    /// Equal to [`lockout_secs`](Self::lockout_secs) for a fixed lockout.
     pub max_lockout_secs: u64,
 }
 
 impl Default for Throttle {
-    /// Five failures within ten minutes lock out for one minute, then 2, 4, … up to one
-    /// hour. An attacker then gets about 5 guesses an hour: some 44 000 a year, for a chance
-    /// of about 13 % a year against six digits and a window of three steps; alert on
-    /// lockouts rather than rely on the throttle alone.
+    /// The 5th consecutive failure locks out for one minute, each further one for twice
+    /// as long up to an hour, and the 20th is a hard stop (see the module docs for the
+    /// budget this gives).
     fn default() -> Self {
         Throttle {
-            max_failures: 5,
-            window_secs: 600,
+            lockout_after: 5,
+            hard_stop_after: 20,
             lockout_secs: 60,
             max_lockout_secs: 3600,
         }
     }
 }
 
-/// The per-user throttle state: 24 bytes of plain data (`#[repr(C)]`, no padding) that the
-/// caller loads before an attempt and persists after it. All zero (the `Default`) is a user
-/// with no failures.
+/// The per-user throttle state: plain data (`#[repr(C)]`) that the caller loads before an
+/// attempt and persists after it. The `Default` (all zero) is a user with no failures, and
+/// is also what an administrator's reset writes.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct ThrottleState {
-    /// Unix time of the first failure of the current counting window.
-    pub window_start: u64,
     /// Unix time until which attempts are refused; in the past (or 0) when not locked out.
     pub locked_until: u64,
-    /// Failures in the current counting window.
+    /// Consecutive failures since the last success.
     pub failures: u32,
-    /// Lockouts since the last success, which set the length of the next one.
-    pub lockouts: u32,
 }
 
 /// The outcome of an attempt, as the throttle sees it: a success resets the failure count,
@@ -92,11 +126,13 @@ impl AttemptOutcome for Verification {
 }
 
 impl Throttle {
-    /// Checks that every setting is at least 1 and that the longest lockout is not shorter
-    /// than the first; [`Error::InvalidThrottle`] otherwise.
+    /// Checks that `lockout_after` and `lockout_secs` are at least 1, that
+    /// `hard_stop_after` is from `lockout_after` to [`MAX_HARD_STOP`], and that the longest
+    /// lockout is not shorter than the first; [`Error::InvalidThrottle`] otherwise.
     pub const fn validate(&self) -> Result<(), Error> {
-        if self.max_failures == 0
-            || self.window_secs == 0
+        if self.lockout_after == 0
+            || self.hard_stop_after < self.lockout_after
+            || self.hard_stop_after > MAX_HARD_STOP
             || self.lockout_secs == 0
             || self.max_lockout_secs < self.lockout_secs
         {
@@ -106,9 +142,29 @@ impl Throttle {
         }
     }
 
-    /// `Ok` when `state` allows an attempt at Unix time `now`, otherwise
-    /// [`Error::Throttled`] with the time from which attempts are allowed again.
+    /// `true` once `state` has reached the hard stop.
+    pub const fn is_hard_stopped(&self, state: &ThrottleState) -> bool {
+        state.failures >= self.hard_stop_after
+    }
+
+    /// `Ok` when `state` allows a one-time code attempt at Unix time `now`;
+    /// [`Error::LockedOut`] at the hard stop, otherwise [`Error::Throttled`] with the time
+    /// from which attempts are allowed again while a lockout runs.
     pub const fn check(&self, state: &ThrottleState, now: u64) -> Result<(), Error> {
+        if self.is_hard_stopped(state) {
+            Err(Error::LockedOut)
+        } else {
+            Self::check_lockout(state, now)
+        }
+    }
+
+    /// As [`check`](Self::check) for a recovery code, which the hard stop does not refuse
+    /// (it is how a user gets out of it): only a running lockout does.
+    pub const fn check_recovery(&self, state: &ThrottleState, now: u64) -> Result<(), Error> {
+        Self::check_lockout(state, now)
+    }
+
+    const fn check_lockout(state: &ThrottleState, now: u64) -> Result<(), Error> {
         if now < state.locked_until {
             Err(Error::Throttled {
                 retry_at: state.locked_until,
@@ -118,32 +174,34 @@ impl Throttle {
         }
     }
 
+    /// The lockout that the `failures`-th consecutive failure starts, in seconds (0 for a
+    /// free failure).
+    pub fn lockout_for(&self, failures: u32) -> u64 {
+        let Some(doublings) = failures.checked_sub(self.lockout_after) else {
+            return 0;
+        };
+        self.lockout_secs
+            .checked_shl(doublings)
+            .filter(|d| d >> doublings == self.lockout_secs)
+            .unwrap_or(u64::MAX)
+            .min(self.max_lockout_secs)
+    }
+
     /// Records a failed attempt at `now`. Returns the end of the lockout when this failure
-    /// starts one.
+    /// starts one. The lockout starts at the later of `now` and the end of the previous
+    /// one, so a clock set back cannot shorten it.
     pub fn record_failure(&self, state: &mut ThrottleState, now: u64) -> Option<u64> {
-        // A clock that went back counts as inside the window rather than restarting it.
-        let window_over = now.saturating_sub(state.window_start) >= self.window_secs;
-        if state.failures == 0 || window_over {
-            state.window_start = now;
-            state.failures = 0;
-        }
         state.failures = state.failures.saturating_add(1);
-        if state.failures < self.max_failures {
+        let lockout = self.lockout_for(state.failures);
+        if lockout == 0 {
             return None;
         }
-        let doubled = self
-            .lockout_secs
-            .checked_shl(state.lockouts)
-            .filter(|d| d >> state.lockouts == self.lockout_secs)
-            .unwrap_or(u64::MAX);
-        let until = now.saturating_add(doubled.min(self.max_lockout_secs));
+        let until = now.max(state.locked_until).saturating_add(lockout);
         state.locked_until = until;
-        state.lockouts = state.lockouts.saturating_add(1);
-        state.failures = 0;
         Some(until)
     }
 
-    /// Records a successful attempt: failures and lockouts are forgotten.
+    /// Records a successful attempt: the failures are forgotten.
     pub fn record_success(&self, state: &mut ThrottleState) {
         *state = ThrottleState::default();
     }
@@ -158,11 +216,11 @@ impl Throttle {
         }
     }
 
-    /// Runs one throttled attempt: refuses with [`Error::Throttled`] without calling
-    /// `verify` while locked out, otherwise calls it and records its outcome. An error from
-    /// `verify` (a malformed code, say) is returned as is and not counted: it reveals
-    /// nothing about the secret. Persist `state` after every call, before acting on the
-    /// outcome.
+    /// Runs one throttled one-time code attempt: refuses with [`Error::LockedOut`] or
+    /// [`Error::Throttled`] without calling `verify` (see [`check`](Self::check)),
+    /// otherwise calls it and records its outcome. An error from `verify` (a malformed
+    /// code, say) is returned as is and not counted: it reveals nothing about the secret.
+    /// Persist `state` after every call, before acting on the outcome.
     pub fn attempt<T: AttemptOutcome>(
         &self,
         state: &mut ThrottleState,
@@ -171,8 +229,45 @@ impl Throttle {
     ) -> Result<T, Error> {
         self.validate()?;
         self.check(state, now)?;
+        self.run(state, now, verify)
+    }
+
+    /// As [`attempt`](Self::attempt) for a recovery code: allowed at the hard stop (a
+    /// success clears it), refused only while a lockout runs.
+    pub fn attempt_recovery<T: AttemptOutcome>(
+        &self,
+        state: &mut ThrottleState,
+        now: u64,
+        verify: impl FnOnce() -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        self.validate()?;
+        self.check_recovery(state, now)?;
+        self.run(state, now, verify)
+    }
+
+    fn run<T: AttemptOutcome>(
+        &self,
+        state: &mut ThrottleState,
+        now: u64,
+        verify: impl FnOnce() -> Result<T, Error>,
+    ) -> Result<T, Error> {
         let outcome = verify()?;
         self.record(state, &outcome, now);
         Ok(outcome)
+    }
+
+    /// The most failed one-time code attempts anyone can make in the `secs` seconds after
+    /// the first (both ends included), starting from a clean state, with no success in
+    /// between: every free failure at once, then one the moment each lockout ends, up to
+    /// the hard stop. This is the
+    /// worst case the module docs tabulate.
+    pub fn max_failures_within(&self, secs: u64) -> u32 {
+        let mut failures = 0u32;
+        let mut next_at = 0u64;
+        while failures < self.hard_stop_after && next_at <= secs {
+            failures = failures.saturating_add(1);
+            next_at = next_at.saturating_add(self.lockout_for(failures));
+        }
+        failures
     }
 }

@@ -177,7 +177,7 @@ fn the_empty_set_accepts_nothing() {
 #[test]
 fn used_and_unknown_codes_count_toward_the_throttle() {
     let throttle = Throttle {
-        max_failures: 2,
+        lockout_after: 2,
         ..Throttle::default()
     };
     let (mut stored, shown) = RecoveryCodes::generate_with(counting).unwrap();

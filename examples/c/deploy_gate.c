@@ -33,12 +33,13 @@
 static const char *const ACCOUNT = "alice@example.com";
 static const char *const ISSUER = "Deploy Portal";
 
-/* Three failures within five minutes lock out for a minute, doubling up to an hour. */
+/* The third failure in a row locks out for a minute, each further one for twice as long up
+ * to an hour, and the tenth is a hard stop. */
 static otp_throttle gate_throttle(void) {
     otp_throttle t;
     memset(&t, 0, sizeof t);
-    t.max_failures = 3;
-    t.window_secs = 300;
+    t.lockout_after = 3;
+    t.hard_stop_after = 10;
     t.lockout_secs = 60;
     t.max_lockout_secs = 3600;
     return t;

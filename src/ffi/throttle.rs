@@ -4,42 +4,47 @@
 use super::{Out, guard, otp_status};
 use crate::{Throttle, ThrottleState};
 
-/// The throttling policy: at most `max_failures` failures within `window_secs` seconds,
-/// then a lockout of `lockout_secs`, doubled after every further lockout up to
-/// `max_lockout_secs`, until a success. `otp_throttle_default` fills in five failures in
-/// ten minutes, one minute doubling up to an hour.
+/// The throttling policy: the `lockout_after`-th consecutive failure locks out for
+/// `lockout_secs`, each further one for twice as long up to `max_lockout_secs`, and the
+/// `hard_stop_after`-th is a hard stop (`OTP_LOCKED_OUT`: no one-time code is checked until
+/// a recovery code succeeds or an administrator resets the state). Only a success clears
+/// the failures. `otp_throttle_default` fills in 5, 20, one minute and one hour; the Rust
+/// docs of `Throttle` give the guessing budget this allows.
 ///
 /// Plain data: fill it in by hand or from `otp_throttle_default`. Every function that
 /// takes one checks it first (`OTP_INVALID_THROTTLE`).
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct otp_throttle {
-    /// The failures within `window_secs` that start a lockout (at least 1).
-    pub max_failures: u32,
-    /// How long failures count together, in seconds, from the first failure of the
-    /// window (at least 1).
-    pub window_secs: u64,
+    /// The consecutive failure that starts the first lockout (at least 1).
+    pub lockout_after: u32,
+    /// The consecutive failure that is a hard stop (from `lockout_after` to
+    /// `OTP_MAX_HARD_STOP`).
+    pub hard_stop_after: u32,
     /// The first lockout in seconds (at least 1).
     pub lockout_secs: u64,
     /// The longest lockout in seconds (at least `lockout_secs`; equal for a fixed one).
     pub max_lockout_secs: u64,
 }
 
+/// The largest `hard_stop_after`: NIST SP 800-63B allows at most 100 consecutive failed
+/// attempts on one account.
+pub const OTP_MAX_HARD_STOP: u32 = 100;
+
+const _: () = assert!(OTP_MAX_HARD_STOP == crate::MAX_HARD_STOP);
+
 /// A user's throttle state: plain data that the caller loads before an attempt and
 /// persists after it (it is part of `otp_user_state` and its encoding). All zero is a
-/// user with no failures. Every bit pattern is valid.
+/// user with no failures, and what an administrator's reset writes. Every bit pattern is
+/// valid.
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct otp_throttle_state {
-    /// Unix time of the first failure of the current counting window.
-    pub window_start: u64,
     /// Unix time until which attempts are refused (`OTP_THROTTLED`): the time to retry
     /// at. In the past (or 0) when not locked out.
     pub locked_until: u64,
-    /// Failures in the current counting window.
+    /// Consecutive failures since the last success.
     pub failures: u32,
-    /// Lockouts since the last success, which set the length of the next one.
-    pub lockouts: u32,
 }
 
 const _: () = assert!(size_of::<otp_throttle_state>() == size_of::<ThrottleState>());
@@ -59,8 +64,8 @@ pub(super) unsafe fn read_in<T: Copy>(ptr: *const T) -> Result<T, otp_status> {
 
 pub(super) fn throttle_from(throttle: &otp_throttle) -> Result<Throttle, otp_status> {
     let throttle = Throttle {
-        max_failures: throttle.max_failures,
-        window_secs: throttle.window_secs,
+        lockout_after: throttle.lockout_after,
+        hard_stop_after: throttle.hard_stop_after,
         lockout_secs: throttle.lockout_secs,
         max_lockout_secs: throttle.max_lockout_secs,
     };
@@ -70,24 +75,20 @@ pub(super) fn throttle_from(throttle: &otp_throttle) -> Result<Throttle, otp_sta
 
 pub(super) fn throttle_state_from(state: &otp_throttle_state) -> ThrottleState {
     ThrottleState {
-        window_start: state.window_start,
         locked_until: state.locked_until,
         failures: state.failures,
-        lockouts: state.lockouts,
     }
 }
 
 pub(super) fn throttle_state_to(state: &ThrottleState) -> otp_throttle_state {
     otp_throttle_state {
-        window_start: state.window_start,
         locked_until: state.locked_until,
         failures: state.failures,
-        lockouts: state.lockouts,
     }
 }
 
-/// Writes the default policy (5 failures within 600 s lock out for 60 s, doubling up to
-/// 3600 s) to `out_throttle`.
+/// Writes the default policy (the 5th consecutive failure locks out for 60 s, each further
+/// one for twice as long up to 3600 s, the 20th is a hard stop) to `out_throttle`.
 ///
 /// # Safety
 /// `out_throttle` points to a writable `otp_throttle`.
@@ -96,8 +97,8 @@ pub unsafe extern "C" fn otp_throttle_default(out_throttle: *mut otp_throttle) -
     guard(|| {
         let t = Throttle::default();
         Out::new(out_throttle)?.set(otp_throttle {
-            max_failures: t.max_failures,
-            window_secs: t.window_secs,
+            lockout_after: t.lockout_after,
+            hard_stop_after: t.hard_stop_after,
             lockout_secs: t.lockout_secs,
             max_lockout_secs: t.max_lockout_secs,
         });
@@ -105,8 +106,9 @@ pub unsafe extern "C" fn otp_throttle_default(out_throttle: *mut otp_throttle) -
     })
 }
 
-/// Checks the policy: `OTP_OK`, or `OTP_INVALID_THROTTLE` when a setting is 0 or
-/// `max_lockout_secs` is below `lockout_secs`.
+/// Checks the policy: `OTP_OK`, or `OTP_INVALID_THROTTLE` when `lockout_after` or
+/// `lockout_secs` is 0, `hard_stop_after` is below `lockout_after` or above
+/// `OTP_MAX_HARD_STOP`, or `max_lockout_secs` is below `lockout_secs`.
 ///
 /// # Safety
 /// `throttle` points to an `otp_throttle`.
@@ -119,8 +121,9 @@ pub unsafe extern "C" fn otp_throttle_validate(throttle: *const otp_throttle) ->
     })
 }
 
-/// Whether `state` allows an attempt at Unix time `now`: `OTP_OK`, or `OTP_THROTTLED`
-/// while locked out; retry at `state->locked_until`.
+/// Whether `state` allows a one-time code attempt at Unix time `now`: `OTP_OK`;
+/// `OTP_LOCKED_OUT` at the hard stop; or `OTP_THROTTLED` while a lockout runs (retry at
+/// `state->locked_until`).
 ///
 /// For a flow of your own, the safe order is: `otp_throttle_check`; only on `OTP_OK`
 /// verify the code; then `otp_throttle_record_success` for a valid code or
@@ -147,9 +150,32 @@ pub unsafe extern "C" fn otp_throttle_check(
     })
 }
 
+/// As `otp_throttle_check` for a recovery code, which the hard stop does not refuse (a
+/// valid one is how a user gets out of it): `OTP_OK`, or `OTP_THROTTLED` while a lockout
+/// runs.
+///
+/// Errors: `OTP_INVALID_THROTTLE`.
+///
+/// # Safety
+/// `throttle` points to an `otp_throttle`; `state` to an `otp_throttle_state`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn otp_throttle_check_recovery(
+    throttle: *const otp_throttle,
+    state: *const otp_throttle_state,
+    now: u64,
+) -> otp_status {
+    guard(|| {
+        require!(throttle, state);
+        // SAFETY: the caller guarantees both structs.
+        let (throttle, state) = unsafe { (read_in(throttle)?, read_in(state)?) };
+        throttle_from(&throttle)?.check_recovery(&throttle_state_from(&state), now)?;
+        Ok(())
+    })
+}
+
 /// Records a failed attempt at Unix time `now` in `state` (read, then written on
 /// `OTP_OK`). When this failure starts a lockout, `state->locked_until` is then after
-/// `now`.
+/// `now` (and after the previous lockout's end: a clock set back never shortens one).
 ///
 /// Errors: `OTP_INVALID_THROTTLE`.
 ///
@@ -174,8 +200,8 @@ pub unsafe extern "C" fn otp_throttle_record_failure(
     })
 }
 
-/// Records a successful attempt in `state`: failures and lockouts are forgotten (the
-/// state becomes all zero).
+/// Records a successful attempt in `state`: the failures are forgotten (the state becomes
+/// all zero).
 ///
 /// Errors: `OTP_INVALID_THROTTLE`.
 ///
