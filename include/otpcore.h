@@ -27,7 +27,7 @@
  * The highest status number in use; numbers up to it that `otp_status` does not list
  * are unassigned.
  */
-#define OTP_STATUS_MAX 47
+#define OTP_STATUS_MAX 50
 
 /**
  * The size of a buffer that holds any generated code: 10 digits and the NUL.
@@ -51,9 +51,21 @@
 #define OTP_SECRET_DEFAULT_LEN 20
 
 /**
- * The largest look-back or look-ahead window in steps.
+ * The largest look-back or look-ahead window in steps: at this bound one guess at six
+ * digits matches one of 101 TOTP codes (about 1 in 9,900).
  */
-#define OTP_MAX_WINDOW 10000
+#define OTP_MAX_WINDOW 50
+
+/**
+ * The largest look-ahead of `otp_hotp_resync`, which needs two consecutive codes.
+ */
+#define OTP_MAX_RESYNC_WINDOW 1000
+
+/**
+ * The longest typed code read at all, in bytes; longer input is `OTP_CODE_WRONG_LENGTH`
+ * before any work.
+ */
+#define OTP_MAX_CODE_INPUT_LEN 32
 
 /**
  * The size in bytes of an `otp_hotp` object.
@@ -97,14 +109,20 @@
 #define OTP_SECRET_SIZE 160
 
 /**
- * The length in bytes of an encoded `otp_user_state` (version 1).
+ * The length in bytes of an encoded `otp_user_state` (version 2).
  */
-#define OTP_USER_STATE_LEN 384
+#define OTP_USER_STATE_LEN 472
 
 /**
- * The encoding version `otp_user_state_encode` writes.
+ * The encoding version `otp_user_state_encode` writes (version 1 is still read).
  */
-#define OTP_USER_STATE_VERSION 1
+#define OTP_USER_STATE_VERSION 2
+
+/**
+ * The largest `hard_stop_after`: NIST SP 800-63B allows at most 100 consecutive failed
+ * attempts on one account.
+ */
+#define OTP_MAX_HARD_STOP 100
 
 /**
  * The size in bytes of an `otp_totp` object.
@@ -323,6 +341,20 @@ enum otp_status
    * The account name contains an ASCII control character (such as NUL).
    */
   OTP_ACCOUNT_NAME_CONTROL_CHARACTER = 47,
+  /**
+   * Too many consecutive failures: the throttle's hard stop. No one-time code is checked
+   * until a recovery code succeeds or an administrator resets the state.
+   */
+  OTP_LOCKED_OUT = 48,
+  /**
+   * The HOTP counter is `UINT64_MAX`: no code can be accepted at it, since no later
+   * counter could block its replay. Enroll a new key.
+   */
+  OTP_COUNTER_EXHAUSTED = 49,
+  /**
+   * Encoded user state fails its checksum: it was corrupted after it was written.
+   */
+  OTP_STATE_CORRUPT = 50,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -491,26 +523,19 @@ typedef struct otp_recovery_codes {
 /**
  * A user's throttle state: plain data that the caller loads before an attempt and
  * persists after it (it is part of `otp_user_state` and its encoding). All zero is a
- * user with no failures. Every bit pattern is valid.
+ * user with no failures, and what an administrator's reset writes. Every bit pattern is
+ * valid.
  */
 typedef struct otp_throttle_state {
-  /**
-   * Unix time of the first failure of the current counting window.
-   */
-  uint64_t window_start;
   /**
    * Unix time until which attempts are refused (`OTP_THROTTLED`): the time to retry
    * at. In the past (or 0) when not locked out.
    */
   uint64_t locked_until;
   /**
-   * Failures in the current counting window.
+   * Consecutive failures since the last success.
    */
   uint32_t failures;
-  /**
-   * Lockouts since the last success, which set the length of the next one.
-   */
-  uint32_t lockouts;
 } otp_throttle_state;
 
 /**
@@ -534,8 +559,8 @@ typedef struct otp_user_state {
    */
   uint64_t hotp_counter;
   /**
-   * Failed attempts and lockouts; `throttle.locked_until` is the time to retry at
-   * after `OTP_THROTTLED`.
+   * Consecutive failed attempts and the lockout they started;
+   * `throttle.locked_until` is the time to retry at after `OTP_THROTTLED`.
    */
   struct otp_throttle_state throttle;
   /**
@@ -566,24 +591,26 @@ typedef struct otp_totp {
 } otp_totp;
 
 /**
- * The throttling policy: at most `max_failures` failures within `window_secs` seconds,
- * then a lockout of `lockout_secs`, doubled after every further lockout up to
- * `max_lockout_secs`, until a success. `otp_throttle_default` fills in five failures in
- * ten minutes, one minute doubling up to an hour.
+ * The throttling policy: the `lockout_after`-th consecutive failure locks out for
+ * `lockout_secs`, each further one for twice as long up to `max_lockout_secs`, and the
+ * `hard_stop_after`-th is a hard stop (`OTP_LOCKED_OUT`: no one-time code is checked until
+ * a recovery code succeeds or an administrator resets the state). Only a success clears
+ * the failures. `otp_throttle_default` fills in 5, 20, one minute and one hour; the Rust
+ * docs of `Throttle` give the guessing budget this allows.
  *
  * Plain data: fill it in by hand or from `otp_throttle_default`. Every function that
  * takes one checks it first (`OTP_INVALID_THROTTLE`).
  */
 typedef struct otp_throttle {
   /**
-   * The failures within `window_secs` that start a lockout (at least 1).
+   * The consecutive failure that starts the first lockout (at least 1).
    */
-  uint32_t max_failures;
+  uint32_t lockout_after;
   /**
-   * How long failures count together, in seconds, from the first failure of the
-   * window (at least 1).
+   * The consecutive failure that is a hard stop (from `lockout_after` to
+   * `OTP_MAX_HARD_STOP`).
    */
-  uint64_t window_secs;
+  uint32_t hard_stop_after;
   /**
    * The first lockout in seconds (at least 1).
    */
@@ -750,11 +777,12 @@ otp_status otp_hotp_generate(const struct otp_hotp *key,
  * Returns `OTP_OK` only when the code is valid; then, and only then, the matched counter
  * is written to `out_counter` and its distance past `counter` to `out_drift`. Store
  * `*out_counter + 1` as the next counter before granting access (codes of that counter
- * and earlier then fall outside every later window: HOTP's replay protection); when
- * `*out_counter` is `UINT64_MAX` the key has no codes left.
+ * and earlier then fall outside every later window: HOTP's replay protection). The
+ * window ends at `UINT64_MAX - 1`, so `*out_counter + 1` never wraps; a `counter` of
+ * `UINT64_MAX` is `OTP_COUNTER_EXHAUSTED` (the key has no codes left).
  *
- * Other outcomes: `OTP_CODE_INVALID` (wrong code), `OTP_CODE_WRONG_LENGTH`,
- * `OTP_CODE_INVALID_CHARACTER`. Every counter of the window is computed and compared in
+ * Other outcomes: `OTP_CODE_INVALID` (wrong code), `OTP_CODE_WRONG_LENGTH` (also for more
+ * than `OTP_MAX_CODE_INPUT_LEN` bytes), `OTP_CODE_INVALID_CHARACTER`. Every counter of the window is computed and compared in
  * constant time.
  *
  * # Safety
@@ -771,12 +799,13 @@ otp_status otp_hotp_verify(const struct otp_hotp *key,
 /**
  * Resynchronises a counter that drifted beyond the look-ahead (RFC 4226 §7.4): accepts
  * two codes (`first`, then `second`) only if they belong to consecutive counters `c` and
- * `c + 1` with `c` at most `look_ahead` (at most `OTP_MAX_WINDOW`) past `counter`.
+ * `c + 1` with `c` at most `look_ahead` (at most `OTP_MAX_RESYNC_WINDOW`) past `counter`
+ * and `c + 1` below `UINT64_MAX`.
  *
  * Returns `OTP_OK` only for such a pair; then the counter of the second code is written
  * to `out_counter` (store `*out_counter + 1`) and its distance past `counter` to
- * `out_drift`. Otherwise `OTP_CODE_INVALID`, a malformed-code status, or
- * `OTP_WINDOW_TOO_LARGE`.
+ * `out_drift`. Otherwise `OTP_CODE_INVALID`, a malformed-code status,
+ * `OTP_WINDOW_TOO_LARGE` or `OTP_COUNTER_EXHAUSTED`.
  *
  * # Safety
  * `key` points to an `otp_hotp`; `first` and `second` to `first_len` and `second_len`
@@ -1003,7 +1032,7 @@ otp_status otp_base32_decode(const char *text,
 otp_status otp_user_state_default(struct otp_user_state *out_state);
 
 /**
- * Writes the version 1 encoding of `state` (`OTP_USER_STATE_LEN` bytes, documented in
+ * Writes the version 2 encoding of `state` (`OTP_USER_STATE_LEN` bytes, documented in
  * the README and in the Rust docs of `UserState`) into `out` (`cap` bytes) and its
  * length to `out_len`. The encoding holds no secret, but whoever can change it can reset
  * the throttle or allow a replay: keep it where only the server writes.
@@ -1027,7 +1056,9 @@ otp_status otp_user_state_encode(const struct otp_user_state *state,
  * Errors, checked in this order: `OTP_STATE_WRONG_LENGTH` (shorter than the 5 bytes of
  * magic and version), `OTP_STATE_BAD_MAGIC` (not a user state), `OTP_STATE_UNSUPPORTED_VERSION`
  * (written by a later version), `OTP_STATE_WRONG_LENGTH` (not the length of its version),
- * `OTP_STATE_INVALID_FLAGS` (a reserved bit set).
+ * `OTP_STATE_CORRUPT` (the checksum of version 2 does not match), `OTP_STATE_INVALID_FLAGS`
+ * (a reserved bit or byte set). Version 1 encodings are read as the Rust docs of
+ * `UserState` describe.
  *
  * # Safety
  * `bytes` points to `len` readable bytes; `out_state` to a writable `otp_user_state`.
@@ -1042,14 +1073,15 @@ otp_status otp_user_state_decode(const uint8_t *bytes,
  * accepted step.
  *
  * While the user is locked out the code is not checked: `OTP_THROTTLED`, retry at
- * `state->throttle.locked_until`. Otherwise the outcome is as for `otp_totp_verify`:
+ * `state->throttle.locked_until`, or `OTP_LOCKED_OUT` at the throttle's hard stop. Otherwise the outcome is as for `otp_totp_verify`:
  * `OTP_OK` only for a valid code, with the step and drift written to `out_step` and
  * `out_drift`; `OTP_CODE_REPLAYED` or `OTP_CODE_INVALID` for a refused one.
  *
  * `state` is read, and written back for these three outcomes, which count as attempts: a
  * valid code stores its step and clears the failures, a replayed or wrong one counts as
  * a failure and may start a lockout. Persist the state after every call (encode it),
- * before acting on the outcome. For any other status (`OTP_THROTTLED`, a malformed code,
+ * before acting on the outcome. For any other status (`OTP_THROTTLED`, `OTP_LOCKED_OUT`,
+ * a malformed code,
  * `OTP_TIME_BEFORE_T0`, `OTP_INVALID_THROTTLE`, `OTP_STATE_INVALID_FLAGS`,
  * `OTP_NOT_INITIALIZED`, ...) nothing is written.
  *
@@ -1071,12 +1103,12 @@ otp_status otp_user_state_verify_totp(const struct otp_totp *key,
  * Verifies an HOTP code (`code_len` bytes at `code`) against the state's next counter
  * `state->hotp_counter` and the key's look-ahead, under `throttle`, at Unix time `now`.
  *
- * As `otp_user_state_verify_totp`: `OTP_THROTTLED` without checking while locked out;
- * otherwise `OTP_OK` with the matched counter written to `out_counter` and its distance
- * past the stored one to `out_drift`, or `OTP_CODE_INVALID`. A valid code moves
- * `state->hotp_counter` past it (a match at counter `UINT64_MAX` is `OTP_CODE_INVALID`:
- * no later counter could block its replay). `state` is written back for `OTP_OK` and
- * `OTP_CODE_INVALID` only; persist it after every call, before acting on the outcome.
+ * As `otp_user_state_verify_totp`: `OTP_THROTTLED` or `OTP_LOCKED_OUT` without checking
+ * while locked out; otherwise `OTP_OK` with the matched counter written to `out_counter`
+ * and its distance past the stored one to `out_drift`, or `OTP_CODE_INVALID`. A valid
+ * code moves `state->hotp_counter` past it; a stored counter of `UINT64_MAX` is
+ * `OTP_COUNTER_EXHAUSTED` (see `otp_hotp_verify`). `state` is written back for `OTP_OK`
+ * and `OTP_CODE_INVALID` only; persist it after every call, before acting on the outcome.
  *
  * # Safety
  * `key` points to an `otp_hotp`; `throttle` to an `otp_throttle`; `code` to `code_len`
@@ -1095,9 +1127,10 @@ otp_status otp_user_state_verify_hotp(const struct otp_hotp *key,
 /**
  * Verifies a typed recovery code (`code_len` bytes at `code`) against the state's
  * recovery set under `throttle` (the same failure count as one-time codes), at Unix time
- * `now`.
+ * `now`. The throttle's hard stop does not refuse it: a valid recovery code is how a user
+ * gets out of it.
  *
- * `OTP_THROTTLED` without checking while locked out; otherwise `OTP_OK` for an unused
+ * `OTP_THROTTLED` without checking while a lockout runs; otherwise `OTP_OK` for an unused
  * code of the set, which is marked used, with its slot (0 to 9) written to `out_slot` and
  * the unused codes left to `out_remaining`; `OTP_CODE_REPLAYED` for a code used before;
  * `OTP_CODE_INVALID` for one not in the set. `state` is written back for these three
@@ -1118,8 +1151,8 @@ otp_status otp_user_state_verify_recovery(const struct otp_throttle *throttle,
                                           size_t *out_remaining);
 
 /**
- * Writes the default policy (5 failures within 600 s lock out for 60 s, doubling up to
- * 3600 s) to `out_throttle`.
+ * Writes the default policy (the 5th consecutive failure locks out for 60 s, each further
+ * one for twice as long up to 3600 s, the 20th is a hard stop) to `out_throttle`.
  *
  * # Safety
  * `out_throttle` points to a writable `otp_throttle`.
@@ -1127,8 +1160,9 @@ otp_status otp_user_state_verify_recovery(const struct otp_throttle *throttle,
 otp_status otp_throttle_default(struct otp_throttle *out_throttle);
 
 /**
- * Checks the policy: `OTP_OK`, or `OTP_INVALID_THROTTLE` when a setting is 0 or
- * `max_lockout_secs` is below `lockout_secs`.
+ * Checks the policy: `OTP_OK`, or `OTP_INVALID_THROTTLE` when `lockout_after` or
+ * `lockout_secs` is 0, `hard_stop_after` is below `lockout_after` or above
+ * `OTP_MAX_HARD_STOP`, or `max_lockout_secs` is below `lockout_secs`.
  *
  * # Safety
  * `throttle` points to an `otp_throttle`.
@@ -1136,8 +1170,9 @@ otp_status otp_throttle_default(struct otp_throttle *out_throttle);
 otp_status otp_throttle_validate(const struct otp_throttle *throttle);
 
 /**
- * Whether `state` allows an attempt at Unix time `now`: `OTP_OK`, or `OTP_THROTTLED`
- * while locked out; retry at `state->locked_until`.
+ * Whether `state` allows a one-time code attempt at Unix time `now`: `OTP_OK`;
+ * `OTP_LOCKED_OUT` at the hard stop; or `OTP_THROTTLED` while a lockout runs (retry at
+ * `state->locked_until`).
  *
  * For a flow of your own, the safe order is: `otp_throttle_check`; only on `OTP_OK`
  * verify the code; then `otp_throttle_record_success` for a valid code or
@@ -1155,9 +1190,23 @@ otp_status otp_throttle_check(const struct otp_throttle *throttle,
                               uint64_t now);
 
 /**
+ * As `otp_throttle_check` for a recovery code, which the hard stop does not refuse (a
+ * valid one is how a user gets out of it): `OTP_OK`, or `OTP_THROTTLED` while a lockout
+ * runs.
+ *
+ * Errors: `OTP_INVALID_THROTTLE`.
+ *
+ * # Safety
+ * `throttle` points to an `otp_throttle`; `state` to an `otp_throttle_state`.
+ */
+otp_status otp_throttle_check_recovery(const struct otp_throttle *throttle,
+                                       const struct otp_throttle_state *state,
+                                       uint64_t now);
+
+/**
  * Records a failed attempt at Unix time `now` in `state` (read, then written on
  * `OTP_OK`). When this failure starts a lockout, `state->locked_until` is then after
- * `now`.
+ * `now` (and after the previous lockout's end: a clock set back never shortens one).
  *
  * Errors: `OTP_INVALID_THROTTLE`.
  *
@@ -1170,8 +1219,8 @@ otp_status otp_throttle_record_failure(const struct otp_throttle *throttle,
                                        struct otp_throttle_state *state);
 
 /**
- * Records a successful attempt in `state`: failures and lockouts are forgotten (the
- * state becomes all zero).
+ * Records a successful attempt in `state`: the failures are forgotten (the state becomes
+ * all zero).
  *
  * Errors: `OTP_INVALID_THROTTLE`.
  *

@@ -129,12 +129,21 @@ impl fmt::Debug for Code {
     }
 }
 
+/// The longest typed code that is read at all, in bytes: ten digits with room for any
+/// sensible grouping. Longer input is [`Error::CodeWrongLength`] before any other work, so
+/// a megabyte of spaces costs nothing.
+pub const MAX_CODE_INPUT_LEN: usize = 32;
+
 /// Reads a code as a user typed it: exactly `digits` ASCII digits, optionally split into
-/// groups by ASCII spaces (`"123 456"`). Leading or trailing spaces, any other character
-/// (including non-ASCII digits) or another number of digits make it malformed.
+/// groups by ASCII spaces (`"123 456"`), at most [`MAX_CODE_INPUT_LEN`] bytes in all.
+/// Leading or trailing spaces, any other character (including non-ASCII digits) or another
+/// number of digits make it malformed.
 ///
 /// The code is the user's input, not a secret, so reading it may take input-dependent time.
 pub(crate) fn parse_code(bytes: &[u8], digits: Digits) -> Result<u64, Error> {
+    if bytes.len() > MAX_CODE_INPUT_LEN {
+        return Err(Error::CodeWrongLength);
+    }
     let (Some(first), Some(last)) = (bytes.first(), bytes.last()) else {
         return Err(Error::CodeWrongLength);
     };

@@ -34,7 +34,8 @@ pub enum Error {
     InvalidDigits,
     /// The TOTP period is zero.
     InvalidPeriod,
-    /// A look-back or look-ahead window is larger than [`MAX_WINDOW`](crate::MAX_WINDOW).
+    /// A look-back or look-ahead window is larger than [`MAX_WINDOW`](crate::MAX_WINDOW)
+    /// ([`MAX_RESYNC_WINDOW`](crate::MAX_RESYNC_WINDOW) for HOTP resynchronisation).
     WindowTooLarge,
     /// The time is before the TOTP start time T0.
     TimeBeforeT0,
@@ -106,6 +107,14 @@ pub enum Error {
     },
     /// Encoded user state has a reserved flag or recovery bit set.
     StateInvalidFlags,
+    /// Too many consecutive failures: the hard stop of the throttle. No one-time code is
+    /// checked until a recovery code succeeds or an administrator resets the state.
+    LockedOut,
+    /// The HOTP counter is `u64::MAX`: no code can be accepted at it, since no later
+    /// counter could block its replay. The key is used up; enroll a new one.
+    CounterExhausted,
+    /// Encoded user state fails its checksum: it was corrupted after it was written.
+    StateCorrupt,
 }
 
 impl fmt::Display for Error {
@@ -130,8 +139,9 @@ impl fmt::Display for Error {
             Error::InvalidPeriod => f.write_str("the TOTP period must be at least one second"),
             Error::WindowTooLarge => write!(
                 f,
-                "a verification window may hold at most {} steps each way",
-                crate::MAX_WINDOW
+                "a verification window may hold at most {} steps each way ({} for HOTP resynchronisation)",
+                crate::MAX_WINDOW,
+                crate::MAX_RESYNC_WINDOW
             ),
             Error::TimeBeforeT0 => f.write_str("the time is before the TOTP start time T0"),
             Error::ClockBeforeUnixEpoch => f.write_str("the system clock is before 1970"),
@@ -175,6 +185,13 @@ impl fmt::Display for Error {
                 write!(f, "the encoded user state must be {expected} bytes long")
             }
             Error::StateInvalidFlags => f.write_str("the encoded user state has reserved bits set"),
+            Error::LockedOut => f.write_str(
+                "too many consecutive failed attempts: locked until a recovery code or an administrator reset",
+            ),
+            Error::CounterExhausted => {
+                f.write_str("the HOTP counter is used up: enroll a new key")
+            }
+            Error::StateCorrupt => f.write_str("the encoded user state fails its checksum"),
         }
     }
 }

@@ -6,7 +6,10 @@ use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
 
 use crate::code::{Code, Digits, parse_code};
 use crate::key::Key;
-use crate::verify::{Match, Verification, check_window, for_each_value, verify_steps};
+use crate::verify::{
+    MAX_RESYNC_WINDOW, Match, Verification, check_window, check_window_against, for_each_value,
+    verify_steps,
+};
 use crate::{Algorithm, Error, Secret};
 
 /// HOTP settings. The defaults are SHA-1, six digits and a look-ahead of 3 counters.
@@ -91,9 +94,13 @@ impl Hotp {
     /// Every counter of the window is computed and compared in constant time. On
     /// [`Verification::Valid`], store [`Match::next_counter`]: codes of that counter and
     /// earlier then fall outside every later window, which is HOTP's replay protection.
-    /// The window stops at `u64::MAX` rather than wrapping to 0.
+    ///
+    /// The window stops at `u64::MAX - 1` rather than wrapping to 0: a code for counter
+    /// `u64::MAX` could never be blocked from replay (no counter comes after it), so it is
+    /// never accepted, and a stored `counter` of `u64::MAX` is
+    /// [`Error::CounterExhausted`] before any work.
     pub fn verify(&self, code: impl AsRef<[u8]>, counter: u64) -> Result<Verification, Error> {
-        let end = counter.saturating_add(u64::from(self.look_ahead));
+        let end = last_usable(counter)?.min(counter.saturating_add(u64::from(self.look_ahead)));
         verify_steps(
             &self.key,
             self.digits,
@@ -106,7 +113,8 @@ impl Hotp {
 
     /// Resynchronises a counter that drifted beyond the look-ahead (RFC 4226 §7.4): accepts
     /// two codes only if they belong to consecutive counters `c` and `c + 1` with `c` within
-    /// `look_ahead` (at most [`MAX_WINDOW`](crate::MAX_WINDOW)) of the stored `counter`.
+    /// `look_ahead` (at most [`MAX_RESYNC_WINDOW`](crate::MAX_RESYNC_WINDOW)) of the stored
+    /// `counter`, and `c + 1` below `u64::MAX` (see [`verify`](Self::verify)).
     ///
     /// The match is for the second code: store its [`Match::next_counter`]. All counters of
     /// the window are evaluated, with no early exit.
@@ -117,11 +125,11 @@ impl Hotp {
         counter: u64,
         look_ahead: u32,
     ) -> Result<Verification, Error> {
+        let last = last_usable(counter)?;
         let first = parse_code(first.as_ref(), self.digits)?;
         let second = parse_code(second.as_ref(), self.digits)?;
-        let end = counter
-            .saturating_add(u64::from(check_window(look_ahead)?))
-            .saturating_add(1);
+        let reach = check_window_against(look_ahead, MAX_RESYNC_WINDOW)?;
+        let end = last.min(counter.saturating_add(u64::from(reach)).saturating_add(1));
         let mut previous_equal = Choice::from(0);
         let mut found = Choice::from(0);
         let mut found_step = 0u64;
@@ -141,5 +149,16 @@ impl Hotp {
             1 => Verification::Valid(matched),
             _ => Verification::Invalid,
         })
+    }
+}
+
+/// The last counter a code may be accepted at, `u64::MAX - 1`; [`Error::CounterExhausted`]
+/// when the stored `counter` is already past it.
+fn last_usable(counter: u64) -> Result<u64, Error> {
+    const LAST: u64 = u64::MAX - 1;
+    if counter > LAST {
+        Err(Error::CounterExhausted)
+    } else {
+        Ok(LAST)
     }
 }

@@ -30,15 +30,15 @@ pub mod uri;
 mod verify;
 
 pub use algorithm::Algorithm;
-pub use code::{Code, Digits};
+pub use code::{Code, Digits, MAX_CODE_INPUT_LEN};
 pub use error::Error;
 pub use hotp::{Hotp, HotpParams};
 pub use recovery::{RecoveryCode, RecoveryCodes, RecoveryVerification};
 pub use secret::{MAX_SECRET_BASE32_LEN, MAX_SECRET_LEN, Secret, SecretPolicy};
 pub use state::{USER_STATE_LEN, USER_STATE_VERSION, UserState};
-pub use throttle::{AttemptOutcome, Throttle, ThrottleState};
+pub use throttle::{AttemptOutcome, MAX_HARD_STOP, Throttle, ThrottleState};
 #[cfg(feature = "std")]
 pub use totp::unix_time;
 pub use totp::{Totp, TotpParams};
 pub use uri::{Compatibility, KeyUri, OtpType};
-pub use verify::{MAX_WINDOW, Match, Verification};
+pub use verify::{MAX_RESYNC_WINDOW, MAX_WINDOW, Match, Verification};

@@ -8,10 +8,18 @@ use crate::key::Key;
 
 /// The largest look-back or look-ahead window, in steps, that verification accepts.
 ///
-/// Every step in a window is computed on every attempt, so the bound keeps a
-/// misconfiguration from turning a verification into a denial of service, and keeps the
-/// chance of a guessed code matching small.
-pub const MAX_WINDOW: u32 = 10_000;
+/// Each step of a window is one more code that a guess can match: at this bound a TOTP
+/// window of 50 steps back and 50 ahead (25 minutes each way with 30 s steps) accepts 101
+/// codes, so one guess at six digits succeeds with probability 101 in a million (about
+/// 1 in 9,900), and an HOTP look-ahead of 50 with 51 in a million. Real deployments need far
+/// less: one step each way is the common default, and google-authenticator-libpam's
+/// largest suggested window is 17 steps in all.
+pub const MAX_WINDOW: u32 = 50;
+
+/// The largest look-ahead of [`Hotp::resync`](crate::Hotp::resync), which needs two
+/// consecutive codes to match: at this bound one guessed pair of six-digit codes succeeds
+/// with probability about 1,001 in 10^12.
+pub const MAX_RESYNC_WINDOW: u32 = 1_000;
 
 /// How many codes are computed side by side: the steps of a window are independent, and
 /// the CPU overlaps their hash computations.
@@ -66,7 +74,12 @@ impl Verification {
 
 /// Checks a window size against [`MAX_WINDOW`].
 pub(crate) const fn check_window(steps: u32) -> Result<u32, Error> {
-    if steps > MAX_WINDOW {
+    check_window_against(steps, MAX_WINDOW)
+}
+
+/// Checks a window size against `max`.
+pub(crate) const fn check_window_against(steps: u32, max: u32) -> Result<u32, Error> {
+    if steps > max {
         Err(Error::WindowTooLarge)
     } else {
         Ok(steps)

@@ -4,8 +4,9 @@
 use core::fmt;
 
 use otpcore::{
-    Algorithm, Digits, Error, Hotp, HotpParams, KeyUri, MAX_WINDOW, Secret, SecretPolicy, Totp,
-    TotpParams, base32,
+    Algorithm, Digits, Error, Hotp, HotpParams, KeyUri, MAX_CODE_INPUT_LEN, MAX_HARD_STOP,
+    MAX_RESYNC_WINDOW, MAX_WINDOW, Secret, SecretPolicy, Throttle, ThrottleState, Totp, TotpParams,
+    USER_STATE_LEN, UserState, base32,
 };
 
 type Case = (&'static str, fn() -> Result<(), Error>, Error);
@@ -364,13 +365,76 @@ const CASES: &[Case] = &[
         Error::WindowTooLarge,
     ),
     (
-        "resync look-ahead over MAX_WINDOW",
+        "resync look-ahead over MAX_RESYNC_WINDOW",
         || {
             hotp()
-                .resync("755224", "287082", 0, MAX_WINDOW + 1)
+                .resync("755224", "287082", 0, MAX_RESYNC_WINDOW + 1)
                 .map(drop)
         },
         Error::WindowTooLarge,
+    ),
+    // HOTP counters that no code can be accepted at.
+    (
+        "HOTP verify at counter u64::MAX",
+        || hotp().verify("755224", u64::MAX).map(drop),
+        Error::CounterExhausted,
+    ),
+    (
+        "HOTP resync at counter u64::MAX",
+        || hotp().resync("755224", "287082", u64::MAX, 1).map(drop),
+        Error::CounterExhausted,
+    ),
+    // Throttle settings and states.
+    (
+        "throttle hard stop above MAX_HARD_STOP",
+        || {
+            Throttle {
+                hard_stop_after: MAX_HARD_STOP + 1,
+                ..Throttle::default()
+            }
+            .validate()
+        },
+        Error::InvalidThrottle,
+    ),
+    (
+        "throttle hard stop before the first lockout",
+        || {
+            Throttle {
+                lockout_after: 5,
+                hard_stop_after: 4,
+                ..Throttle::default()
+            }
+            .validate()
+        },
+        Error::InvalidThrottle,
+    ),
+    (
+        "code attempt at the hard stop",
+        || {
+            let mut state = ThrottleState {
+                failures: 20,
+                locked_until: 0,
+            };
+            let totp = Totp::new(&secret(), TotpParams::default())?;
+            Throttle::default()
+                .attempt(&mut state, 1_700_000_000, || {
+                    totp.verify("123456", 1_700_000_000, None)
+                })
+                .map(drop)
+        },
+        Error::LockedOut,
+    ),
+    (
+        "user state with a flipped bit",
+        || {
+            let mut bytes = [0u8; USER_STATE_LEN];
+            UserState::default().encode(&mut bytes)?;
+            if let Some(b) = bytes.get_mut(20) {
+                *b ^= 1;
+            }
+            UserState::decode(&bytes).map(drop)
+        },
+        Error::StateCorrupt,
     ),
     // Time before T0 (T0 = 100).
     (
@@ -395,6 +459,25 @@ const CASES: &[Case] = &[
     ),
     // Typed codes (6 digits configured).
     ("empty code", || totp_verify(""), Error::CodeWrongLength),
+    (
+        "code padded past MAX_CODE_INPUT_LEN",
+        || {
+            let padded = format!("123{}456", " ".repeat(MAX_CODE_INPUT_LEN - 5));
+            assert_eq!(padded.len(), MAX_CODE_INPUT_LEN + 1);
+            Totp::new(&secret(), TotpParams::default())?
+                .verify(padded, 1_700_000_000, None)
+                .map(drop)
+        },
+        Error::CodeWrongLength,
+    ),
+    (
+        "a megabyte of spaces around six digits",
+        || {
+            let padded = format!("1{}23456", " ".repeat(1 << 20));
+            hotp().verify(padded, 0).map(drop)
+        },
+        Error::CodeWrongLength,
+    ),
     (
         "code of 5 digits",
         || totp_verify("12345"),
@@ -1031,7 +1114,7 @@ fn error_messages_name_the_fault_without_secret_material() {
 }
 
 #[test]
-fn hotp_counter_at_u64_max_clips_the_look_ahead_instead_of_wrapping() {
+fn hotp_windows_end_before_u64_max_so_no_accepted_code_is_replayable() {
     // 10 digits make a chance collision between the codes of counters 0..3 and u64::MAX
     // impossible to overlook: the assertion below checks there is none.
     let params = HotpParams {
@@ -1044,17 +1127,30 @@ fn hotp_counter_at_u64_max_clips_the_look_ahead_instead_of_wrapping() {
     for wrapped in 0..3 {
         let code = hotp.generate(wrapped).to_string();
         assert_ne!(code, at_max);
-        for counter in [u64::MAX, u64::MAX - 1] {
-            assert_eq!(
-                hotp.verify(&code, counter),
-                Ok(otpcore::Verification::Invalid),
-                "code of counter {wrapped} accepted at {counter}"
-            );
-        }
+        assert_eq!(
+            hotp.verify(&code, u64::MAX - 1),
+            Ok(otpcore::Verification::Invalid),
+            "code of counter {wrapped} accepted near the end"
+        );
     }
-    let matched = hotp.verify(&at_max, u64::MAX - 2).unwrap().valid_match();
-    assert_eq!(matched.map(|m| (m.step, m.drift)), Some((u64::MAX, 2)));
-    assert_eq!(matched.and_then(|m| m.next_counter()), None);
+    // The code of counter u64::MAX is never accepted: nothing could block its replay.
+    assert_eq!(
+        hotp.verify(&at_max, u64::MAX - 2),
+        Ok(otpcore::Verification::Invalid)
+    );
+    assert_eq!(hotp.verify(&at_max, u64::MAX), Err(Error::CounterExhausted));
+    // The last usable counter still works, and its successor is the exhausted counter.
+    let last = hotp.generate(u64::MAX - 1).to_string();
+    let matched = hotp.verify(&last, u64::MAX - 2).unwrap().valid_match();
+    assert_eq!(matched.map(|m| (m.step, m.drift)), Some((u64::MAX - 1, 1)));
+    assert_eq!(matched.and_then(|m| m.next_counter()), Some(u64::MAX));
+    let first = hotp.generate(u64::MAX - 2).to_string();
+    let resynced = hotp.resync(&first, &last, u64::MAX - 10, 20).unwrap();
+    assert_eq!(resynced.valid_match().map(|m| m.step), Some(u64::MAX - 1));
+    assert_eq!(
+        hotp.resync(&last, &at_max, u64::MAX - 10, 20),
+        Ok(otpcore::Verification::Invalid)
+    );
 }
 
 #[test]

@@ -37,7 +37,7 @@ fn the_walkthrough_shows_every_step_of_the_gate() {
         "or choose \"Enter a setup key\" and type: ",
         "key URI: otpauth://totp/Deploy%20Portal:alice@example.com?secret=",
         "enrollment: accepted",
-        "persisted the user's state: 384 bytes",
+        "persisted the user's state: 472 bytes",
         "fresh code",
         "  accepted",
         "build 1.4.2 deployed to production",

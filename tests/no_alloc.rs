@@ -217,8 +217,12 @@ fn hotp_generate_verify_and_resync_do_not_allocate() {
     assert!(hit.unwrap().is_valid());
     let miss = no_alloc("Hotp::verify miss", || hotp.verify(first, 0));
     assert_eq!(miss, Ok(Verification::Invalid));
-    let clipped = no_alloc("Hotp::verify at u64::MAX", || hotp.verify(first, u64::MAX));
+    let clipped = no_alloc("Hotp::verify near u64::MAX", || {
+        hotp.verify(first, u64::MAX - 1)
+    });
     assert_eq!(clipped, Ok(Verification::Invalid));
+    let exhausted = no_alloc("Hotp::verify at u64::MAX", || hotp.verify(first, u64::MAX));
+    assert_eq!(exhausted, Err(otpcore::Error::CounterExhausted));
     let resync = no_alloc("Hotp::resync hit", || hotp.resync(first, second, 0, 100));
     assert!(resync.unwrap().is_valid());
     let resync_miss = no_alloc("Hotp::resync miss", || hotp.resync(second, first, 0, 100));

@@ -1,10 +1,13 @@
-//! Per-user state: the version 1 byte layout field by field, round trips, each decoding
-//! error, and the throttled TOTP, HOTP and recovery verifications that update it.
+//! Per-user state: the version 2 byte layout field by field, reading version 1, round
+//! trips, corruption detection, each decoding error, and the throttled TOTP, HOTP and
+//! recovery verifications that update it.
 #![allow(
     clippy::unwrap_used,
     clippy::indexing_slicing,
     clippy::arithmetic_side_effects
 )]
+
+use sha2::{Digest, Sha256};
 
 use otpcore::{
     Error, Hotp, HotpParams, RecoveryCodes, RecoveryVerification, Secret, Throttle, ThrottleState,
@@ -23,19 +26,16 @@ fn counting(buf: &mut [u8]) -> Result<(), ()> {
 fn sample() -> UserState {
     let (recovery, _) = RecoveryCodes::generate_with(counting).unwrap();
     UserState {
-        totp_step: 0x0102_0304_0506_0708,
+        last_totp_step: Some(0x0102_0304_0506_0708),
         hotp_counter: 0x1112_1314_1516_1718,
         throttle: ThrottleState {
-            window_start: 0x2122_2324_2526_2728,
             locked_until: 0x3132_3334_3536_3738,
             failures: 0x4142_4344,
-            lockouts: 0x5152_5354,
         },
         recovery: RecoveryCodes {
             used: 0b10_0000_0101,
             ..recovery
         },
-        has_totp_step: 1,
     }
 }
 
@@ -46,11 +46,12 @@ fn encoded(state: &UserState) -> [u8; USER_STATE_LEN] {
 }
 
 #[test]
-fn version_1_layout_is_as_documented_byte_by_byte() {
+fn version_2_layout_is_as_documented_byte_by_byte() {
     let state = sample();
     let bytes = encoded(&state);
+    assert_eq!(USER_STATE_LEN, 472);
     assert_eq!(&bytes[0..4], b"OTPS");
-    assert_eq!(bytes[4], 1);
+    assert_eq!(bytes[4], 2);
     assert_eq!(bytes[5], 1);
     assert_eq!(bytes[6..8], [0x02, 0x05]);
     assert_eq!(bytes[8..16], [1, 2, 3, 4, 5, 6, 7, 8]);
@@ -60,18 +61,101 @@ fn version_1_layout_is_as_documented_byte_by_byte() {
     );
     assert_eq!(
         bytes[24..32],
-        [0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27, 0x28]
-    );
-    assert_eq!(
-        bytes[32..40],
         [0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38]
     );
-    assert_eq!(bytes[40..44], [0x41, 0x42, 0x43, 0x44]);
-    assert_eq!(bytes[44..48], [0x51, 0x52, 0x53, 0x54]);
-    assert_eq!(bytes[48..64], state.recovery.salt);
+    assert_eq!(bytes[32..36], [0x41, 0x42, 0x43, 0x44]);
+    assert_eq!(bytes[36..40], [0; 4]);
+    assert_eq!(bytes[40..104], [0; 64]);
+    assert_eq!(bytes[104..120], state.recovery.salt);
     for (i, hash) in state.recovery.hashes.iter().enumerate() {
-        assert_eq!(&bytes[64 + 32 * i..96 + 32 * i], hash, "hash {i}");
+        assert_eq!(&bytes[120 + 32 * i..152 + 32 * i], hash, "hash {i}");
     }
+    let sum: [u8; 32] = Sha256::digest(&bytes[..440]).into();
+    assert_eq!(bytes[440..472], sum);
+}
+
+/// A version 1 encoding as the previous release wrote it, built by hand from its table.
+fn version_1(state: &UserState, window_start: u64, failures: u32, lockouts: u32) -> Vec<u8> {
+    let mut v1 = Vec::with_capacity(384);
+    v1.extend_from_slice(b"OTPS");
+    v1.push(1);
+    v1.push(u8::from(state.last_totp_step.is_some()));
+    v1.extend_from_slice(&state.recovery.used.to_be_bytes());
+    v1.extend_from_slice(&state.last_totp_step.unwrap_or(0).to_be_bytes());
+    v1.extend_from_slice(&state.hotp_counter.to_be_bytes());
+    v1.extend_from_slice(&window_start.to_be_bytes());
+    v1.extend_from_slice(&state.throttle.locked_until.to_be_bytes());
+    v1.extend_from_slice(&failures.to_be_bytes());
+    v1.extend_from_slice(&lockouts.to_be_bytes());
+    v1.extend_from_slice(&state.recovery.salt);
+    for hash in &state.recovery.hashes {
+        v1.extend_from_slice(hash);
+    }
+    assert_eq!(v1.len(), 384);
+    v1
+}
+
+#[test]
+fn version_1_is_still_read_and_never_lowers_the_failure_count() {
+    let state = UserState {
+        throttle: ThrottleState {
+            locked_until: T + 120,
+            failures: 0,
+        },
+        ..sample()
+    };
+    // Two failures in the current window after three lockouts: at least 2 + 3 x 5 in a row.
+    let decoded = UserState::decode(&version_1(&state, T - 50, 2, 3)).unwrap();
+    assert_eq!(
+        decoded,
+        UserState {
+            throttle: ThrottleState {
+                locked_until: T + 120,
+                failures: 17,
+            },
+            ..state
+        }
+    );
+    let saturated = UserState::decode(&version_1(&state, 0, u32::MAX, u32::MAX)).unwrap();
+    assert_eq!(saturated.throttle.failures, u32::MAX);
+    // Version 1 has its own length and flag checks.
+    let v1 = version_1(&state, 0, 0, 0);
+    assert_eq!(
+        UserState::decode(&v1[..383]),
+        Err(Error::StateWrongLength { expected: 384 })
+    );
+    let mut flags = v1.clone();
+    flags[5] |= 0x02;
+    assert_eq!(UserState::decode(&flags), Err(Error::StateInvalidFlags));
+    // Written back, it becomes version 2.
+    assert_eq!(encoded(&decoded)[4], 2);
+}
+
+#[test]
+fn any_flipped_bit_is_detected() {
+    let good = encoded(&sample());
+    for at in 0..USER_STATE_LEN {
+        for bit in 0..8 {
+            let mut bad = good;
+            bad[at] ^= 1 << bit;
+            let result = UserState::decode(&bad);
+            assert!(result.is_err(), "byte {at} bit {bit} went unnoticed");
+            if at >= 5 {
+                assert_eq!(result, Err(Error::StateCorrupt), "byte {at} bit {bit}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_lowered_counter_or_cleared_throttle_is_detected_as_corruption() {
+    let good = encoded(&sample());
+    let mut lowered = good;
+    lowered[16..24].copy_from_slice(&0u64.to_be_bytes());
+    assert_eq!(UserState::decode(&lowered), Err(Error::StateCorrupt));
+    let mut cleared = good;
+    cleared[24..36].fill(0);
+    assert_eq!(UserState::decode(&cleared), Err(Error::StateCorrupt));
 }
 
 #[test]
@@ -84,7 +168,7 @@ fn encoding_round_trips() {
 #[test]
 fn no_accepted_step_encodes_flag_and_step_as_zero() {
     let state = UserState {
-        has_totp_step: 0,
+        last_totp_step: None,
         ..sample()
     };
     let bytes = encoded(&state);
@@ -99,7 +183,7 @@ fn no_accepted_step_encodes_flag_and_step_as_zero() {
 fn a_new_user_encodes_all_recovery_slots_as_used() {
     let bytes = encoded(&UserState::default());
     assert_eq!(bytes[6..8], [0x03, 0xff]);
-    assert!(bytes[8..].iter().all(|&b| b == 0));
+    assert!(bytes[8..440].iter().all(|&b| b == 0));
 }
 
 #[test]
@@ -137,7 +221,7 @@ fn each_decoding_fault_has_its_error() {
         Err(Error::StateBadMagic)
     );
 
-    for version in [0u8, 2, 255] {
+    for version in [0u8, 3, 255] {
         let mut other = good;
         other[4] = version;
         assert_eq!(
@@ -151,17 +235,41 @@ fn each_decoding_fault_has_its_error() {
         );
     }
 
-    for (at, value) in [(5, 0x02u8), (5, 0x80), (6, 0x04), (6, 0x80)] {
+    // Reserved bits and bytes, with a checksum that matches: not corruption, but still
+    // not a state this version writes.
+    for (at, value) in [
+        (5, 0x02u8),
+        (5, 0x80),
+        (6, 0x04),
+        (6, 0x80),
+        (36, 1),
+        (39, 1),
+        (40, 1),
+        (103, 0x80),
+    ] {
         let mut flags = good;
         flags[at] |= value;
-        assert_eq!(UserState::decode(&flags), Err(Error::StateInvalidFlags));
+        let sum: [u8; 32] = Sha256::digest(&flags[..440]).into();
+        flags[440..].copy_from_slice(&sum);
+        assert_eq!(
+            UserState::decode(&flags),
+            Err(Error::StateInvalidFlags),
+            "{at}"
+        );
     }
 }
 
 #[test]
-fn the_struct_is_fixed_size_plain_data() {
-    assert_eq!(size_of::<UserState>(), 384);
-    assert_eq!(align_of::<UserState>(), 8);
+fn an_admin_reset_clears_only_the_throttle() {
+    let mut state = sample();
+    state.reset_throttle();
+    assert_eq!(
+        state,
+        UserState {
+            throttle: ThrottleState::default(),
+            ..sample()
+        }
+    );
 }
 
 fn totp() -> Totp {
@@ -190,7 +298,7 @@ fn totp_verification_stores_the_step_and_refuses_the_replay() {
 fn totp_verification_is_refused_unchecked_while_locked_out() {
     let totp = totp();
     let throttle = Throttle {
-        max_failures: 2,
+        lockout_after: 2,
         ..Throttle::default()
     };
     let mut state = UserState::default();
@@ -231,7 +339,7 @@ fn hotp_verification_moves_the_counter_past_the_code() {
 }
 
 #[test]
-fn an_hotp_match_at_the_last_counter_is_refused() {
+fn an_exhausted_hotp_counter_is_an_error_and_not_a_failure() {
     let hotp = Hotp::new(
         &Secret::from_bytes(b"12345678901234567890").unwrap(),
         HotpParams::default(),
@@ -242,11 +350,10 @@ fn an_hotp_match_at_the_last_counter_is_refused() {
         ..UserState::default()
     };
     let code = hotp.generate(u64::MAX).to_string();
-    let outcome = state
-        .verify_hotp(&hotp, &Throttle::default(), &code, T)
-        .unwrap();
-    assert_eq!(outcome, Verification::Invalid);
+    let outcome = state.verify_hotp(&hotp, &Throttle::default(), &code, T);
+    assert_eq!(outcome, Err(Error::CounterExhausted));
     assert_eq!(state.hotp_counter, u64::MAX);
+    assert_eq!(state.throttle.failures, 0);
 }
 
 #[test]
@@ -273,4 +380,34 @@ fn recovery_verification_marks_the_slot_and_persists() {
         Ok(RecoveryVerification::Used { slot: 4 })
     );
     assert_eq!(reloaded.throttle.failures, 1);
+}
+
+#[test]
+fn a_recovery_code_lifts_the_hard_stop() {
+    let (recovery, shown) = RecoveryCodes::generate_with(counting).unwrap();
+    let totp = totp();
+    let throttle = Throttle::default();
+    let mut state = UserState {
+        recovery,
+        throttle: ThrottleState {
+            locked_until: T,
+            failures: throttle.hard_stop_after,
+        },
+        ..UserState::default()
+    };
+    let code = totp.generate(T).unwrap().to_string();
+    assert_eq!(
+        state.verify_totp(&totp, &throttle, &code, T),
+        Err(Error::LockedOut)
+    );
+    let outcome = state
+        .verify_recovery(&throttle, shown[0].as_str(), T)
+        .unwrap();
+    assert!(outcome.is_valid());
+    assert!(
+        state
+            .verify_totp(&totp, &throttle, &code, T)
+            .unwrap()
+            .is_valid()
+    );
 }

@@ -425,15 +425,23 @@ fn resync_window_starts_at_the_stored_counter_and_spans_look_ahead() {
 }
 
 #[test]
-fn resync_at_u64_max_clips_without_wrapping() {
+fn resync_near_u64_max_clips_without_wrapping_or_reaching_the_last_counter() {
     let hotp = hotp(10, 3);
     let code = |c: u64| hotp.generate(c).to_string();
-    let outcome = hotp.resync(code(u64::MAX - 1), code(u64::MAX), u64::MAX - 1, 10);
-    assert_eq!(outcome, valid(u64::MAX, 1));
-    assert_eq!(outcome.unwrap().valid_match().unwrap().next_counter(), None);
+    let outcome = hotp.resync(code(u64::MAX - 2), code(u64::MAX - 1), u64::MAX - 3, 10);
+    assert_eq!(outcome, valid(u64::MAX - 1, 2));
+    assert_eq!(
+        outcome.unwrap().valid_match().unwrap().next_counter(),
+        Some(u64::MAX)
+    );
+    // The pair ending at u64::MAX would leave no counter to block its replay.
+    assert_eq!(
+        hotp.resync(code(u64::MAX - 1), code(u64::MAX), u64::MAX - 1, 10),
+        Ok(Verification::Invalid)
+    );
     assert_eq!(
         hotp.resync(code(u64::MAX), code(0), u64::MAX, 10),
-        Ok(Verification::Invalid)
+        Err(Error::CounterExhausted)
     );
     assert_eq!(
         hotp.resync(code(u64::MAX), code(0), u64::MAX - 5, 10),

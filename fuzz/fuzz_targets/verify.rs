@@ -10,7 +10,8 @@ use arbitrary::Arbitrary;
 use hmac::{Hmac, KeyInit, Mac};
 use libfuzzer_sys::fuzz_target;
 use otpcore::{
-    Algorithm, Digits, Error, Hotp, HotpParams, Match, Secret, Totp, TotpParams, Verification,
+    Algorithm, Digits, Error, Hotp, HotpParams, MAX_CODE_INPUT_LEN, Match, Secret, Totp, TotpParams,
+    Verification,
 };
 
 /// Windows are kept small so that the reference recomputation stays fast; the window code
@@ -117,7 +118,8 @@ fn well_formed(code: &str, digits: Digits) -> bool {
     let Some((first, last)) = bytes.first().zip(bytes.last()) else {
         return false;
     };
-    first.is_ascii_digit()
+    bytes.len() <= MAX_CODE_INPUT_LEN
+        && first.is_ascii_digit()
         && last.is_ascii_digit()
         && bytes.iter().all(|b| b.is_ascii_digit() || *b == b' ')
         && bytes.iter().filter(|b| b.is_ascii_digit()).count() == usize::from(digits.get())
@@ -242,9 +244,14 @@ fuzz_target!(|input: Input| {
                 assert!(result.is_err(), "malformed {code:?} gave {result:?}");
                 return;
             }
-            // Clipped at u64::MAX: the window never wraps around to counter 0.
+            if counter == u64::MAX {
+                assert_eq!(result, Err(Error::CounterExhausted));
+                return;
+            }
+            // Clipped at u64::MAX - 1: the window never wraps around to counter 0, and the
+            // code of u64::MAX, which nothing could stop from being replayed, never passes.
             let steps: Vec<u64> = (0..=u64::from(params.look_ahead))
-                .map_while(|k| counter.checked_add(k))
+                .map_while(|k| counter.checked_add(k).filter(|&c| c < u64::MAX))
                 .collect();
             assert_eq!(
                 result,
@@ -270,16 +277,20 @@ fuzz_target!(|input: Input| {
             let first = code_text(&input.code, counter, generate);
             let second = code_text(&second, counter, generate);
             let result = hotp.resync(&first, &second, counter, look_ahead);
+            if counter == u64::MAX {
+                assert_eq!(result, Err(Error::CounterExhausted));
+                return;
+            }
             if !well_formed(&first, digits) || !well_formed(&second, digits) {
                 assert!(result.is_err(), "malformed pair gave {result:?}");
                 return;
             }
             // The pair (c, c + 1) with c from counter to counter + look_ahead, first such
-            // pair wins, never wrapping past u64::MAX.
+            // pair wins, with c + 1 below u64::MAX.
             let (first, second) = (digits_only(&first), digits_only(&second));
             let found = (0..=u64::from(look_ahead))
                 .filter_map(|k| counter.checked_add(k))
-                .filter_map(|c| Some((c, c.checked_add(1)?)))
+                .filter_map(|c| Some((c, c.checked_add(1).filter(|&n| n < u64::MAX)?)))
                 .find(|&(c, next)| generate(c) == first && generate(next) == second);
             let expected = match found {
                 Some((_, step)) => Verification::Valid(Match {

@@ -156,11 +156,12 @@ pub unsafe extern "C" fn otp_hotp_generate(
 /// Returns `OTP_OK` only when the code is valid; then, and only then, the matched counter
 /// is written to `out_counter` and its distance past `counter` to `out_drift`. Store
 /// `*out_counter + 1` as the next counter before granting access (codes of that counter
-/// and earlier then fall outside every later window: HOTP's replay protection); when
-/// `*out_counter` is `UINT64_MAX` the key has no codes left.
+/// and earlier then fall outside every later window: HOTP's replay protection). The
+/// window ends at `UINT64_MAX - 1`, so `*out_counter + 1` never wraps; a `counter` of
+/// `UINT64_MAX` is `OTP_COUNTER_EXHAUSTED` (the key has no codes left).
 ///
-/// Other outcomes: `OTP_CODE_INVALID` (wrong code), `OTP_CODE_WRONG_LENGTH`,
-/// `OTP_CODE_INVALID_CHARACTER`. Every counter of the window is computed and compared in
+/// Other outcomes: `OTP_CODE_INVALID` (wrong code), `OTP_CODE_WRONG_LENGTH` (also for more
+/// than `OTP_MAX_CODE_INPUT_LEN` bytes), `OTP_CODE_INVALID_CHARACTER`. Every counter of the window is computed and compared in
 /// constant time.
 ///
 /// # Safety
@@ -188,12 +189,13 @@ pub unsafe extern "C" fn otp_hotp_verify(
 
 /// Resynchronises a counter that drifted beyond the look-ahead (RFC 4226 §7.4): accepts
 /// two codes (`first`, then `second`) only if they belong to consecutive counters `c` and
-/// `c + 1` with `c` at most `look_ahead` (at most `OTP_MAX_WINDOW`) past `counter`.
+/// `c + 1` with `c` at most `look_ahead` (at most `OTP_MAX_RESYNC_WINDOW`) past `counter`
+/// and `c + 1` below `UINT64_MAX`.
 ///
 /// Returns `OTP_OK` only for such a pair; then the counter of the second code is written
 /// to `out_counter` (store `*out_counter + 1`) and its distance past `counter` to
-/// `out_drift`. Otherwise `OTP_CODE_INVALID`, a malformed-code status, or
-/// `OTP_WINDOW_TOO_LARGE`.
+/// `out_drift`. Otherwise `OTP_CODE_INVALID`, a malformed-code status,
+/// `OTP_WINDOW_TOO_LARGE` or `OTP_COUNTER_EXHAUSTED`.
 ///
 /// # Safety
 /// `key` points to an `otp_hotp`; `first` and `second` to `first_len` and `second_len`

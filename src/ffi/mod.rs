@@ -158,6 +158,14 @@ pub enum otp_status {
     OTP_STATE_INVALID_FLAGS = 46,
     /// The account name contains an ASCII control character (such as NUL).
     OTP_ACCOUNT_NAME_CONTROL_CHARACTER = 47,
+    /// Too many consecutive failures: the throttle's hard stop. No one-time code is checked
+    /// until a recovery code succeeds or an administrator resets the state.
+    OTP_LOCKED_OUT = 48,
+    /// The HOTP counter is `UINT64_MAX`: no code can be accepted at it, since no later
+    /// counter could block its replay. Enroll a new key.
+    OTP_COUNTER_EXHAUSTED = 49,
+    /// Encoded user state fails its checksum: it was corrupted after it was written.
+    OTP_STATE_CORRUPT = 50,
 }
 
 use otp_status as S;
@@ -203,13 +211,16 @@ impl From<Error> for otp_status {
             Error::StateWrongLength { .. } => S::OTP_STATE_WRONG_LENGTH,
             Error::StateInvalidFlags => S::OTP_STATE_INVALID_FLAGS,
             Error::AccountNameControlCharacter => S::OTP_ACCOUNT_NAME_CONTROL_CHARACTER,
+            Error::LockedOut => S::OTP_LOCKED_OUT,
+            Error::CounterExhausted => S::OTP_COUNTER_EXHAUSTED,
+            Error::StateCorrupt => S::OTP_STATE_CORRUPT,
         }
     }
 }
 
 /// The highest status number in use; numbers up to it that `otp_status` does not list
 /// are unassigned.
-pub const OTP_STATUS_MAX: u32 = 47;
+pub const OTP_STATUS_MAX: u32 = 50;
 
 /// The HMAC hash function, passed as a `uint32_t`. The numbers are fixed forever.
 #[repr(u32)]
@@ -253,13 +264,21 @@ pub const OTP_MAX_SECRET_BASE32_LEN: usize = 205;
 /// The recommended length in bytes for `otp_secret_generate`: 160 bits, as RFC 4226
 /// recommends.
 pub const OTP_SECRET_DEFAULT_LEN: usize = 20;
-/// The largest look-back or look-ahead window in steps.
-pub const OTP_MAX_WINDOW: u32 = 10_000;
+/// The largest look-back or look-ahead window in steps: at this bound one guess at six
+/// digits matches one of 101 TOTP codes (about 1 in 9,900).
+pub const OTP_MAX_WINDOW: u32 = 50;
+/// The largest look-ahead of `otp_hotp_resync`, which needs two consecutive codes.
+pub const OTP_MAX_RESYNC_WINDOW: u32 = 1_000;
+/// The longest typed code read at all, in bytes; longer input is `OTP_CODE_WRONG_LENGTH`
+/// before any work.
+pub const OTP_MAX_CODE_INPUT_LEN: usize = 32;
 
 const _: () = assert!(OTP_MAX_SECRET_LEN == crate::MAX_SECRET_LEN);
 const _: () = assert!(OTP_MAX_SECRET_BASE32_LEN == crate::MAX_SECRET_BASE32_LEN);
 const _: () = assert!(OTP_SECRET_DEFAULT_LEN == crate::Secret::DEFAULT_LEN);
 const _: () = assert!(OTP_MAX_WINDOW == crate::MAX_WINDOW);
+const _: () = assert!(OTP_MAX_RESYNC_WINDOW == crate::MAX_RESYNC_WINDOW);
+const _: () = assert!(OTP_MAX_CODE_INPUT_LEN == crate::MAX_CODE_INPUT_LEN);
 
 /// Runs `f` behind the panic boundary. Functions compute everything first and write their
 /// outputs last, so a caught panic leaves the outputs untouched.
@@ -535,7 +554,7 @@ pub extern "C" fn otp_status_message(status: u32) -> *const c_char {
         16 => "no randomness available\0",
         17 => "digits must be from 6 to 10\0",
         18 => "the TOTP period must be at least one second\0",
-        19 => "a verification window may hold at most 10000 steps each way\0",
+        19 => "a verification window may hold at most 50 steps each way (1000 for resync)\0",
         20 => "the time is before the TOTP start time T0\0",
         21 => "the system clock is before 1970\0",
         22 => "the code has the wrong number of digits\0",
@@ -564,6 +583,11 @@ pub extern "C" fn otp_status_message(status: u32) -> *const c_char {
         45 => "the encoded user state has the wrong length\0",
         46 => "the encoded user state has reserved bits set\0",
         47 => "the account name contains a control character\0",
+        48 => {
+            "too many consecutive failed attempts: locked until a recovery code or an administrator reset\0"
+        }
+        49 => "the HOTP counter is used up: enroll a new key\0",
+        50 => "the encoded user state fails its checksum\0",
         _ => "unknown status\0",
     };
     text.as_ptr().cast::<c_char>()

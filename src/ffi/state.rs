@@ -18,10 +18,10 @@ use super::{
 };
 use crate::{USER_STATE_LEN, USER_STATE_VERSION, UserState};
 
-/// The length in bytes of an encoded `otp_user_state` (version 1).
-pub const OTP_USER_STATE_LEN: usize = 384;
-/// The encoding version `otp_user_state_encode` writes.
-pub const OTP_USER_STATE_VERSION: u8 = 1;
+/// The length in bytes of an encoded `otp_user_state` (version 2).
+pub const OTP_USER_STATE_LEN: usize = 472;
+/// The encoding version `otp_user_state_encode` writes (version 1 is still read).
+pub const OTP_USER_STATE_VERSION: u8 = 2;
 
 const _: () = assert!(OTP_USER_STATE_LEN == USER_STATE_LEN);
 const _: () = assert!(OTP_USER_STATE_VERSION == USER_STATE_VERSION);
@@ -42,8 +42,8 @@ pub struct otp_user_state {
     pub totp_step: u64,
     /// The next expected HOTP counter.
     pub hotp_counter: u64,
-    /// Failed attempts and lockouts; `throttle.locked_until` is the time to retry at
-    /// after `OTP_THROTTLED`.
+    /// Consecutive failed attempts and the lockout they started;
+    /// `throttle.locked_until` is the time to retry at after `OTP_THROTTLED`.
     pub throttle: otp_throttle_state,
     /// The hashes of the recovery codes and which are used.
     pub recovery: otp_recovery_codes,
@@ -56,21 +56,20 @@ fn state_from(state: &otp_user_state) -> Result<UserState, otp_status> {
         return Err(S::OTP_STATE_INVALID_FLAGS);
     }
     Ok(UserState {
-        totp_step: state.totp_step,
+        last_totp_step: (state.has_totp_step == 1).then_some(state.totp_step),
         hotp_counter: state.hotp_counter,
         throttle: throttle_state_from(&state.throttle),
         recovery: recovery_from(&state.recovery)?,
-        has_totp_step: state.has_totp_step,
     })
 }
 
 fn state_to(state: &UserState) -> otp_user_state {
     otp_user_state {
-        totp_step: state.totp_step,
+        totp_step: state.last_totp_step.unwrap_or(0),
         hotp_counter: state.hotp_counter,
         throttle: throttle_state_to(&state.throttle),
         recovery: recovery_to(&state.recovery),
-        has_totp_step: state.has_totp_step,
+        has_totp_step: u8::from(state.last_totp_step.is_some()),
     }
 }
 
@@ -97,7 +96,7 @@ pub unsafe extern "C" fn otp_user_state_default(out_state: *mut otp_user_state) 
     })
 }
 
-/// Writes the version 1 encoding of `state` (`OTP_USER_STATE_LEN` bytes, documented in
+/// Writes the version 2 encoding of `state` (`OTP_USER_STATE_LEN` bytes, documented in
 /// the README and in the Rust docs of `UserState`) into `out` (`cap` bytes) and its
 /// length to `out_len`. The encoding holds no secret, but whoever can change it can reset
 /// the throttle or allow a replay: keep it where only the server writes.
@@ -139,7 +138,9 @@ pub unsafe extern "C" fn otp_user_state_encode(
 /// Errors, checked in this order: `OTP_STATE_WRONG_LENGTH` (shorter than the 5 bytes of
 /// magic and version), `OTP_STATE_BAD_MAGIC` (not a user state), `OTP_STATE_UNSUPPORTED_VERSION`
 /// (written by a later version), `OTP_STATE_WRONG_LENGTH` (not the length of its version),
-/// `OTP_STATE_INVALID_FLAGS` (a reserved bit set).
+/// `OTP_STATE_CORRUPT` (the checksum of version 2 does not match), `OTP_STATE_INVALID_FLAGS`
+/// (a reserved bit or byte set). Version 1 encodings are read as the Rust docs of
+/// `UserState` describe.
 ///
 /// # Safety
 /// `bytes` points to `len` readable bytes; `out_state` to a writable `otp_user_state`.
@@ -164,14 +165,15 @@ pub unsafe extern "C" fn otp_user_state_decode(
 /// accepted step.
 ///
 /// While the user is locked out the code is not checked: `OTP_THROTTLED`, retry at
-/// `state->throttle.locked_until`. Otherwise the outcome is as for `otp_totp_verify`:
+/// `state->throttle.locked_until`, or `OTP_LOCKED_OUT` at the throttle's hard stop. Otherwise the outcome is as for `otp_totp_verify`:
 /// `OTP_OK` only for a valid code, with the step and drift written to `out_step` and
 /// `out_drift`; `OTP_CODE_REPLAYED` or `OTP_CODE_INVALID` for a refused one.
 ///
 /// `state` is read, and written back for these three outcomes, which count as attempts: a
 /// valid code stores its step and clears the failures, a replayed or wrong one counts as
 /// a failure and may start a lockout. Persist the state after every call (encode it),
-/// before acting on the outcome. For any other status (`OTP_THROTTLED`, a malformed code,
+/// before acting on the outcome. For any other status (`OTP_THROTTLED`, `OTP_LOCKED_OUT`,
+/// a malformed code,
 /// `OTP_TIME_BEFORE_T0`, `OTP_INVALID_THROTTLE`, `OTP_STATE_INVALID_FLAGS`,
 /// `OTP_NOT_INITIALIZED`, ...) nothing is written.
 ///
@@ -213,12 +215,12 @@ pub unsafe extern "C" fn otp_user_state_verify_totp(
 /// Verifies an HOTP code (`code_len` bytes at `code`) against the state's next counter
 /// `state->hotp_counter` and the key's look-ahead, under `throttle`, at Unix time `now`.
 ///
-/// As `otp_user_state_verify_totp`: `OTP_THROTTLED` without checking while locked out;
-/// otherwise `OTP_OK` with the matched counter written to `out_counter` and its distance
-/// past the stored one to `out_drift`, or `OTP_CODE_INVALID`. A valid code moves
-/// `state->hotp_counter` past it (a match at counter `UINT64_MAX` is `OTP_CODE_INVALID`:
-/// no later counter could block its replay). `state` is written back for `OTP_OK` and
-/// `OTP_CODE_INVALID` only; persist it after every call, before acting on the outcome.
+/// As `otp_user_state_verify_totp`: `OTP_THROTTLED` or `OTP_LOCKED_OUT` without checking
+/// while locked out; otherwise `OTP_OK` with the matched counter written to `out_counter`
+/// and its distance past the stored one to `out_drift`, or `OTP_CODE_INVALID`. A valid
+/// code moves `state->hotp_counter` past it; a stored counter of `UINT64_MAX` is
+/// `OTP_COUNTER_EXHAUSTED` (see `otp_hotp_verify`). `state` is written back for `OTP_OK`
+/// and `OTP_CODE_INVALID` only; persist it after every call, before acting on the outcome.
 ///
 /// # Safety
 /// `key` points to an `otp_hotp`; `throttle` to an `otp_throttle`; `code` to `code_len`
@@ -257,9 +259,10 @@ pub unsafe extern "C" fn otp_user_state_verify_hotp(
 
 /// Verifies a typed recovery code (`code_len` bytes at `code`) against the state's
 /// recovery set under `throttle` (the same failure count as one-time codes), at Unix time
-/// `now`.
+/// `now`. The throttle's hard stop does not refuse it: a valid recovery code is how a user
+/// gets out of it.
 ///
-/// `OTP_THROTTLED` without checking while locked out; otherwise `OTP_OK` for an unused
+/// `OTP_THROTTLED` without checking while a lockout runs; otherwise `OTP_OK` for an unused
 /// code of the set, which is marked used, with its slot (0 to 9) written to `out_slot` and
 /// the unused codes left to `out_remaining`; `OTP_CODE_REPLAYED` for a code used before;
 /// `OTP_CODE_INVALID` for one not in the set. `state` is written back for these three

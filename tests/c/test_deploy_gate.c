@@ -42,12 +42,13 @@ static void init_hotp(otp_hotp *key) {
     EXPECT(otp_secret_wipe(&secret), OTP_OK);
 }
 
-/* Two failures within five minutes lock out for a minute, doubling up to four. */
+/* The second failure in a row locks out for a minute, doubling up to four; the sixth is a
+ * hard stop. */
 static otp_throttle small_throttle(void) {
     otp_throttle t;
     memset(&t, 0, sizeof t);
-    t.max_failures = 2;
-    t.window_secs = 300;
+    t.lockout_after = 2;
+    t.hard_stop_after = 6;
     t.lockout_secs = 60;
     t.max_lockout_secs = 240;
     return t;
@@ -72,26 +73,30 @@ static int same_state(const otp_user_state *a, const otp_user_state *b) {
     return memcmp(ea, eb, sizeof ea) == 0;
 }
 
-static int throttle_state_is(const otp_throttle_state *s, uint64_t window_start,
-                             uint64_t locked_until, uint32_t failures_, uint32_t lockouts) {
-    return s->window_start == window_start && s->locked_until == locked_until &&
-           s->failures == failures_ && s->lockouts == lockouts;
+static int throttle_state_is(const otp_throttle_state *s, uint64_t locked_until,
+                             uint32_t failures_) {
+    return s->locked_until == locked_until && s->failures == failures_;
 }
 
 static void test_throttle_policy_is_checked(void) {
     otp_throttle t, bad;
     otp_throttle_state s, before;
     EXPECT(otp_throttle_default(&t), OTP_OK);
-    CHECK(t.max_failures == 5 && t.window_secs == 600 && t.lockout_secs == 60 &&
+    CHECK(t.lockout_after == 5 && t.hard_stop_after == 20 && t.lockout_secs == 60 &&
           t.max_lockout_secs == 3600);
     EXPECT(otp_throttle_validate(&t), OTP_OK);
 
     bad = t;
-    bad.max_failures = 0;
+    bad.lockout_after = 0;
     EXPECT(otp_throttle_validate(&bad), OTP_INVALID_THROTTLE);
     bad = t;
-    bad.window_secs = 0;
+    bad.hard_stop_after = t.lockout_after - 1;
     EXPECT(otp_throttle_validate(&bad), OTP_INVALID_THROTTLE);
+    bad = t;
+    bad.hard_stop_after = OTP_MAX_HARD_STOP + 1;
+    EXPECT(otp_throttle_validate(&bad), OTP_INVALID_THROTTLE);
+    bad.hard_stop_after = OTP_MAX_HARD_STOP;
+    EXPECT(otp_throttle_validate(&bad), OTP_OK);
     bad = t;
     bad.lockout_secs = 0;
     EXPECT(otp_throttle_validate(&bad), OTP_INVALID_THROTTLE);
@@ -105,16 +110,16 @@ static void test_throttle_policy_is_checked(void) {
     bad.lockout_secs = 0;
     memset(&s, 0, sizeof s);
     s.failures = 1;
-    s.window_start = 7;
+    s.locked_until = 7;
     before = s;
     EXPECT(otp_throttle_check(&bad, &s, 100), OTP_INVALID_THROTTLE);
+    EXPECT(otp_throttle_check_recovery(&bad, &s, 100), OTP_INVALID_THROTTLE);
     EXPECT(otp_throttle_record_failure(&bad, 100, &s), OTP_INVALID_THROTTLE);
     EXPECT(otp_throttle_record_success(&bad, &s), OTP_INVALID_THROTTLE);
-    CHECK(throttle_state_is(&s, before.window_start, before.locked_until, before.failures,
-                            before.lockouts));
+    CHECK(throttle_state_is(&s, before.locked_until, before.failures));
 }
 
-static void test_throttle_locks_out_doubles_and_resets(void) {
+static void test_throttle_locks_out_doubles_stops_and_resets(void) {
     otp_throttle t = small_throttle();
     otp_throttle_state s;
     const uint64_t now = 1000000;
@@ -122,39 +127,75 @@ static void test_throttle_locks_out_doubles_and_resets(void) {
 
     EXPECT(otp_throttle_check(&t, &s, now), OTP_OK);
     EXPECT(otp_throttle_record_failure(&t, now, &s), OTP_OK);
-    CHECK(throttle_state_is(&s, now, 0, 1, 0));
+    CHECK(throttle_state_is(&s, 0, 1));
     EXPECT(otp_throttle_check(&t, &s, now), OTP_OK);
 
-    /* The second failure within the window starts a lockout of 60 s. */
-    EXPECT(otp_throttle_record_failure(&t, now + 10, &s), OTP_OK);
-    CHECK(throttle_state_is(&s, now, now + 70, 0, 1));
-    EXPECT(otp_throttle_check(&t, &s, now + 10), OTP_THROTTLED);
-    EXPECT(otp_throttle_check(&t, &s, now + 69), OTP_THROTTLED);
+    /* The second failure in a row starts a lockout of 60 s, however late it comes. */
+    EXPECT(otp_throttle_record_failure(&t, now + 100000, &s), OTP_OK);
+    CHECK(throttle_state_is(&s, now + 100060, 2));
+    EXPECT(otp_throttle_check(&t, &s, now + 100059), OTP_THROTTLED);
     /* retry_at is locked_until: from then on attempts are allowed again. */
-    EXPECT(otp_throttle_check(&t, &s, now + 70), OTP_OK);
+    EXPECT(otp_throttle_check(&t, &s, now + 100060), OTP_OK);
 
-    /* The next lockout doubles, and the doubling stops at max_lockout_secs. */
-    EXPECT(otp_throttle_record_failure(&t, now + 70, &s), OTP_OK);
-    EXPECT(otp_throttle_record_failure(&t, now + 71, &s), OTP_OK);
-    CHECK(s.locked_until == now + 71 + 120 && s.lockouts == 2);
-    EXPECT(otp_throttle_record_failure(&t, now + 200, &s), OTP_OK);
-    EXPECT(otp_throttle_record_failure(&t, now + 201, &s), OTP_OK);
-    CHECK(s.locked_until == now + 201 + 240 && s.lockouts == 3);
-    EXPECT(otp_throttle_record_failure(&t, now + 500, &s), OTP_OK);
-    EXPECT(otp_throttle_record_failure(&t, now + 501, &s), OTP_OK);
-    CHECK(s.locked_until == now + 501 + 240 && s.lockouts == 4);
-
-    /* Failures further apart than the window do not add up. */
-    memset(&s, 0, sizeof s);
+    /* Each further failure doubles the lockout, up to max_lockout_secs. */
+    EXPECT(otp_throttle_record_failure(&t, now + 100060, &s), OTP_OK);
+    CHECK(throttle_state_is(&s, now + 100180, 3));
+    EXPECT(otp_throttle_record_failure(&t, now + 100180, &s), OTP_OK);
+    CHECK(throttle_state_is(&s, now + 100420, 4));
+    /* A clock set back does not shorten it: the next lockout starts at the last one's end. */
+    EXPECT(otp_throttle_check(&t, &s, now), OTP_THROTTLED);
     EXPECT(otp_throttle_record_failure(&t, now, &s), OTP_OK);
-    EXPECT(otp_throttle_record_failure(&t, now + 300, &s), OTP_OK);
-    CHECK(throttle_state_is(&s, now + 300, 0, 1, 0));
+    CHECK(throttle_state_is(&s, now + 100660, 5));
+
+    /* The sixth is the hard stop: no code is checked, however long one waits... */
+    EXPECT(otp_throttle_record_failure(&t, now + 100660, &s), OTP_OK);
+    CHECK(s.failures == 6);
+    EXPECT(otp_throttle_check(&t, &s, UINT64_MAX), OTP_LOCKED_OUT);
+    /* ...but a recovery code may be tried once the lockout ends. */
+    EXPECT(otp_throttle_check_recovery(&t, &s, now + 100899), OTP_THROTTLED);
+    EXPECT(otp_throttle_check_recovery(&t, &s, now + 100900), OTP_OK);
 
     /* A success forgets everything. */
-    s.locked_until = now + 5;
-    s.lockouts = 3;
     EXPECT(otp_throttle_record_success(&t, &s), OTP_OK);
-    CHECK(throttle_state_is(&s, 0, 0, 0, 0));
+    CHECK(throttle_state_is(&s, 0, 0));
+}
+
+/* The default policy against attackers over a simulated year: bursts, a trickle of four
+ * guesses every ten minutes, and waiting out every lockout to the second. None gets more
+ * than the hard stop's 20 guesses; the last gets exactly the 10 of the first hour that
+ * the Rust docs state. */
+static uint64_t attack(const otp_throttle *t, uint64_t horizon, int strategy) {
+    otp_throttle_state s;
+    uint64_t now = 1700000000, end = now + horizon, guesses = 0, sent = 0;
+    memset(&s, 0, sizeof s);
+    while (now < end) {
+        otp_status st = otp_throttle_check(t, &s, now);
+        if (st == OTP_LOCKED_OUT) break;
+        if (st == OTP_OK) {
+            guesses++;
+            EXPECT(otp_throttle_record_failure(t, now, &s), OTP_OK);
+        } else {
+            CHECK(st == OTP_THROTTLED);
+        }
+        sent++;
+        switch (strategy) {
+        case 0: now += 1; break;                                   /* burst */
+        case 1: now += (sent % 4 == 0) ? 597 : 1; break;           /* trickle */
+        default: now = (st == OTP_THROTTLED) ? s.locked_until : now; /* wait exactly */
+        }
+    }
+    return guesses;
+}
+
+static void test_throttle_budget_against_simulated_attackers(void) {
+    otp_throttle t;
+    const uint64_t year = 365ull * 86400;
+    EXPECT(otp_throttle_default(&t), OTP_OK);
+    CHECK(attack(&t, year, 0) == 20);
+    CHECK(attack(&t, year, 1) == 20);
+    CHECK(attack(&t, year, 2) == 20);
+    CHECK(attack(&t, 3600, 2) == 10);
+    CHECK(attack(&t, 3601, 0) == 10);
 }
 
 static void test_user_state_totp_gate(void) {
@@ -168,7 +209,7 @@ static void test_user_state_totp_gate(void) {
     init_totp(&key);
     EXPECT(otp_user_state_default(&state), OTP_OK);
     CHECK(state.has_totp_step == 0 && state.hotp_counter == 0 && state.recovery.used == OTP_RECOVERY_USED_MASK);
-    CHECK(throttle_state_is(&state.throttle, 0, 0, 0, 0));
+    CHECK(throttle_state_is(&state.throttle, 0, 0));
 
     /* RFC 6238: 287082 at time 59 (6 digits), step 1. */
     EXPECT(otp_user_state_verify_totp(&key, &t, TEXT("287082"), 59, &state, &step, &drift), OTP_OK);
@@ -184,7 +225,7 @@ static void test_user_state_totp_gate(void) {
     EXPECT(otp_user_state_verify_totp(&key, &t, TEXT(code), T + 5, &state, &step, &drift),
            OTP_CODE_REPLAYED);
     CHECK(step == 99 && drift == 99);
-    CHECK(state.totp_step == T / 30 && throttle_state_is(&state.throttle, T + 5, 0, 1, 0));
+    CHECK(state.totp_step == T / 30 && throttle_state_is(&state.throttle, 0, 1));
 
     /* A malformed code reveals nothing and is not counted; the state is not written. */
     before = state;
@@ -196,13 +237,13 @@ static void test_user_state_totp_gate(void) {
            OTP_CODE_INVALID_CHARACTER);
     CHECK(same_state(&state, &before));
 
-    /* A wrong code is the second failure: locked out for 60 s. */
+    /* A wrong code is the second failure in a row: locked out for 60 s. */
     memcpy(next, code, sizeof next);
     next[0] = (char)(next[0] == '9' ? '0' : next[0] + 1);
     EXPECT(otp_user_state_verify_totp(&key, &t, TEXT(next), T + 10, &state, &step, &drift),
            OTP_CODE_INVALID);
     unlocked = T + 10 + 60;
-    CHECK(throttle_state_is(&state.throttle, T + 5, unlocked, 0, 1));
+    CHECK(throttle_state_is(&state.throttle, unlocked, 2));
     CHECK(step == 99 && drift == 99);
 
     /* Locked out: even the right code of the next step is not checked; nothing written. */
@@ -225,7 +266,7 @@ static void test_user_state_totp_gate(void) {
     EXPECT(otp_user_state_verify_totp(&key, &t, TEXT(later), unlocked, &state, &step, &drift),
            OTP_OK);
     CHECK(step == unlocked / 30 && state.totp_step == unlocked / 30);
-    CHECK(throttle_state_is(&state.throttle, 0, 0, 0, 0));
+    CHECK(throttle_state_is(&state.throttle, 0, 0));
 
     /* Errors that come before the attempt leave the state as it was. */
     before = state;
@@ -235,7 +276,7 @@ static void test_user_state_totp_gate(void) {
         otp_totp_params params;
         otp_totp late;
         otp_secret secret;
-        bad.window_secs = 0;
+        bad.lockout_after = 0;
         EXPECT(otp_user_state_verify_totp(&key, &bad, TEXT(later), unlocked + 1, &state, &step, &drift),
                OTP_INVALID_THROTTLE);
         odd.has_totp_step = 2;
@@ -300,17 +341,18 @@ static void test_user_state_hotp_gate(void) {
     CHECK(same_state(&state, &before) && counter == 99);
     EXPECT(otp_user_state_verify_hotp(&key, &t, TEXT("969429"), now + 62, &state, &counter, &drift),
            OTP_OK);
-    CHECK(counter == 3 && state.hotp_counter == 4 && state.throttle.lockouts == 0);
+    CHECK(counter == 3 && state.hotp_counter == 4 && state.throttle.failures == 0);
 
-    /* The last counter's code could be replayed forever: refused. */
+    /* The last counter's code could be replayed forever: a used-up counter is an error,
+     * not a failure, and nothing is written. */
     state.hotp_counter = UINT64_MAX;
     {
         char last[OTP_CODE_BUFFER_SIZE];
         size_t len;
         EXPECT(otp_hotp_generate(&key, UINT64_MAX, last, sizeof last, &len), OTP_OK);
         EXPECT(otp_user_state_verify_hotp(&key, &t, TEXT(last), now + 100, &state, &counter, &drift),
-               OTP_CODE_INVALID);
-        CHECK(state.hotp_counter == UINT64_MAX && counter == 3);
+               OTP_COUNTER_EXHAUSTED);
+        CHECK(state.hotp_counter == UINT64_MAX && counter == 3 && state.throttle.failures == 0);
     }
 
     EXPECT(otp_hotp_wipe(&key), OTP_OK);
@@ -446,7 +488,7 @@ static void test_user_state_recovery_gate(void) {
     EXPECT(otp_user_state_verify_recovery(&t, TEXT(code), now + 1, &state, &slot, &remaining),
            OTP_OK);
     CHECK(slot == 0 && remaining == OTP_RECOVERY_CODE_COUNT - 1 && state.recovery.used == 1u);
-    CHECK(throttle_state_is(&state.throttle, 0, 0, 0, 0));
+    CHECK(throttle_state_is(&state.throttle, 0, 0));
 
     /* Used again: refused and counted; twice locks out. */
     slot = 99;
@@ -486,10 +528,8 @@ static void test_user_state_encoding(void) {
     state.totp_step = 0x0102030405060708ull;
     state.has_totp_step = 1;
     state.hotp_counter = 42;
-    state.throttle.window_start = 1000;
     state.throttle.locked_until = 2000;
     state.throttle.failures = 3;
-    state.throttle.lockouts = 4;
     EXPECT(otp_recovery_codes_generate(text, sizeof text, &len, &state.recovery), OTP_OK);
     memset(text, 0, sizeof text);
     state.recovery.used = 0x0205;
@@ -511,15 +551,18 @@ static void test_user_state_encoding(void) {
     for (i = 0; i < 8; i++) {
         CHECK(buf[8 + i] == i + 1);
     }
-    CHECK(buf[23] == 42 && buf[30] == 0x03 && buf[31] == 0xE8 && buf[43] == 3 && buf[47] == 4);
-    CHECK(memcmp(buf + 48, state.recovery.salt, OTP_RECOVERY_SALT_LEN) == 0);
-    CHECK(memcmp(buf + 64, state.recovery.hashes, sizeof state.recovery.hashes) == 0);
+    CHECK(buf[23] == 42 && buf[30] == 0x07 && buf[31] == 0xD0 && buf[35] == 3);
+    for (i = 36; i < 104; i++) {
+        CHECK(buf[i] == 0); /* reserved, and no out-of-band code pending */
+    }
+    CHECK(memcmp(buf + 104, state.recovery.salt, OTP_RECOVERY_SALT_LEN) == 0);
+    CHECK(memcmp(buf + 120, state.recovery.hashes, sizeof state.recovery.hashes) == 0);
 
     /* Round trip. */
     EXPECT(otp_user_state_decode(buf, OTP_USER_STATE_LEN, &decoded), OTP_OK);
     CHECK(decoded.totp_step == state.totp_step && decoded.has_totp_step == 1 &&
           decoded.hotp_counter == 42);
-    CHECK(throttle_state_is(&decoded.throttle, 1000, 2000, 3, 4));
+    CHECK(throttle_state_is(&decoded.throttle, 2000, 3));
     CHECK(decoded.recovery.used == 0x0205 &&
           memcmp(decoded.recovery.salt, state.recovery.salt, sizeof decoded.recovery.salt) == 0 &&
           memcmp(decoded.recovery.hashes, state.recovery.hashes, sizeof decoded.recovery.hashes) == 0);
@@ -554,17 +597,18 @@ static void test_user_state_encoding(void) {
     EXPECT(otp_user_state_decode(copy, OTP_USER_STATE_LEN, &decoded), OTP_STATE_BAD_MAGIC);
     EXPECT(otp_user_state_decode(copy, 5, &decoded), OTP_STATE_BAD_MAGIC);
     copy[0] = 'O';
-    copy[4] = 2;
+    copy[4] = 3;
     EXPECT(otp_user_state_decode(copy, OTP_USER_STATE_LEN, &decoded), OTP_STATE_UNSUPPORTED_VERSION);
     copy[4] = 0;
     EXPECT(otp_user_state_decode(copy, OTP_USER_STATE_LEN, &decoded), OTP_STATE_UNSUPPORTED_VERSION);
-    copy[4] = 1;
-    copy[5] = 2;
-    EXPECT(otp_user_state_decode(copy, OTP_USER_STATE_LEN, &decoded), OTP_STATE_INVALID_FLAGS);
-    copy[5] = 1;
-    copy[6] = 0x04; /* recovery bit 10 */
-    EXPECT(otp_user_state_decode(copy, OTP_USER_STATE_LEN, &decoded), OTP_STATE_INVALID_FLAGS);
-    copy[6] = 0;
+    copy[4] = OTP_USER_STATE_VERSION;
+    /* Any change after the version fails the checksum: a reserved flag, a lowered counter,
+     * a cleared throttle, a changed checksum. */
+    for (i = 5; i < OTP_USER_STATE_LEN; i += 7) {
+        copy[i] ^= 0x04;
+        EXPECT(otp_user_state_decode(copy, OTP_USER_STATE_LEN, &decoded), OTP_STATE_CORRUPT);
+        copy[i] ^= 0x04;
+    }
     CHECK(memcmp(&decoded, &sentinel, sizeof decoded) == 0);
     EXPECT(otp_user_state_decode(copy, OTP_USER_STATE_LEN, &decoded), OTP_OK);
 }
@@ -642,8 +686,8 @@ static void test_null_pointers(void) {
     EXPECT(otp_user_state_verify_recovery(&t, TEXT(rcode), 0, &us, &slot, NULL), OTP_NULL_POINTER);
 
     /* None of the refused calls counted an attempt. */
-    CHECK(throttle_state_is(&us.throttle, 0, 0, 0, 0) && us.has_totp_step == 0);
-    CHECK(throttle_state_is(&ts, 0, 0, 0, 0));
+    CHECK(throttle_state_is(&us.throttle, 0, 0) && us.has_totp_step == 0);
+    CHECK(throttle_state_is(&ts, 0, 0));
 
     EXPECT(otp_totp_wipe(&totp), OTP_OK);
     EXPECT(otp_hotp_wipe(&hotp), OTP_OK);
@@ -662,7 +706,8 @@ static void test_deploy_gate_statuses_were_produced(void) {
 
 int main(void) {
     test_throttle_policy_is_checked();
-    test_throttle_locks_out_doubles_and_resets();
+    test_throttle_locks_out_doubles_stops_and_resets();
+    test_throttle_budget_against_simulated_attackers();
     test_user_state_totp_gate();
     test_user_state_hotp_gate();
     test_recovery_codes_generate();

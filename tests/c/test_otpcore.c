@@ -338,9 +338,22 @@ static void test_hotp_verify_and_resync(void) {
            OTP_CODE_INVALID);
     EXPECT(otp_hotp_resync(&key, TEXT("162583"), TEXT("399871"), 0, 5, &counter, &drift),
            OTP_CODE_INVALID);
-    EXPECT(otp_hotp_resync(&key, TEXT("162583"), TEXT("399871"), 0, OTP_MAX_WINDOW + 1, &counter,
-                           &drift),
+    EXPECT(otp_hotp_resync(&key, TEXT("162583"), TEXT("399871"), 0, OTP_MAX_RESYNC_WINDOW + 1,
+                           &counter, &drift),
            OTP_WINDOW_TOO_LARGE);
+    EXPECT(otp_hotp_resync(&key, TEXT("162583"), TEXT("399871"), UINT64_MAX, 10, &counter, &drift),
+           OTP_COUNTER_EXHAUSTED);
+    EXPECT(otp_hotp_verify(&key, TEXT("162583"), UINT64_MAX, &counter, &drift),
+           OTP_COUNTER_EXHAUSTED);
+    {
+        /* Six digits behind more spaces than OTP_MAX_CODE_INPUT_LEN allows. */
+        char padded[OTP_MAX_CODE_INPUT_LEN + 2];
+        memset(padded, ' ', sizeof padded);
+        memcpy(padded, "755", 3);
+        memcpy(padded + sizeof padded - 3, "224", 3);
+        EXPECT(otp_hotp_verify(&key, padded, sizeof padded, 0, &counter, &drift),
+               OTP_CODE_WRONG_LENGTH);
+    }
     EXPECT(otp_hotp_resync(&key, TEXT("16258"), TEXT("399871"), 0, 10, &counter, &drift),
            OTP_CODE_WRONG_LENGTH);
     EXPECT(otp_hotp_resync(&key, TEXT("162583"), TEXT("3998\xff" "1"), 0, 10, &counter, &drift),
@@ -835,7 +848,8 @@ static void test_clock(void) {
  * The deploy-gate statuses (throttle, recovery codes, user state) are test_deploy_gate.c's. */
 static int unreachable_from_c(uint32_t s) {
     return s == OTP_PANIC || s == OTP_RANDOMNESS_UNAVAILABLE || s == OTP_CLOCK_BEFORE_UNIX_EPOCH ||
-           (s >= OTP_THROTTLED && s <= OTP_STATE_INVALID_FLAGS);
+           (s >= OTP_THROTTLED && s <= OTP_STATE_INVALID_FLAGS) || s == OTP_LOCKED_OUT ||
+           s == OTP_STATE_CORRUPT;
 }
 
 static void test_every_status_was_produced(void) {
