@@ -81,6 +81,10 @@
 //! | 16     | 8    | expires at (Unix seconds): issued at plus 0 to [`OOB_MAX_TTL_SECS`] |
 //! | 24     | 32   | HMAC-SHA-256 tag of the code (all zero once used) |
 //!
+//! The tag is HMAC-SHA-256 under the server key of the 16 bytes `otpcore-oob-v1` followed by
+//! two zero bytes, then the digits (1 byte), the issue time and the expiry (8 bytes each),
+//! the code's value (4 bytes) and the user id's bytes.
+//!
 //! A record with no code (state 0, the `Default`) is 56 zero bytes. [`OobRecord::from_bytes`]
 //! refuses anything else with [`Error::OobRecordInvalid`]: another state, digits or
 //! attempts outside their ranges, a reserved byte that is not 0, an expiry before the issue
