@@ -586,9 +586,12 @@ typedef struct otp_oob_policy {
 } otp_oob_policy;
 
 /**
- * A user's out-of-band code record: `OTP_OOB_RECORD_LEN` bytes in the fixed,
- * platform-independent encoding the README and the Rust `otpcore::oob` docs describe.
- * Store these bytes as they are.
+ * A user's out-of-band code record: `OTP_OOB_RECORD_LEN` bytes in a fixed,
+ * platform-independent encoding (the Rust `otpcore::oob` docs have the table). Store these
+ * bytes as they are. Integers are big-endian: byte 0 is the state (0 no code, 1 pending,
+ * 2 used), byte 1 the digits, byte 2 the tries used, byte 3 the tries allowed, bytes 4-7
+ * are 0, bytes 8-15 the issue time, bytes 16-23 the expiry (Unix seconds; the code is
+ * expired from then on) and bytes 24-55 the code's HMAC-SHA-256 tag.
  *
  * All zero is a record with no code pending. It holds a keyed hash of the code, never the
  * code: persist it after every issue and verification, where only the server writes.

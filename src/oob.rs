@@ -7,6 +7,8 @@
 //! [`OobRecord::verify`] checks what the user typed against the record.
 //!
 //! ```
+//! # #[cfg(feature = "std")]
+//! # fn main() -> Result<(), otpcore::Error> {
 //! use otpcore::{OobKey, OobPolicy, OobRecord, OobVerification};
 //! let key = OobKey::new(&[0x42; 32])?; // load it from the server's secret store
 //! let policy = OobPolicy::default(); // 6 digits, 5 minutes, 3 attempts, 60 s between sends
@@ -18,8 +20,14 @@
 //! assert_eq!(outcome, OobVerification::Valid);
 //! // Persist `record` before acting on the outcome: the code is now used.
 //! assert_eq!(record.verify(&key, "alice", code.as_str(), now + 43)?, OobVerification::AlreadyUsed);
-//! # Ok::<(), otpcore::Error>(())
+//! # Ok(())
+//! # }
+//! # #[cfg(not(feature = "std"))]
+//! # fn main() {}
 //! ```
+//!
+//! Without `std`, [`OobRecord::issue_with`] takes the platform's random number generator as
+//! a closure that fills a byte slice.
 //!
 //! # Guarantees
 //!
@@ -742,6 +750,19 @@ impl Drop for OobRecord {
 }
 
 impl ZeroizeOnDrop for OobRecord {}
+
+impl PartialEq for OobRecord {
+    /// Compares the encodings in constant time, the tags included.
+    fn eq(&self, other: &Self) -> bool {
+        let (mut a, mut b) = (self.to_bytes(), other.to_bytes());
+        let equal = a.ct_eq(&b);
+        a.zeroize();
+        b.zeroize();
+        equal.into()
+    }
+}
+
+impl Eq for OobRecord {}
 
 impl fmt::Debug for OobRecord {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -6,6 +6,10 @@
     clippy::indexing_slicing,
     clippy::arithmetic_side_effects
 )]
+// Inspecting the memory a value occupied after dropping it needs raw pointers.
+#![allow(unsafe_code)]
+
+use std::mem::MaybeUninit;
 
 use hmac::{Hmac, KeyInit, Mac};
 use proptest::prelude::*;
@@ -244,9 +248,11 @@ proptest! {
         let code = issue(&mut record, &key, b"alice", &policy, T, &mut rng);
         let mut decoded = OobRecord::from_bytes(&record.to_bytes()).unwrap();
         prop_assert_eq!(decoded.to_bytes(), record.to_bytes());
+        prop_assert_eq!(&decoded, &record);
         prop_assert_eq!(decoded.verify(&key, "alice", &code, T).unwrap(), OobVerification::Valid);
         let used = OobRecord::from_bytes(&decoded.to_bytes()).unwrap();
         prop_assert_eq!(used.state(), OobState::Used);
+        prop_assert_ne!(&used, &record);
     }
 
     /// Malformed typed codes are errors that count nothing.
@@ -450,6 +456,7 @@ fn a_failing_or_broken_entropy_source_issues_nothing() {
     assert_eq!(record.to_bytes(), [0; OOB_RECORD_LEN]);
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn issue_from_the_os_rng_gives_a_code_that_verifies_once() {
     let key = key();
@@ -588,4 +595,78 @@ fn policy_ranges_are_checked() {
     for policy in bounds {
         assert_eq!(policy.validate(), Ok(()), "{policy:?}");
     }
+}
+
+/// The bytes of the storage in `slot`.
+fn image<T>(slot: &MaybeUninit<T>) -> Vec<u8> {
+    let base = slot.as_ptr().cast::<u8>();
+    (0..size_of::<T>())
+        // SAFETY: every offset is inside the slot, which was zero-filled before a value was
+        // written. Volatile reads keep the compiler from treating dropped memory as dead.
+        .map(|i| unsafe { base.add(i).read_volatile() })
+        .collect()
+}
+
+/// A value placed in zeroed storage, so that its bytes can be read after it is dropped.
+fn place<T>(value: T) -> MaybeUninit<T> {
+    let mut slot = MaybeUninit::<T>::zeroed();
+    slot.write(value);
+    slot
+}
+
+fn drop_in_place<T>(slot: &mut MaybeUninit<T>) {
+    // SAFETY: the slot holds a value written by `place` that has not been dropped yet; it
+    // is only read as bytes afterwards.
+    unsafe { slot.assume_init_drop() }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The key's HMAC-SHA-256 inner pad state, computed independently, as it lies in memory.
+fn inner_pad(key: &[u8]) -> Vec<u8> {
+    let mut block = [0x36u8; 64];
+    for (b, k) in block.iter_mut().zip(key) {
+        *b ^= k;
+    }
+    let mut state: [u32; 8] = [
+        0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab,
+        0x5be0cd19,
+    ];
+    sha2::block_api::compress256(&mut state, &[block]);
+    state.iter().flat_map(|w| w.to_ne_bytes()).collect()
+}
+
+#[test]
+fn key_code_and_record_are_zero_in_memory_after_drop() {
+    let key_bytes: Vec<u8> = (0..32u8).map(|i| i.wrapping_mul(37) | 1).collect();
+    let mut key = place(OobKey::new(&key_bytes).unwrap());
+    // SAFETY: `place` initialised the slot.
+    let key_ref = unsafe { key.assume_init_ref() };
+    let mut rng = SplitMix(9);
+    let mut record = place(OobRecord::default());
+    // SAFETY: as above.
+    let record_ref = unsafe { record.assume_init_mut() };
+    let mut code = place(
+        record_ref
+            .issue_with(key_ref, "alice", &OobPolicy::default(), T, |b| rng.fill(b))
+            .unwrap(),
+    );
+    // SAFETY: as above.
+    let text = unsafe { code.assume_init_ref() }.as_str().to_owned();
+    let tag = record_ref.to_bytes()[24..].to_vec();
+
+    assert!(
+        contains(&image(&key), &inner_pad(&key_bytes)),
+        "pad not found"
+    );
+    assert!(contains(&image(&code), text.as_bytes()), "code not found");
+    assert!(contains(&image(&record), &tag), "tag not found");
+    drop_in_place(&mut key);
+    drop_in_place(&mut code);
+    drop_in_place(&mut record);
+    assert!(image(&key).iter().all(|&b| b == 0), "key state left");
+    assert!(image(&code).iter().all(|&b| b == 0), "code left");
+    assert!(image(&record).iter().all(|&b| b == 0), "record left");
 }
