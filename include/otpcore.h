@@ -27,7 +27,7 @@
  * The highest status number in use; numbers up to it that `otp_status` does not list
  * are unassigned.
  */
-#define OTP_STATUS_MAX 50
+#define OTP_STATUS_MAX 68
 
 /**
  * The size of a buffer that holds any generated code: 10 digits and the NUL.
@@ -71,6 +71,46 @@
  * The size in bytes of an `otp_hotp` object.
  */
 #define OTP_HOTP_SIZE 256
+
+/**
+ * The size in bytes of an `otp_oob_key` object.
+ */
+#define OTP_OOB_KEY_SIZE 96
+
+/**
+ * The shortest out-of-band server key in bytes (128 bits).
+ */
+#define OTP_OOB_KEY_MIN_LEN 16
+
+/**
+ * The longest out-of-band server key in bytes.
+ */
+#define OTP_OOB_KEY_MAX_LEN 64
+
+/**
+ * The length in bytes of an `otp_oob_record`.
+ */
+#define OTP_OOB_RECORD_LEN 56
+
+/**
+ * The size of a buffer that holds any out-of-band code: 8 digits and the NUL.
+ */
+#define OTP_OOB_CODE_BUFFER_SIZE 9
+
+/**
+ * The longest validity of a code in seconds (10 minutes).
+ */
+#define OTP_OOB_MAX_TTL_SECS 600
+
+/**
+ * The most tries a policy may allow per code.
+ */
+#define OTP_OOB_MAX_ATTEMPTS 10
+
+/**
+ * The longest resend cooldown in seconds (one hour).
+ */
+#define OTP_OOB_MAX_COOLDOWN_SECS 3600
 
 /**
  * The number of codes in a set.
@@ -355,6 +395,43 @@ enum otp_status
    * Encoded user state fails its checksum: it was corrupted after it was written.
    */
   OTP_STATE_CORRUPT = 50,
+  /**
+   * The out-of-band server key is shorter than `OTP_OOB_KEY_MIN_LEN` bytes.
+   */
+  OTP_OOB_KEY_TOO_SHORT = 60,
+  /**
+   * The out-of-band server key is longer than `OTP_OOB_KEY_MAX_LEN` bytes.
+   */
+  OTP_OOB_KEY_TOO_LONG = 61,
+  /**
+   * An `otp_oob_policy` field is out of its range (see the struct).
+   */
+  OTP_INVALID_OOB_POLICY = 62,
+  /**
+   * A new out-of-band code was asked for within the resend cooldown of the previous one;
+   * `otp_oob_next_issue_at` says when a new one can be issued.
+   */
+  OTP_OOB_ISSUE_TOO_SOON = 63,
+  /**
+   * The time is before the issue time of the out-of-band code on record.
+   */
+  OTP_OOB_TIME_BEFORE_ISSUE = 64,
+  /**
+   * An `otp_oob_record` is not a valid record encoding.
+   */
+  OTP_OOB_RECORD_INVALID = 65,
+  /**
+   * The out-of-band code has expired (whether or not the typed one was right): refuse it.
+   */
+  OTP_OOB_CODE_EXPIRED = 66,
+  /**
+   * The tries for this out-of-band code are used up: refused even if right.
+   */
+  OTP_OOB_TOO_MANY_ATTEMPTS = 67,
+  /**
+   * No out-of-band code was issued for this record.
+   */
+  OTP_OOB_NO_CODE_PENDING = 68,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -496,6 +573,68 @@ typedef struct otp_secret {
    */
   uint64_t opaque[20];
 } otp_secret;
+
+/**
+ * The server key that out-of-band code tags are computed under, with its HMAC-SHA-256
+ * state prepared, in caller-allocated memory: `OTP_OOB_KEY_SIZE` bytes, aligned as
+ * `uint64_t`. One key serves every user.
+ *
+ * Opaque: set it up with `otp_oob_key_init` and erase it with `otp_oob_key_wipe`, which
+ * leaves every byte zero. Declare it zero-filled (`= {0}`): a zero-filled or wiped object
+ * gives `OTP_NOT_INITIALIZED`. Do not copy it with memcpy. Read-only functions may share
+ * one key between threads; init and wipe need exclusive access.
+ */
+typedef struct otp_oob_key {
+  /**
+   * Opaque storage; do not touch.
+   */
+  uint64_t opaque[12];
+} otp_oob_key;
+
+/**
+ * How codes are issued. `otp_oob_policy_default` fills in 6 digits, valid 300 seconds,
+ * 3 tries and 60 seconds between sends. Every function that takes one checks it first
+ * (`OTP_INVALID_OOB_POLICY`).
+ */
+typedef struct otp_oob_policy {
+  /**
+   * Digits per code, 6 to 8 (default 6).
+   */
+  uint32_t digits;
+  /**
+   * Tries per code, 1 to `OTP_OOB_MAX_ATTEMPTS` (default 3): after that many wrong
+   * ones even the right code is refused.
+   */
+  uint32_t max_attempts;
+  /**
+   * How long a code is valid in seconds, 1 to `OTP_OOB_MAX_TTL_SECS` (default 300).
+   */
+  uint64_t ttl_secs;
+  /**
+   * The least time between two codes for one user in seconds, 1 to
+   * `OTP_OOB_MAX_COOLDOWN_SECS` (default 60).
+   */
+  uint64_t resend_cooldown_secs;
+} otp_oob_policy;
+
+/**
+ * A user's out-of-band code record: `OTP_OOB_RECORD_LEN` bytes in a fixed,
+ * platform-independent encoding (the Rust `otpcore::oob` docs have the table). Store these
+ * bytes as they are. Integers are big-endian: byte 0 is the state (0 no code, 1 pending,
+ * 2 used), byte 1 the digits, byte 2 the tries used, byte 3 the tries allowed, bytes 4-7
+ * are 0, bytes 8-15 the issue time, bytes 16-23 the expiry (Unix seconds; the code is
+ * expired from then on) and bytes 24-55 the code's HMAC-SHA-256 tag.
+ *
+ * All zero is a record with no code pending. It holds a keyed hash of the code, never the
+ * code: persist it after every issue and verification, where only the server writes.
+ * Functions given bytes that are not a valid record return `OTP_OOB_RECORD_INVALID`.
+ */
+typedef struct otp_oob_record {
+  /**
+   * The encoded record.
+   */
+  uint8_t bytes[OTP_OOB_RECORD_LEN];
+} otp_oob_record;
 
 /**
  * The stored form of a set of recovery codes: a random salt, the SHA-256 of the salt
@@ -830,6 +969,112 @@ otp_status otp_hotp_resync(const struct otp_hotp *key,
  * zero-filled.
  */
 otp_status otp_hotp_wipe(struct otp_hotp *key);
+
+/**
+ * Prepares the out-of-band server key `out_key` from the `len` bytes at `bytes`
+ * (`OTP_OOB_KEY_MIN_LEN` to `OTP_OOB_KEY_MAX_LEN`; use 32 random bytes kept secret on the
+ * server). An initialised `out_key` is overwritten (old bytes zeroed first); on error it
+ * is left as it was. The key bytes are not retained: wipe your copy.
+ *
+ * Errors: `OTP_OOB_KEY_TOO_SHORT`, `OTP_OOB_KEY_TOO_LONG`.
+ *
+ * # Safety
+ * `out_key` points to a writable `otp_oob_key` (its contents may be uninitialised);
+ * `bytes` to `len` readable bytes.
+ */
+otp_status otp_oob_key_init(struct otp_oob_key *out_key, const uint8_t *bytes, size_t len);
+
+/**
+ * Erases the key: the HMAC state is zeroized and then every byte of the object is set to
+ * zero. Wiping a wiped or zero-filled object is allowed and does nothing more.
+ *
+ * # Safety
+ * `key` points to a writable `otp_oob_key` that was set up by `otp_oob_key_init`, wiped,
+ * or zero-filled.
+ */
+otp_status otp_oob_key_wipe(struct otp_oob_key *key);
+
+/**
+ * Writes the default policy (6 digits, valid 300 seconds, 3 tries, 60 seconds between
+ * sends) to `out_policy`.
+ *
+ * # Safety
+ * `out_policy` points to a writable `otp_oob_policy`.
+ */
+otp_status otp_oob_policy_default(struct otp_oob_policy *out_policy);
+
+/**
+ * Issues a new code for the user `user_id` (`user_id_len` bytes, any stable identifier)
+ * at Unix time `now` under `policy`, from the operating system's random number generator.
+ *
+ * On `OTP_OK` the code replaces any previous one in `record` (which then holds only its
+ * keyed hash), the digits and a NUL go to `out_code` (`cap` bytes;
+ * `OTP_OOB_CODE_BUFFER_SIZE` always suffices) and their number to `out_len`. Persist
+ * `record`, then send the code, then wipe `out_code`.
+ *
+ * Errors, with nothing written: `OTP_NOT_INITIALIZED` (`key`), `OTP_INVALID_OOB_POLICY`,
+ * `OTP_BUFFER_TOO_SMALL` (`*out_len` is the size needed, and no code is issued),
+ * `OTP_OOB_RECORD_INVALID`, `OTP_OOB_TIME_BEFORE_ISSUE` (`now` before the previous issue),
+ * `OTP_OOB_ISSUE_TOO_SOON` (within the resend cooldown: see `otp_oob_next_issue_at`),
+ * `OTP_RANDOMNESS_UNAVAILABLE`.
+ *
+ * # Safety
+ * `key` points to an `otp_oob_key`; `user_id` to `user_id_len` readable bytes; `policy`
+ * to an `otp_oob_policy`; `record` to a readable and writable `otp_oob_record`;
+ * `out_code` to `cap` writable bytes; `out_len` to a writable `size_t`.
+ */
+otp_status otp_oob_issue(const struct otp_oob_key *key,
+                         const uint8_t *user_id,
+                         size_t user_id_len,
+                         const struct otp_oob_policy *policy,
+                         uint64_t now,
+                         struct otp_oob_record *record,
+                         char *out_code,
+                         size_t cap,
+                         size_t *out_len);
+
+/**
+ * Checks the code the user typed (`code_len` bytes at `code`: ASCII digits, optionally
+ * grouped by spaces) for the user `user_id` at Unix time `now` against `record`.
+ *
+ * Returns `OTP_OK` only for the right code, in time and within the tries; the code is
+ * then used. Otherwise, in this order of precedence: `OTP_OOB_NO_CODE_PENDING`,
+ * `OTP_CODE_REPLAYED` (the code was already accepted), `OTP_OOB_TOO_MANY_ATTEMPTS`
+ * (refused even if right), `OTP_OOB_CODE_EXPIRED`, `OTP_CODE_INVALID` (wrong; the try was
+ * counted). `record` is written back for `OTP_OK` and `OTP_CODE_INVALID`, the outcomes
+ * that count a try; persist it after every call, before acting on the outcome. Put the
+ * user's throttle on top to bound tries across codes.
+ *
+ * Errors, with nothing written: `OTP_NOT_INITIALIZED` (`key`), `OTP_OOB_RECORD_INVALID`,
+ * `OTP_OOB_TIME_BEFORE_ISSUE`, `OTP_CODE_WRONG_LENGTH` and `OTP_CODE_INVALID_CHARACTER`
+ * (a malformed code, not counted).
+ *
+ * # Safety
+ * `key` points to an `otp_oob_key`; `user_id` to `user_id_len` readable bytes; `code` to
+ * `code_len` readable bytes; `record` to a readable and writable `otp_oob_record`.
+ */
+otp_status otp_oob_verify(const struct otp_oob_key *key,
+                          const uint8_t *user_id,
+                          size_t user_id_len,
+                          const char *code,
+                          size_t code_len,
+                          uint64_t now,
+                          struct otp_oob_record *record);
+
+/**
+ * Writes to `out_time` the earliest Unix time at which `policy` lets a new code be issued
+ * for `record`: the previous issue time plus the resend cooldown, or 0 when no code was
+ * issued.
+ *
+ * Errors: `OTP_INVALID_OOB_POLICY`, `OTP_OOB_RECORD_INVALID`.
+ *
+ * # Safety
+ * `record` points to an `otp_oob_record`; `policy` to an `otp_oob_policy`; `out_time` to
+ * a writable `uint64_t`.
+ */
+otp_status otp_oob_next_issue_at(const struct otp_oob_record *record,
+                                 const struct otp_oob_policy *policy,
+                                 uint64_t *out_time);
 
 /**
  * Generates a new set of `OTP_RECOVERY_CODE_COUNT` codes of 80 bits each from the

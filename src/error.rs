@@ -115,6 +115,26 @@ pub enum Error {
     CounterExhausted,
     /// Encoded user state fails its checksum: it was corrupted after it was written.
     StateCorrupt,
+    /// An out-of-band server key is shorter than
+    /// [`OOB_KEY_MIN_LEN`](crate::oob::OOB_KEY_MIN_LEN) bytes.
+    OobKeyTooShort,
+    /// An out-of-band server key is longer than
+    /// [`OOB_KEY_MAX_LEN`](crate::oob::OOB_KEY_MAX_LEN) bytes.
+    OobKeyTooLong,
+    /// An out-of-band code policy has digits outside 6 to 8, a validity of 0 or more than
+    /// 10 minutes, no attempt or more than the maximum, or a resend cooldown of 0 or more
+    /// than an hour.
+    InvalidOobPolicy,
+    /// A new out-of-band code was asked for within the resend cooldown of the previous one.
+    OobIssueTooSoon {
+        /// The Unix time from which a new code can be issued.
+        retry_at: u64,
+    },
+    /// The time is before the issue time of the out-of-band code on record.
+    OobTimeBeforeIssue,
+    /// An encoded out-of-band code record has an unknown state, a field out of its range
+    /// or a reserved byte set.
+    OobRecordInvalid,
 }
 
 impl fmt::Display for Error {
@@ -192,6 +212,25 @@ impl fmt::Display for Error {
                 f.write_str("the HOTP counter is used up: enroll a new key")
             }
             Error::StateCorrupt => f.write_str("the encoded user state fails its checksum"),
+            Error::OobKeyTooShort => write!(
+                f,
+                "the out-of-band server key is shorter than {} bytes",
+                crate::oob::OOB_KEY_MIN_LEN
+            ),
+            Error::OobKeyTooLong => write!(
+                f,
+                "the out-of-band server key is longer than {} bytes",
+                crate::oob::OOB_KEY_MAX_LEN
+            ),
+            Error::InvalidOobPolicy => f.write_str("invalid out-of-band code policy"),
+            Error::OobIssueTooSoon { retry_at } => write!(
+                f,
+                "a code was sent too recently: a new one at Unix time {retry_at}"
+            ),
+            Error::OobTimeBeforeIssue => {
+                f.write_str("the time is before the out-of-band code was issued")
+            }
+            Error::OobRecordInvalid => f.write_str("the out-of-band code record is invalid"),
         }
     }
 }

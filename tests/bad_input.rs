@@ -8,6 +8,7 @@ use otpcore::{
     MAX_RESYNC_WINDOW, MAX_WINDOW, Secret, SecretPolicy, Throttle, ThrottleState, Totp, TotpParams,
     USER_STATE_LEN, UserState, base32,
 };
+use otpcore::{OOB_RECORD_LEN, OobKey, OobPolicy, OobRecord};
 
 type Case = (&'static str, fn() -> Result<(), Error>, Error);
 
@@ -1078,6 +1079,223 @@ const CASES: &[Case] = &[
         },
         Error::AccountNameHasColon,
     ),
+    // Out-of-band codes: server keys, policies, times, typed codes and records.
+    (
+        "oob key of 15 bytes",
+        || OobKey::new(&[7; 15]).map(drop),
+        Error::OobKeyTooShort,
+    ),
+    (
+        "empty oob key",
+        || OobKey::new(&[]).map(drop),
+        Error::OobKeyTooShort,
+    ),
+    (
+        "oob key of 65 bytes",
+        || OobKey::new(&[7; 65]).map(drop),
+        Error::OobKeyTooLong,
+    ),
+    (
+        "oob policy with 5 digits",
+        || {
+            oob_issue(OobPolicy {
+                digits: 5,
+                ..OobPolicy::default()
+            })
+        },
+        Error::InvalidOobPolicy,
+    ),
+    (
+        "oob policy with 9 digits",
+        || {
+            oob_issue(OobPolicy {
+                digits: 9,
+                ..OobPolicy::default()
+            })
+        },
+        Error::InvalidOobPolicy,
+    ),
+    (
+        "oob policy with an expiry of 0",
+        || {
+            oob_issue(OobPolicy {
+                ttl_secs: 0,
+                ..OobPolicy::default()
+            })
+        },
+        Error::InvalidOobPolicy,
+    ),
+    (
+        "oob policy with an expiry beyond 10 minutes",
+        || {
+            oob_issue(OobPolicy {
+                ttl_secs: 601,
+                ..OobPolicy::default()
+            })
+        },
+        Error::InvalidOobPolicy,
+    ),
+    (
+        "oob policy with no attempt",
+        || {
+            oob_issue(OobPolicy {
+                max_attempts: 0,
+                ..OobPolicy::default()
+            })
+        },
+        Error::InvalidOobPolicy,
+    ),
+    (
+        "oob policy with 11 attempts",
+        || {
+            oob_issue(OobPolicy {
+                max_attempts: 11,
+                ..OobPolicy::default()
+            })
+        },
+        Error::InvalidOobPolicy,
+    ),
+    (
+        "oob policy without a resend cooldown",
+        || {
+            oob_issue(OobPolicy {
+                resend_cooldown_secs: 0,
+                ..OobPolicy::default()
+            })
+        },
+        Error::InvalidOobPolicy,
+    ),
+    (
+        "oob policy with a resend cooldown beyond an hour",
+        || {
+            oob_issue(OobPolicy {
+                resend_cooldown_secs: 3601,
+                ..OobPolicy::default()
+            })
+        },
+        Error::InvalidOobPolicy,
+    ),
+    (
+        "oob policy check",
+        || {
+            OobPolicy {
+                digits: 10,
+                ..OobPolicy::default()
+            }
+            .validate()
+        },
+        Error::InvalidOobPolicy,
+    ),
+    (
+        "oob entropy source that fails",
+        || {
+            OobRecord::default()
+                .issue_with(&oob_key(), "alice", &OobPolicy::default(), OOB_T, |_| {
+                    Err(())
+                })
+                .map(drop)
+        },
+        Error::RandomnessUnavailable,
+    ),
+    (
+        "oob verify a second before the issue",
+        || oob_verify("123456", OOB_T - 1),
+        Error::OobTimeBeforeIssue,
+    ),
+    (
+        "oob verify at time 0",
+        || oob_verify("123456", 0),
+        Error::OobTimeBeforeIssue,
+    ),
+    (
+        "oob issue before the previous issue",
+        || oob_reissue(OOB_T - 1),
+        Error::OobTimeBeforeIssue,
+    ),
+    (
+        "oob issue within the resend cooldown",
+        || oob_reissue(OOB_T + 59),
+        Error::OobIssueTooSoon {
+            retry_at: OOB_T + 60,
+        },
+    ),
+    (
+        "oob code with a letter",
+        || oob_verify("12a456", OOB_T),
+        Error::CodeInvalidCharacter,
+    ),
+    (
+        "oob code with a leading space",
+        || oob_verify(" 123456", OOB_T),
+        Error::CodeInvalidCharacter,
+    ),
+    (
+        "oob code with a non-ASCII digit",
+        || oob_verify("12345\u{0664}", OOB_T),
+        Error::CodeInvalidCharacter,
+    ),
+    (
+        "oob code of 5 digits",
+        || oob_verify("12345", OOB_T),
+        Error::CodeWrongLength,
+    ),
+    (
+        "oob code of 7 digits",
+        || oob_verify("1234567", OOB_T),
+        Error::CodeWrongLength,
+    ),
+    (
+        "empty oob code",
+        || oob_verify("", OOB_T),
+        Error::CodeWrongLength,
+    ),
+    (
+        "oob record with an unknown state",
+        || oob_record(|b| b[0] = 3),
+        Error::OobRecordInvalid,
+    ),
+    (
+        "oob record with 9 digits",
+        || oob_record(|b| b[1] = 9),
+        Error::OobRecordInvalid,
+    ),
+    (
+        "oob record with more attempts used than allowed",
+        || oob_record(|b| b[2] = 4),
+        Error::OobRecordInvalid,
+    ),
+    (
+        "oob record allowing no attempt",
+        || oob_record(|b| b[3] = 0),
+        Error::OobRecordInvalid,
+    ),
+    (
+        "oob record with a reserved byte set",
+        || oob_record(|b| b[7] = 1),
+        Error::OobRecordInvalid,
+    ),
+    (
+        "oob record expiring more than 10 minutes after its issue",
+        || oob_record(|b| b[16..24].copy_from_slice(&(OOB_T + 601).to_be_bytes())),
+        Error::OobRecordInvalid,
+    ),
+    (
+        "oob record expiring before its issue",
+        || oob_record(|b| b[16..24].copy_from_slice(&(OOB_T - 1).to_be_bytes())),
+        Error::OobRecordInvalid,
+    ),
+    (
+        "empty oob record with a stray byte",
+        || {
+            OobRecord::from_bytes(&{
+                let mut b = [0u8; OOB_RECORD_LEN];
+                b[55] = 1;
+                b
+            })
+            .map(drop)
+        },
+        Error::OobRecordInvalid,
+    ),
 ];
 
 #[test]
@@ -1177,4 +1395,49 @@ fn failed_writes_leave_the_output_buffer_untouched() {
         Err(Error::BufferTooSmall { needed: 5 })
     );
     assert_eq!(fields, [0xAA; 4]);
+}
+
+const OOB_T: u64 = 1_700_000_000;
+
+fn oob_key() -> OobKey {
+    OobKey::new(&[7; 32]).unwrap()
+}
+
+fn oob_fill(buf: &mut [u8]) -> Result<(), ()> {
+    buf.fill(0x5a);
+    Ok(())
+}
+
+fn oob_issue(policy: OobPolicy) -> Result<(), Error> {
+    OobRecord::default()
+        .issue_with(&oob_key(), "alice", &policy, OOB_T, oob_fill)
+        .map(drop)
+}
+
+/// A record with a six-digit code for alice issued at `OOB_T` under the default policy.
+fn oob_pending() -> OobRecord {
+    let mut record = OobRecord::default();
+    record
+        .issue_with(&oob_key(), "alice", &OobPolicy::default(), OOB_T, oob_fill)
+        .unwrap();
+    record
+}
+
+fn oob_verify(typed: &str, now: u64) -> Result<(), Error> {
+    oob_pending()
+        .verify(&oob_key(), "alice", typed, now)
+        .map(drop)
+}
+
+fn oob_reissue(now: u64) -> Result<(), Error> {
+    oob_pending()
+        .issue_with(&oob_key(), "alice", &OobPolicy::default(), now, oob_fill)
+        .map(drop)
+}
+
+/// The pending record's encoding with `patch` applied, decoded.
+fn oob_record(patch: fn(&mut [u8; OOB_RECORD_LEN])) -> Result<(), Error> {
+    let mut bytes = oob_pending().to_bytes();
+    patch(&mut bytes);
+    OobRecord::from_bytes(&bytes).map(drop)
 }

@@ -1,6 +1,6 @@
 //! A counting global allocator proves that generating, verifying, base32, secret import and
-//! key URI building and parsing, and the deploy gate's throttle, recovery codes and user state
-//! never touch the heap.
+//! key URI building and parsing, the deploy gate's throttle, recovery codes and user state,
+//! and out-of-band codes never touch the heap.
 //!
 //! The test harness allocates on its own threads, so only allocations made by the current
 //! thread inside [`allocations`] are counted (the counters are thread-local).
@@ -347,4 +347,55 @@ fn deploy_gate_state_throttle_and_recovery_do_not_allocate() {
     let bytes = no_alloc("UserState::encode", || state.encode(&mut buf)).unwrap();
     let decoded = no_alloc("UserState::decode", || UserState::decode(bytes)).unwrap();
     assert_eq!(decoded, state);
+}
+
+#[test]
+fn out_of_band_codes_do_not_allocate() {
+    let policy = otpcore::OobPolicy::default();
+    let key = no_alloc("OobKey::new", || otpcore::OobKey::new(&[7u8; 32])).unwrap();
+    let mut record = otpcore::OobRecord::default();
+    let now = 1_700_000_000;
+    let code = no_alloc("OobRecord::issue_with", || {
+        record.issue_with(&key, "alice", &policy, now, |buf: &mut [u8]| {
+            buf.fill(0x5a);
+            Ok::<(), ()>(())
+        })
+    })
+    .unwrap();
+    let mut typed = [0u8; 8];
+    let typed = &mut typed[..code.as_str().len()];
+    typed.copy_from_slice(code.as_str().as_bytes());
+    let wrong = no_alloc("OobRecord::verify miss", || {
+        record.verify(&key, "alice", "000000", now)
+    });
+    assert!(!wrong.unwrap().is_valid());
+    let valid = no_alloc("OobRecord::verify", || {
+        record.verify(&key, "alice", &*typed, now)
+    });
+    assert!(valid.unwrap().is_valid());
+    let bytes = no_alloc("OobRecord::to_bytes", || record.to_bytes());
+    let decoded = no_alloc("OobRecord::from_bytes", || {
+        otpcore::OobRecord::from_bytes(&bytes)
+    })
+    .unwrap();
+    assert_eq!(decoded.to_bytes(), bytes);
+    let mut message = Fixed::new();
+    no_alloc("OobIssueTooSoon Display", || {
+        write!(message, "{}", Error::OobIssueTooSoon { retry_at: 60 })
+    })
+    .unwrap();
+    assert!(message.as_str().ends_with("at Unix time 60"));
+}
+
+#[cfg(feature = "std")]
+#[test]
+fn os_random_out_of_band_issue_does_not_allocate() {
+    let key = otpcore::OobKey::new(&[7u8; 32]).unwrap();
+    let mut record = otpcore::OobRecord::default();
+    let policy = otpcore::OobPolicy::default();
+    let code = no_alloc("OobRecord::issue", || {
+        record.issue(&key, "alice", &policy, 1_700_000_000)
+    })
+    .unwrap();
+    assert_eq!(code.as_str().len(), 6);
 }

@@ -41,6 +41,7 @@ macro_rules! require {
 }
 
 mod hotp;
+mod oob;
 mod recovery;
 mod secret;
 mod state;
@@ -49,6 +50,7 @@ mod totp;
 mod uri;
 
 pub use hotp::*;
+pub use oob::*;
 pub use recovery::*;
 pub use secret::*;
 pub use state::*;
@@ -166,6 +168,25 @@ pub enum otp_status {
     OTP_COUNTER_EXHAUSTED = 49,
     /// Encoded user state fails its checksum: it was corrupted after it was written.
     OTP_STATE_CORRUPT = 50,
+    /// The out-of-band server key is shorter than `OTP_OOB_KEY_MIN_LEN` bytes.
+    OTP_OOB_KEY_TOO_SHORT = 60,
+    /// The out-of-band server key is longer than `OTP_OOB_KEY_MAX_LEN` bytes.
+    OTP_OOB_KEY_TOO_LONG = 61,
+    /// An `otp_oob_policy` field is out of its range (see the struct).
+    OTP_INVALID_OOB_POLICY = 62,
+    /// A new out-of-band code was asked for within the resend cooldown of the previous one;
+    /// `otp_oob_next_issue_at` says when a new one can be issued.
+    OTP_OOB_ISSUE_TOO_SOON = 63,
+    /// The time is before the issue time of the out-of-band code on record.
+    OTP_OOB_TIME_BEFORE_ISSUE = 64,
+    /// An `otp_oob_record` is not a valid record encoding.
+    OTP_OOB_RECORD_INVALID = 65,
+    /// The out-of-band code has expired (whether or not the typed one was right): refuse it.
+    OTP_OOB_CODE_EXPIRED = 66,
+    /// The tries for this out-of-band code are used up: refused even if right.
+    OTP_OOB_TOO_MANY_ATTEMPTS = 67,
+    /// No out-of-band code was issued for this record.
+    OTP_OOB_NO_CODE_PENDING = 68,
 }
 
 use otp_status as S;
@@ -214,13 +235,19 @@ impl From<Error> for otp_status {
             Error::LockedOut => S::OTP_LOCKED_OUT,
             Error::CounterExhausted => S::OTP_COUNTER_EXHAUSTED,
             Error::StateCorrupt => S::OTP_STATE_CORRUPT,
+            Error::OobKeyTooShort => S::OTP_OOB_KEY_TOO_SHORT,
+            Error::OobKeyTooLong => S::OTP_OOB_KEY_TOO_LONG,
+            Error::InvalidOobPolicy => S::OTP_INVALID_OOB_POLICY,
+            Error::OobIssueTooSoon { .. } => S::OTP_OOB_ISSUE_TOO_SOON,
+            Error::OobTimeBeforeIssue => S::OTP_OOB_TIME_BEFORE_ISSUE,
+            Error::OobRecordInvalid => S::OTP_OOB_RECORD_INVALID,
         }
     }
 }
 
 /// The highest status number in use; numbers up to it that `otp_status` does not list
 /// are unassigned.
-pub const OTP_STATUS_MAX: u32 = 50;
+pub const OTP_STATUS_MAX: u32 = 68;
 
 /// The HMAC hash function, passed as a `uint32_t`. The numbers are fixed forever.
 #[repr(u32)]
@@ -588,6 +615,15 @@ pub extern "C" fn otp_status_message(status: u32) -> *const c_char {
         }
         49 => "the HOTP counter is used up: enroll a new key\0",
         50 => "the encoded user state fails its checksum\0",
+        60 => "the out-of-band server key is shorter than 16 bytes\0",
+        61 => "the out-of-band server key is longer than 64 bytes\0",
+        62 => "invalid out-of-band code policy\0",
+        63 => "a code was sent too recently\0",
+        64 => "the time is before the out-of-band code was issued\0",
+        65 => "the out-of-band code record is invalid\0",
+        66 => "the out-of-band code has expired\0",
+        67 => "too many attempts for this out-of-band code\0",
+        68 => "no out-of-band code is pending\0",
         _ => "unknown status\0",
     };
     text.as_ptr().cast::<c_char>()
@@ -645,7 +681,8 @@ mod tests {
         let mut seen = std::vec::Vec::new();
         for n in [0u32, 1, 2, 3, 4, 5, 6, 7]
             .into_iter()
-            .chain(10..=OTP_STATUS_MAX)
+            .chain(10..=50)
+            .chain(60..=OTP_STATUS_MAX)
         {
             let message = otp_status_message(n);
             assert_ne!(message, unknown, "status {n}");
@@ -653,6 +690,8 @@ mod tests {
             seen.push(message);
         }
         assert_eq!(otp_status_message(8), unknown);
+        assert_eq!(otp_status_message(51), unknown);
+        assert_eq!(otp_status_message(59), unknown);
         assert_eq!(otp_status_message(OTP_STATUS_MAX + 1), unknown);
     }
 }
