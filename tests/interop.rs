@@ -15,6 +15,8 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
+mod support;
+
 use otpcore::{
     Algorithm, Digits, Error, Hotp, HotpParams, KeyUri, MAX_SECRET_BASE32_LEN, OtpType, Secret,
     Totp, TotpParams, Verification,
@@ -143,30 +145,8 @@ fn unhex_text(text: &str) -> Option<String> {
     (text != "-").then(|| String::from_utf8(unhex(text)).unwrap())
 }
 
-/// Whether `tool` can run: a missing tool is a skip with a message locally, a failure in CI.
-fn available(tool: &str, probe: &mut Command, install: &str) -> bool {
-    let found = probe
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !found {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{tool} is required when CI is set; install it with: {install}"
-        );
-        // Written to the real stderr, past the test harness's capture, so a local run shows
-        // what it did not check.
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED: {tool} not found, interop against it not checked (install: {install})"
-        );
-    }
-    found
-}
-
 fn oathtool_available() -> bool {
-    available(
+    support::tool_available(
         "oathtool",
         Command::new("oathtool").arg("--version"),
         "apt-get install oathtool",
@@ -174,7 +154,7 @@ fn oathtool_available() -> bool {
 }
 
 fn pyotp_available() -> bool {
-    available(
+    support::tool_available(
         "pyotp",
         Command::new("python3").args(["-c", "import pyotp"]),
         "python3 -m pip install pyotp",

@@ -21,20 +21,34 @@ fn otptool() -> &'static Path {
     BIN.get_or_init(|| support::build_example("otptool"))
 }
 
-/// `true` when oathtool runs; otherwise skips with a message, or fails when `CI` is set.
+/// `true` when oathtool runs; otherwise skips with a message, or fails under CI.
 fn have_oathtool() -> bool {
-    let found = Command::new("oathtool")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "oathtool is required when CI is set (.ci/run installs it)"
-        );
-        eprintln!("SKIPPED: oathtool is not installed (apt-get install oathtool)");
-    }
-    found
+    support::tool_available(
+        "oathtool",
+        Command::new("oathtool").arg("--version"),
+        "apt-get install oathtool",
+    )
+}
+
+#[test]
+fn a_missing_tool_fails_under_ci_and_is_skipped_otherwise() {
+    let missing = || Command::new("otpcore-test-no-such-tool");
+    assert!(!support::tool_available_in(
+        false,
+        "otpcore-test-no-such-tool",
+        &mut missing(),
+        "nothing"
+    ));
+    let under_ci = std::panic::catch_unwind(|| {
+        support::tool_available_in(true, "otpcore-test-no-such-tool", &mut missing(), "nothing")
+    });
+    assert!(under_ci.is_err(), "a missing tool must fail under CI");
+    assert!(support::tool_available_in(
+        true,
+        "true",
+        &mut Command::new("true"),
+        "coreutils"
+    ));
 }
 
 fn run(program: &Path, args: &[String]) -> Output {
