@@ -61,3 +61,22 @@ pub fn tool_available_in(ci: bool, tool: &str, probe: &mut Command, install: &st
     }
     found
 }
+
+/// The SONAME build.rs gives the shared library: `libotpcore.so.0.MINOR` while the crate is
+/// 0.x, `libotpcore.so.MAJOR` from 1.0 on.
+pub fn soname() -> String {
+    match env!("CARGO_PKG_VERSION_MAJOR") {
+        "0" => format!("libotpcore.so.0.{}", env!("CARGO_PKG_VERSION_MINOR")),
+        major => format!("libotpcore.so.{major}"),
+    }
+}
+
+/// Links `dir/libotpcore.so` to its SONAME in `dir`, as the README's build block does, so
+/// programs linked against it find it at run time.
+#[cfg(unix)]
+pub fn link_soname(dir: &Path) {
+    let link = dir.join(soname());
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink("libotpcore.so", &link)
+        .unwrap_or_else(|e| panic!("cannot link {}: {e}", link.display()));
+}
