@@ -730,3 +730,30 @@ fn key_uri_differences_with_pyotp_are_the_documented_ones() {
     assert!(!strict.success(), "pyotp now accepts 80-bit secrets");
     assert!(parse_in_otpcore(&short).is_ok());
 }
+
+/// pyotp writes `otpauth://totp/:alice?…&issuer=` for a key made with `issuer=''`;
+/// otpcore reads it as no issuer.
+#[test]
+fn an_empty_pyotp_issuer_parses_as_no_issuer() {
+    if !pyotp_available() {
+        return;
+    }
+    let script = "import pyotp; print(pyotp.TOTP('GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ', \
+                  issuer='').provisioning_uri(name='alice'), end='')";
+    let out = Command::new("python3")
+        .args(["-c", script])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let uri = String::from_utf8(out.stdout).unwrap();
+    assert!(uri.starts_with("otpauth://totp/:alice?"), "{uri}");
+    assert!(uri.ends_with("&issuer="), "{uri}");
+    let mut buf = vec![0u8; uri.len()];
+    let (parsed, secret) = KeyUri::parse(&uri, &mut buf).unwrap();
+    assert_eq!((parsed.issuer, parsed.account), (None, "alice"));
+    assert_eq!(secret.as_bytes(), b"12345678901234567890");
+}
