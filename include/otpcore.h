@@ -1636,10 +1636,14 @@ otp_status otp_uri_build(const struct otp_uri *uri,
  * `OTP_INVALID_PERIOD`, `OTP_ACCOUNT_NAME_EMPTY`, `OTP_ACCOUNT_NAME_HAS_COLON`,
  * `OTP_ACCOUNT_NAME_CONTROL_CHARACTER` (so both strings are free of NULs and line
  * breaks), `OTP_INVALID_ISSUER`, the secret and base32 statuses, and `OTP_INVALID_UTF8`
- * when `text` itself is not UTF-8. Faults that need no room in `buf` (the secret, a
- * missing counter) are reported before `OTP_BUFFER_TOO_SMALL`. On error `out_uri` and
- * `out_secret` are not written; on `OTP_BUFFER_TOO_SMALL` `buf` is untouched, and on any
- * other error its first `cap - 2` bytes are zeroed, as they may hold part of the fields.
+ * when `text` itself is not UTF-8. Every other fault is reported before
+ * `OTP_BUFFER_TOO_SMALL`, so a retry with the size it gives succeeds. On any error
+ * `out_uri`, `out_secret` and `buf` are not written (only `*out_len`, on
+ * `OTP_BUFFER_TOO_SMALL`).
+ *
+ * An empty issuer (empty label prefix, empty `issuer=` parameter, or both, as pyotp
+ * writes for an empty issuer) is no issuer: `out_uri->issuer` is NULL. Empty in one place
+ * and not in the other is `OTP_URI_ISSUER_MISMATCH`.
  *
  * # Safety
  * `text` points to `text_len` readable bytes; `out_uri` to a writable `otp_uri`;

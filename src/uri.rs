@@ -12,7 +12,8 @@
 //! the label separator, spaces before the account name, algorithm names in any case and
 //! percent-encoding in parameter names and values (`digits=%38` is 8 digits), and ignores
 //! parameters it does not know (such as `image`, with or without a value); a `+` stays a
-//! `+`.
+//! `+`. An empty issuer (label prefix, parameter or both) is read as no issuer, as pyotp
+//! writes it; see [`KeyUri::parse`]. On any error the caller's buffer is left untouched.
 
 use core::fmt::{self, Write};
 
@@ -167,23 +168,9 @@ impl<'a> KeyUri<'a> {
     }
 
     fn check(&self) -> Result<(), Error> {
-        if self.account.is_empty() {
-            return Err(Error::AccountNameEmpty);
-        }
-        if self.account.contains(':') {
-            return Err(Error::AccountNameHasColon);
-        }
-        if self.account.starts_with(' ') {
-            return Err(Error::AccountNameLeadingSpace);
-        }
-        if self.account.bytes().any(|b| b.is_ascii_control()) {
-            return Err(Error::AccountNameControlCharacter);
-        }
-        if self
-            .issuer
-            .is_some_and(|i| i.is_empty() || i.bytes().any(not_in_issuer))
-        {
-            return Err(Error::InvalidIssuer);
+        valid_account(self.account.bytes().map(Ok))?;
+        if let Some(issuer) = self.issuer {
+            valid_issuer(issuer.bytes().map(Ok))?;
         }
         if self.otp_type == OtpType::Totp && self.period == 0 {
             return Err(Error::InvalidPeriod);
@@ -262,6 +249,17 @@ impl<'a> KeyUri<'a> {
     /// as `uri` always suffices; a shorter one that is too small gives
     /// [`Error::BufferTooSmall`] with the length needed). The secret is decoded as
     /// [`Secret::from_base32`] does, under the 80-bit [`SecretPolicy::Compatible`] policy.
+    ///
+    /// Every fault is found before anything is written: on any error `buf` is left as it
+    /// was, and [`Error::BufferTooSmall`] comes only for a URI that is otherwise valid, so
+    /// a retry with the length it gives succeeds.
+    ///
+    /// An empty issuer means "no issuer" (pyotp writes `otpauth://totp/:alice?…&issuer=`
+    /// for `issuer=''`): an empty label prefix, an empty `issuer=` parameter or both give
+    /// [`KeyUri::issuer`] `None`. An empty issuer in one place next to a non-empty one in
+    /// the other is [`Error::UriIssuerMismatch`], since apps that read only one of them
+    /// would show different issuers. Building stays strict: `Some("")` is
+    /// [`Error::InvalidIssuer`].
     pub fn parse(uri: &str, buf: &'a mut [u8]) -> Result<(KeyUri<'a>, Secret), Error> {
         let rest = strip_prefix_ignore_case(uri, "otpauth://").ok_or(Error::UriInvalidScheme)?;
         // The type ends at the first `/`, `?` or `#` (RFC 3986 §3.2); only a `/`, which starts
@@ -289,10 +287,12 @@ impl<'a> KeyUri<'a> {
         let account = trim_leading_spaces(account);
 
         let params = Params::read(query)?;
-        // An issuer that is empty or holds a colon is wrong in itself, before it can differ
-        // from the other one.
+        // An empty issuer is "no issuer"; one that holds a colon is wrong in itself, before
+        // it can differ from the other one.
         for issuer in [label_issuer, params.issuer].into_iter().flatten() {
-            valid_issuer(issuer)?;
+            if !issuer.is_empty() {
+                valid_issuer(percent_decoded(issuer))?;
+            }
         }
         let issuer = match (label_issuer, params.issuer) {
             (Some(from_label), Some(from_param)) => {
@@ -302,24 +302,24 @@ impl<'a> KeyUri<'a> {
                 Some(from_label)
             }
             (from_label, from_param) => from_label.or(from_param),
-        };
+        }
+        .filter(|issuer| !issuer.is_empty());
 
-        // Everything that needs no room in `buf` is checked before its size, so a caller
-        // retrying with a bigger buffer does not meet a new error.
         if otp_type == OtpType::Hotp && params.counter.is_none() {
             return Err(Error::UriMissingCounter);
         }
         let secret = decode_secret(params.secret.ok_or(Error::UriMissingSecret)?)?;
 
-        let account_len = decoded_len(account)?;
-        let issuer_len = issuer.map_or(Ok(0), decoded_len)?;
+        // Account and issuer are checked as they decode, without being stored, so that
+        // nothing is written to `buf` unless the whole URI is valid and fits.
+        let account_len = decoded_utf8_len(account)?;
+        valid_account(percent_decoded(account))?;
+        let issuer_len = issuer.map_or(Ok(0), decoded_utf8_len)?;
         let needed = account_len.saturating_add(issuer_len);
-        if buf.len() < needed {
-            return Err(Error::BufferTooSmall { needed });
-        }
         let too_small = Error::BufferTooSmall { needed };
         let (account_buf, rest) = buf.split_at_mut_checked(account_len).ok_or(too_small)?;
         let (issuer_buf, _) = rest.split_at_mut_checked(issuer_len).ok_or(too_small)?;
+        // Both were decoded and checked above, so these cannot fail.
         let account = decode_into(account, account_buf)?;
         let issuer = issuer.map(|i| decode_into(i, issuer_buf)).transpose()?;
         let parsed = KeyUri {
@@ -339,7 +339,6 @@ impl<'a> KeyUri<'a> {
                 OtpType::Hotp => params.counter.unwrap_or(0),
             },
         };
-        parsed.check()?;
         Ok((parsed, secret))
     }
 }
@@ -399,10 +398,10 @@ fn not_in_issuer(b: u8) -> bool {
     b == b':' || b.is_ascii_control()
 }
 
-/// Checks a raw (percent-encoded) issuer as `KeyUri::check` checks a decoded one.
-fn valid_issuer(raw: &str) -> Result<(), Error> {
+/// Checks the bytes of an issuer (decoded, or as they decode) for the building rules.
+fn valid_issuer(bytes: impl Iterator<Item = Result<u8, Error>>) -> Result<(), Error> {
     let mut empty = true;
-    for b in percent_decoded(raw) {
+    for b in bytes {
         if not_in_issuer(b?) {
             return Err(Error::InvalidIssuer);
         }
@@ -412,6 +411,25 @@ fn valid_issuer(raw: &str) -> Result<(), Error> {
         Err(Error::InvalidIssuer)
     } else {
         Ok(())
+    }
+}
+
+/// Checks the bytes of an account name (decoded, or as they decode); when several rules
+/// fail, the first in the order of [`KeyUri::write`]'s list is reported.
+fn valid_account(bytes: impl Iterator<Item = Result<u8, Error>>) -> Result<(), Error> {
+    let (mut first, mut colon, mut control) = (None, false, false);
+    for b in bytes {
+        let b = b?;
+        first = first.or(Some(b));
+        colon |= b == b':';
+        control |= b.is_ascii_control();
+    }
+    match first {
+        None => Err(Error::AccountNameEmpty),
+        Some(_) if colon => Err(Error::AccountNameHasColon),
+        Some(b' ') => Err(Error::AccountNameLeadingSpace),
+        Some(_) if control => Err(Error::AccountNameControlCharacter),
+        Some(_) => Ok(()),
     }
 }
 
@@ -517,6 +535,40 @@ fn percent_decoded(text: &str) -> impl Iterator<Item = Result<u8, Error>> + Clon
 
 fn decoded_len(text: &str) -> Result<usize, Error> {
     percent_decoded(text).try_fold(0usize, |n, b| b.map(|_| n.saturating_add(1)))
+}
+
+/// The decoded length of `text`, after checking that it decodes to UTF-8. The bytes pass
+/// through a small window rather than the caller's buffer; a character cut at the end of
+/// the window is carried over to the next one.
+fn decoded_utf8_len(text: &str) -> Result<usize, Error> {
+    let mut window = [0u8; 32];
+    let (mut filled, mut len) = (0usize, 0usize);
+    for b in percent_decoded(text) {
+        *window.get_mut(filled).ok_or(Error::UriInvalidUtf8)? = b?;
+        filled = filled.saturating_add(1);
+        len = len.saturating_add(1);
+        if filled == window.len() {
+            filled = carry_incomplete(&mut window, filled)?;
+        }
+    }
+    let rest = window.get(..filled).ok_or(Error::UriInvalidUtf8)?;
+    core::str::from_utf8(rest).map_err(|_| Error::UriInvalidUtf8)?;
+    Ok(len)
+}
+
+/// Checks the first `filled` bytes of `window` as UTF-8, moves a character cut at its end
+/// (at most 3 bytes) to the front and returns how many bytes that is.
+fn carry_incomplete(window: &mut [u8], filled: usize) -> Result<usize, Error> {
+    let bytes = window.get(..filled).ok_or(Error::UriInvalidUtf8)?;
+    match core::str::from_utf8(bytes) {
+        Ok(_) => Ok(0),
+        Err(e) if e.error_len().is_none() => {
+            let cut = e.valid_up_to();
+            window.copy_within(cut..filled, 0);
+            Ok(filled.saturating_sub(cut))
+        }
+        Err(_) => Err(Error::UriInvalidUtf8),
+    }
 }
 
 fn decoded_eq(a: &str, b: &str) -> Result<bool, Error> {

@@ -913,7 +913,7 @@ const CASES: &[Case] = &[
     (
         "empty issuer parameter next to a label issuer",
         || parse("otpauth://totp/ACME:alice?secret=JBSWY3DPEHPK3PXP&issuer="),
-        Error::InvalidIssuer,
+        Error::UriIssuerMismatch,
     ),
     (
         "issuer parameter with a colon next to a label issuer",
@@ -951,14 +951,9 @@ const CASES: &[Case] = &[
         Error::AccountNameHasColon,
     ),
     (
-        "empty label issuer",
-        || parse("otpauth://totp/:alice?secret=JBSWY3DPEHPK3PXP"),
-        Error::InvalidIssuer,
-    ),
-    (
-        "empty issuer parameter",
-        || parse("otpauth://totp/alice?secret=JBSWY3DPEHPK3PXP&issuer="),
-        Error::InvalidIssuer,
+        "empty label issuer next to an issuer parameter",
+        || parse("otpauth://totp/:alice?secret=JBSWY3DPEHPK3PXP&issuer=ACME"),
+        Error::UriIssuerMismatch,
     ),
     (
         "colon in the issuer parameter",

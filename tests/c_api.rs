@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
+mod support;
+
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
@@ -113,6 +115,8 @@ fn libraries() -> &'static Libraries {
             .find_map(|line| line.split("native-static-libs:").nth(1))
             .map(|libs| libs.trim().to_owned())
             .unwrap_or_else(|| panic!("no native-static-libs note in the cargo output:\n{stderr}"));
+        // The shared library's SONAME, which the programs linked against it look for.
+        support::link_soname(&target_dir.join("release"));
         Libraries {
             dir: target_dir.join("release"),
             native_static_libs,

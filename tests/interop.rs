@@ -15,6 +15,8 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
+mod support;
+
 use otpcore::{
     Algorithm, Digits, Error, Hotp, HotpParams, KeyUri, MAX_SECRET_BASE32_LEN, OtpType, Secret,
     Totp, TotpParams, Verification,
@@ -143,30 +145,8 @@ fn unhex_text(text: &str) -> Option<String> {
     (text != "-").then(|| String::from_utf8(unhex(text)).unwrap())
 }
 
-/// Whether `tool` can run: a missing tool is a skip with a message locally, a failure in CI.
-fn available(tool: &str, probe: &mut Command, install: &str) -> bool {
-    let found = probe
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !found {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{tool} is required when CI is set; install it with: {install}"
-        );
-        // Written to the real stderr, past the test harness's capture, so a local run shows
-        // what it did not check.
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED: {tool} not found, interop against it not checked (install: {install})"
-        );
-    }
-    found
-}
-
 fn oathtool_available() -> bool {
-    available(
+    support::tool_available(
         "oathtool",
         Command::new("oathtool").arg("--version"),
         "apt-get install oathtool",
@@ -174,7 +154,7 @@ fn oathtool_available() -> bool {
 }
 
 fn pyotp_available() -> bool {
-    available(
+    support::tool_available(
         "pyotp",
         Command::new("python3").args(["-c", "import pyotp"]),
         "python3 -m pip install pyotp",
@@ -750,4 +730,31 @@ fn key_uri_differences_with_pyotp_are_the_documented_ones() {
         .unwrap();
     assert!(!strict.success(), "pyotp now accepts 80-bit secrets");
     assert!(parse_in_otpcore(&short).is_ok());
+}
+
+/// pyotp writes `otpauth://totp/:alice?…&issuer=` for a key made with `issuer=''`;
+/// otpcore reads it as no issuer.
+#[test]
+fn an_empty_pyotp_issuer_parses_as_no_issuer() {
+    if !pyotp_available() {
+        return;
+    }
+    let script = "import pyotp; print(pyotp.TOTP('GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ', \
+                  issuer='').provisioning_uri(name='alice'), end='')";
+    let out = Command::new("python3")
+        .args(["-c", script])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let uri = String::from_utf8(out.stdout).unwrap();
+    assert!(uri.starts_with("otpauth://totp/:alice?"), "{uri}");
+    assert!(uri.ends_with("&issuer="), "{uri}");
+    let mut buf = vec![0u8; uri.len()];
+    let (parsed, secret) = KeyUri::parse(&uri, &mut buf).unwrap();
+    assert_eq!((parsed.issuer, parsed.account), (None, "alice"));
+    assert_eq!(secret.as_bytes(), b"12345678901234567890");
 }

@@ -21,27 +21,45 @@ fn otptool() -> &'static Path {
     BIN.get_or_init(|| support::build_example("otptool"))
 }
 
-/// `true` when oathtool runs; otherwise skips with a message, or fails when `CI` is set.
+/// `true` when oathtool runs; otherwise skips with a message, or fails under CI.
 fn have_oathtool() -> bool {
-    let found = Command::new("oathtool")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "oathtool is required when CI is set (.ci/run installs it)"
-        );
-        eprintln!("SKIPPED: oathtool is not installed (apt-get install oathtool)");
-    }
-    found
+    support::tool_available(
+        "oathtool",
+        Command::new("oathtool").arg("--version"),
+        "apt-get install oathtool",
+    )
+}
+
+#[test]
+fn a_missing_tool_fails_under_ci_and_is_skipped_otherwise() {
+    let missing = || Command::new("otpcore-test-no-such-tool");
+    assert!(!support::tool_available_in(
+        false,
+        "otpcore-test-no-such-tool",
+        &mut missing(),
+        "nothing"
+    ));
+    let under_ci = std::panic::catch_unwind(|| {
+        support::tool_available_in(true, "otpcore-test-no-such-tool", &mut missing(), "nothing")
+    });
+    assert!(under_ci.is_err(), "a missing tool must fail under CI");
+    assert!(support::tool_available_in(
+        true,
+        "true",
+        &mut Command::new("true"),
+        "coreutils"
+    ));
 }
 
 fn run(program: &Path, args: &[String]) -> Output {
+    run_in(program, args, "UTC")
+}
+
+/// Runs `program` with the time zone `tz`, in which both tools read dates without a zone.
+fn run_in(program: &Path, args: &[String], tz: &str) -> Output {
     Command::new(program)
         .args(args)
-        // oathtool reads dates without a zone in local time, otptool in UTC.
-        .env("TZ", "UTC")
+        .env("TZ", tz)
         .output()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()))
 }
@@ -53,12 +71,17 @@ fn text(bytes: &[u8]) -> String {
 /// Runs both tools; stdout and exit status must match, and stderr too (with the program
 /// name swapped) when `same_message`.
 fn compare(args: &[String], same_message: bool) {
-    let theirs = run(Path::new("oathtool"), args);
-    let ours = run(otptool(), args);
+    compare_in("UTC", args, same_message);
+}
+
+/// [`compare`] with both tools in the time zone `tz`.
+fn compare_in(tz: &str, args: &[String], same_message: bool) {
+    let theirs = run_in(Path::new("oathtool"), args, tz);
+    let ours = run_in(otptool(), args, tz);
     assert_eq!(
         (text(&ours.stdout), ours.status.code()),
         (text(&theirs.stdout), theirs.status.code()),
-        "otptool {args:?}\n--- otptool stderr\n{}--- oathtool stderr\n{}",
+        "TZ={tz} otptool {args:?}\n--- otptool stderr\n{}--- oathtool stderr\n{}",
         text(&ours.stderr),
         text(&theirs.stderr)
     );
@@ -93,8 +116,11 @@ fn hotp_generation_matches_for_counters_digits_and_windows() {
             Some("18446744073709551614"),
         ] {
             for digits in [None, Some("6"), Some("7"), Some("8")] {
-                for window in [None, Some("0"), Some("3")] {
+                for (window, verbose) in [(None, false), (Some("0"), true), (Some("3"), false)] {
                     let mut a = Vec::new();
+                    if verbose {
+                        a.push("-v".to_string());
+                    }
                     if let Some(c) = counter {
                         a.extend(args(&["-c", c]));
                     }
@@ -136,9 +162,10 @@ fn totp_generation_matches_for_modes_times_steps_and_start_times() {
     for (mode, key) in modes {
         for now in times {
             for (step, start) in [("30", "@0"), ("60s", "@0"), ("1m30s", "@15"), ("1h", "@0")] {
-                for digits in ["6", "8"] {
+                for (digits, verbose) in [("6", "--verbose"), ("8", "--")] {
                     let a = args(&[
-                        mode, "-N", now, "-s", step, "-S", start, "-d", digits, "-w", "2", key,
+                        mode, "-N", now, "-s", step, "-S", start, "-d", digits, "-w", "2", verbose,
+                        key,
                     ]);
                     compare(&a, true);
                 }
@@ -166,6 +193,10 @@ fn validation_reports_the_same_window_position_or_the_same_miss() {
             for window in ["0", "2", "5", "10"] {
                 compare(&args(&["-c", counter, "-w", window, RFC_SHA1, code]), true);
             }
+            compare(
+                &args(&["-v", "-c", counter, "-w", "3", RFC_SHA1, code]),
+                true,
+            );
         }
         assert!(offset <= 5);
     }
@@ -185,6 +216,10 @@ fn validation_reports_the_same_window_position_or_the_same_miss() {
                 let a = args(&["--totp", "-N", now, "-w", window, RFC_SHA1, code]);
                 compare(&a, true);
             }
+            compare(
+                &args(&["-v", "--totp", "-N", now, "-w", "2", RFC_SHA1, code]),
+                true,
+            );
         }
     }
     for wrong in ["000000", "99999999", "1234567"] {
@@ -238,16 +273,49 @@ fn argument_forms_and_input_errors_match() {
         (&["-c", "abc", RFC_SHA1], true),
         (&["-w", "abc", RFC_SHA1], true),
         (&["-d", "abc", RFC_SHA1], true),
-        (&["-d", "9", RFC_SHA1], true),
-        (&["-d", "5", RFC_SHA1], true),
-        (&["--totp", "-d", "10", RFC_SHA1], true),
+        (&["-d", "5", RFC_SHA1], false),
+        (&["-d", "11", RFC_SHA1], false),
+        (&["-d", "5", RFC_SHA1, "75522"], false),
+        // An OTP of a length no code has: liboath's message.
+        (&[RFC_SHA1, "75522"], true),
+        (&["-v", RFC_SHA1, "75522"], true),
+        (&["--totp", RFC_SHA1, "1234"], true),
+        (&[RFC_SHA1, "12345678901"], true),
+        (&[RFC_SHA1, ""], true),
+        // Errors in oathtool's order: numbers, key, digits, parameters; times only for TOTP,
+        // after the first -v lines.
+        (&["-c", "abc", "31323g"], true),
+        (&["-d", "9", "31323g"], true),
+        (&["-d", "5", RFC_SHA1, "1", "2"], false),
+        (&[RFC_SHA1, "1", "2"], true),
+        (&["-N", "garbage", "-s", "30x", "-S", "x", RFC_SHA1], true),
+        (&["-v", "--totp", "-s", "30x", RFC_SHA1], true),
+        (
+            &["-v", "--totp", "-s", "30x", "-N", "garbage", RFC_SHA1],
+            true,
+        ),
+        (
+            &["-v", "--totp", "-S", "garbage2", "-s", "30x", RFC_SHA1],
+            true,
+        ),
+        (&["-v", "--totp", "-N", "2024-02-30T00:00Z", RFC_SHA1], true),
+        (&["--totp", "-N", "2023-02-29", RFC_SHA1], true),
+        (&["--totp", "-N", "1999-12-31 23:59:60 UTC", RFC_SHA1], true),
+        (&["-v", "-b", "JBSWY3DPEHPK3PXPAB"], true),
+        (&["-v", "-c", "18446744073709551615", RFC_SHA1], true),
+        (&["-v", "--totp", "-N", "@-35", RFC_SHA1], true),
+        (&["-v", "--totp", "-S", "@90", "-N", "@59", RFC_SHA1], true),
+        // The largest time oathtool takes (its -v cannot show the date), one below the
+        // smallest, and a five-digit year.
+        (&["--totp", "-N", "@9223372036854775807", RFC_SHA1], true),
+        (&["-v", "--totp", "-N", "@253402300800", RFC_SHA1], true),
+        (&["--totp", "-N", "@-9223372036854775809", RFC_SHA1], true),
         (&["31323"], true),
         (&["31323g"], true),
         (&[RFC_SHA1, "abcdef"], true),
         (&[RFC_SHA1, "7552244"], true),
         (&["-d", "6", RFC_SHA1, "7552244"], true),
         (&[RFC_SHA1, "755224", "extra"], true),
-        (&[RFC_SHA1, "75522"], false),
         (&["-b", "JBSWY3DPEHPK3PXP===="], false),
         (&["--nosuch", RFC_SHA1], false),
         (&["-x", RFC_SHA1], false),
@@ -362,4 +430,182 @@ fn watch_with_a_bound_shows_the_current_code_and_stops() {
         shown.contains('█') && shown.trim_end().ends_with('s'),
         "{shown:?}"
     );
+}
+
+#[test]
+fn dates_without_a_zone_are_local_time_as_in_oathtool() {
+    if !have_oathtool() {
+        return;
+    }
+    for tz in ["Europe/Berlin", "America/New_York", "Asia/Kolkata", "UTC"] {
+        for now in [
+            "2009-02-13 23:31:30",
+            "2024-07-01 12:00",
+            "2024-02-29",
+            "2009-02-13T23:31:30",
+            "2009-02-13 23:31:30 UTC",
+            // Skipped by the change to summer time in New York: neither tool reads it.
+            "2024-03-10 02:30:00",
+        ] {
+            compare_in(tz, &args(&["-v", "--totp", "-N", now, RFC_SHA1]), true);
+            compare_in(
+                tz,
+                &args(&["--totp", "-S", now, "-N", "@2000000000", RFC_SHA1]),
+                true,
+            );
+        }
+    }
+}
+
+#[test]
+fn nine_and_ten_digits_and_times_to_u64_max_go_beyond_oathtool() {
+    // RFC 4226 Appendix D: counter 0 truncates to 1284755224.
+    for (digits, code) in [("9", "284755224\n"), ("10", "1284755224\n")] {
+        let out = run(otptool(), &args(&["-d", digits, RFC_SHA1]));
+        assert_eq!(
+            (text(&out.stdout).as_str(), out.status.code()),
+            (code, Some(0))
+        );
+        let out = run(otptool(), &args(&[RFC_SHA1, code.trim_end()]));
+        assert_eq!(
+            (text(&out.stdout).as_str(), out.status.code()),
+            ("0\n", Some(0))
+        );
+    }
+    let secret = otpcore::Secret::from_bytes(b"12345678901234567890").unwrap();
+    let at_step = |step: u64| {
+        let params = otpcore::TotpParams {
+            period: 1,
+            ..otpcore::TotpParams::default()
+        };
+        format!(
+            "{}\n",
+            otpcore::Totp::new(&secret, params)
+                .unwrap()
+                .generate_at_step(step)
+        )
+    };
+    for seconds in [9_223_372_036_854_775_808u64, u64::MAX - 30, u64::MAX] {
+        let now = format!("@{seconds}");
+        let out = run(otptool(), &args(&["--totp", "-N", &now, RFC_SHA1]));
+        assert_eq!(text(&out.stdout), at_step(seconds / 30), "{now}");
+        let out = run(otptool(), &args(&["-v", "--totp", "-N", &now, RFC_SHA1]));
+        let step = seconds / 30;
+        assert!(
+            text(&out.stdout).contains(&format!("\nCounter: 0x{step:X} ({step})\n")),
+            "{}",
+            text(&out.stdout)
+        );
+    }
+    let out = run(
+        otptool(),
+        &args(&["--totp", "-N", "@18446744073709551616", RFC_SHA1]),
+    );
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn a_key_uri_with_a_long_label_is_read() {
+    let account = "a".repeat(3000);
+    let uri = format!(
+        "otpauth://totp/{}:{account}?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer={}",
+        "I".repeat(200),
+        "I".repeat(200)
+    );
+    let out = run(otptool(), &args(&["--uri", &uri, "-N", "@59"]));
+    assert_eq!(
+        (text(&out.stdout).as_str(), out.status.code()),
+        ("287082\n", Some(0)),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn options_that_uri_or_watch_would_not_use_are_errors() {
+    let totp_uri = "otpauth://totp/alice?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+    let hotp_uri = "otpauth://hotp/alice?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&counter=1";
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--uri", totp_uri, "-b"],
+            "--base32 cannot be used with --uri",
+        ),
+        (
+            &["--uri", totp_uri, "--hotp"],
+            "--hotp cannot be used with --uri",
+        ),
+        (
+            &["--uri", totp_uri, "--totp=sha256"],
+            "--totp cannot be used with --uri",
+        ),
+        (
+            &["--uri", totp_uri, "-d", "8"],
+            "--digits cannot be used with --uri",
+        ),
+        (
+            &["--uri", totp_uri, "-s", "60"],
+            "--time-step-size cannot be used with --uri",
+        ),
+        (
+            &["--uri", totp_uri, "-c", "5"],
+            "--counter only applies to an HOTP key URI",
+        ),
+        (
+            &["--uri", hotp_uri, "-N", "@59"],
+            "--now only applies to a TOTP key URI",
+        ),
+        (
+            &["--uri", hotp_uri, "-S", "@0"],
+            "--start-time only applies to a TOTP key URI",
+        ),
+        (
+            &["--uri", hotp_uri, "--watch"],
+            "--watch only applies to a TOTP key URI",
+        ),
+        (
+            &["--watch", "-w", "3", RFC_SHA1],
+            "--window cannot be used with --watch",
+        ),
+        (
+            &["--watch", "-c", "3", RFC_SHA1],
+            "--counter cannot be used with --watch",
+        ),
+        (
+            &["--watch", "-N", "@59", RFC_SHA1],
+            "--now cannot be used with --watch",
+        ),
+        (
+            &["--watch", "-v", RFC_SHA1],
+            "--verbose cannot be used with --watch",
+        ),
+        (
+            &["--watch", "--hotp", RFC_SHA1],
+            "--hotp cannot be used with --watch",
+        ),
+        (
+            &["--watch", RFC_SHA1, "755224"],
+            "an OTP to validate cannot be used with --watch",
+        ),
+        (
+            &["--watch", "--uri", totp_uri, "755224"],
+            "an OTP to validate cannot",
+        ),
+        (
+            &["--watch-seconds=1", RFC_SHA1],
+            "--watch-seconds needs --watch",
+        ),
+    ];
+    for (a, message) in cases {
+        let out = run(otptool(), &args(a));
+        assert_eq!(out.status.code(), Some(1), "{a:?}");
+        assert!(
+            text(&out.stderr).contains(message),
+            "{a:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(out.stdout.is_empty(), "{a:?}");
+    }
+    // -c with an HOTP URI is the current counter, which the URI does not hold.
+    let out = run(otptool(), &args(&["--uri", hotp_uri, "-c", "2"]));
+    assert_eq!(text(&out.stdout), "359152\n");
 }

@@ -514,3 +514,79 @@ fn compatibility_flags_settings_authenticator_apps_ignore() {
         }
     );
 }
+
+#[test]
+fn a_failing_parse_leaves_the_buffer_untouched() {
+    const SENTINEL: u8 = 0xA5;
+    for uri in [
+        // Faults found only once account or issuer is decoded.
+        "otpauth://totp/Iss:al%3Aice?secret=JBSWY3DPEHPK3PXP",
+        "otpauth://totp/Iss:al%0Aice?secret=JBSWY3DPEHPK3PXP",
+        "otpauth://totp/Iss:al%FFice?secret=JBSWY3DPEHPK3PXP",
+        "otpauth://totp/Iss:alice%C3?secret=JBSWY3DPEHPK3PXP",
+        "otpauth://totp/Iss:alice?secret=JBSWY3DPEHPK3PXP&issuer=Iss%FF",
+        "otpauth://totp/I%FFss:alice?secret=JBSWY3DPEHPK3PXP&issuer=I%FFss",
+        "otpauth://totp/Iss:alice%2?secret=JBSWY3DPEHPK3PXP",
+        "otpauth://totp/Iss:%20?secret=JBSWY3DPEHPK3PXP",
+        // A character cut at the edge of the decoder's window, then broken.
+        "otpauth://totp/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa%C3%A9%C3?secret=JBSWY3DPEHPK3PXP",
+        // Faults in the rest of the URI.
+        "otpauth://totp/Iss:alice?secret=JBSWY3DP",
+        "otpauth://totp/Iss:alice?secret=JBSWY3DPEHPK3PXP&issuer=Other",
+        "otpauth://hotp/Iss:alice?secret=JBSWY3DPEHPK3PXP",
+        "otpauth://totp/Iss:alice?secret=JBSWY3DPEHPK3PXP&digits=5",
+    ] {
+        for len in [0, 3, 8, uri.len()] {
+            let mut buf = vec![SENTINEL; len];
+            assert!(KeyUri::parse(uri, &mut buf).is_err(), "{uri}");
+            assert!(buf.iter().all(|&b| b == SENTINEL), "{uri} into {len} bytes");
+        }
+    }
+}
+
+#[test]
+fn utf8_is_checked_across_the_decoder_window() {
+    // 31 ASCII bytes, then a two-byte character split across the 32-byte window.
+    let account = format!("{}%C3%A9{}", "a".repeat(31), "b".repeat(40));
+    let uri = format!("otpauth://totp/{account}?secret={B32}");
+    let (_, account) = issuer_and_account(&uri);
+    assert_eq!(account, format!("{}é{}", "a".repeat(31), "b".repeat(40)));
+}
+
+#[test]
+fn an_empty_issuer_is_no_issuer() {
+    // What pyotp writes for issuer='': an empty label prefix and an empty parameter.
+    for uri in [
+        "otpauth://totp/:alice?secret=JBSWY3DPEHPK3PXP&issuer=",
+        "otpauth://totp/%3Aalice?secret=JBSWY3DPEHPK3PXP&issuer=",
+        "otpauth://totp/:alice?secret=JBSWY3DPEHPK3PXP",
+        "otpauth://totp/alice?secret=JBSWY3DPEHPK3PXP&issuer=",
+        "otpauth://totp/alice?secret=JBSWY3DPEHPK3PXP&issuer",
+    ] {
+        assert_eq!(
+            issuer_and_account(uri),
+            (None, "alice".to_string()),
+            "{uri}"
+        );
+    }
+    // Empty in one place, not in the other: apps reading one place would show different
+    // issuers.
+    for uri in [
+        "otpauth://totp/:alice?secret=JBSWY3DPEHPK3PXP&issuer=ACME",
+        "otpauth://totp/ACME:alice?secret=JBSWY3DPEHPK3PXP&issuer=",
+    ] {
+        assert_eq!(
+            KeyUri::parse(uri, &mut [0u8; 64]).map(drop),
+            Err(otpcore::Error::UriIssuerMismatch),
+            "{uri}"
+        );
+    }
+    // Building stays strict.
+    assert_eq!(
+        KeyUri::totp("alice")
+            .with_issuer("")
+            .to_buf(&secret(), &mut [0u8; 128])
+            .map(drop),
+        Err(otpcore::Error::InvalidIssuer)
+    );
+}

@@ -2,8 +2,6 @@
 
 use core::ffi::c_char;
 
-use zeroize::Zeroize;
-
 use super::{
     Buf, Out, S, algorithm_from, algorithm_to, digits_from, guard,
     hotp::{hotp_params_to, otp_hotp_params},
@@ -154,10 +152,14 @@ pub unsafe extern "C" fn otp_uri_build(
 /// `OTP_INVALID_PERIOD`, `OTP_ACCOUNT_NAME_EMPTY`, `OTP_ACCOUNT_NAME_HAS_COLON`,
 /// `OTP_ACCOUNT_NAME_CONTROL_CHARACTER` (so both strings are free of NULs and line
 /// breaks), `OTP_INVALID_ISSUER`, the secret and base32 statuses, and `OTP_INVALID_UTF8`
-/// when `text` itself is not UTF-8. Faults that need no room in `buf` (the secret, a
-/// missing counter) are reported before `OTP_BUFFER_TOO_SMALL`. On error `out_uri` and
-/// `out_secret` are not written; on `OTP_BUFFER_TOO_SMALL` `buf` is untouched, and on any
-/// other error its first `cap - 2` bytes are zeroed, as they may hold part of the fields.
+/// when `text` itself is not UTF-8. Every other fault is reported before
+/// `OTP_BUFFER_TOO_SMALL`, so a retry with the size it gives succeeds. On any error
+/// `out_uri`, `out_secret` and `buf` are not written (only `*out_len`, on
+/// `OTP_BUFFER_TOO_SMALL`).
+///
+/// An empty issuer (empty label prefix, empty `issuer=` parameter, or both, as pyotp
+/// writes for an empty issuer) is no issuer: `out_uri->issuer` is NULL. Empty in one place
+/// and not in the other is `OTP_URI_ISSUER_MISMATCH`.
 ///
 /// # Safety
 /// `text` points to `text_len` readable bytes; `out_uri` to a writable `otp_uri`;
@@ -211,10 +213,7 @@ pub unsafe extern "C" fn otp_uri_parse(
                     out_len.set(needed.saturating_add(2));
                     return Err(S::OTP_BUFFER_TOO_SMALL);
                 }
-                Err(e) => {
-                    inner.zeroize();
-                    return Err(e.into());
-                }
+                Err(e) => return Err(e.into()),
             }
         };
         // Move the issuer one byte on and terminate both strings.

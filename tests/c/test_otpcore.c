@@ -645,7 +645,11 @@ static void test_uri_errors(void) {
         {"otpauth://totp/a?secret=JBSWY3DPEHPK3PXP&digits=5", OTP_INVALID_DIGITS},
         {"otpauth://totp/a?secret=JBSWY3DPEHPK3PXP&period=0", OTP_INVALID_PERIOD},
         {"otpauth://totp/?secret=JBSWY3DPEHPK3PXP", OTP_ACCOUNT_NAME_EMPTY},
-        {"otpauth://totp/:a?secret=JBSWY3DPEHPK3PXP", OTP_INVALID_ISSUER},
+        {"otpauth://totp/:a?secret=JBSWY3DPEHPK3PXP&issuer=B", OTP_URI_ISSUER_MISMATCH},
+        {"otpauth://totp/Iss:al%3Aice?secret=JBSWY3DPEHPK3PXP", OTP_ACCOUNT_NAME_HAS_COLON},
+        {"otpauth://totp/Iss:al%0Aice?secret=JBSWY3DPEHPK3PXP",
+         OTP_ACCOUNT_NAME_CONTROL_CHARACTER},
+        {"otpauth://totp/Iss:al%FFice?secret=JBSWY3DPEHPK3PXP", OTP_URI_INVALID_UTF8},
         {"otpauth://totp/A:alice%00evil?secret=JBSWY3DPEHPK3PXP",
          OTP_ACCOUNT_NAME_CONTROL_CHARACTER},
         {"otpauth://totp/alice?secret=JBSWY3DPEHPK3PXP&issuer=A%0A", OTP_INVALID_ISSUER},
@@ -665,10 +669,13 @@ static void test_uri_errors(void) {
     memset(&parsed_secret, 0, sizeof parsed_secret);
     for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         parsed = sentinel;
+        memset(fields, 0x5A, sizeof fields);
         EXPECT(otp_uri_parse(TEXT(cases[i].text), &parsed, &parsed_secret, fields, sizeof fields,
                              &len),
                cases[i].want);
-        if (memcmp(&parsed, &sentinel, sizeof parsed) != 0 || len != 77) {
+        /* Every byte of `fields` still 0x5A: the first, and each equal to the next. */
+        if (memcmp(&parsed, &sentinel, sizeof parsed) != 0 || len != 77 || fields[0] != 0x5A ||
+            memcmp(fields, fields + 1, sizeof fields - 1) != 0) {
             failures++;
             fprintf(stderr, "case %u wrote outputs on error\n", (unsigned)i);
         }
