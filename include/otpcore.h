@@ -710,6 +710,10 @@ typedef struct otp_user_state {
    * 1 once a TOTP code has been accepted, 0 before.
    */
   uint8_t has_totp_step;
+  /**
+   * The out-of-band (SMS) code last issued: all zero when none was.
+   */
+  struct otp_oob_record oob;
 } otp_user_state;
 
 /**
@@ -1394,6 +1398,35 @@ otp_status otp_user_state_verify_recovery(const struct otp_throttle *throttle,
                                           struct otp_user_state *state,
                                           size_t *out_slot,
                                           size_t *out_remaining);
+
+/**
+ * Verifies a typed out-of-band (SMS) code (`code_len` bytes at `code`) for the user
+ * `user_id` (`user_id_len` bytes, the same as at issue) against `state->oob` under
+ * `throttle`, at Unix time `now`. Issue codes into `state->oob` with `otp_oob_issue`.
+ *
+ * As `otp_user_state_verify_totp`: `OTP_THROTTLED` or `OTP_LOCKED_OUT` without checking
+ * while locked out; otherwise the outcome of `otp_oob_verify` (`OTP_OK` only for the right
+ * code, in time and within its tries, which is then used), and `state` is written back
+ * for every such outcome: a valid code clears the failures, every refusal
+ * (`OTP_CODE_INVALID`, `OTP_CODE_REPLAYED`, `OTP_OOB_CODE_EXPIRED`,
+ * `OTP_OOB_TOO_MANY_ATTEMPTS`, `OTP_OOB_NO_CODE_PENDING`) counts as a failure. Persist it
+ * after every call, before acting on the outcome. For any other status (a malformed code,
+ * `OTP_OOB_TIME_BEFORE_ISSUE`, `OTP_OOB_RECORD_INVALID`, `OTP_INVALID_THROTTLE`,
+ * `OTP_STATE_INVALID_FLAGS`, `OTP_NOT_INITIALIZED`, ...) nothing is written.
+ *
+ * # Safety
+ * `key` points to an `otp_oob_key`; `throttle` to an `otp_throttle`; `user_id` to
+ * `user_id_len` readable bytes; `code` to `code_len` readable bytes; `state` to a
+ * readable and writable `otp_user_state`.
+ */
+otp_status otp_user_state_verify_oob(const struct otp_oob_key *key,
+                                     const struct otp_throttle *throttle,
+                                     const uint8_t *user_id,
+                                     size_t user_id_len,
+                                     const char *code,
+                                     size_t code_len,
+                                     uint64_t now,
+                                     struct otp_user_state *state);
 
 /**
  * Writes the default policy (the 5th consecutive failure locks out for 60 s, each further

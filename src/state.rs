@@ -4,6 +4,7 @@
 
 use sha2::{Digest, Sha256};
 
+use crate::oob::{OOB_RECORD_LEN, OobCode, OobKey, OobPolicy, OobRecord, OobVerification};
 use crate::recovery::{
     RECOVERY_CODE_COUNT, RECOVERY_SALT_LEN, RecoveryCodes, RecoveryVerification,
 };
@@ -19,8 +20,10 @@ pub const USER_STATE_VERSION: u8 = 2;
 /// The length of a version 1 encoding, which [`UserState::decode`] still reads.
 const USER_STATE_V1_LEN: usize = 384;
 
-/// The bytes of the out-of-band code record in version 2; all zero for none.
+/// The bytes of the out-of-band code record in version 2: the record, then zeros.
 const OOB_SLOT_LEN: usize = 64;
+
+const _: () = assert!(OOB_RECORD_LEN <= OOB_SLOT_LEN);
 
 /// Where the checksum starts in version 2: everything before it is covered.
 const CHECKSUM_AT: usize = USER_STATE_LEN - 32;
@@ -33,7 +36,10 @@ const RECOVERY_USED_MASK: u16 = (1 << RECOVERY_CODE_COUNT) - 1;
 /// after it, before acting on the outcome.
 ///
 /// The `Default` is a newly enrolled user: no step accepted, HOTP counter 0, no failures,
-/// no recovery codes.
+/// no recovery codes, no out-of-band code pending.
+///
+/// It holds no secret, but the out-of-band record holds a tag keyed by the server key, so
+/// the state is wiped on drop with it and is not `Clone`.
 ///
 /// # Encoding, version 2
 ///
@@ -51,7 +57,8 @@ const RECOVERY_USED_MASK: u16 = (1 << RECOVERY_CODE_COUNT) - 1;
 /// | 24     | 8    | throttle: locked until (Unix seconds) |
 /// | 32     | 4    | throttle: consecutive failures since the last success |
 /// | 36     | 4    | reserved, 0 |
-/// | 40     | 64   | out-of-band code record; all 0 when none is pending |
+/// | 40     | 56   | out-of-band code record ([`OobRecord::to_bytes`]); all 0 when none was issued |
+/// | 96     | 8    | reserved, 0 |
 /// | 104    | 16   | recovery codes: salt |
 /// | 120    | 320  | recovery codes: ten SHA-256 hashes of 32 bytes, slot 0 first |
 /// | 440    | 32   | SHA-256 of bytes 0 to 439 |
@@ -59,8 +66,9 @@ const RECOVERY_USED_MASK: u16 = (1 << RECOVERY_CODE_COUNT) - 1;
 /// [`UserState::decode`] checks, in this order: at least the 5 bytes of magic and version
 /// ([`Error::StateWrongLength`]), the magic ([`Error::StateBadMagic`]), the version
 /// ([`Error::StateUnsupportedVersion`]), the exact length for that version
-/// ([`Error::StateWrongLength`]), the checksum ([`Error::StateCorrupt`]) and that no
-/// reserved bit or byte is set ([`Error::StateInvalidFlags`]).
+/// ([`Error::StateWrongLength`]), the checksum ([`Error::StateCorrupt`]), that no
+/// reserved bit or byte is set ([`Error::StateInvalidFlags`]) and the out-of-band record
+/// ([`Error::OobRecordInvalid`]).
 ///
 /// The checksum catches corruption (a torn write, a flipped bit, a truncated copy), not
 /// tampering: whoever can write the encoding can compute a new checksum, and so reset the
@@ -83,7 +91,7 @@ const RECOVERY_USED_MASK: u16 = (1 << RECOVERY_CODE_COUNT) - 1;
 /// | 40     | 4    | throttle: failures in the window |
 /// | 44     | 4    | throttle: lockouts since the last success |
 /// | 48     | 336  | recovery codes: salt and hashes (as version 2 at 104) |
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Debug, Default, PartialEq, Eq)]
 pub struct UserState {
     /// The last accepted TOTP step, `None` before the first.
     pub last_totp_step: Option<u64>,
@@ -93,6 +101,8 @@ pub struct UserState {
     pub throttle: ThrottleState,
     /// The hashes of the recovery codes and which are used.
     pub recovery: RecoveryCodes,
+    /// The out-of-band (SMS) code last issued, if any.
+    pub oob: OobRecord,
 }
 
 fn put<const N: usize>(out: &mut [u8], at: usize, bytes: [u8; N]) {
@@ -177,6 +187,52 @@ impl UserState {
         throttle.attempt_recovery(&mut self.throttle, now, || recovery.verify(code))
     }
 
+    /// Issues an out-of-band code for `user_id` (see [`OobRecord::issue_with`], whose
+    /// errors it returns): the record in this state is replaced; persist the state, then
+    /// send the code. Issuing needs no throttle check: it reveals nothing, and the resend
+    /// cooldown bounds how often it can happen.
+    pub fn issue_oob_with<E>(
+        &mut self,
+        key: &OobKey,
+        user_id: impl AsRef<[u8]>,
+        policy: &OobPolicy,
+        now: u64,
+        fill: impl FnOnce(&mut [u8]) -> Result<(), E>,
+    ) -> Result<OobCode, Error> {
+        self.oob.issue_with(key, user_id, policy, now, fill)
+    }
+
+    /// [`issue_oob_with`](Self::issue_oob_with) with the operating system's randomness.
+    #[cfg(feature = "std")]
+    pub fn issue_oob(
+        &mut self,
+        key: &OobKey,
+        user_id: impl AsRef<[u8]>,
+        policy: &OobPolicy,
+        now: u64,
+    ) -> Result<OobCode, Error> {
+        self.oob.issue(key, user_id, policy, now)
+    }
+
+    /// Verifies a typed out-of-band `code` for `user_id` under `throttle`, as
+    /// [`verify_totp`](Self::verify_totp) does for TOTP: refused unchecked while locked
+    /// out; otherwise [`OobRecord::verify`], where a valid code is used up and resets the
+    /// throttle, and every other outcome (wrong, expired, already used, too many tries, none
+    /// pending) counts as a failure. Persist the state after every call.
+    pub fn verify_oob(
+        &mut self,
+        key: &OobKey,
+        throttle: &Throttle,
+        user_id: impl AsRef<[u8]>,
+        code: impl AsRef<[u8]>,
+        now: u64,
+    ) -> Result<OobVerification, Error> {
+        let oob = &mut self.oob;
+        throttle.attempt(&mut self.throttle, now, || {
+            oob.verify(key, user_id, code, now)
+        })
+    }
+
     /// Writes the version 2 encoding (see [`UserState`]) into the first
     /// [`USER_STATE_LEN`] bytes of `out` and returns them; [`Error::BufferTooSmall`] and
     /// nothing written when `out` is shorter.
@@ -205,6 +261,7 @@ impl UserState {
         put(out, 16, self.hotp_counter.to_be_bytes());
         put(out, 24, self.throttle.locked_until.to_be_bytes());
         put(out, 32, self.throttle.failures.to_be_bytes());
+        put(out, 40, self.oob.to_bytes());
         put_recovery(out, 104, &self.recovery);
         let sum = checksum(out.get(..CHECKSUM_AT).unwrap_or_default());
         put(out, CHECKSUM_AT, sum);
@@ -242,10 +299,11 @@ impl UserState {
         }
         let flags = common_flags(input)?;
         let reserved = take::<4>(input, 36);
-        let oob = take::<OOB_SLOT_LEN>(input, 40);
-        if reserved != [0; 4] || oob != [0; OOB_SLOT_LEN] {
+        let oob_padding = take::<{ OOB_SLOT_LEN - OOB_RECORD_LEN }>(input, 40 + OOB_RECORD_LEN);
+        if reserved != [0; 4] || oob_padding.iter().any(|&b| b != 0) {
             return Err(Error::StateInvalidFlags);
         }
+        let oob = OobRecord::from_bytes(&take(input, 40))?;
         Ok(UserState {
             last_totp_step: totp_step(input, &flags),
             hotp_counter: u64::from_be_bytes(take(input, 16)),
@@ -254,6 +312,7 @@ impl UserState {
                 failures: u32::from_be_bytes(take(input, 32)),
             },
             recovery: take_recovery(input, 104, flags.used),
+            oob,
         })
     }
 }
@@ -319,5 +378,6 @@ fn decode_v1(input: &[u8]) -> Result<UserState, Error> {
                 .saturating_add(lockouts.saturating_mul(Throttle::default().lockout_after)),
         },
         recovery: take_recovery(input, 48, flags.used),
+        oob: OobRecord::default(),
     })
 }

@@ -108,7 +108,8 @@ fn libraries() -> &'static Libraries {
                 "--target-dir",
             ])
             .arg(&target_dir)
-            .args(["--", "--print", "native-static-libs"]));
+            .args(["--", "--print", "native-static-libs", "-C"])
+            .arg(format!("link-arg=-Wl,-soname,{}", support::soname())));
         let stderr = String::from_utf8_lossy(&output.stderr);
         let native_static_libs = stderr
             .lines()

@@ -10,8 +10,9 @@
 use sha2::{Digest, Sha256};
 
 use otpcore::{
-    Error, Hotp, HotpParams, RecoveryCodes, RecoveryVerification, Secret, Throttle, ThrottleState,
-    Totp, TotpParams, USER_STATE_LEN, UserState, Verification,
+    Error, Hotp, HotpParams, OobKey, OobPolicy, OobRecord, OobVerification, RecoveryCodes,
+    RecoveryVerification, Secret, Throttle, ThrottleState, Totp, TotpParams, USER_STATE_LEN,
+    UserState, Verification,
 };
 
 const T: u64 = 1_700_000_000;
@@ -23,7 +24,22 @@ fn counting(buf: &mut [u8]) -> Result<(), ()> {
     Ok(())
 }
 
+fn oob_key() -> OobKey {
+    OobKey::new(b"0123456789abcdef0123456789abcdef").unwrap()
+}
+
+/// A state with every field set, an out-of-band code pending among them.
 fn sample() -> UserState {
+    let mut state = sample_without_oob();
+    let code = state
+        .issue_oob_with(&oob_key(), "alice", &OobPolicy::default(), T, counting)
+        .unwrap();
+    assert_eq!(code.as_str().len(), 6);
+    state
+}
+
+/// What version 1 could hold: no out-of-band record.
+fn sample_without_oob() -> UserState {
     let (recovery, _) = RecoveryCodes::generate_with(counting).unwrap();
     UserState {
         last_totp_step: Some(0x0102_0304_0506_0708),
@@ -36,6 +52,7 @@ fn sample() -> UserState {
             used: 0b10_0000_0101,
             ..recovery
         },
+        oob: OobRecord::default(),
     }
 }
 
@@ -65,7 +82,9 @@ fn version_2_layout_is_as_documented_byte_by_byte() {
     );
     assert_eq!(bytes[32..36], [0x41, 0x42, 0x43, 0x44]);
     assert_eq!(bytes[36..40], [0; 4]);
-    assert_eq!(bytes[40..104], [0; 64]);
+    assert_eq!(bytes[40..96], state.oob.to_bytes());
+    assert_ne!(bytes[40..96], [0; 56]);
+    assert_eq!(bytes[96..104], [0; 8]);
     assert_eq!(bytes[104..120], state.recovery.salt);
     for (i, hash) in state.recovery.hashes.iter().enumerate() {
         assert_eq!(&bytes[120 + 32 * i..152 + 32 * i], hash, "hash {i}");
@@ -102,7 +121,7 @@ fn version_1_is_still_read_and_never_lowers_the_failure_count() {
             locked_until: T + 120,
             failures: 0,
         },
-        ..sample()
+        ..sample_without_oob()
     };
     // Two failures in the current window after three lockouts: at least 2 + 3 x 5 in a row.
     let decoded = UserState::decode(&version_1(&state, T - 50, 2, 3)).unwrap();
@@ -113,7 +132,7 @@ fn version_1_is_still_read_and_never_lowers_the_failure_count() {
                 locked_until: T + 120,
                 failures: 17,
             },
-            ..state
+            ..sample_without_oob()
         }
     );
     let saturated = UserState::decode(&version_1(&state, 0, u32::MAX, u32::MAX)).unwrap();
@@ -244,7 +263,7 @@ fn each_decoding_fault_has_its_error() {
         (6, 0x80),
         (36, 1),
         (39, 1),
-        (40, 1),
+        (96, 1),
         (103, 0x80),
     ] {
         let mut flags = good;
@@ -410,4 +429,62 @@ fn a_recovery_code_lifts_the_hard_stop() {
             .unwrap()
             .is_valid()
     );
+}
+
+#[test]
+fn an_out_of_band_record_that_is_invalid_is_refused_even_with_a_good_checksum() {
+    let mut bytes = encoded(&sample());
+    bytes[40] = 9; // no such record state
+    let sum: [u8; 32] = Sha256::digest(&bytes[..440]).into();
+    bytes[440..].copy_from_slice(&sum);
+    assert_eq!(UserState::decode(&bytes), Err(Error::OobRecordInvalid));
+}
+
+#[test]
+fn an_out_of_band_code_survives_a_round_trip_and_verifies_once_under_the_throttle() {
+    let key = oob_key();
+    let throttle = Throttle::default();
+    let mut state = sample_without_oob();
+    state.throttle = ThrottleState::default();
+    let code = state
+        .issue_oob_with(&key, "alice", &OobPolicy::default(), T, counting)
+        .unwrap();
+    let mut loaded = UserState::decode(&encoded(&state)).unwrap();
+    assert_eq!(loaded, state);
+    // A wrong code for another user counts as a failure, like any refusal.
+    assert_eq!(
+        loaded.verify_oob(&key, &throttle, "bob", code.as_str(), T + 5),
+        Ok(OobVerification::Wrong)
+    );
+    assert_eq!(loaded.throttle.failures, 1);
+    assert_eq!(
+        loaded.verify_oob(&key, &throttle, "alice", code.as_str(), T + 6),
+        Ok(OobVerification::Valid)
+    );
+    assert_eq!(loaded.throttle.failures, 0);
+    let mut reloaded = UserState::decode(&encoded(&loaded)).unwrap();
+    assert_eq!(
+        reloaded.verify_oob(&key, &throttle, "alice", code.as_str(), T + 7),
+        Ok(OobVerification::AlreadyUsed)
+    );
+    assert_eq!(reloaded.throttle.failures, 1);
+}
+
+#[test]
+fn out_of_band_verification_is_refused_unchecked_at_the_hard_stop() {
+    let key = oob_key();
+    let throttle = Throttle::default();
+    let mut state = sample_without_oob();
+    state.throttle = ThrottleState {
+        locked_until: 0,
+        failures: throttle.hard_stop_after,
+    };
+    let code = state
+        .issue_oob_with(&key, "alice", &OobPolicy::default(), T, counting)
+        .unwrap();
+    assert_eq!(
+        state.verify_oob(&key, &throttle, "alice", code.as_str(), T + 1),
+        Err(Error::LockedOut)
+    );
+    assert_eq!(state.oob.attempts_used(), 0);
 }

@@ -123,7 +123,7 @@ fn record_to(record: &OobRecord) -> otp_oob_record {
 ///
 /// # Safety
 /// `key`, when not NULL, points to an `otp_oob_key` not written during the call.
-unsafe fn key_ref<'a>(key: *const otp_oob_key) -> Result<&'a OobKey, otp_status> {
+pub(super) unsafe fn key_ref<'a>(key: *const otp_oob_key) -> Result<&'a OobKey, otp_status> {
     // SAFETY: an `otp_oob_key` is large and aligned enough for the slot (asserted above).
     unsafe { slot_ref::<otp_oob_key, OobKey>(key, OOB_KEY_MAGIC) }
 }
@@ -287,15 +287,20 @@ pub unsafe extern "C" fn otp_oob_verify(
         if matches!(outcome, OobVerification::Valid | OobVerification::Wrong) {
             Out::new(record)?.set(record_to(&updated));
         }
-        match outcome {
-            OobVerification::Valid => Ok(()),
-            OobVerification::Wrong => Err(S::OTP_CODE_INVALID),
-            OobVerification::Expired => Err(S::OTP_OOB_CODE_EXPIRED),
-            OobVerification::AlreadyUsed => Err(S::OTP_CODE_REPLAYED),
-            OobVerification::TooManyAttempts => Err(S::OTP_OOB_TOO_MANY_ATTEMPTS),
-            OobVerification::NoCodePending => Err(S::OTP_OOB_NO_CODE_PENDING),
-        }
+        oob_status(outcome)
     })
+}
+
+/// The status of a verification outcome: `OTP_OK` only for a valid code.
+pub(super) fn oob_status(outcome: OobVerification) -> Result<(), otp_status> {
+    match outcome {
+        OobVerification::Valid => Ok(()),
+        OobVerification::Wrong => Err(S::OTP_CODE_INVALID),
+        OobVerification::Expired => Err(S::OTP_OOB_CODE_EXPIRED),
+        OobVerification::AlreadyUsed => Err(S::OTP_CODE_REPLAYED),
+        OobVerification::TooManyAttempts => Err(S::OTP_OOB_TOO_MANY_ATTEMPTS),
+        OobVerification::NoCodePending => Err(S::OTP_OOB_NO_CODE_PENDING),
+    }
 }
 
 /// Writes to `out_time` the earliest Unix time at which `policy` lets a new code be issued

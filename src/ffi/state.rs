@@ -6,6 +6,7 @@ use core::ffi::c_char;
 use super::{
     Buf, Out, S, buffer_error, bytes_in, guard,
     hotp::{hotp_ref, otp_hotp},
+    oob::{key_ref as oob_key_ref, oob_status, otp_oob_key, otp_oob_record},
     otp_status,
     recovery::{otp_recovery_codes, recovery_from, recovery_status, recovery_to},
     text_in,
@@ -16,7 +17,7 @@ use super::{
     totp::{otp_totp, totp_ref},
     verification_status,
 };
-use crate::{USER_STATE_LEN, USER_STATE_VERSION, UserState};
+use crate::{OobRecord, USER_STATE_LEN, USER_STATE_VERSION, UserState};
 
 /// The length in bytes of an encoded `otp_user_state` (version 2).
 pub const OTP_USER_STATE_LEN: usize = 472;
@@ -49,6 +50,8 @@ pub struct otp_user_state {
     pub recovery: otp_recovery_codes,
     /// 1 once a TOTP code has been accepted, 0 before.
     pub has_totp_step: u8,
+    /// The out-of-band (SMS) code last issued: all zero when none was.
+    pub oob: otp_oob_record,
 }
 
 fn state_from(state: &otp_user_state) -> Result<UserState, otp_status> {
@@ -60,6 +63,7 @@ fn state_from(state: &otp_user_state) -> Result<UserState, otp_status> {
         hotp_counter: state.hotp_counter,
         throttle: throttle_state_from(&state.throttle),
         recovery: recovery_from(&state.recovery)?,
+        oob: OobRecord::from_bytes(&state.oob.bytes)?,
     })
 }
 
@@ -70,6 +74,9 @@ fn state_to(state: &UserState) -> otp_user_state {
         throttle: throttle_state_to(&state.throttle),
         recovery: recovery_to(&state.recovery),
         has_totp_step: u8::from(state.last_totp_step.is_some()),
+        oob: otp_oob_record {
+            bytes: state.oob.to_bytes(),
+        },
     }
 }
 
@@ -297,5 +304,55 @@ pub unsafe extern "C" fn otp_user_state_verify_recovery(
         let outcome = user.verify_recovery(&throttle, code, now)?;
         Out::new(state)?.set(state_to(&user));
         recovery_status(outcome, Out::new(out_slot)?, Out::new(out_remaining)?)
+    })
+}
+
+/// Verifies a typed out-of-band (SMS) code (`code_len` bytes at `code`) for the user
+/// `user_id` (`user_id_len` bytes, the same as at issue) against `state->oob` under
+/// `throttle`, at Unix time `now`. Issue codes into `state->oob` with `otp_oob_issue`.
+///
+/// As `otp_user_state_verify_totp`: `OTP_THROTTLED` or `OTP_LOCKED_OUT` without checking
+/// while locked out; otherwise the outcome of `otp_oob_verify` (`OTP_OK` only for the right
+/// code, in time and within its tries, which is then used), and `state` is written back
+/// for every such outcome: a valid code clears the failures, every refusal
+/// (`OTP_CODE_INVALID`, `OTP_CODE_REPLAYED`, `OTP_OOB_CODE_EXPIRED`,
+/// `OTP_OOB_TOO_MANY_ATTEMPTS`, `OTP_OOB_NO_CODE_PENDING`) counts as a failure. Persist it
+/// after every call, before acting on the outcome. For any other status (a malformed code,
+/// `OTP_OOB_TIME_BEFORE_ISSUE`, `OTP_OOB_RECORD_INVALID`, `OTP_INVALID_THROTTLE`,
+/// `OTP_STATE_INVALID_FLAGS`, `OTP_NOT_INITIALIZED`, ...) nothing is written.
+///
+/// # Safety
+/// `key` points to an `otp_oob_key`; `throttle` to an `otp_throttle`; `user_id` to
+/// `user_id_len` readable bytes; `code` to `code_len` readable bytes; `state` to a
+/// readable and writable `otp_user_state`.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn otp_user_state_verify_oob(
+    key: *const otp_oob_key,
+    throttle: *const otp_throttle,
+    user_id: *const u8,
+    user_id_len: usize,
+    code: *const c_char,
+    code_len: usize,
+    now: u64,
+    state: *mut otp_user_state,
+) -> otp_status {
+    guard(|| {
+        require!(key, throttle, user_id, code, state);
+        // SAFETY: the caller guarantees an `otp_oob_key`.
+        let key = unsafe { oob_key_ref(key) }?;
+        // SAFETY: the caller guarantees the structs and the readable bytes.
+        let (throttle, user_id, code, mut user) = unsafe {
+            (
+                read_in(throttle)?,
+                bytes_in(user_id, user_id_len)?,
+                text_in(code, code_len)?,
+                state_in(state)?,
+            )
+        };
+        let throttle = throttle_from(&throttle)?;
+        let outcome = user.verify_oob(key, &throttle, user_id, code, now)?;
+        Out::new(state)?.set(state_to(&user));
+        oob_status(outcome)
     })
 }

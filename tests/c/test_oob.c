@@ -352,12 +352,91 @@ static void test_every_oob_status_was_produced(void) {
     }
 }
 
+/* Whether two states have the same encoding (their structs have padding bytes). */
+static int same_state(const otp_user_state *a, const otp_user_state *b) {
+    uint8_t ea[OTP_USER_STATE_LEN], eb[OTP_USER_STATE_LEN];
+    size_t la = 0, lb = 0;
+    EXPECT(otp_user_state_encode(a, ea, sizeof ea, &la), OTP_OK);
+    EXPECT(otp_user_state_encode(b, eb, sizeof eb, &lb), OTP_OK);
+    return la == lb && memcmp(ea, eb, la) == 0;
+}
+
+/* The user-state call: codes issued into state.oob, verified under the throttle, the state
+ * written back for every counted outcome and encoded with the record. */
+static void test_user_state_verify_oob(void) {
+    otp_oob_key key = {{0}};
+    otp_oob_policy policy;
+    otp_throttle throttle;
+    otp_user_state state, decoded, before;
+    char code[OTP_OOB_CODE_BUFFER_SIZE], wrong[OTP_OOB_CODE_BUFFER_SIZE];
+    uint8_t encoded[OTP_USER_STATE_LEN];
+    size_t len = 0;
+
+    init_key(&key);
+    EXPECT(otp_oob_policy_default(&policy), OTP_OK);
+    EXPECT(otp_throttle_default(&throttle), OTP_OK);
+    EXPECT(otp_user_state_default(&state), OTP_OK);
+    CHECK(all_bytes(&state.oob, sizeof state.oob, 0));
+    EXPECT(otp_user_state_verify_oob(&key, &throttle, ALICE, ALICE_LEN, TEXT("123456"), T,
+                                     &state),
+           OTP_OOB_NO_CODE_PENDING);
+    CHECK(state.throttle.failures == 1);
+
+    issue(&key, &policy, T, &state.oob, code);
+    /* The record travels in the state's encoding. */
+    EXPECT(otp_user_state_encode(&state, encoded, sizeof encoded, &len), OTP_OK);
+    CHECK(memcmp(encoded + 40, state.oob.bytes, OTP_OOB_RECORD_LEN) == 0);
+    EXPECT(otp_user_state_decode(encoded, len, &decoded), OTP_OK);
+    CHECK(memcmp(&decoded.oob, &state.oob, sizeof state.oob) == 0);
+
+    wrong_code(code, wrong);
+    EXPECT(otp_user_state_verify_oob(&key, &throttle, ALICE, ALICE_LEN, TEXT(wrong), T + 1,
+                                     &decoded),
+           OTP_CODE_INVALID);
+    CHECK(decoded.throttle.failures == 2);
+    /* A malformed code is not counted and nothing is written. */
+    before = decoded;
+    EXPECT(otp_user_state_verify_oob(&key, &throttle, ALICE, ALICE_LEN, TEXT("12a456"), T + 2,
+                                     &decoded),
+           OTP_CODE_INVALID_CHARACTER);
+    CHECK(same_state(&before, &decoded));
+    EXPECT(otp_user_state_verify_oob(&key, &throttle, ALICE, ALICE_LEN, TEXT(code), T + 3,
+                                     &decoded),
+           OTP_OK);
+    CHECK(decoded.throttle.failures == 0);
+    EXPECT(otp_user_state_verify_oob(&key, &throttle, ALICE, ALICE_LEN, TEXT(code), T + 4,
+                                     &decoded),
+           OTP_CODE_REPLAYED);
+
+    /* At the hard stop the code is not checked and nothing is written. */
+    issue(&key, &policy, T + 100, &decoded.oob, code);
+    decoded.throttle.failures = throttle.hard_stop_after;
+    before = decoded;
+    EXPECT(otp_user_state_verify_oob(&key, &throttle, ALICE, ALICE_LEN, TEXT(code), T + 101,
+                                     &decoded),
+           OTP_LOCKED_OUT);
+    CHECK(same_state(&before, &decoded));
+
+    EXPECT(otp_user_state_verify_oob(NULL, &throttle, ALICE, ALICE_LEN, TEXT(code), T, &state),
+           OTP_NULL_POINTER);
+    EXPECT(otp_user_state_verify_oob(&key, NULL, ALICE, ALICE_LEN, TEXT(code), T, &state),
+           OTP_NULL_POINTER);
+    EXPECT(otp_user_state_verify_oob(&key, &throttle, NULL, 0, TEXT(code), T, &state),
+           OTP_NULL_POINTER);
+    EXPECT(otp_user_state_verify_oob(&key, &throttle, ALICE, ALICE_LEN, NULL, 6, T, &state),
+           OTP_NULL_POINTER);
+    EXPECT(otp_user_state_verify_oob(&key, &throttle, ALICE, ALICE_LEN, TEXT(code), T, NULL),
+           OTP_NULL_POINTER);
+    EXPECT(otp_oob_key_wipe(&key), OTP_OK);
+}
+
 int main(void) {
     test_key_init_and_wipe();
     test_policy_is_checked();
     test_issue_writes_only_on_success();
     test_verify_outcomes();
     test_record_encoding_is_checked();
+    test_user_state_verify_oob();
     test_every_oob_status_was_produced();
     if (failures != 0) {
         fprintf(stderr, "%u of %u out-of-band checks failed\n", failures, checks);

@@ -62,7 +62,7 @@ pub fn tool_available_in(ci: bool, tool: &str, probe: &mut Command, install: &st
     found
 }
 
-/// The SONAME build.rs gives the shared library: `libotpcore.so.0.MINOR` while the crate is
+/// The SONAME the README gives the shared library: `libotpcore.so.0.MINOR` while the crate is
 /// 0.x, `libotpcore.so.MAJOR` from 1.0 on.
 pub fn soname() -> String {
     match env!("CARGO_PKG_VERSION_MAJOR") {
