@@ -77,3 +77,32 @@ pub trait Store {
     /// Up to `limit` audit entries, the latest last, of one user or of everyone.
     fn audit_log(&self, user: Option<&str>, limit: usize) -> Result<Vec<AuditRecord>, GateError>;
 }
+
+/// A shared store: several gates (threads, tests) over one store.
+impl<T: Store + ?Sized> Store for &T {
+    fn load(&self, user: &str) -> Result<Option<Stored>, GateError> {
+        (**self).load(user)
+    }
+
+    fn compare_and_swap(
+        &self,
+        user: &str,
+        expected: Option<u64>,
+        sealed: &[u8],
+        audit: &AuditEntry,
+    ) -> Result<Swap, GateError> {
+        (**self).compare_and_swap(user, expected, sealed, audit)
+    }
+
+    fn key_check(&self) -> Result<Option<Vec<u8>>, GateError> {
+        (**self).key_check()
+    }
+
+    fn init_key_check(&self, check: &[u8]) -> Result<Vec<u8>, GateError> {
+        (**self).init_key_check(check)
+    }
+
+    fn audit_log(&self, user: Option<&str>, limit: usize) -> Result<Vec<AuditRecord>, GateError> {
+        (**self).audit_log(user, limit)
+    }
+}
