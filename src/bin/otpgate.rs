@@ -446,46 +446,85 @@ fn qr_rows(uri: &str) -> Result<Vec<String>, GateError> {
     Ok(rows)
 }
 
+/// The terminal the enrollment is laid out for.
+const COLUMNS: usize = 80;
+const LINES: usize = 24;
+
+/// How many terminal rows `text` takes on a terminal [`COLUMNS`] wide.
+fn rows_on_terminal(text: &str) -> usize {
+    text.lines()
+        .map(|line| visible_width(line).div_ceil(COLUMNS).max(1))
+        .sum()
+}
+
+/// The width of a line without its colour escape sequences.
+fn visible_width(line: &str) -> usize {
+    let mut width = 0usize;
+    let mut in_escape = false;
+    for c in line.chars() {
+        match (in_escape, c) {
+            (false, '\x1b') => in_escape = true,
+            (true, 'm') => in_escape = false,
+            (true, _) => {}
+            (false, _) => width = width.saturating_add(1),
+        }
+    }
+    width
+}
+
 /// The enrollment in one screen: the QR code with the instructions beside it, then the
-/// URI; it fits 80x24 for user ids and issuers of usual length, and says where to find it
-/// whole otherwise.
+/// URI on one line. It fits 80x24 (with a line left for the prompt) for user ids and
+/// issuers of usual length; a longer one ends with a line saying how to see it all.
 fn enrollment_screen(user: &str, key: &str, uri: &str) -> Result<String, GateError> {
     let rows = qr_rows(uri)?;
     let key_groups: Vec<&str> = key.split(' ').collect();
     let (first, second) = key_groups.split_at(key_groups.len().min(4));
     let side = [
-        format!("Enrolling {user} (pending)"),
+        format!("Enroll {user}"),
+        String::from("(pending until confirmed)"),
         String::new(),
-        String::from("1. Scan the QR code with an"),
-        String::from("   authenticator app, or enter"),
-        String::from("   this setup key:"),
+        String::from("1. Scan this QR code with an"),
+        String::from("   authenticator app, or type"),
+        String::from("   the setup key:"),
         format!("   {}", first.join(" ")),
         format!("   {}", second.join(" ")),
         String::new(),
-        String::from("2. Confirm with the code it shows:"),
+        String::from("2. Confirm with its code:"),
         String::from("   otpgate confirm USER CODE"),
-        String::new(),
-        String::from("Code cut off? --qr-svg FILE writes"),
-        String::from("it as an image; --json prints the"),
-        String::from("key and URI alone."),
     ];
+    let qr_width = rows.first().map_or(0, |r| visible_width(r));
+    let side_width = side.iter().map(|l| visible_width(l)).max().unwrap_or(0);
+    let beside = qr_width.saturating_add(2).saturating_add(side_width) <= COLUMNS;
     let mut screen = String::new();
-    let lines = rows.len().max(side.len());
+    let lines = if beside {
+        rows.len().max(side.len())
+    } else {
+        rows.len()
+    };
     for i in 0..lines {
-        let qr_width = rows
-            .first()
-            .map_or(0, |r| r.chars().count().saturating_sub(13));
         match rows.get(i) {
             Some(row) => screen.push_str(row),
             None => screen.push_str(&" ".repeat(qr_width)),
         }
-        if let Some(text) = side.get(i).filter(|t| !t.is_empty()) {
+        if let Some(text) = side.get(i).filter(|t| beside && !t.is_empty()) {
             screen.push_str("  ");
             screen.push_str(text);
         }
         screen.push('\n');
     }
+    if !beside {
+        for line in &side {
+            screen.push_str(line);
+            screen.push('\n');
+        }
+    }
     screen.push_str(uri);
+    if rows_on_terminal(&screen) >= LINES {
+        screen.push_str(
+            "\n(taller than a 24-line terminal: scroll up, or write the QR code to an image \
+             with --qr-svg FILE; --json prints the key and URI alone)",
+        );
+    }
     Ok(screen)
 }
 
