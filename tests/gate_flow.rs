@@ -396,3 +396,28 @@ fn a_conflicting_confirmation_returns_no_recovery_codes() {
         Refusal::AlreadyConfirmed
     );
 }
+
+#[test]
+fn replays_of_a_used_code_are_refused_without_locking_the_user_out() {
+    let store = MemoryStore::new();
+    let (gate, phone, _) = active(&store, "alice");
+    let fresh = code(&phone, T + 30);
+    assert!(gate.check("alice", &fresh, None, T + 30).unwrap().is_ok());
+    for i in 0..20 {
+        assert_eq!(
+            gate.check("alice", &fresh, None, T + 31 + i).unwrap(),
+            Err(Refusal::Replayed)
+        );
+    }
+    assert_eq!(gate.status("alice").unwrap().failures, 0);
+    assert!(
+        gate.check("alice", &code(&phone, T + 60), None, T + 60)
+            .unwrap()
+            .is_ok()
+    );
+    // Wrong codes still count.
+    gate.check("alice", "000000", None, T + 61)
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(gate.status("alice").unwrap().failures, 1);
+}

@@ -268,19 +268,15 @@ impl<S: Store> Gate<S> {
         self.decide(user, "confirm", None, now, |record| match record.status {
             Status::Active => Ok(Round::refuse(Refusal::AlreadyConfirmed)),
             Status::Disabled => Ok(Round::refuse(Refusal::Disabled)),
-            Status::Pending => {
-                let totp = Totp::new(&record.secret, self.params)?;
-                let outcome = record.state.verify_totp(&totp, &self.throttle, code, now);
-                match Refusal::from_totp(outcome, now) {
-                    Ok(drift) => {
-                        let (set, codes) = RecoveryCodes::generate()?;
-                        record.state.recovery = set;
-                        record.status = Status::Active;
-                        Ok(Round::accept(codes, Some(drift)))
-                    }
-                    Err(refusal) => Ok(Round::refuse(refusal)),
+            Status::Pending => match self.verify_code(record, code, now)? {
+                Ok(drift) => {
+                    let (set, codes) = RecoveryCodes::generate()?;
+                    record.state.recovery = set;
+                    record.status = Status::Active;
+                    Ok(Round::accept(codes, Some(drift)))
                 }
-            }
+                Err(refusal) => Ok(Round::refuse(refusal)),
+            },
         })
     }
 
@@ -297,9 +293,7 @@ impl<S: Store> Gate<S> {
             if let Some(refusal) = inactive(record.status) {
                 return Ok(Round::refuse(refusal));
             }
-            let totp = Totp::new(&record.secret, self.params)?;
-            let outcome = record.state.verify_totp(&totp, &self.throttle, code, now);
-            Ok(match Refusal::from_totp(outcome, now) {
+            Ok(match self.verify_code(record, code, now)? {
                 Ok(drift) => Round::accept(Accepted { drift }, Some(drift)),
                 Err(refusal) => Round::refuse(refusal),
             })
@@ -347,9 +341,7 @@ impl<S: Store> Gate<S> {
             if let Some(refusal) = inactive(record.status) {
                 return Ok(Round::refuse(refusal));
             }
-            let totp = Totp::new(&record.secret, self.params)?;
-            let outcome = record.state.verify_totp(&totp, &self.throttle, code, now);
-            match Refusal::from_totp(outcome, now) {
+            match self.verify_code(record, code, now)? {
                 Ok(drift) => {
                     let (set, codes) = RecoveryCodes::generate()?;
                     record.state.recovery = set;
@@ -399,6 +391,25 @@ impl<S: Store> Gate<S> {
     /// The audit trail, up to `limit` entries, the latest last.
     pub fn log(&self, user: Option<&str>, limit: usize) -> Result<Vec<AuditRecord>, GateError> {
         self.store.audit_log(user, limit)
+    }
+
+    /// Verifies a TOTP code against the record under the throttle. A replayed code is
+    /// refused without counting as a failure: it is a code that already passed, so counting
+    /// it would let a retried pipeline job, or anyone who saw a used code, lock out the
+    /// user who just passed, and it tells a guesser nothing about the next code.
+    fn verify_code(
+        &self,
+        record: &mut Record,
+        code: &str,
+        now: u64,
+    ) -> Result<Decision<i64>, GateError> {
+        let totp = Totp::new(&record.secret, self.params)?;
+        let before = record.state.throttle;
+        let outcome = record.state.verify_totp(&totp, &self.throttle, code, now);
+        if matches!(outcome, Ok(Verification::Replayed(_))) {
+            record.state.throttle = before;
+        }
+        Ok(Refusal::from_totp(outcome, now))
     }
 
     fn read(&self, user: &str) -> Result<(u64, Record), GateError> {
