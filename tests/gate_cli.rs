@@ -455,3 +455,36 @@ fn json_output_is_one_object_for_errors_too() {
     assert_eq!(run.code, Some(1));
     assert_eq!(run.json()["reason"], "not-confirmed");
 }
+
+#[test]
+fn a_backup_is_a_working_database_and_never_overwrites_a_file() {
+    let env = Env::new("backup");
+    let (phone, _) = env.activate("alice");
+    let copy = env.dir.join("copy.db");
+    let run = env.run(&["backup", copy.to_str().unwrap()]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    let from_copy = |args: &[&str]| -> gate_support::Run {
+        std::process::Command::new(gate_support::BIN)
+            .arg("--db")
+            .arg(&copy)
+            .arg("--key-file")
+            .arg(env.key_file())
+            .args(args)
+            .output()
+            .unwrap()
+            .into()
+    };
+    let run = from_copy(&["--json", "status", "alice"]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(run.json()["status"], "active");
+    let fresh = code(&phone, step_now(&phone));
+    assert_eq!(from_copy(&["check", "alice", &fresh]).code, Some(0));
+    let before = std::fs::read(&copy).unwrap();
+    fails(
+        &env,
+        &["backup", copy.to_str().unwrap()],
+        2,
+        "cannot create",
+    );
+    assert_eq!(std::fs::read(&copy).unwrap(), before);
+}

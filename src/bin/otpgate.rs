@@ -81,6 +81,12 @@ enum Command {
         #[arg(long, default_value_t = 50)]
         limit: usize,
     },
+    /// Write a consistent copy of the database to FILE (a new file), safe while checks run.
+    /// The key file is not in it: keep a copy of the key apart.
+    Backup {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
     /// A simulated walkthrough in memory: enroll, confirm, deploys, a lockout, recovery.
     Demo,
 }
@@ -345,6 +351,15 @@ fn run(cli: &Cli, out: &Out) -> Result<Exit, GateError> {
                 }
                 Err(refusal) => Ok(out.refused(user, &refusal)),
             }
+        }
+        Command::Backup { file } => {
+            SqliteStore::open(&cli.db)?.backup_to(file)?;
+            out.json(&json!({ "result": "accepted", "backup": format!("{}", file.display()) }));
+            out.text(format!(
+                "backup written to {} (without the server key: keep a copy of the key apart)",
+                file.display()
+            ));
+            Ok(Exit::Accepted)
         }
         Command::Log { user, limit } => {
             let entries = open_gate(cli, false)?.log(user.as_deref(), *limit)?;

@@ -137,6 +137,26 @@ impl SqliteStore {
         Ok(store)
     }
 
+    /// Writes a consistent copy of the database to `path` with `VACUUM INTO`, safe while
+    /// other processes decide (copying the files is not: in WAL mode recent commits live
+    /// in the `-wal` file). `path` must not exist; the copy is readable by its owner only.
+    pub fn backup_to(&self, path: &Path) -> Result<(), GateError> {
+        let target = path
+            .to_str()
+            .ok_or_else(|| GateError::Store(format!("{} is not a UTF-8 path", path.display())))?;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        options
+            .open(path)
+            .map_err(|e| GateError::Store(format!("cannot create {target}: {e}")))?;
+        self.conn
+            .execute("VACUUM INTO ?1", [target])
+            .map(|_| ())
+            .map_err(store_error)
+    }
+
     fn schema_version(&self) -> Result<i64, GateError> {
         let has_table: bool = self
             .conn
