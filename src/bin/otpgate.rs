@@ -14,6 +14,15 @@ use otpcore::gate::{
 use otpcore::{RecoveryCode, Secret, Totp, unix_time};
 use qrcode::{Color, EcLevel, QrCode};
 use serde_json::{Value, json};
+use zeroize::Zeroizing;
+
+/// Prints a line on standard output. A closed output (`otpgate demo | head`) is not an
+/// error worth a panic: the exit code still tells the outcome.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
 
 /// A second factor in front of deploys: a fresh authenticator code per deploy, each code
 /// accepted once across every process sharing the database.
@@ -104,13 +113,13 @@ struct Out {
 impl Out {
     fn json(&self, value: &Value) {
         if self.json {
-            println!("{value}");
+            say!("{value}");
         }
     }
 
     fn text(&self, text: impl std::fmt::Display) {
         if !self.json {
-            println!("{text}");
+            say!("{text}");
         }
     }
 
@@ -181,7 +190,7 @@ fn open_gate(cli: &Cli, create: bool) -> Result<Gate<SqliteStore>, GateError> {
 fn read_key(path: &Path) -> Result<Option<ServerKey>, GateError> {
     match std::fs::read_to_string(path) {
         Ok(text) => {
-            let text = zeroize::Zeroizing::new(text);
+            let text = Zeroizing::new(text);
             ServerKey::from_hex(&text)
                 .map(Some)
                 .ok_or(GateError::BadServerKey {
@@ -260,7 +269,7 @@ fn run(cli: &Cli, out: &Out) -> Result<Exit, GateError> {
             out.json(&json!({
                 "result": "pending",
                 "user": user,
-                "secret": key.replace(' ', ""),
+                "secret": Zeroizing::new(key.replace(' ', "")).as_str(),
                 "uri": enrollment.uri.as_str(),
                 "qr_svg": qr_svg.as_ref().map(|p| format!("{}", p.display())),
             }));
@@ -396,15 +405,15 @@ fn decided<T>(
     }
 }
 
-fn grouped_key(secret: &Secret) -> Result<String, GateError> {
-    let mut buf = zeroize::Zeroizing::new([0u8; otpcore::MAX_SECRET_BASE32_LEN]);
+fn grouped_key(secret: &Secret) -> Result<Zeroizing<String>, GateError> {
+    let mut buf = Zeroizing::new([0u8; otpcore::MAX_SECRET_BASE32_LEN]);
     let key = secret.to_base32(buf.as_mut_slice())?;
     let groups: Vec<&str> = key
         .as_bytes()
         .chunks(4)
         .filter_map(|g| std::str::from_utf8(g).ok())
         .collect();
-    Ok(groups.join(" "))
+    Ok(Zeroizing::new(groups.join(" ")))
 }
 
 fn qr(uri: &str) -> Result<QrCode, GateError> {
@@ -622,17 +631,17 @@ fn demo(out: &Out) -> Result<Exit, GateError> {
     let gate = Gate::open(MemoryStore::new(), ServerKey::generate()?)?;
     let t = |now: u64| now.saturating_sub(start);
 
-    println!("== 1. Enroll {USER} for deploys to production\n");
+    say!("== 1. Enroll {USER} for deploys to production\n");
     let enrollment = gate.enroll(USER, "Deploy Portal", now)?;
     let phone = Totp::new(&enrollment.secret, gate.params())?;
-    println!(
+    say!(
         "{}\n",
         enrollment_screen(USER, &grouped_key(&enrollment.secret)?, &enrollment.uri)?
     );
 
-    println!("== 2. Confirm with the first code the phone shows\n");
+    say!("== 2. Confirm with the first code the phone shows\n");
     let code = phone.generate(now)?.to_string();
-    println!("phone shows {code}");
+    say!("phone shows {code}");
     let codes = match gate.confirm(USER, &code, now)? {
         Ok(codes) => codes,
         Err(refusal) => {
@@ -641,14 +650,14 @@ fn demo(out: &Out) -> Result<Exit, GateError> {
             )));
         }
     };
-    println!("  confirmed; the recovery codes were committed with the activation.");
-    println!("{}", recovery_text(&codes));
+    say!("  confirmed; the recovery codes were committed with the activation.");
+    say!("{}", recovery_text(&codes));
 
-    println!("== 3. Transport to Production: `otpgate check` in front of each deploy\n");
+    say!("== 3. Transport to Production: `otpgate check` in front of each deploy\n");
     now = now.saturating_add(30);
     let fresh = phone.generate(now)?.to_string();
     let attempt = |label: &str, code: &str, now: u64| -> Result<(), GateError> {
-        println!("[t+{}s] {label} {code}", t(now));
+        say!("[t+{}s] {label} {code}", t(now));
         let decision = gate.check(USER, code, Some("deploy build 1.4.2"), now)?;
         describe(decision.map(|a| format!("drift {}", a.drift)));
         Ok(())
@@ -668,19 +677,19 @@ fn demo(out: &Out) -> Result<Exit, GateError> {
     let right = phone.generate(now)?.to_string();
     attempt("the right code, but after too many failures", &right, now)?;
 
-    println!("\n== 4. Phone lost: a recovery code, once the lockout is over\n");
+    say!("\n== 4. Phone lost: a recovery code, once the lockout is over\n");
     now = now.max(gate.status(USER)?.locked_until);
     let recovery = codes.first().map(RecoveryCode::as_str).unwrap_or_default();
     for label in ["recovery code", "the same recovery code again"] {
-        println!("[t+{}s] {label} {recovery}", t(now));
+        say!("[t+{}s] {label} {recovery}", t(now));
         let decision = gate.recover(USER, recovery, Some("deploy build 1.4.2"), now)?;
         describe(decision.map(|r| format!("{} left", r.remaining)));
         now = now.saturating_add(5);
     }
 
-    println!("\n== 5. The audit trail, written with each decision\n");
+    say!("\n== 5. The audit trail, written with each decision\n");
     for entry in gate.log(Some(USER), 20)? {
-        println!(
+        say!(
             "  t+{}s {}",
             t(entry.time),
             audit_text(&entry)
@@ -688,8 +697,8 @@ fn demo(out: &Out) -> Result<Exit, GateError> {
                 .map_or("", |(_, rest)| rest)
         );
     }
-    println!("\nFor real: otpgate enroll USER, scan the code, otpgate confirm USER CODE,");
-    println!("then gate each deploy on: otpgate check USER CODE --action \"deploy\"");
+    say!("\nFor real: otpgate enroll USER, scan the code, otpgate confirm USER CODE,");
+    say!("then gate each deploy on: otpgate check USER CODE --action \"deploy\"");
     Ok(Exit::Accepted)
 }
 
@@ -697,12 +706,12 @@ fn demo(out: &Out) -> Result<Exit, GateError> {
 fn describe(decision: Decision<String>) {
     match decision {
         Ok(detail) => {
-            println!("  accepted ({detail})");
-            println!("      -> Transport to Production: build 1.4.2 deployed");
+            say!("  accepted ({detail})");
+            say!("      -> Transport to Production: build 1.4.2 deployed");
         }
         Err(refusal) => {
-            println!("  refused: {refusal}");
-            println!("      -> Transport to Production: not allowed");
+            say!("  refused: {refusal}");
+            say!("      -> Transport to Production: not allowed");
         }
     }
 }
