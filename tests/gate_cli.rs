@@ -488,3 +488,62 @@ fn a_backup_is_a_working_database_and_never_overwrites_a_file() {
     );
     assert_eq!(std::fs::read(&copy).unwrap(), before);
 }
+
+/// The QR rows of an enrollment screen as a camera would see them on a terminal with
+/// background `terminal` (0 black, 255 white): each character cell 4 pixels wide and 8
+/// tall (two modules), the colours the rows set themselves, a margin of terminal
+/// background around.
+fn photograph(screen: &str, terminal: u8) -> (usize, usize, Vec<u8>) {
+    const MARGIN: usize = 24;
+    let rows: Vec<Vec<char>> = screen
+        .lines()
+        .filter_map(|l| l.strip_prefix("\x1b[30;107m"))
+        .map(|l| l.split("\x1b[0m").next().unwrap().chars().collect())
+        .collect();
+    let (w, h) = (rows[0].len() * 4 + 2 * MARGIN, rows.len() * 8 + 2 * MARGIN);
+    let mut pixels = vec![terminal; w * h];
+    for (r, row) in rows.iter().enumerate() {
+        for (c, cell) in row.iter().enumerate() {
+            let (top, bottom) = match cell {
+                '█' => (0, 0),
+                '▀' => (0, 255),
+                '▄' => (255, 0),
+                ' ' => (255, 255),
+                other => panic!("{other:?} in a QR row"),
+            };
+            for dy in 0..8 {
+                for dx in 0..4 {
+                    let (x, y) = (MARGIN + c * 4 + dx, MARGIN + r * 8 + dy);
+                    pixels[y * w + x] = if dy < 4 { top } else { bottom };
+                }
+            }
+        }
+    }
+    (w, h, pixels)
+}
+
+#[test]
+fn the_terminal_qr_code_scans_on_light_and_dark_terminals() {
+    let env = Env::new("scan");
+    for (user, issuer) in [
+        ("alice", "otpgate"),
+        ("alice.long-name@example.com", "Deploy Portal"),
+    ] {
+        let run = env.run(&["enroll", user, "--issuer", issuer]);
+        assert_eq!(run.code, Some(0), "{run:?}");
+        let uri = run
+            .stdout
+            .lines()
+            .find(|l| l.starts_with("otpauth://"))
+            .unwrap();
+        for terminal in [0u8, 255] {
+            let (w, h, pixels) = photograph(&run.stdout, terminal);
+            let mut image =
+                rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| pixels[y * w + x]);
+            let grids = image.detect_grids();
+            assert_eq!(grids.len(), 1, "background {terminal}: no QR code found");
+            let (_, content) = grids[0].decode().unwrap();
+            assert_eq!(content, uri, "background {terminal}");
+        }
+    }
+}
