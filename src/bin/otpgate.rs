@@ -30,11 +30,17 @@ macro_rules! say {
 #[command(name = "otpgate", version)]
 struct Cli {
     /// The gate database (SQLite; `file:` URIs too).
-    #[arg(long, env = "OTPGATE_DB", default_value = "otpgate.db", global = true)]
+    #[arg(
+        long,
+        env = "OTPGATE_DB",
+        default_value = "otpgate.db",
+        global = true,
+        value_name = "PATH"
+    )]
     db: PathBuf,
     /// The server key file [default: the database path plus `.key`]; created, mode 0600,
     /// with a new database.
-    #[arg(long, env = "OTPGATE_KEY_FILE", global = true)]
+    #[arg(long, env = "OTPGATE_KEY_FILE", global = true, value_name = "PATH")]
     key_file: Option<PathBuf>,
     /// Print one JSON object per command on standard output.
     #[arg(long, global = true)]
@@ -58,10 +64,17 @@ enum Command {
         qr_svg: Option<PathBuf>,
     },
     /// Activate USER with the first CODE; prints the recovery codes.
-    Confirm { user: String, code: String },
+    Confirm {
+        /// The user id.
+        user: String,
+        /// The code the authenticator app shows.
+        code: String,
+    },
     /// The gate: exit 0 when CODE is accepted, 1 when refused, 2 on error.
     Check {
+        /// The user id.
         user: String,
+        /// The code the authenticator app shows.
         code: String,
         /// What the code allows (logged in the audit trail), e.g. "deploy 1.4.2".
         #[arg(long, value_name = "T")]
@@ -69,22 +82,39 @@ enum Command {
     },
     /// The gate with a recovery code instead; the same exit codes.
     Recover {
+        /// The user id.
         user: String,
+        /// One of the user's recovery codes (xxxx-xxxx-xxxx-xxxx).
         code: String,
         /// What the code allows (logged in the audit trail).
         #[arg(long, value_name = "T")]
         action: Option<String>,
     },
     /// USER's enrollment, throttle and recovery codes left.
-    Status { user: String },
+    Status {
+        /// The user id.
+        user: String,
+    },
     /// Clear USER's failures and lockout (an administrator's action).
-    Reset { user: String },
+    Reset {
+        /// The user id.
+        user: String,
+    },
     /// Turn USER off: nothing passes until USER enrolls again.
-    Disable { user: String },
+    Disable {
+        /// The user id.
+        user: String,
+    },
     /// New recovery codes for USER after a fresh CODE; the old ones stop working.
-    RecoveryCodes { user: String, code: String },
+    RecoveryCodes {
+        /// The user id.
+        user: String,
+        /// A fresh code from the authenticator app.
+        code: String,
+    },
     /// The audit trail, of USER or of everyone.
     Log {
+        /// Only this user's entries.
         user: Option<String>,
         /// How many entries, the latest last.
         #[arg(long, default_value_t = 50)]
