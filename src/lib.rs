@@ -18,6 +18,8 @@ mod code;
 mod error;
 #[cfg(feature = "ffi")]
 pub mod ffi;
+#[cfg(feature = "gate")]
+pub mod gate;
 mod hotp;
 mod hwsha;
 mod key;

@@ -1,0 +1,42 @@
+//! The audit trail: one entry per decision, written by the store in the same transaction
+//! as the user's new record, so the trail never claims an outcome that was not committed
+//! and no committed outcome is missing from it.
+
+use std::string::String;
+
+/// One line of the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    /// Unix time of the decision.
+    pub time: u64,
+    /// The user.
+    pub user: String,
+    /// What was done: `enroll`, `confirm`, `check`, `recover`, `reset`, `disable`,
+    /// `recovery-codes`.
+    pub event: &'static str,
+    /// The caller's label for what the code was for (`--action`, e.g. a deploy), if any.
+    pub action: Option<String>,
+    /// The outcome label: `accepted`, or a refusal such as `replayed` or `wrong`.
+    pub outcome: &'static str,
+    /// The clock drift of an accepted code, in time steps.
+    pub drift: Option<i64>,
+}
+
+/// An entry read back from a store, with the text labels as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRecord {
+    /// The store's sequence number: later entries have larger ones.
+    pub id: i64,
+    /// Unix time of the decision.
+    pub time: u64,
+    /// The user.
+    pub user: String,
+    /// See [`AuditEntry::event`].
+    pub event: String,
+    /// See [`AuditEntry::action`].
+    pub action: Option<String>,
+    /// See [`AuditEntry::outcome`].
+    pub outcome: String,
+    /// See [`AuditEntry::drift`].
+    pub drift: Option<i64>,
+}

@@ -1,0 +1,123 @@
+//! Everything that stops the gate from reaching a decision. None of them is a pass: the
+//! command maps every one to exit code 2.
+
+use core::fmt;
+use std::string::String;
+
+/// Why the gate could not decide. A refused code is not an error but a
+/// [`Refusal`](super::Refusal); these are the faults around it, each its own variant so
+/// that a script or an operator sees which one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum GateError {
+    /// The user id is empty, longer than [`MAX_USER_LEN`](super::MAX_USER_LEN) bytes or
+    /// holds control characters.
+    InvalidUser,
+    /// No record for this user: enroll first. Never an implicit enrollment.
+    UnknownUser,
+    /// The user exists and is active or disabled, so `enroll` would replace a working
+    /// second factor; disable the user first to enroll again.
+    AlreadyEnrolled,
+    /// The database does not exist (only `enroll` creates one).
+    NoDatabase {
+        /// The path that was tried.
+        path: String,
+    },
+    /// The record's columns cannot be read (missing or of the wrong type).
+    RecordUnreadable,
+    /// The sealed record is too short or its framing is wrong, or what it holds does not
+    /// decode: damaged, not forged (a forgery fails [`GateError::RecordTampered`]).
+    RecordCorrupt,
+    /// The sealed record does not authenticate under the server key for this user and
+    /// version: it was changed, moved from another user or rolled back to an older version
+    /// while the version column moved on.
+    RecordTampered,
+    /// The server key file is missing while the database was set up with a key.
+    MissingServerKey {
+        /// The path that was tried.
+        path: String,
+    },
+    /// The server key file exists but is not 64 hexadecimal digits (32 bytes).
+    BadServerKey {
+        /// The path that was read.
+        path: String,
+    },
+    /// The server key is not the one this database was set up with.
+    WrongServerKey,
+    /// The store's schema is newer than this program knows: upgrade `otpgate`.
+    SchemaTooNew {
+        /// The version found in the database.
+        found: i64,
+    },
+    /// The store is read-only, so no outcome could be recorded (and none is granted).
+    StoreReadOnly,
+    /// The store stayed locked by other writers past the busy timeout.
+    StoreBusy,
+    /// The record kept changing under this process past the retry bound.
+    Contention,
+    /// Any other store or file system failure, with the underlying message.
+    Store(String),
+    /// The operating system's random number generator failed.
+    Randomness,
+    /// The core library refused an input or parameter (not a code attempt).
+    Core(crate::Error),
+}
+
+impl fmt::Display for GateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GateError::InvalidUser => {
+                f.write_str("invalid user id: 1 to 128 bytes without control characters")
+            }
+            GateError::UnknownUser => f.write_str("unknown user: enroll the user first"),
+            GateError::AlreadyEnrolled => {
+                f.write_str("the user is already enrolled; disable the user to enroll again")
+            }
+            GateError::NoDatabase { path } => write!(
+                f,
+                "no gate database at {path} (enroll a user to create one, or give --db)"
+            ),
+            GateError::RecordUnreadable => f.write_str("the user's record cannot be read"),
+            GateError::RecordCorrupt => f.write_str("the user's record is corrupt"),
+            GateError::RecordTampered => f.write_str(
+                "the user's record does not authenticate: it was tampered with or moved",
+            ),
+            GateError::MissingServerKey { path } => write!(
+                f,
+                "the server key file {path} is missing, and the database was set up with a key"
+            ),
+            GateError::BadServerKey { path } => write!(
+                f,
+                "the server key file {path} does not hold 64 hexadecimal digits"
+            ),
+            GateError::WrongServerKey => {
+                f.write_str("the server key is not the one this database was set up with")
+            }
+            GateError::SchemaTooNew { found } => write!(
+                f,
+                "the database schema is version {found}, newer than this otpgate knows"
+            ),
+            GateError::StoreReadOnly => {
+                f.write_str("the database is read-only: no outcome can be recorded")
+            }
+            GateError::StoreBusy => f.write_str("the database stayed locked by other writers"),
+            GateError::Contention => {
+                f.write_str("the user's record kept changing; nothing was decided")
+            }
+            GateError::Store(message) => write!(f, "store error: {message}"),
+            GateError::Randomness => f.write_str("the system random number generator failed"),
+            GateError::Core(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for GateError {}
+
+impl From<crate::Error> for GateError {
+    fn from(e: crate::Error) -> Self {
+        match e {
+            crate::Error::RandomnessUnavailable => GateError::Randomness,
+            e => GateError::Core(e),
+        }
+    }
+}

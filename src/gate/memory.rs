@@ -1,0 +1,104 @@
+//! An in-memory [`Store`] for tests and the demo: one mutex around everything, so every
+//! compare-and-swap is trivially atomic. Nothing survives the process.
+
+use std::collections::HashMap;
+use std::string::String;
+use std::sync::{Mutex, MutexGuard};
+use std::vec::Vec;
+
+use super::{AuditEntry, AuditRecord, GateError, Store, Stored, Swap, next_version};
+
+#[derive(Default)]
+struct Inner {
+    users: HashMap<String, Stored>,
+    audit: Vec<AuditRecord>,
+    key_check: Option<Vec<u8>>,
+}
+
+/// A [`Store`] in memory, shared between threads.
+#[derive(Default)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        MemoryStore::default()
+    }
+
+    fn lock(&self) -> Result<MutexGuard<'_, Inner>, GateError> {
+        self.inner
+            .lock()
+            .map_err(|_| GateError::Store(String::from("memory store poisoned")))
+    }
+
+    /// Replaces a user's stored record as it is, bypassing the compare-and-swap: what an
+    /// attacker with write access to the database can do. For tests of tamper detection.
+    pub fn overwrite(&self, user: &str, stored: Stored) -> Result<(), GateError> {
+        self.lock()?.users.insert(String::from(user), stored);
+        Ok(())
+    }
+}
+
+impl Store for MemoryStore {
+    fn load(&self, user: &str) -> Result<Option<Stored>, GateError> {
+        Ok(self.lock()?.users.get(user).cloned())
+    }
+
+    fn compare_and_swap(
+        &self,
+        user: &str,
+        expected: Option<u64>,
+        sealed: &[u8],
+        audit: &AuditEntry,
+    ) -> Result<Swap, GateError> {
+        let mut inner = self.lock()?;
+        if inner.users.get(user).map(|s| s.version) != expected {
+            return Ok(Swap::Conflict);
+        }
+        let stored = Stored {
+            version: next_version(expected),
+            sealed: sealed.to_vec(),
+        };
+        inner.users.insert(String::from(user), stored);
+        let id = i64::try_from(inner.audit.len())
+            .map_err(|_| GateError::Store(String::from("audit trail full")))?;
+        inner.audit.push(AuditRecord {
+            id,
+            time: audit.time,
+            user: audit.user.clone(),
+            event: String::from(audit.event),
+            action: audit.action.clone(),
+            outcome: String::from(audit.outcome),
+            drift: audit.drift,
+        });
+        Ok(Swap::Written)
+    }
+
+    fn key_check(&self) -> Result<Option<Vec<u8>>, GateError> {
+        Ok(self.lock()?.key_check.clone())
+    }
+
+    fn init_key_check(&self, check: &[u8]) -> Result<Vec<u8>, GateError> {
+        Ok(self
+            .lock()?
+            .key_check
+            .get_or_insert_with(|| check.to_vec())
+            .clone())
+    }
+
+    fn audit_log(&self, user: Option<&str>, limit: usize) -> Result<Vec<AuditRecord>, GateError> {
+        let inner = self.lock()?;
+        let mut entries: Vec<AuditRecord> = inner
+            .audit
+            .iter()
+            .rev()
+            .filter(|e| user.is_none_or(|u| e.user == u))
+            .take(limit)
+            .cloned()
+            .collect();
+        entries.reverse();
+        Ok(entries)
+    }
+}

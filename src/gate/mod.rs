@@ -1,0 +1,52 @@
+//! The deploy gate (feature `gate`): the whole per-user second-factor flow over a store,
+//! so no caller writes load-verify-persist by hand.
+//!
+//! - [`Gate::enroll`] makes a pending secret; [`Gate::confirm`] activates it with the
+//!   first code and hands out recovery codes, committed in the same write.
+//! - [`Gate::check`] and [`Gate::recover`] decide one attempt each: one read-verify-swap
+//!   through [`Store::compare_and_swap`], again from a fresh read on a conflict, so a code
+//!   passes at most once across every process sharing the store.
+//! - Every record is sealed ([`ServerKey`]) and bound to its user and version; every
+//!   decision is written with its [`AuditEntry`] in one transaction.
+//! - It fails closed: an unknown user, a missing, unreadable, corrupt or tampered record,
+//!   a store fault or a wrong key is a [`GateError`], never a pass and never an implicit
+//!   enrollment.
+//!
+//! ```
+//! use otpcore::gate::{Gate, MemoryStore, ServerKey};
+//! use otpcore::{Secret, Totp};
+//!
+//! let gate = Gate::open(MemoryStore::new(), ServerKey::generate()?)?;
+//! let now = 1_700_000_000;
+//! let enrollment = gate.enroll("alice", "Deploy Portal", now)?;
+//! // The phone, after scanning enrollment.uri:
+//! let phone = Totp::new(&enrollment.secret, gate.params())?;
+//! let first = phone.generate(now)?.to_string();
+//! let recovery_codes = gate.confirm("alice", &first, now)?.expect("confirmed");
+//! assert_eq!(recovery_codes.len(), 10);
+//!
+//! let fresh = phone.generate(now + 30)?.to_string();
+//! assert!(gate.check("alice", &fresh, Some("deploy 1.4.2"), now + 30)?.is_ok());
+//! assert!(gate.check("alice", &fresh, Some("deploy 1.4.2"), now + 31)?.is_err()); // replayed
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod audit;
+mod error;
+mod flow;
+mod memory;
+mod record;
+mod seal;
+mod sqlite;
+mod store;
+
+pub use audit::{AuditEntry, AuditRecord};
+pub use error::GateError;
+pub use flow::{
+    Accepted, Decision, Enrollment, Gate, MAX_ROUNDS, MAX_USER_LEN, Recovered, Refusal, UserStatus,
+};
+pub use memory::MemoryStore;
+pub use record::Status;
+pub use seal::{SERVER_KEY_LEN, ServerKey};
+pub use sqlite::{BUSY_TIMEOUT, SCHEMA_VERSION, SqliteStore};
+pub use store::{Store, Stored, Swap, next_version};

@@ -1,0 +1,376 @@
+//! The embedded default [`Store`]: one SQLite file (rusqlite with its bundled SQLite, so a
+//! fresh machine needs nothing installed).
+//!
+//! # Durability, chosen for a security gate
+//!
+//! - **`journal_mode=WAL`, `synchronous=FULL`.** A decision is acted on (a deploy starts)
+//!   only after its commit returned, so the commit must survive a crash or power loss: in
+//!   WAL mode `FULL` syncs the log on every commit (`NORMAL` could lose the last commits on
+//!   power loss, which would let an accepted code pass again). WAL rather than a rollback
+//!   journal because readers (`status`, `log`) then never block the writers, and a commit
+//!   is one sync of the log instead of several. The cost: the database is three files
+//!   (`.db`, `-wal`, `-shm`) on a local file system (WAL needs shared memory, so no NFS),
+//!   and a backup must go through SQLite (the README's backup section), not `cp` of the
+//!   `.db` alone.
+//! - **`BEGIN IMMEDIATE` for the compare-and-swap.** The write lock is taken before the
+//!   version is read, so no other writer can come between the check and the write, and a
+//!   transaction never has to upgrade from reading to writing (which SQLite refuses with
+//!   `SQLITE_BUSY` and no wait).
+//! - **A busy timeout of [`BUSY_TIMEOUT`].** Concurrent checks queue for the write lock
+//!   (polling every 200 µs) instead of failing; only a lock held longer than that is
+//!   [`GateError::StoreBusy`].
+//! - **A versioned schema.** `schema_version` holds the version; [`SqliteStore::open`]
+//!   applies the missing migrations in one `BEGIN IMMEDIATE` transaction (two processes
+//!   opening a new database at once: the second waits, then finds nothing to do) and
+//!   refuses a database newer than it knows ([`GateError::SchemaTooNew`]).
+//! - A path starting with `file:` is an SQLite URI, so `file:otpgate.db?mode=ro` opens a
+//!   database read-only (every decision then fails with [`GateError::StoreReadOnly`]).
+
+use std::format;
+use std::path::Path;
+use std::string::String;
+use std::time::Duration;
+use std::vec::Vec;
+
+use rusqlite::{
+    Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
+};
+
+use super::{AuditEntry, AuditRecord, GateError, Store, Stored, Swap, next_version};
+
+/// How long a process waits for another one's write lock.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The wait between two tries of a locked database. A decision holds the lock for one
+/// commit (about a millisecond), so a short poll serves queued writers in turn; SQLite's
+/// own busy timeout sleeps up to 100 ms per try and made 16 concurrent writers some 40
+/// times slower per check than one.
+const BUSY_POLL: Duration = Duration::from_micros(200);
+
+/// The busy handler: waits [`BUSY_POLL`] and tries again, for [`BUSY_TIMEOUT`] in all.
+fn wait_for_lock(tries: i32) -> bool {
+    let waited = u32::try_from(tries)
+        .ok()
+        .and_then(|tries| BUSY_POLL.checked_mul(tries));
+    if waited.is_none_or(|waited| waited >= BUSY_TIMEOUT) {
+        return false;
+    }
+    std::thread::sleep(BUSY_POLL);
+    true
+}
+
+/// The schema's migrations, in order; the schema version is how many are applied.
+const MIGRATIONS: &[&str] = &[
+    // 1: sealed user records with their versions, the audit trail, the key check.
+    "CREATE TABLE meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
+     CREATE TABLE users (
+         user TEXT PRIMARY KEY,
+         version INTEGER NOT NULL,
+         record BLOB NOT NULL,
+         updated INTEGER NOT NULL
+     );
+     CREATE TABLE audit (
+         id INTEGER PRIMARY KEY AUTOINCREMENT,
+         time INTEGER NOT NULL,
+         user TEXT NOT NULL,
+         event TEXT NOT NULL,
+         action TEXT,
+         outcome TEXT NOT NULL,
+         drift INTEGER
+     );
+     CREATE INDEX audit_by_user ON audit (user, id);",
+];
+
+/// The schema version this program writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// A [`Store`] in an SQLite database file. One per thread (a connection is not shared);
+/// any number of processes and threads can open the same file.
+pub struct SqliteStore {
+    conn: Connection,
+}
+
+impl SqliteStore {
+    /// Opens an existing database ([`GateError::NoDatabase`] when there is none) and
+    /// brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Self, GateError> {
+        Self::open_with(path, false)
+    }
+
+    /// Opens the database, creating it when missing.
+    pub fn create(path: &Path) -> Result<Self, GateError> {
+        Self::open_with(path, true)
+    }
+
+    fn open_with(path: &Path, create: bool) -> Result<Self, GateError> {
+        let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        if create {
+            flags |= OpenFlags::SQLITE_OPEN_CREATE;
+            create_private(path)?;
+        }
+        let conn = Connection::open_with_flags(path, flags).map_err(|e| {
+            if e.sqlite_error_code() == Some(ErrorCode::CannotOpen) && !create {
+                GateError::NoDatabase {
+                    path: format!("{}", path.display()),
+                }
+            } else {
+                store_error(e)
+            }
+        })?;
+        conn.busy_handler(Some(wait_for_lock))
+            .map_err(store_error)?;
+        // The journal mode is a property of the file (set once, kept); synchronous is per
+        // connection.
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode", [], |row| row.get(0))
+            .map_err(store_error)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            conn.query_row("PRAGMA journal_mode=WAL", [], |row| row.get::<_, String>(0))
+                .map_err(store_error)?;
+        }
+        conn.execute_batch("PRAGMA synchronous=FULL")
+            .map_err(store_error)?;
+        let store = SqliteStore { conn };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// Writes a consistent copy of the database to `path` with `VACUUM INTO`, safe while
+    /// other processes decide (copying the files is not: in WAL mode recent commits live
+    /// in the `-wal` file). `path` must not exist; the copy is readable by its owner only.
+    pub fn backup_to(&self, path: &Path) -> Result<(), GateError> {
+        let target = path
+            .to_str()
+            .ok_or_else(|| GateError::Store(format!("{} is not a UTF-8 path", path.display())))?;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        options
+            .open(path)
+            .map_err(|e| GateError::Store(format!("cannot create {target}: {e}")))?;
+        self.conn
+            .execute("VACUUM INTO ?1", [target])
+            .map(|_| ())
+            .map_err(store_error)
+    }
+
+    fn schema_version(&self) -> Result<i64, GateError> {
+        let has_table: bool = self
+            .conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM sqlite_master
+                                WHERE type = 'table' AND name = 'schema_version')",
+                [],
+                |row| row.get(0),
+            )
+            .map_err(store_error)?;
+        if !has_table {
+            return Ok(0);
+        }
+        self.conn
+            .query_row(
+                "SELECT COALESCE(MAX(version), 0) FROM schema_version",
+                [],
+                |row| row.get(0),
+            )
+            .map_err(store_error)
+    }
+
+    /// Applies the missing migrations; a read only when there are none, so a read-only or
+    /// busy database still serves reads.
+    fn migrate(&self) -> Result<(), GateError> {
+        let found = self.schema_version()?;
+        if found > SCHEMA_VERSION {
+            return Err(GateError::SchemaTooNew { found });
+        }
+        if found == SCHEMA_VERSION {
+            return Ok(());
+        }
+        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
+            .map_err(store_error)?;
+        tx.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            .map_err(store_error)?;
+        // Read again under the write lock: another process may have migrated meanwhile.
+        let found = self.schema_version()?;
+        if found > SCHEMA_VERSION {
+            return Err(GateError::SchemaTooNew { found });
+        }
+        for (version, migration) in (1i64..).zip(MIGRATIONS) {
+            if version > found {
+                tx.execute_batch(migration).map_err(store_error)?;
+                tx.execute(
+                    "INSERT INTO schema_version (version) VALUES (?1)",
+                    [version],
+                )
+                .map_err(store_error)?;
+            }
+        }
+        tx.commit().map_err(store_error)
+    }
+}
+
+/// Creates a missing database file readable by its owner only (SQLite would create it
+/// with the umask's mode): the audit trail names users and actions.
+fn create_private(path: &Path) -> Result<(), GateError> {
+    if path.as_os_str().as_encoded_bytes().starts_with(b"file:") {
+        return Ok(());
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(GateError::Store(format!(
+            "cannot create {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
+fn store_error(e: rusqlite::Error) -> GateError {
+    match e.sqlite_error_code() {
+        Some(ErrorCode::ReadOnly) => GateError::StoreReadOnly,
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => GateError::StoreBusy,
+        _ => GateError::Store(format!("{e}")),
+    }
+}
+
+/// A column that does not convert is an unreadable record; anything else a store error.
+fn record_error(e: rusqlite::Error) -> GateError {
+    match e {
+        rusqlite::Error::InvalidColumnType(..)
+        | rusqlite::Error::FromSqlConversionFailure(..)
+        | rusqlite::Error::IntegralValueOutOfRange(..) => GateError::RecordUnreadable,
+        e => store_error(e),
+    }
+}
+
+fn to_sql_int(value: u64) -> Result<i64, GateError> {
+    i64::try_from(value).map_err(|_| GateError::Store(format!("{value} does not fit SQLite")))
+}
+
+impl Store for SqliteStore {
+    fn load(&self, user: &str) -> Result<Option<Stored>, GateError> {
+        let row = self
+            .conn
+            .query_row(
+                "SELECT version, record FROM users WHERE user = ?1",
+                [user],
+                |row| Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?)),
+            )
+            .optional()
+            .map_err(record_error)?;
+        let Some((version, sealed)) = row else {
+            return Ok(None);
+        };
+        let version = u64::try_from(version).map_err(|_| GateError::RecordUnreadable)?;
+        Ok(Some(Stored { version, sealed }))
+    }
+
+    fn compare_and_swap(
+        &self,
+        user: &str,
+        expected: Option<u64>,
+        sealed: &[u8],
+        audit: &AuditEntry,
+    ) -> Result<Swap, GateError> {
+        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
+            .map_err(store_error)?;
+        let current: Option<i64> = tx
+            .query_row("SELECT version FROM users WHERE user = ?1", [user], |row| {
+                row.get(0)
+            })
+            .optional()
+            .map_err(record_error)?;
+        let expected_sql = expected.map(to_sql_int).transpose()?;
+        if current != expected_sql {
+            return Ok(Swap::Conflict);
+        }
+        let version = to_sql_int(next_version(expected))?;
+        let time = to_sql_int(audit.time)?;
+        tx.execute(
+            "INSERT INTO users (user, version, record, updated) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (user) DO UPDATE
+             SET version = excluded.version, record = excluded.record, updated = excluded.updated",
+            params![user, version, sealed, time],
+        )
+        .map_err(store_error)?;
+        tx.execute(
+            "INSERT INTO audit (time, user, event, action, outcome, drift)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                time,
+                audit.user,
+                audit.event,
+                audit.action,
+                audit.outcome,
+                audit.drift
+            ],
+        )
+        .map_err(store_error)?;
+        tx.commit().map_err(store_error)?;
+        Ok(Swap::Written)
+    }
+
+    fn key_check(&self) -> Result<Option<Vec<u8>>, GateError> {
+        self.conn
+            .query_row(
+                "SELECT value FROM meta WHERE name = 'key_check'",
+                [],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(store_error)
+    }
+
+    fn init_key_check(&self, check: &[u8]) -> Result<Vec<u8>, GateError> {
+        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
+            .map_err(store_error)?;
+        tx.execute(
+            "INSERT OR IGNORE INTO meta (name, value) VALUES ('key_check', ?1)",
+            [check],
+        )
+        .map_err(store_error)?;
+        let stored = tx
+            .query_row(
+                "SELECT value FROM meta WHERE name = 'key_check'",
+                [],
+                |row| row.get(0),
+            )
+            .map_err(store_error)?;
+        tx.commit().map_err(store_error)?;
+        Ok(stored)
+    }
+
+    fn audit_log(&self, user: Option<&str>, limit: usize) -> Result<Vec<AuditRecord>, GateError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut statement = self
+            .conn
+            .prepare(
+                "SELECT id, time, user, event, action, outcome, drift FROM audit
+                 WHERE ?1 IS NULL OR user = ?1 ORDER BY id DESC LIMIT ?2",
+            )
+            .map_err(store_error)?;
+        let rows = statement
+            .query_map(params![user, limit], |row| {
+                Ok(AuditRecord {
+                    id: row.get(0)?,
+                    time: row.get(1)?,
+                    user: row.get(2)?,
+                    event: row.get(3)?,
+                    action: row.get(4)?,
+                    outcome: row.get(5)?,
+                    drift: row.get(6)?,
+                })
+            })
+            .map_err(store_error)?;
+        let mut entries = rows.collect::<Result<Vec<_>, _>>().map_err(record_error)?;
+        entries.reverse();
+        Ok(entries)
+    }
+}

@@ -1,0 +1,136 @@
+//! Crashes: `otpgate confirm` and `otpgate check` killed with SIGKILL at random points, 200
+//! times. Afterwards the database always opens, no user is active without the recovery
+//! codes committed with the activation, codes that were printed are the committed ones,
+//! and no code passes twice.
+#![cfg(all(feature = "gate", unix))]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
+
+mod gate_support;
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use gate_support::{Env, Run, code, step_now};
+
+/// Users, each with a killed confirmation and a killed check: 200 kills.
+const USERS: usize = 100;
+
+/// xorshift64*: the kill points, reproducible from the seed printed on failure.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, bound: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % bound.max(1)
+    }
+}
+
+/// Runs `args`, killed with SIGKILL after `delay` unless it ended before; the outcome
+/// (the exit code is `None` when the kill hit).
+fn killed_after(env: &Env, args: &[&str], delay: Duration) -> Run {
+    let mut child = env
+        .command()
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(delay);
+    // SIGKILL on Unix; an error only when the process is already gone.
+    let _ = child.kill();
+    child.wait_with_output().unwrap().into()
+}
+
+#[test]
+fn kill_9_during_confirm_and_check_never_loses_recovery_codes_or_passes_a_code_twice() {
+    let env = Env::new("crash");
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        | 1;
+    let mut rng = Rng(seed);
+    // How long a confirmation takes here, to spread the kills over a whole run.
+    let phone = env.enroll("timing");
+    let started = Instant::now();
+    let run = env.run(&["confirm", "timing", &code(&phone, step_now(&phone))]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    let span = (started.elapsed().as_micros() as u64 * 3 / 2).max(1000);
+    let (mut killed_confirms, mut killed_checks) = (0, 0);
+    // Kills that came after the commit (the user active, the code used) and before it.
+    let (mut confirms_committed, mut checks_committed) = (0, 0);
+
+    for i in 0..USERS {
+        let user = format!("user{i}");
+        let context = format!("seed {seed}, user {i}");
+        let phone = env.enroll(&user);
+
+        let first = code(&phone, step_now(&phone).saturating_sub(1));
+        let delay = Duration::from_micros(rng.below(span));
+        let run = killed_after(&env, &["--json", "confirm", &user, &first], delay);
+        killed_confirms += usize::from(run.code.is_none());
+        let status = env.status(&user);
+        match status["status"].as_str().unwrap() {
+            "active" => {
+                assert_eq!(status["recovery_codes_left"], 10, "{context}: {status}");
+                confirms_committed += usize::from(run.code.is_none());
+            }
+            "pending" => {
+                assert!(
+                    run.stdout.is_empty(),
+                    "{context}: codes shown, not committed"
+                );
+                let first = code(&phone, step_now(&phone).saturating_sub(1));
+                let confirmed = env.run(&["--json", "confirm", &user, &first]);
+                assert_eq!(confirmed.code, Some(0), "{context}: {confirmed:?}");
+            }
+            other => panic!("{context}: {other}"),
+        }
+        if !run.stdout.is_empty() {
+            // Printed codes were committed before they were printed: the first one passes.
+            let shown = run.json()["recovery_codes"][0].as_str().unwrap().to_owned();
+            let recovered = env.run(&["recover", &user, &shown]);
+            assert_eq!(recovered.code, Some(0), "{context}: {recovered:?}");
+        }
+
+        let fresh = code(&phone, step_now(&phone));
+        let delay = Duration::from_micros(rng.below(span));
+        let run = killed_after(&env, &["--json", "check", &user, &fresh], delay);
+        killed_checks += usize::from(run.code.is_none());
+        let again = env.run(&["--json", "check", &user, &fresh]);
+        match run.code {
+            Some(0) => assert_eq!(again.code, Some(1), "{context}: passed twice"),
+            Some(code) => panic!("{context}: the check exited {code}: {run:?}"),
+            None => {
+                assert!(matches!(again.code, Some(0 | 1)), "{context}: {again:?}");
+                checks_committed += usize::from(again.code == Some(1));
+            }
+        }
+        let accepted = env
+            .outcomes(&user, "check")
+            .iter()
+            .filter(|o| *o == "accepted")
+            .count();
+        assert_eq!(accepted, 1, "{context}: the code passed {accepted} times");
+        if again.code == Some(1) {
+            assert_eq!(again.json()["reason"], "replayed", "{context}: {again:?}");
+        }
+    }
+    eprintln!(
+        "killed: {killed_confirms} confirmations ({confirms_committed} after the commit), \
+         {killed_checks} checks ({checks_committed} after the commit)"
+    );
+    // The kills hit running processes, not only finished ones.
+    assert!(
+        killed_confirms >= USERS / 4 && killed_checks >= USERS / 4,
+        "seed {seed}: only {killed_confirms} confirmations and {killed_checks} checks killed"
+    );
+}

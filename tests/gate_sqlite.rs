@@ -1,0 +1,101 @@
+//! The SQLite store's schema and set-up: versioned migrations, WAL, and many processes
+//! creating one new database (and its key) at once.
+#![cfg(feature = "gate")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
+
+mod gate_support;
+
+use std::process::Stdio;
+use std::sync::Barrier;
+
+use gate_support::{Env, Run};
+use otpcore::gate::SCHEMA_VERSION;
+
+#[test]
+fn sixteen_processes_creating_one_database_share_one_schema_and_one_key() {
+    let env = Env::new("sqlite-create");
+    let barrier = Barrier::new(16);
+    let runs: Vec<Run> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..16)
+            .map(|i| {
+                let (env, barrier) = (&env, &barrier);
+                s.spawn(move || {
+                    let mut cmd = env.command();
+                    cmd.args(["--json", "enroll", &format!("user{i}")])
+                        .stdout(Stdio::piped())
+                        .stderr(Stdio::piped());
+                    barrier.wait();
+                    Run::from(cmd.output().unwrap())
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for run in &runs {
+        assert_eq!(run.code, Some(0), "{run:?}");
+    }
+    let sql = env.sql();
+    let versions: Vec<i64> = sql
+        .prepare("SELECT version FROM schema_version")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(versions, (1..=SCHEMA_VERSION).collect::<Vec<_>>());
+    let checks: i64 = sql
+        .query_row(
+            "SELECT COUNT(*) FROM meta WHERE name = 'key_check'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(checks, 1);
+    let mode: String = sql
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    // Every user opens under the one key file that is there.
+    for i in 0..16 {
+        assert_eq!(env.status(&format!("user{i}"))["status"], "pending");
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(&env.dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn a_database_from_a_newer_otpgate_is_refused() {
+    let env = Env::new("sqlite-newer");
+    env.enroll("alice");
+    env.sql()
+        .execute(
+            "INSERT INTO schema_version (version) VALUES (?1)",
+            [SCHEMA_VERSION + 1],
+        )
+        .unwrap();
+    let run = env.run(&["status", "alice"]);
+    assert_eq!(run.code, Some(2), "{run:?}");
+    assert!(
+        run.stderr.contains("newer than this otpgate knows"),
+        "{run:?}"
+    );
+}
+
+#[test]
+fn a_file_that_is_not_a_database_is_an_error() {
+    let env = Env::new("sqlite-garbage");
+    std::fs::write(&env.db, vec![0x42; 4096]).unwrap();
+    let run = env.run(&["check", "alice", "123456"]);
+    assert_eq!(run.code, Some(2), "{run:?}");
+    assert!(run.stderr.contains("store error"), "{run:?}");
+}

@@ -1,0 +1,148 @@
+//! Shared by the gate tests that run `otpgate` as a process: a database of its own per
+//! test, runs with their exit code and output, and a phone computing codes with otpcore.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use otpcore::{Secret, Totp, TotpParams, unix_time};
+use serde_json::Value;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_otpgate");
+
+/// A fresh directory with a gate database path in it (the database is created by the
+/// first enroll), removed when dropped.
+pub struct Env {
+    pub dir: PathBuf,
+    pub db: PathBuf,
+}
+
+/// The outcome of one `otpgate` run.
+#[derive(Debug)]
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> Value {
+        let mut lines = self.stdout.lines();
+        let first = lines
+            .next()
+            .unwrap_or_else(|| panic!("no output: {self:?}"));
+        assert!(lines.next().is_none(), "more than one line: {self:?}");
+        serde_json::from_str(first).unwrap_or_else(|e| panic!("{e}: {self:?}"))
+    }
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Self {
+        Run {
+            code: o.status.code(),
+            stdout: String::from_utf8(o.stdout).unwrap(),
+            stderr: String::from_utf8(o.stderr).unwrap(),
+        }
+    }
+}
+
+impl Env {
+    pub fn new(name: &str) -> Self {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "otpgate-{name}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = dir.join("gate.db");
+        Env { dir, db }
+    }
+
+    pub fn key_file(&self) -> PathBuf {
+        self.dir.join("gate.db.key")
+    }
+
+    /// `otpgate --db DB`, without any OTPGATE_* variable of the caller.
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.env_remove("OTPGATE_DB")
+            .env_remove("OTPGATE_KEY_FILE")
+            .arg("--db")
+            .arg(&self.db)
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.command().args(args).output().unwrap().into()
+    }
+
+    /// Enrolls `user` and returns the phone, from the secret in the JSON output.
+    pub fn enroll(&self, user: &str) -> Totp {
+        let run = self.run(&["--json", "enroll", user]);
+        assert_eq!(run.code, Some(0), "{run:?}");
+        phone(run.json()["secret"].as_str().unwrap())
+    }
+
+    /// Enrolls and confirms `user` (with the previous step's code, so that the current
+    /// step's code is fresh for a check); returns the phone and the recovery codes.
+    pub fn activate(&self, user: &str) -> (Totp, Vec<String>) {
+        let phone = self.enroll(user);
+        let first = code(&phone, step_now(&phone).saturating_sub(1));
+        let run = self.run(&["--json", "confirm", user, &first]);
+        assert_eq!(run.code, Some(0), "{run:?}");
+        let codes = run.json()["recovery_codes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap().to_owned())
+            .collect();
+        (phone, codes)
+    }
+
+    /// `status USER --json`.
+    pub fn status(&self, user: &str) -> Value {
+        let run = self.run(&["--json", "status", user]);
+        assert_eq!(run.code, Some(0), "{run:?}");
+        run.json()
+    }
+
+    /// The outcomes of `event` in the user's audit trail, oldest first.
+    pub fn outcomes(&self, user: &str, event: &str) -> Vec<String> {
+        let run = self.run(&["--json", "log", user, "--limit", "1000"]);
+        assert_eq!(run.code, Some(0), "{run:?}");
+        run.json()["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["event"] == event)
+            .map(|e| e["outcome"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    pub fn sql(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open(&self.db).unwrap()
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+pub fn phone(secret: &str) -> Totp {
+    Totp::new(&Secret::from_base32(secret).unwrap(), TotpParams::default()).unwrap()
+}
+
+pub fn step_now(phone: &Totp) -> u64 {
+    phone.step_at(unix_time().unwrap()).unwrap()
+}
+
+/// The code of time step `step`.
+pub fn code(phone: &Totp, step: u64) -> String {
+    phone.generate_at_step(step).to_string()
+}
