@@ -37,12 +37,12 @@
 /**
  * The largest secret in bytes.
  */
-#define OTP_MAX_SECRET_LEN 128
+#define OTP_MAX_SECRET_LEN 256
 
 /**
  * The length of the base32 text of the longest secret, without the NUL.
  */
-#define OTP_MAX_SECRET_BASE32_LEN 205
+#define OTP_MAX_SECRET_BASE32_LEN 410
 
 /**
  * The recommended length in bytes for `otp_secret_generate`: 160 bits, as RFC 4226
@@ -54,6 +54,43 @@
  * The largest look-back or look-ahead window in steps.
  */
 #define OTP_MAX_WINDOW 10000
+
+/**
+ * The size in bytes of an `otp_totp_params` (for bindings that lay out structs by hand;
+ * every struct a caller allocates or passes has such a constant, checked at build time
+ * and by the C tests).
+ */
+#define OTP_TOTP_PARAMS_SIZE 32
+
+/**
+ * The size in bytes of an `otp_hotp_params`.
+ */
+#define OTP_HOTP_PARAMS_SIZE 12
+
+/**
+ * The size in bytes of an `otp_uri`.
+ */
+#define OTP_URI_SIZE 64
+
+/**
+ * The size in bytes of an `otp_recovery_codes`.
+ */
+#define OTP_RECOVERY_CODES_SIZE 338
+
+/**
+ * The size in bytes of an `otp_throttle`.
+ */
+#define OTP_THROTTLE_SIZE 32
+
+/**
+ * The size in bytes of an `otp_throttle_state`.
+ */
+#define OTP_THROTTLE_STATE_SIZE 24
+
+/**
+ * The size in bytes of an `otp_user_state`.
+ */
+#define OTP_USER_STATE_SIZE 384
 
 /**
  * The size in bytes of an `otp_hotp` object.
@@ -94,7 +131,7 @@
 /**
  * The size in bytes of an `otp_secret` object.
  */
-#define OTP_SECRET_SIZE 160
+#define OTP_SECRET_SIZE 288
 
 /**
  * The length in bytes of an encoded `otp_user_state` (version 1).
@@ -129,7 +166,8 @@
 
 /**
  * The outcome of every C API function. The numbers are fixed forever: a code is never
- * renumbered or reused, new ones are only added.
+ * renumbered or reused, new ones are only added. They start at 0 (`OTP_OK`); the other
+ * enumerations start at 1.
  */
 enum otp_status
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -333,7 +371,8 @@ typedef uint32_t otp_status;
 #endif // __cplusplus
 
 /**
- * The HMAC hash function, passed as a `uint32_t`. The numbers are fixed forever.
+ * The HMAC hash function, passed as a `uint32_t`. The numbers are fixed forever and
+ * start at 1: 0 (a zero-filled field) is `OTP_INVALID_ENUM`.
  */
 enum otp_algorithm
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -363,7 +402,7 @@ typedef uint32_t otp_algorithm;
 
 /**
  * How short an imported secret may be, passed as a `uint32_t`. The numbers are fixed
- * forever.
+ * forever and start at 1: 0 (a zero-filled field) is `OTP_INVALID_ENUM`.
  */
 enum otp_policy
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -388,7 +427,8 @@ typedef uint32_t otp_policy;
 #endif // __cplusplus
 
 /**
- * TOTP or HOTP, in a key URI, passed as a `uint32_t`. The numbers are fixed forever.
+ * TOTP or HOTP, in a key URI, passed as a `uint32_t`. The numbers are fixed forever and
+ * start at 1: 0 (a zero-filled field) is `OTP_INVALID_ENUM`.
  */
 enum otp_type
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -462,7 +502,7 @@ typedef struct otp_secret {
   /**
    * Opaque storage; do not touch.
    */
-  uint64_t opaque[20];
+  uint64_t opaque[36];
 } otp_secret;
 
 /**

@@ -4,7 +4,7 @@ use core::ffi::c_char;
 
 use super::{
     Out, Slot, algorithm_from, algorithm_to, code_out, digits_from, guard, otp_status,
-    secret::{otp_secret, secret_ref},
+    secret::{otp_secret, scrubbed, secret_ref},
     slot_put, slot_ref, slot_wipe, text_in, verification_status,
 };
 use crate::{Totp, TotpParams};
@@ -111,17 +111,19 @@ pub unsafe extern "C" fn otp_totp_init(
     secret: *const otp_secret,
     params: *const otp_totp_params,
 ) -> otp_status {
-    guard(|| {
-        require!(key, secret, params);
-        let out = Out::new(key)?;
-        // SAFETY: the caller guarantees an `otp_secret`.
-        let secret = unsafe { secret_ref(secret) }?;
-        // SAFETY: the caller guarantees a readable `otp_totp_params` when not NULL.
-        let params = unsafe { params.as_ref() }.ok_or(otp_status::OTP_NULL_POINTER)?;
-        let totp = Totp::new(secret, totp_params_from(params)?)?;
-        // SAFETY: non-null, writable, large and aligned enough (asserted above).
-        unsafe { slot_put(out.0.as_ptr(), TOTP_MAGIC, totp) };
-        Ok(())
+    scrubbed(|| {
+        guard(|| {
+            require!(key, secret, params);
+            let out = Out::new(key)?;
+            // SAFETY: the caller guarantees an `otp_secret`.
+            let secret = unsafe { secret_ref(secret) }?;
+            // SAFETY: the caller guarantees a readable `otp_totp_params` when not NULL.
+            let params = unsafe { params.as_ref() }.ok_or(otp_status::OTP_NULL_POINTER)?;
+            let totp = Totp::new(secret, totp_params_from(params)?)?;
+            // SAFETY: non-null, writable, large and aligned enough (asserted above).
+            unsafe { slot_put(out.0.as_ptr(), TOTP_MAGIC, totp) };
+            Ok(())
+        })
     })
 }
 
