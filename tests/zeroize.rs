@@ -56,7 +56,7 @@ fn key_bytes(len: usize) -> Vec<u8> {
 
 #[test]
 fn secret_bytes_and_length_are_zero_after_drop() {
-    for len in [10, 20, 64, 65, 128] {
+    for len in [10, 20, 64, 65, 128, 129, 256] {
         let bytes = key_bytes(len);
         let mut slot = place(Secret::from_bytes(&bytes).unwrap());
         assert!(find(&image(&slot), &bytes).is_some(), "secret not found");
@@ -175,8 +175,8 @@ fn assert_key_state_wiped<T>(mut slot: MaybeUninit<T>, key: &[u8], algorithm: Al
 #[test]
 fn totp_key_state_is_zero_after_drop() {
     for algorithm in [Algorithm::Sha1, Algorithm::Sha256, Algorithm::Sha512] {
-        // Short keys, block-sized keys, and keys longer than the SHA-1/256 block (hashed).
-        for len in [10, 20, 64, 65, 128] {
+        // Short keys, block-sized keys, and keys longer than each block (hashed).
+        for len in [10, 20, 64, 65, 128, 129, 256] {
             let key = key_bytes(len);
             let params = TotpParams {
                 algorithm,
@@ -191,7 +191,7 @@ fn totp_key_state_is_zero_after_drop() {
 #[test]
 fn hotp_key_state_is_zero_after_drop() {
     for algorithm in [Algorithm::Sha1, Algorithm::Sha256, Algorithm::Sha512] {
-        for len in [10, 64, 65, 128] {
+        for len in [10, 64, 65, 128, 129, 256] {
             let key = key_bytes(len);
             let params = HotpParams {
                 algorithm,
@@ -316,11 +316,11 @@ fn texts_around(bytes: &[u8]) -> Vec<String> {
 
 fn secret_bytes() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
-        prop::collection::vec(any::<u8>(), 10..=128),
+        prop::collection::vec(any::<u8>(), 10..=256),
         // Printable secrets, to catch raw copies in text.
         prop::collection::vec(
             prop::sample::select(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".to_vec()),
-            10..=128
+            10..=256
         ),
     ]
 }

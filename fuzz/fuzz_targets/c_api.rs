@@ -390,7 +390,7 @@ fuzz_target!(|call: Call| unsafe {
                             parsed.counter
                         )
                     );
-                    let mut key = buffer(128);
+                    let mut key = buffer(otpcore::MAX_SECRET_LEN);
                     let mut key_len = 0;
                     assert_eq!(
                         otp_secret_bytes(&*secret, key.as_mut_ptr(), key.len(), &mut key_len),
