@@ -357,7 +357,8 @@ fn phone_code(state: &Path, steps: u64) -> String {
     )
     .unwrap();
     let step = totp.step_at(otpcore::unix_time().unwrap()).unwrap();
-    totp.generate_at_step(step + steps).to_string()
+    totp.generate_at_step(step.checked_add(steps).unwrap())
+        .to_string()
 }
 
 /// Issue 11: the C gate fails closed. A state file that does not exist is an error (exit

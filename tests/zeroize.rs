@@ -436,7 +436,9 @@ mod dead_stack {
     fn secret_import_leaves_no_copy_in_dead_stack() {
         for len in [20, 64, 200, 256] {
             let key = key_bytes(len);
-            let mut secret: Box<otp_secret> = Box::new(otp_secret { opaque: [0; 36] });
+            let mut secret: Box<otp_secret> = Box::new(otp_secret {
+                opaque: [0; OTP_SECRET_SIZE / 8],
+            });
             let image = residue_of(|| {
                 // SAFETY: a writable object and `len` readable bytes.
                 let status =
@@ -474,7 +476,9 @@ mod dead_stack {
             for len in [20, 64, 65, 128, 129, 256] {
                 let key = key_bytes(len);
                 let patterns = key_patterns(&key, algorithm);
-                let mut secret: Box<otp_secret> = Box::new(otp_secret { opaque: [0; 36] });
+                let mut secret: Box<otp_secret> = Box::new(otp_secret {
+                    opaque: [0; OTP_SECRET_SIZE / 8],
+                });
                 // SAFETY: a writable object and `len` readable bytes.
                 let status =
                     unsafe { otp_secret_from_bytes(&mut *secret, key.as_ptr(), key.len(), 1) };

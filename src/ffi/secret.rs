@@ -24,7 +24,9 @@ pub const OTP_SECRET_SIZE: usize = 288;
 /// leaves every byte zero. Declare it zero-filled (`= {0}`): a zero-filled or wiped
 /// object gives `OTP_NOT_INITIALIZED`, while uninitialised memory is not reliably
 /// detected. Do not copy it with memcpy (the copy is not wiped with the original); set it
-/// up again instead.
+/// up again instead. The functions that set it up write the secret straight into it and
+/// then zero the stack they used, so no copy of the secret is left behind (SECURITY.md,
+/// "Zeroization and secret hygiene", says what remains).
 #[repr(C)]
 pub struct otp_secret {
     /// Opaque storage; do not touch.
