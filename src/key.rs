@@ -243,18 +243,23 @@ pub(crate) fn sha256(message: &[u8]) -> [u8; 32] {
 /// the functions it called just were. Those frames hold copies otpcore cannot name: the
 /// `sha1`/`sha2` compression functions' message schedules and working variables (from
 /// blocks of `key ^ pad`, a long key, or a recovery code) and the copies the compiler
-/// makes when a value moves.
+/// makes when a value moves. Only with the `std` feature: a `no_std` target's whole stack
+/// may be smaller than the wiped range.
 #[inline(never)]
 pub(crate) fn scrub_stack() {
-    let mut area = [0u64; SCRUB_BYTES / 8];
-    area.zeroize();
-    core::hint::black_box(&mut area);
+    #[cfg(feature = "std")]
+    {
+        let mut area = [0u64; SCRUB_BYTES / 8];
+        area.zeroize();
+        core::hint::black_box(&mut area);
+    }
 }
 
 /// How much of the stack [`scrub_stack`] wipes: three times the deepest call otpcore makes
 /// while keying or checking a recovery code (2.5 KiB, for SHA-512 with a long key), or
 /// twice that of an unoptimised build (11 KiB). `tests/zeroize.rs` checks that it covers.
-pub(crate) const SCRUB_BYTES: usize = if cfg!(debug_assertions) {
+#[cfg(feature = "std")]
+const SCRUB_BYTES: usize = if cfg!(debug_assertions) {
     24 * 1024
 } else {
     8 * 1024

@@ -126,6 +126,7 @@ impl Secret {
     /// storage: the C API's way to set up a secret in the caller's object without a copy
     /// of it anywhere else. `len` must have passed [`Secret::check_len`]; on an error from
     /// `fill` the secret is left empty.
+    #[cfg(feature = "ffi")]
     pub(crate) fn fill_in_place(
         &mut self,
         len: usize,
