@@ -199,10 +199,10 @@ impl Sha for Sha512 {
 /// rather than through a hasher object whose buffered bytes would be left behind wherever
 /// it was moved. Messages here are short, so their bit length fits the low 64 bits of
 /// every length field.
-fn hash_message<H: Sha>(key: &[u8], block: &mut H::Block) -> H::State {
+fn hash_message<H: Sha>(message: &[u8], block: &mut H::Block) -> H::State {
     let mut state = H::IV;
     let size = block.as_mut().len();
-    let mut chunks = key.chunks_exact(size);
+    let mut chunks = message.chunks_exact(size);
     for chunk in &mut chunks {
         block.as_mut().copy_from_slice(chunk);
         H::compress(&mut state, block);
@@ -220,7 +220,7 @@ fn hash_message<H: Sha>(key: &[u8], block: &mut H::Block) -> H::State {
         H::compress(&mut state, block);
         block.as_mut().fill(0);
     }
-    let bits = (key.len() as u64).wrapping_mul(8).to_be_bytes();
+    let bits = (message.len() as u64).wrapping_mul(8).to_be_bytes();
     if let Some(field) = block.as_mut().last_chunk_mut::<8>() {
         *field = bits;
     }
@@ -420,6 +420,37 @@ mod tests {
             assert_eq!(fused, portable);
         }
         assert_eq!(pads.truncated(&counters), portable);
+    }
+
+    /// Checks the digest `hash_message` computes for `message`.
+    fn assert_digest<H: Sha>(message: &[u8], expected: &[u8]) {
+        let mut block = H::COUNTER_BLOCK;
+        let state = hash_message::<H>(message, &mut block);
+        H::put_digest(&state, &mut block);
+        assert_eq!(
+            &block.as_mut()[..H::DIGEST_LEN],
+            expected,
+            "{} bytes",
+            message.len()
+        );
+    }
+
+    /// The padding of `hash_message` against the `sha1`/`sha2` hashers, at every length
+    /// around one and two blocks (where the length field moves to a block of its own).
+    #[test]
+    fn hashing_with_the_block_function_matches_the_hash_crates() {
+        use sha1::Digest;
+        let mut buf = [0u8; 300];
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b = (i * 7 + 3) as u8;
+        }
+        for len in 0..=buf.len() {
+            let message = &buf[..len];
+            assert_digest::<Sha1>(message, &sha1::Sha1::digest(message));
+            assert_digest::<Sha256>(message, &sha2::Sha256::digest(message));
+            assert_digest::<Sha512>(message, &sha2::Sha512::digest(message));
+            assert_eq!(sha256(message)[..], sha2::Sha256::digest(message)[..]);
+        }
     }
 
     /// The RFC 4226 Appendix D truncation example: offset 0xa, value 0x50ef7f19.
