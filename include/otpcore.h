@@ -476,9 +476,10 @@ typedef struct otp_hotp_params {
  * bytes, aligned as `uint64_t`.
  *
  * Opaque: set it up with `otp_hotp_init` and erase it with `otp_hotp_wipe`, which leaves
- * every byte zero. Declare it zero-filled (`= {0}`): a zero-filled or wiped object gives
- * `OTP_NOT_INITIALIZED`, while uninitialised memory is not reliably detected. Do not copy
- * it with memcpy.
+ * every byte zero. `otp_hotp_init` leaves no copy of the key state behind: it wipes its
+ * temporaries and zeroes the stack it used. Declare it zero-filled (`= {0}`): a
+ * zero-filled or wiped object gives `OTP_NOT_INITIALIZED`, while uninitialised memory is
+ * not reliably detected. Do not copy it with memcpy.
  */
 typedef struct otp_hotp {
   /**
@@ -595,10 +596,11 @@ typedef struct otp_user_state {
  * bytes, aligned as `uint64_t`.
  *
  * Opaque: set it up with `otp_totp_init` and erase it with `otp_totp_wipe`, which leaves
- * every byte zero. Declare it zero-filled (`= {0}`): a zero-filled or wiped object gives
- * `OTP_NOT_INITIALIZED`, while uninitialised memory is not reliably detected. Do not copy
- * it with memcpy. Read-only functions may share one key between threads; init and wipe
- * need exclusive access.
+ * every byte zero. `otp_totp_init` leaves no copy of the key state behind: it wipes its
+ * temporaries and zeroes the stack it used. Declare it zero-filled (`= {0}`): a
+ * zero-filled or wiped object gives `OTP_NOT_INITIALIZED`, while uninitialised memory is
+ * not reliably detected. Do not copy it with memcpy. Read-only functions may share one key
+ * between threads; init and wipe need exclusive access.
  */
 typedef struct otp_totp {
   /**

@@ -16,9 +16,10 @@ pub const OTP_HOTP_SIZE: usize = 256;
 /// bytes, aligned as `uint64_t`.
 ///
 /// Opaque: set it up with `otp_hotp_init` and erase it with `otp_hotp_wipe`, which leaves
-/// every byte zero. Declare it zero-filled (`= {0}`): a zero-filled or wiped object gives
-/// `OTP_NOT_INITIALIZED`, while uninitialised memory is not reliably detected. Do not copy
-/// it with memcpy.
+/// every byte zero. `otp_hotp_init` leaves no copy of the key state behind: it wipes its
+/// temporaries and zeroes the stack it used. Declare it zero-filled (`= {0}`): a
+/// zero-filled or wiped object gives `OTP_NOT_INITIALIZED`, while uninitialised memory is
+/// not reliably detected. Do not copy it with memcpy.
 #[repr(C)]
 pub struct otp_hotp {
     /// Opaque storage; do not touch.

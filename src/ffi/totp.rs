@@ -16,10 +16,11 @@ pub const OTP_TOTP_SIZE: usize = 256;
 /// bytes, aligned as `uint64_t`.
 ///
 /// Opaque: set it up with `otp_totp_init` and erase it with `otp_totp_wipe`, which leaves
-/// every byte zero. Declare it zero-filled (`= {0}`): a zero-filled or wiped object gives
-/// `OTP_NOT_INITIALIZED`, while uninitialised memory is not reliably detected. Do not copy
-/// it with memcpy. Read-only functions may share one key between threads; init and wipe
-/// need exclusive access.
+/// every byte zero. `otp_totp_init` leaves no copy of the key state behind: it wipes its
+/// temporaries and zeroes the stack it used. Declare it zero-filled (`= {0}`): a
+/// zero-filled or wiped object gives `OTP_NOT_INITIALIZED`, while uninitialised memory is
+/// not reliably detected. Do not copy it with memcpy. Read-only functions may share one key
+/// between threads; init and wipe need exclusive access.
 #[repr(C)]
 pub struct otp_totp {
     /// Opaque storage; do not touch.
