@@ -471,6 +471,45 @@ mod dead_stack {
     }
 
     #[test]
+    fn key_uri_parse_leaves_no_copy_of_the_secret_in_dead_stack() {
+        for len in [20, 64, 256] {
+            let key = key_bytes(len);
+            let mut b32 = vec![0u8; base32::encoded_len(len)];
+            let b32 = base32::encode(&key, &mut b32).unwrap();
+            let uri = format!("otpauth://totp/ACME:alice?secret={b32}&issuer=ACME");
+            let mut secret: Box<otp_secret> = Box::new(otp_secret {
+                opaque: [0; OTP_SECRET_SIZE / 8],
+            });
+            let mut parsed: Box<std::mem::MaybeUninit<otp_uri>> =
+                Box::new(std::mem::MaybeUninit::zeroed());
+            let mut fields = vec![0u8; 256];
+            let image = residue_of(|| {
+                let mut out_len = 0;
+                // SAFETY: readable text, writable objects and a buffer of its length.
+                let status = unsafe {
+                    otp_uri_parse(
+                        uri.as_ptr().cast(),
+                        uri.len(),
+                        parsed.as_mut_ptr(),
+                        &mut *secret,
+                        fields.as_mut_ptr().cast(),
+                        fields.len(),
+                        &mut out_len,
+                    )
+                };
+                assert_eq!(status, otp_status::OTP_OK);
+            });
+            assert_eq!(
+                found(&image, std::slice::from_ref(&key)),
+                [],
+                "{len}-byte secret"
+            );
+            // SAFETY: an initialised object.
+            unsafe { otp_secret_wipe(&mut *secret) };
+        }
+    }
+
+    #[test]
     fn key_setup_leaves_no_key_state_in_dead_stack() {
         for algorithm in [Algorithm::Sha1, Algorithm::Sha256, Algorithm::Sha512] {
             for len in [20, 64, 65, 128, 129, 256] {
