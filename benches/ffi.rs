@@ -11,8 +11,9 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use otpcore::ffi::{
-    otp_algorithm, otp_policy, otp_secret, otp_secret_from_bytes, otp_secret_wipe, otp_status,
-    otp_totp, otp_totp_generate, otp_totp_init, otp_totp_params, otp_totp_verify, otp_totp_wipe,
+    OTP_SECRET_SIZE, otp_algorithm, otp_policy, otp_secret, otp_secret_from_bytes, otp_secret_wipe,
+    otp_status, otp_totp, otp_totp_generate, otp_totp_init, otp_totp_params, otp_totp_verify,
+    otp_totp_wipe,
 };
 use otpcore::{Secret, Totp, TotpParams, Verification};
 
@@ -22,7 +23,9 @@ const TIME: u64 = 1_700_000_000;
 fn ffi(c: &mut Criterion) {
     let rust = Totp::new(&Secret::from_bytes(SECRET).unwrap(), TotpParams::default()).unwrap();
 
-    let mut secret = otp_secret { opaque: [0; 20] };
+    let mut secret = otp_secret {
+        opaque: [0; OTP_SECRET_SIZE / 8],
+    };
     let mut key = otp_totp { opaque: [0; 32] };
     let params = otp_totp_params {
         algorithm: otp_algorithm::Sha1 as u32,

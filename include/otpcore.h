@@ -37,12 +37,12 @@
 /**
  * The largest secret in bytes.
  */
-#define OTP_MAX_SECRET_LEN 128
+#define OTP_MAX_SECRET_LEN 256
 
 /**
  * The length of the base32 text of the longest secret, without the NUL.
  */
-#define OTP_MAX_SECRET_BASE32_LEN 205
+#define OTP_MAX_SECRET_BASE32_LEN 410
 
 /**
  * The recommended length in bytes for `otp_secret_generate`: 160 bits, as RFC 4226
@@ -66,6 +66,43 @@
  * before any work.
  */
 #define OTP_MAX_CODE_INPUT_LEN 32
+
+/**
+ * The size in bytes of an `otp_totp_params` (for bindings that lay out structs by hand;
+ * every struct a caller allocates or passes has such a constant, checked at build time
+ * and by the C tests).
+ */
+#define OTP_TOTP_PARAMS_SIZE 32
+
+/**
+ * The size in bytes of an `otp_hotp_params`.
+ */
+#define OTP_HOTP_PARAMS_SIZE 12
+
+/**
+ * The size in bytes of an `otp_uri`.
+ */
+#define OTP_URI_SIZE 64
+
+/**
+ * The size in bytes of an `otp_recovery_codes`.
+ */
+#define OTP_RECOVERY_CODES_SIZE 338
+
+/**
+ * The size in bytes of an `otp_throttle`.
+ */
+#define OTP_THROTTLE_SIZE 32
+
+/**
+ * The size in bytes of an `otp_throttle_state`.
+ */
+#define OTP_THROTTLE_STATE_SIZE 24
+
+/**
+ * The size in bytes of an `otp_user_state`.
+ */
+#define OTP_USER_STATE_SIZE 384
 
 /**
  * The size in bytes of an `otp_hotp` object.
@@ -146,7 +183,7 @@
 /**
  * The size in bytes of an `otp_secret` object.
  */
-#define OTP_SECRET_SIZE 160
+#define OTP_SECRET_SIZE 288
 
 /**
  * The length in bytes of an encoded `otp_user_state` (version 2).
@@ -187,7 +224,8 @@
 
 /**
  * The outcome of every C API function. The numbers are fixed forever: a code is never
- * renumbered or reused, new ones are only added.
+ * renumbered or reused, new ones are only added. They start at 0 (`OTP_OK`); the other
+ * enumerations start at 1.
  */
 enum otp_status
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -442,7 +480,8 @@ typedef uint32_t otp_status;
 #endif // __cplusplus
 
 /**
- * The HMAC hash function, passed as a `uint32_t`. The numbers are fixed forever.
+ * The HMAC hash function, passed as a `uint32_t`. The numbers are fixed forever and
+ * start at 1: 0 (a zero-filled field) is `OTP_INVALID_ENUM`.
  */
 enum otp_algorithm
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -472,7 +511,7 @@ typedef uint32_t otp_algorithm;
 
 /**
  * How short an imported secret may be, passed as a `uint32_t`. The numbers are fixed
- * forever.
+ * forever and start at 1: 0 (a zero-filled field) is `OTP_INVALID_ENUM`.
  */
 enum otp_policy
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -497,7 +536,8 @@ typedef uint32_t otp_policy;
 #endif // __cplusplus
 
 /**
- * TOTP or HOTP, in a key URI, passed as a `uint32_t`. The numbers are fixed forever.
+ * TOTP or HOTP, in a key URI, passed as a `uint32_t`. The numbers are fixed forever and
+ * start at 1: 0 (a zero-filled field) is `OTP_INVALID_ENUM`.
  */
 enum otp_type
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -545,9 +585,10 @@ typedef struct otp_hotp_params {
  * bytes, aligned as `uint64_t`.
  *
  * Opaque: set it up with `otp_hotp_init` and erase it with `otp_hotp_wipe`, which leaves
- * every byte zero. Declare it zero-filled (`= {0}`): a zero-filled or wiped object gives
- * `OTP_NOT_INITIALIZED`, while uninitialised memory is not reliably detected. Do not copy
- * it with memcpy.
+ * every byte zero. `otp_hotp_init` leaves no copy of the key state behind: it wipes its
+ * temporaries and zeroes the stack it used. Declare it zero-filled (`= {0}`): a
+ * zero-filled or wiped object gives `OTP_NOT_INITIALIZED`, while uninitialised memory is
+ * not reliably detected. Do not copy it with memcpy.
  */
 typedef struct otp_hotp {
   /**
@@ -565,13 +606,15 @@ typedef struct otp_hotp {
  * leaves every byte zero. Declare it zero-filled (`= {0}`): a zero-filled or wiped
  * object gives `OTP_NOT_INITIALIZED`, while uninitialised memory is not reliably
  * detected. Do not copy it with memcpy (the copy is not wiped with the original); set it
- * up again instead.
+ * up again instead. The functions that set it up write the secret straight into it and
+ * then zero the stack they used, so no copy of the secret is left behind (SECURITY.md,
+ * "Zeroization and secret hygiene", says what remains).
  */
 typedef struct otp_secret {
   /**
    * Opaque storage; do not touch.
    */
-  uint64_t opaque[20];
+  uint64_t opaque[36];
 } otp_secret;
 
 /**
@@ -721,10 +764,11 @@ typedef struct otp_user_state {
  * bytes, aligned as `uint64_t`.
  *
  * Opaque: set it up with `otp_totp_init` and erase it with `otp_totp_wipe`, which leaves
- * every byte zero. Declare it zero-filled (`= {0}`): a zero-filled or wiped object gives
- * `OTP_NOT_INITIALIZED`, while uninitialised memory is not reliably detected. Do not copy
- * it with memcpy. Read-only functions may share one key between threads; init and wipe
- * need exclusive access.
+ * every byte zero. `otp_totp_init` leaves no copy of the key state behind: it wipes its
+ * temporaries and zeroes the stack it used. Declare it zero-filled (`= {0}`): a
+ * zero-filled or wiped object gives `OTP_NOT_INITIALIZED`, while uninitialised memory is
+ * not reliably detected. Do not copy it with memcpy. Read-only functions may share one key
+ * between threads; init and wipe need exclusive access.
  */
 typedef struct otp_totp {
   /**

@@ -8,7 +8,6 @@
 //! templates. Either way the codes of a window are computed side by side, so no compression
 //! waits for the one before it and the CPU overlaps them.
 
-use sha1::Digest;
 use subtle::{ConditionallySelectable, ConstantTimeEq};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
@@ -24,6 +23,10 @@ trait Sha {
     type Block: Copy + AsMut<[u8]> + Zeroize;
     /// The chaining value before any block.
     const IV: Self::State;
+    /// The digest length in bytes.
+    const DIGEST_LEN: usize;
+    /// The bytes at the end of a final block that hold the message length.
+    const LENGTH_FIELD: usize;
     /// The inner hash's final block for counter 0: padding and length of a message of one
     /// key block plus 8 bytes already in place.
     const COUNTER_BLOCK: Self::Block;
@@ -103,6 +106,8 @@ impl Sha for Sha1 {
     type State = [u32; 5];
     type Block = [u8; 64];
     const IV: [u32; 5] = [0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0];
+    const DIGEST_LEN: usize = 20;
+    const LENGTH_FIELD: usize = 8;
     const COUNTER_BLOCK: [u8; 64] = final_block(8, 64 + 8);
     const DIGEST_BLOCK: [u8; 64] = final_block(20, 64 + 20);
 
@@ -132,6 +137,8 @@ impl Sha for Sha256 {
         0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab,
         0x5be0cd19,
     ];
+    const DIGEST_LEN: usize = 32;
+    const LENGTH_FIELD: usize = 8;
     const COUNTER_BLOCK: [u8; 64] = final_block(8, 64 + 8);
     const DIGEST_BLOCK: [u8; 64] = final_block(32, 64 + 32);
 
@@ -167,6 +174,8 @@ impl Sha for Sha512 {
         0x1f83d9abfb41bd6b,
         0x5be0cd19137e2179,
     ];
+    const DIGEST_LEN: usize = 64;
+    const LENGTH_FIELD: usize = 16;
     // SHA-512 has a 128-bit length field; lengths here fit its low 64 bits.
     const COUNTER_BLOCK: [u8; 128] = final_block(8, 128 + 8);
     const DIGEST_BLOCK: [u8; 128] = final_block(64, 128 + 64);
@@ -185,6 +194,78 @@ impl Sha for Sha512 {
     }
 }
 
+/// The hash of `message` (a key longer than a block, which RFC 2104 hashes once, or a
+/// recovery code), computed with the block function on `block`, which the caller wipes,
+/// rather than through a hasher object whose buffered bytes would be left behind wherever
+/// it was moved. Messages here are short, so their bit length fits the low 64 bits of
+/// every length field.
+fn hash_message<H: Sha>(message: &[u8], block: &mut H::Block) -> H::State {
+    let mut state = H::IV;
+    let size = block.as_mut().len();
+    let mut chunks = message.chunks_exact(size);
+    for chunk in &mut chunks {
+        block.as_mut().copy_from_slice(chunk);
+        H::compress(&mut state, block);
+    }
+    let rest = chunks.remainder();
+    let bytes = block.as_mut();
+    bytes.fill(0);
+    let (head, tail) = bytes.split_at_mut(rest.len());
+    head.copy_from_slice(rest);
+    if let Some(end) = tail.first_mut() {
+        *end = 0x80;
+    }
+    // No room left for the length after the 0x80: it goes into a block of its own.
+    if rest.len() >= size.saturating_sub(H::LENGTH_FIELD) {
+        H::compress(&mut state, block);
+        block.as_mut().fill(0);
+    }
+    let bits = (message.len() as u64).wrapping_mul(8).to_be_bytes();
+    if let Some(field) = block.as_mut().last_chunk_mut::<8>() {
+        *field = bits;
+    }
+    H::compress(&mut state, block);
+    state
+}
+
+/// SHA-256 of `message`, on buffers that are wiped afterwards.
+pub(crate) fn sha256(message: &[u8]) -> [u8; 32] {
+    let mut block = Sha256::COUNTER_BLOCK;
+    let mut state = hash_message::<Sha256>(message, &mut block);
+    Sha256::put_digest(&state, &mut block);
+    let digest = block.first_chunk::<32>().copied().unwrap_or_default();
+    state.zeroize();
+    block.zeroize();
+    digest
+}
+
+/// Wipes the stack below the caller: `SCRUB_BYTES` of zeros written where the frames of
+/// the functions it called just were. Those frames hold copies otpcore cannot name: the
+/// `sha1`/`sha2` compression functions' message schedules and working variables (from
+/// blocks of `key ^ pad`, a long key, or a recovery code) and the copies the compiler
+/// makes when a value moves. Only with the `std` feature: a `no_std` target's whole stack
+/// may be smaller than the wiped range.
+#[inline(never)]
+pub(crate) fn scrub_stack() {
+    #[cfg(feature = "std")]
+    {
+        let mut area = [0u64; SCRUB_BYTES / 8];
+        area.zeroize();
+        core::hint::black_box(&mut area);
+    }
+}
+
+/// How much of the stack [`scrub_stack`] wipes: three times the deepest call otpcore makes
+/// while keying or checking a recovery code (2.5 KiB, for SHA-512 with a long key), or
+/// twice that of an unoptimised build (45 KiB, with the hash crates' portable back ends).
+/// `tests/zeroize.rs` checks that it covers.
+#[cfg(feature = "std")]
+const SCRUB_BYTES: usize = if cfg!(debug_assertions) {
+    96 * 1024
+} else {
+    8 * 1024
+};
+
 /// The chaining values after the inner (`key ^ ipad`) and outer (`key ^ opad`) blocks.
 struct Pads<H: Sha> {
     inner: H::State,
@@ -194,13 +275,15 @@ struct Pads<H: Sha> {
 impl<H: Sha> Pads<H> {
     /// Absorbs `key ^ ipad` and `key ^ opad`, hashing keys longer than a block first as
     /// RFC 2104 requires. Every temporary holding key bytes is wiped.
-    fn new<D: Digest>(secret: &[u8]) -> Self {
+    fn new(secret: &[u8]) -> Self {
         // Any block will do as scratch: every byte is overwritten below.
         let mut block = H::COUNTER_BLOCK;
-        let mut hashed = sha1::digest::Output::<D>::default();
+        let mut hashed = H::COUNTER_BLOCK;
         let key: &[u8] = if secret.len() > block.as_mut().len() {
-            hashed = D::digest(secret);
-            hashed.as_slice()
+            let mut state = hash_message::<H>(secret, &mut block);
+            H::put_digest(&state, &mut hashed);
+            state.zeroize();
+            hashed.as_mut().get(..H::DIGEST_LEN).unwrap_or_default()
         } else {
             secret
         };
@@ -217,7 +300,7 @@ impl<H: Sha> Pads<H> {
             outer: absorb(0x5c),
         };
         block.zeroize();
-        hashed.as_mut_slice().zeroize();
+        hashed.zeroize();
         pads
     }
 
@@ -274,9 +357,9 @@ impl Key {
     /// Keys HMAC with `secret` for `algorithm`.
     pub(crate) fn new(secret: &[u8], algorithm: Algorithm) -> Self {
         let state = match algorithm {
-            Algorithm::Sha1 => State::Sha1(Pads::new::<sha1::Sha1>(secret)),
-            Algorithm::Sha256 => State::Sha256(Pads::new::<sha2::Sha256>(secret)),
-            Algorithm::Sha512 => State::Sha512(Pads::new::<sha2::Sha512>(secret)),
+            Algorithm::Sha1 => State::Sha1(Pads::new(secret)),
+            Algorithm::Sha256 => State::Sha256(Pads::new(secret)),
+            Algorithm::Sha512 => State::Sha512(Pads::new(secret)),
         };
         Key { state }
     }
@@ -331,13 +414,44 @@ mod tests {
 
     /// Both paths of `Pads::truncated` agree: the fused one (when this CPU has it) and the
     /// block templates, which are what a CPU without SHA extensions runs.
-    fn paths_agree<H: Sha, D: Digest, const N: usize>(secret: &[u8], counters: [u64; N]) {
-        let pads = Pads::<H>::new::<D>(secret);
+    fn paths_agree<H: Sha, const N: usize>(secret: &[u8], counters: [u64; N]) {
+        let pads = Pads::<H>::new(secret);
         let portable = pads.macs_portable(&counters).map(|m| H::truncate(&m));
         if let Some(fused) = H::fused(&pads.inner, &pads.outer, &counters) {
             assert_eq!(fused, portable);
         }
         assert_eq!(pads.truncated(&counters), portable);
+    }
+
+    /// Checks the digest `hash_message` computes for `message`.
+    fn assert_digest<H: Sha>(message: &[u8], expected: &[u8]) {
+        let mut block = H::COUNTER_BLOCK;
+        let state = hash_message::<H>(message, &mut block);
+        H::put_digest(&state, &mut block);
+        assert_eq!(
+            &block.as_mut()[..H::DIGEST_LEN],
+            expected,
+            "{} bytes",
+            message.len()
+        );
+    }
+
+    /// The padding of `hash_message` against the `sha1`/`sha2` hashers, at every length
+    /// around one and two blocks (where the length field moves to a block of its own).
+    #[test]
+    fn hashing_with_the_block_function_matches_the_hash_crates() {
+        use sha1::Digest;
+        let mut buf = [0u8; 300];
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b = (i * 7 + 3) as u8;
+        }
+        for len in 0..=buf.len() {
+            let message = &buf[..len];
+            assert_digest::<Sha1>(message, &sha1::Sha1::digest(message));
+            assert_digest::<Sha256>(message, &sha2::Sha256::digest(message));
+            assert_digest::<Sha512>(message, &sha2::Sha512::digest(message));
+            assert_eq!(sha256(message)[..], sha2::Sha256::digest(message)[..]);
+        }
     }
 
     /// The RFC 4226 Appendix D truncation example: offset 0xa, value 0x50ef7f19.
@@ -379,13 +493,13 @@ mod tests {
             counters in any::<[u64; 3]>(),
         ) {
             let [a, b, _] = counters;
-            paths_agree::<Sha1, sha1::Sha1, 1>(&secret, [a]);
-            paths_agree::<Sha1, sha1::Sha1, 2>(&secret, [a, b]);
-            paths_agree::<Sha1, sha1::Sha1, 3>(&secret, counters);
-            paths_agree::<Sha256, sha2::Sha256, 1>(&secret, [a]);
-            paths_agree::<Sha256, sha2::Sha256, 2>(&secret, [a, b]);
-            paths_agree::<Sha256, sha2::Sha256, 3>(&secret, counters);
-            paths_agree::<Sha512, sha2::Sha512, 3>(&secret, counters);
+            paths_agree::<Sha1, 1>(&secret, [a]);
+            paths_agree::<Sha1, 2>(&secret, [a, b]);
+            paths_agree::<Sha1, 3>(&secret, counters);
+            paths_agree::<Sha256, 1>(&secret, [a]);
+            paths_agree::<Sha256, 2>(&secret, [a, b]);
+            paths_agree::<Sha256, 3>(&secret, counters);
+            paths_agree::<Sha512, 3>(&secret, counters);
         }
     }
 }

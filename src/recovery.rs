@@ -21,7 +21,6 @@
 
 use core::fmt;
 
-use sha2::{Digest, Sha256};
 use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
@@ -140,11 +139,15 @@ impl AttemptOutcome for RecoveryVerification {
     }
 }
 
+/// SHA-256 of the salt followed by the code, on a message buffer that is wiped afterwards.
 fn hash(salt: &[u8; RECOVERY_SALT_LEN], code: &[u8; RECOVERY_CODE_BYTES]) -> [u8; 32] {
-    let mut hasher = Sha256::new();
-    hasher.update(salt);
-    hasher.update(code);
-    hasher.finalize().into()
+    let mut message = [0u8; RECOVERY_SALT_LEN + RECOVERY_CODE_BYTES];
+    let (head, tail) = message.split_at_mut(RECOVERY_SALT_LEN);
+    head.copy_from_slice(salt);
+    tail.copy_from_slice(code);
+    let digest = crate::key::sha256(&message);
+    message.zeroize();
+    digest
 }
 
 /// The 16 symbols of a code: 5 bits each, most significant first.
@@ -177,33 +180,43 @@ fn symbol_value(c: u8) -> Option<u8> {
         .and_then(|p| u8::try_from(p).ok())
 }
 
-/// Reads a typed code: 16 symbols, with `-` and spaces anywhere ignored.
-fn decode(typed: &[u8]) -> Result<[u8; RECOVERY_CODE_BYTES], Error> {
+/// Reads a typed code (16 symbols, with `-` and spaces anywhere ignored) into `out`, the
+/// caller's buffer, so that no copy of the code is returned through the stack. Every
+/// partial value is wiped, on errors too.
+fn decode(typed: &[u8], out: &mut [u8; RECOVERY_CODE_BYTES]) -> Result<(), Error> {
     let mut value = 0u128;
     let mut count = 0usize;
+    let mut malformed = false;
     for &c in typed {
         if c == b'-' || c == b' ' {
             continue;
         }
-        let v = symbol_value(c).ok_or(Error::RecoveryCodeMalformed)?;
-        if count == SYMBOLS {
-            return Err(Error::RecoveryCodeMalformed);
+        match symbol_value(c) {
+            Some(v) if count < SYMBOLS => {
+                count = count.wrapping_add(1);
+                value = value << 5 | u128::from(v);
+            }
+            _ => {
+                malformed = true;
+                break;
+            }
         }
-        count = count.wrapping_add(1);
-        value = value << 5 | u128::from(v);
     }
-    if count != SYMBOLS {
-        return Err(Error::RecoveryCodeMalformed);
-    }
-    let mut out = [0u8; RECOVERY_CODE_BYTES];
-    let mut rest = value;
-    for b in out.iter_mut().rev() {
-        *b = rest as u8;
-        rest >>= 8;
+    let complete = !malformed && count == SYMBOLS;
+    if complete {
+        let mut rest = value;
+        for b in out.iter_mut().rev() {
+            *b = rest as u8;
+            rest >>= 8;
+        }
+        rest.zeroize();
     }
     value.zeroize();
-    rest.zeroize();
-    Ok(out)
+    if complete {
+        Ok(())
+    } else {
+        Err(Error::RecoveryCodeMalformed)
+    }
 }
 
 impl RecoveryCodes {
@@ -247,6 +260,7 @@ impl RecoveryCodes {
             bytes.zeroize();
         }
         random.zeroize();
+        crate::key::scrub_stack();
         Ok((set, list))
     }
 
@@ -280,9 +294,12 @@ impl RecoveryCodes {
     /// A typed code that is not 16 symbols of the alphabet (ignoring `-` and spaces) is
     /// [`Error::RecoveryCodeMalformed`].
     pub fn verify(&mut self, typed: impl AsRef<[u8]>) -> Result<RecoveryVerification, Error> {
-        let mut code = decode(typed.as_ref())?;
-        let mut digest = hash(&self.salt, &code);
+        let mut code = [0u8; RECOVERY_CODE_BYTES];
+        let digest = decode(typed.as_ref(), &mut code).map(|()| hash(&self.salt, &code));
         code.zeroize();
+        // The code went through frames below this one (decoding, the block function).
+        crate::key::scrub_stack();
+        let mut digest = digest?;
         let mut found = Choice::from(0);
         let mut found_used = Choice::from(0);
         let mut slot = 0u8;

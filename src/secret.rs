@@ -7,11 +7,13 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::{Error, base32};
 
-/// The largest secret, in bytes, that a [`Secret`] holds: 128 bytes (1024 bits), the
-/// SHA-512 block size, and far above any secret an authenticator app issues.
-pub const MAX_SECRET_LEN: usize = 128;
+/// The largest secret, in bytes, that a [`Secret`] holds: 256 bytes (2048 bits), twice the
+/// SHA-512 block size, as long as the keys oathtool and pyotp compute codes for, and far
+/// above any secret an authenticator app issues. Keys longer than the hash's block (64
+/// bytes for SHA-1 and SHA-256, 128 for SHA-512) are hashed once, as RFC 2104 says.
+pub const MAX_SECRET_LEN: usize = 256;
 
-/// The length of the base32 text of the longest secret (205 characters).
+/// The length of the base32 text of the longest secret (410 characters).
 pub const MAX_SECRET_BASE32_LEN: usize = base32::encoded_len(MAX_SECRET_LEN);
 
 /// How short a secret may be when it is imported.
@@ -59,7 +61,8 @@ impl Secret {
         }
     }
 
-    fn check_len(len: usize, policy: SecretPolicy) -> Result<(), Error> {
+    /// Checks that `len` bytes make a secret under `policy`.
+    pub(crate) fn check_len(len: usize, policy: SecretPolicy) -> Result<(), Error> {
         if len == 0 {
             Err(Error::SecretEmpty)
         } else if len > MAX_SECRET_LEN {
@@ -109,13 +112,43 @@ impl Secret {
         Self::from_base32_stream(text.bytes().map(Ok), policy)
     }
 
+    /// The length of the secret that base32 `text` decodes to, checked under `policy`.
+    pub(crate) fn base32_len_of(
+        text: impl Iterator<Item = Result<u8, Error>>,
+        policy: SecretPolicy,
+    ) -> Result<usize, Error> {
+        let len = base32::decoded_len_of(text)?;
+        Self::check_len(len, policy)?;
+        Ok(len)
+    }
+
+    /// Sets this secret, where it lies, to the `len` bytes `fill` writes straight into its
+    /// storage: the C API's way to set up a secret in the caller's object without a copy
+    /// of it anywhere else. `len` must have passed [`Secret::check_len`]; on an error from
+    /// `fill` the secret is left empty.
+    #[cfg(feature = "ffi")]
+    pub(crate) fn fill_in_place(
+        &mut self,
+        len: usize,
+        fill: impl FnOnce(&mut [u8]) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        self.zeroize();
+        let bytes = self.bytes.get_mut(..len).ok_or(Error::SecretTooLong)?;
+        if let Err(e) = fill(bytes) {
+            self.zeroize();
+            return Err(e);
+        }
+        self.len = len;
+        Ok(())
+    }
+
     /// [`from_base32_with_policy`](Self::from_base32_with_policy) of text given as a stream
     /// of bytes (a key URI's percent-decoded `secret`), so no copy of the text is needed.
     pub(crate) fn from_base32_stream(
         text: impl Iterator<Item = Result<u8, Error>> + Clone,
         policy: SecretPolicy,
     ) -> Result<Self, Error> {
-        Self::check_len(base32::decoded_len_of(text.clone())?, policy)?;
+        Self::base32_len_of(text.clone(), policy)?;
         let mut secret = Secret::empty();
         secret.len = base32::decode_from(text, &mut secret.bytes)?.len();
         Ok(secret)

@@ -96,13 +96,13 @@ const CASES: &[Case] = &[
         Error::SecretEmpty,
     ),
     (
-        "129 bytes",
-        || Secret::from_bytes(&[7; 129]).map(drop),
+        "257 bytes",
+        || Secret::from_bytes(&[7; 257]).map(drop),
         Error::SecretTooLong,
     ),
     (
-        "129 bytes, strict",
-        || Secret::from_bytes_with_policy(&[7; 129], SecretPolicy::Strict).map(drop),
+        "257 bytes, strict",
+        || Secret::from_bytes_with_policy(&[7; 257], SecretPolicy::Strict).map(drop),
         Error::SecretTooLong,
     ),
     (
@@ -138,13 +138,13 @@ const CASES: &[Case] = &[
         Error::SecretTooShort { min_bits: 128 },
     ),
     (
-        "208 base32 chars (130 bytes)",
-        || secret_b32(&"A".repeat(208)),
+        "416 base32 chars (260 bytes)",
+        || secret_b32(&"A".repeat(416)),
         Error::SecretTooLong,
     ),
     (
-        "208 base32 chars (130 bytes), strict",
-        || secret_b32_strict(&"A".repeat(208)),
+        "416 base32 chars (260 bytes), strict",
+        || secret_b32_strict(&"A".repeat(416)),
         Error::SecretTooLong,
     ),
     (
@@ -269,8 +269,8 @@ const CASES: &[Case] = &[
         Error::SecretEmpty,
     ),
     (
-        "generate 129 bytes",
-        || Secret::generate_with(129, |_| Ok::<(), ()>(())).map(drop),
+        "generate 257 bytes",
+        || Secret::generate_with(257, |_| Ok::<(), ()>(())).map(drop),
         Error::SecretTooLong,
     ),
     (
@@ -697,7 +697,7 @@ const CASES: &[Case] = &[
     ),
     (
         "secret too long",
-        || parse(&format!("otpauth://totp/alice?secret={}", "A".repeat(208))),
+        || parse(&format!("otpauth://totp/alice?secret={}", "A".repeat(416))),
         Error::SecretTooLong,
     ),
     (

@@ -294,7 +294,7 @@ fn c_deploy_gate_example_runs_the_flow_and_shares_state_files_with_rust() {
         command.arg("--state").arg(&state).args(args);
         status_and_stdout(&mut command)
     };
-    let (code, enrolled) = gate(&[]);
+    let (code, enrolled) = gate(&["--enroll"]);
     assert_eq!(code, Some(0), "{enrolled}");
     let key = std::fs::read_to_string(out_dir.join("alice.otp.key")).unwrap();
     let totp = otpcore::Totp::new(
@@ -332,6 +332,165 @@ fn c_deploy_gate_example_runs_the_flow_and_shares_state_files_with_rust() {
     assert_eq!(stored.throttle.failures, 1);
     let (code, _) = gate(&["--code"]);
     assert_eq!(code, Some(2));
+}
+
+/// Builds the C deploy gate into its own directory under `name`.
+fn c_deploy_gate(name: &str) -> PathBuf {
+    let libs = libraries();
+    let out_dir = ffi_target_dir().join(name);
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let binary = out_dir.join("deploy_gate");
+    run(Command::new("make")
+        .arg("-C")
+        .arg(root().join("examples/c"))
+        .arg(format!("LIBDIR={}", libs.dir.display()))
+        .arg(format!("OUT={}", out_dir.display()))
+        .arg(format!("NATIVE_LIBS={}", libs.native_static_libs))
+        .arg(&binary));
+    binary
+}
+
+/// The code a phone shows `steps` steps from now for the key the gate stored next to
+/// `state`.
+fn phone_code(state: &Path, steps: u64) -> String {
+    let mut key_path = state.as_os_str().to_owned();
+    key_path.push(".key");
+    let key = std::fs::read_to_string(key_path).unwrap();
+    let totp = otpcore::Totp::new(
+        &otpcore::Secret::from_base32(key.trim()).unwrap(),
+        otpcore::TotpParams::default(),
+    )
+    .unwrap();
+    let step = totp.step_at(otpcore::unix_time().unwrap()).unwrap();
+    totp.generate_at_step(step.checked_add(steps).unwrap())
+        .to_string()
+}
+
+/// Issue 11: the C gate fails closed. A state file that does not exist is an error (exit
+/// 2), with or without a code, and nothing is created; only `--enroll` creates one, and
+/// never over an existing user.
+#[test]
+fn c_deploy_gate_refuses_a_missing_state_file_and_never_enrolls_over_a_user() {
+    if !(have("gcc") && have("make")) {
+        return;
+    }
+    let binary = c_deploy_gate("deploy_gate_closed");
+    let dir = binary.parent().unwrap().join("closed");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let state = dir.join("nobody.otp");
+    for args in [
+        &["--code", "000000"][..],
+        &["--recovery", "0000-0000-0000-0000"],
+        &[],
+    ] {
+        let output = Command::new(&binary)
+            .arg("--state")
+            .arg(&state)
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("does not exist"), "{stderr}");
+        assert_eq!(
+            std::fs::read_dir(&dir).unwrap().count(),
+            0,
+            "{args:?} created a file"
+        );
+    }
+
+    let enroll = || {
+        Command::new(&binary)
+            .arg("--state")
+            .arg(&state)
+            .arg("--enroll")
+            .output()
+            .unwrap()
+    };
+    assert_eq!(enroll().status.code(), Some(0));
+    let key = std::fs::read(dir.join("nobody.otp.key")).unwrap();
+    let again = enroll();
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("exists already"));
+    assert_eq!(std::fs::read(dir.join("nobody.otp.key")).unwrap(), key);
+    // Only the state and the key: no temporary file is left behind.
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2);
+}
+
+/// Issue 11: a valid code is accepted once however many processes race with it. Each
+/// round enrolls a user, confirms it with the current step's code, then starts 16
+/// processes at once with the next step's code (inside the default window): exactly one
+/// exits 0, every other one refuses it (exit 1), and none fails (exit 2).
+#[test]
+fn c_deploy_gate_accepts_a_code_once_across_16_racing_processes() {
+    if !(have("gcc") && have("make")) {
+        return;
+    }
+    let binary = c_deploy_gate("deploy_gate_race");
+    let dir = binary.parent().unwrap().join("race");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for round in 0..20 {
+        let state = dir.join(format!("user{round}.otp"));
+        let gate = |args: &[&str]| {
+            let mut command = Command::new(&binary);
+            command.arg("--state").arg(&state).args(args);
+            command
+        };
+        let enrolled = gate(&["--enroll"]).output().unwrap();
+        assert_eq!(enrolled.status.code(), Some(0), "round {round}");
+        let confirmed = gate(&["--code", &phone_code(&state, 0)]).output().unwrap();
+        assert_eq!(
+            confirmed.status.code(),
+            Some(0),
+            "round {round}: {}",
+            String::from_utf8_lossy(&confirmed.stderr)
+        );
+
+        let code = phone_code(&state, 1);
+        let racers: Vec<_> = (0..16)
+            .map(|_| {
+                gate(&["--code", &code])
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let outcomes: Vec<(Option<i32>, String)> = racers
+            .into_iter()
+            .map(|child| {
+                let output = child.wait_with_output().unwrap();
+                let text = String::from_utf8_lossy(&output.stdout).into_owned()
+                    + &String::from_utf8_lossy(&output.stderr);
+                (output.status.code(), text)
+            })
+            .collect();
+        let accepted = outcomes.iter().filter(|(c, _)| *c == Some(0)).count();
+        let refused = outcomes.iter().filter(|(c, _)| *c == Some(1)).count();
+        assert!(
+            accepted == 1 && refused == 15,
+            "round {round}: {accepted} accepted, {refused} refused: {outcomes:#?}"
+        );
+        // The one acceptance is what the state file holds: that step, persisted.
+        let stored = otpcore::UserState::decode(&std::fs::read(&state).unwrap()).unwrap();
+        let first = std::fs::read_to_string({
+            let mut key_path = state.as_os_str().to_owned();
+            key_path.push(".key");
+            key_path
+        })
+        .unwrap();
+        let totp = otpcore::Totp::new(
+            &otpcore::Secret::from_base32(first.trim()).unwrap(),
+            otpcore::TotpParams::default(),
+        )
+        .unwrap();
+        let accepted_step = stored.last_accepted().unwrap();
+        assert_eq!(totp.generate_at_step(accepted_step).to_string(), code);
+    }
+    // No temporary file survives any round: a state and a key per user.
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 40);
 }
 
 /// The defined global symbols of `path` as `nm` lists them (name per line).

@@ -56,7 +56,7 @@ fn key_bytes(len: usize) -> Vec<u8> {
 
 #[test]
 fn secret_bytes_and_length_are_zero_after_drop() {
-    for len in [10, 20, 64, 65, 128] {
+    for len in [10, 20, 64, 65, 128, 129, 256] {
         let bytes = key_bytes(len);
         let mut slot = place(Secret::from_bytes(&bytes).unwrap());
         assert!(find(&image(&slot), &bytes).is_some(), "secret not found");
@@ -175,8 +175,8 @@ fn assert_key_state_wiped<T>(mut slot: MaybeUninit<T>, key: &[u8], algorithm: Al
 #[test]
 fn totp_key_state_is_zero_after_drop() {
     for algorithm in [Algorithm::Sha1, Algorithm::Sha256, Algorithm::Sha512] {
-        // Short keys, block-sized keys, and keys longer than the SHA-1/256 block (hashed).
-        for len in [10, 20, 64, 65, 128] {
+        // Short keys, block-sized keys, and keys longer than each block (hashed).
+        for len in [10, 20, 64, 65, 128, 129, 256] {
             let key = key_bytes(len);
             let params = TotpParams {
                 algorithm,
@@ -191,7 +191,7 @@ fn totp_key_state_is_zero_after_drop() {
 #[test]
 fn hotp_key_state_is_zero_after_drop() {
     for algorithm in [Algorithm::Sha1, Algorithm::Sha256, Algorithm::Sha512] {
-        for len in [10, 64, 65, 128] {
+        for len in [10, 64, 65, 128, 129, 256] {
             let key = key_bytes(len);
             let params = HotpParams {
                 algorithm,
@@ -316,11 +316,11 @@ fn texts_around(bytes: &[u8]) -> Vec<String> {
 
 fn secret_bytes() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
-        prop::collection::vec(any::<u8>(), 10..=128),
+        prop::collection::vec(any::<u8>(), 10..=256),
         // Printable secrets, to catch raw copies in text.
         prop::collection::vec(
             prop::sample::select(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".to_vec()),
-            10..=128
+            10..=256
         ),
     ]
 }
@@ -335,6 +335,269 @@ proptest! {
             for pattern in &patterns {
                 prop_assert!(!text.contains(pattern.as_str()), "{text:?} contains {pattern:?}");
             }
+        }
+    }
+}
+
+/// What the C init functions leave in the stack below their caller, once they return: the
+/// dead frames of everything they called. Nothing of the secret, the HMAC key state, a
+/// block of `key ^ pad` or a recovery code may be there (issue 10, §3).
+#[cfg(feature = "ffi")]
+mod dead_stack {
+    use super::*;
+    use otpcore::ffi::*;
+
+    /// How far below the call the stack is read: more than any call here goes deep,
+    /// unoptimised builds with the hash crates' portable back ends included (45 KiB).
+    const DEPTH: usize = 128 * 1024;
+    /// Room between the test's frame and the call, so that the frames of the reader
+    /// itself (calls, in an unoptimised build) land in this gap, not in what it reads.
+    const GAP: usize = 4096;
+
+    /// Writes zeros over the stack below the caller, so that whatever is found afterwards
+    /// was put there by the call under test, not by the test computing what to look for.
+    #[inline(never)]
+    fn clear_below() {
+        let mut area = [0u8; DEPTH + 2 * GAP];
+        area.zeroize();
+        std::hint::black_box(&mut area);
+    }
+
+    /// Runs `f` below a gap of `GAP` bytes.
+    #[inline(never)]
+    fn below_gap(f: &mut dyn FnMut()) {
+        let mut gap = [0u8; GAP];
+        std::hint::black_box(&mut gap);
+        f();
+        std::hint::black_box(&mut gap);
+    }
+
+    /// Copies the `DEPTH` bytes of the stack that lie below the gap into `image`.
+    #[inline(never)]
+    fn read_below(image: &mut [u8]) {
+        let marker = 0u8;
+        let top = std::hint::black_box(&raw const marker) as usize;
+        let start = top - GAP - DEPTH;
+        for (i, byte) in image.iter_mut().enumerate() {
+            // SAFETY: this thread's stack extends well below the current frame (test
+            // threads have 2 MiB, and `clear_below` touched this range), only this thread
+            // uses it, and bytes are plain data. The read is volatile so that it happens.
+            *byte = unsafe { ((start + i) as *const u8).read_volatile() };
+        }
+    }
+
+    /// The dead stack after `call`, which runs below the gap.
+    fn residue_of(mut call: impl FnMut()) -> Vec<u8> {
+        let mut image = vec![0u8; DEPTH];
+        clear_below();
+        below_gap(&mut call);
+        read_below(&mut image);
+        image
+    }
+
+    /// Every 12-byte window of each pattern that appears in `image`.
+    fn found(image: &[u8], patterns: &[Vec<u8>]) -> Vec<usize> {
+        patterns
+            .iter()
+            .flat_map(|p| p.windows(12))
+            .filter_map(|w| find(image, w))
+            .collect()
+    }
+
+    /// `bytes` with each `word`-byte group reversed: how a big-endian hash function's
+    /// message words sit in memory.
+    fn swapped(bytes: &[u8], word: usize) -> Vec<u8> {
+        bytes
+            .chunks(word)
+            .flat_map(|c| c.iter().rev().copied())
+            .collect()
+    }
+
+    /// The secret, the HMAC chaining values, and the blocks `key ^ ipad`, `key ^ opad`
+    /// (as bytes and as the hash's message words) of `key`.
+    fn key_patterns(key: &[u8], algorithm: Algorithm) -> Vec<Vec<u8>> {
+        let (block, word) = match algorithm {
+            Algorithm::Sha512 => (128, 8),
+            _ => (64, 4),
+        };
+        let mut patterns = vec![key.to_vec()];
+        patterns.extend(expected_pads(key, algorithm));
+        if key.len() <= block {
+            for pad in [0x36u8, 0x5c] {
+                let xored: Vec<u8> = key.iter().map(|k| k ^ pad).collect();
+                patterns.push(swapped(&xored, word));
+                patterns.push(xored);
+            }
+        }
+        patterns
+    }
+
+    #[test]
+    fn secret_import_leaves_no_copy_in_dead_stack() {
+        for len in [20, 64, 200, 256] {
+            let key = key_bytes(len);
+            let mut secret: Box<otp_secret> = Box::new(otp_secret {
+                opaque: [0; OTP_SECRET_SIZE / 8],
+            });
+            let image = residue_of(|| {
+                // SAFETY: a writable object and `len` readable bytes.
+                let status =
+                    unsafe { otp_secret_from_bytes(&mut *secret, key.as_ptr(), key.len(), 1) };
+                assert_eq!(status, otp_status::OTP_OK);
+            });
+            assert_eq!(
+                found(&image, std::slice::from_ref(&key)),
+                [],
+                "{len}-byte secret, from bytes"
+            );
+
+            let mut text = vec![0u8; base32::encoded_len(len)];
+            base32::encode(&key, &mut text).unwrap();
+            let image = residue_of(|| {
+                // SAFETY: as above.
+                let status = unsafe {
+                    otp_secret_from_base32(&mut *secret, text.as_ptr().cast(), text.len(), 1)
+                };
+                assert_eq!(status, otp_status::OTP_OK);
+            });
+            assert_eq!(
+                found(&image, std::slice::from_ref(&key)),
+                [],
+                "{len}-byte secret, base32"
+            );
+            // SAFETY: an initialised object.
+            unsafe { otp_secret_wipe(&mut *secret) };
+        }
+    }
+
+    #[test]
+    fn key_uri_parse_leaves_no_copy_of_the_secret_in_dead_stack() {
+        for len in [20, 64, 256] {
+            let key = key_bytes(len);
+            let mut b32 = vec![0u8; base32::encoded_len(len)];
+            let b32 = base32::encode(&key, &mut b32).unwrap();
+            let uri = format!("otpauth://totp/ACME:alice?secret={b32}&issuer=ACME");
+            let mut secret: Box<otp_secret> = Box::new(otp_secret {
+                opaque: [0; OTP_SECRET_SIZE / 8],
+            });
+            let mut parsed: Box<std::mem::MaybeUninit<otp_uri>> =
+                Box::new(std::mem::MaybeUninit::zeroed());
+            let mut fields = vec![0u8; 256];
+            let image = residue_of(|| {
+                let mut out_len = 0;
+                // SAFETY: readable text, writable objects and a buffer of its length.
+                let status = unsafe {
+                    otp_uri_parse(
+                        uri.as_ptr().cast(),
+                        uri.len(),
+                        parsed.as_mut_ptr(),
+                        &mut *secret,
+                        fields.as_mut_ptr().cast(),
+                        fields.len(),
+                        &mut out_len,
+                    )
+                };
+                assert_eq!(status, otp_status::OTP_OK);
+            });
+            assert_eq!(
+                found(&image, std::slice::from_ref(&key)),
+                [],
+                "{len}-byte secret"
+            );
+            // SAFETY: an initialised object.
+            unsafe { otp_secret_wipe(&mut *secret) };
+        }
+    }
+
+    #[test]
+    fn key_setup_leaves_no_key_state_in_dead_stack() {
+        for algorithm in [Algorithm::Sha1, Algorithm::Sha256, Algorithm::Sha512] {
+            for len in [20, 64, 65, 128, 129, 256] {
+                let key = key_bytes(len);
+                let patterns = key_patterns(&key, algorithm);
+                let mut secret: Box<otp_secret> = Box::new(otp_secret {
+                    opaque: [0; OTP_SECRET_SIZE / 8],
+                });
+                // SAFETY: a writable object and `len` readable bytes.
+                let status =
+                    unsafe { otp_secret_from_bytes(&mut *secret, key.as_ptr(), key.len(), 1) };
+                assert_eq!(status, otp_status::OTP_OK);
+                let number = match algorithm {
+                    Algorithm::Sha1 => 1,
+                    Algorithm::Sha256 => 2,
+                    _ => 3,
+                };
+                let mut totp: Box<otp_totp> = Box::new(otp_totp { opaque: [0; 32] });
+                let image = residue_of(|| {
+                    let mut params = std::mem::MaybeUninit::<otp_totp_params>::uninit();
+                    // SAFETY: writable params, then initialised objects.
+                    let status = unsafe {
+                        otp_totp_params_default(params.as_mut_ptr());
+                        let mut params = params.assume_init();
+                        params.algorithm = number;
+                        otp_totp_init(&mut *totp, &*secret, &params)
+                    };
+                    assert_eq!(status, otp_status::OTP_OK);
+                });
+                assert_eq!(
+                    found(&image, &patterns),
+                    [],
+                    "TOTP {algorithm}, {len} bytes"
+                );
+                let mut hotp: Box<otp_hotp> = Box::new(otp_hotp { opaque: [0; 32] });
+                let image = residue_of(|| {
+                    let mut params = std::mem::MaybeUninit::<otp_hotp_params>::uninit();
+                    // SAFETY: as above.
+                    let status = unsafe {
+                        otp_hotp_params_default(params.as_mut_ptr());
+                        let mut params = params.assume_init();
+                        params.algorithm = number;
+                        otp_hotp_init(&mut *hotp, &*secret, &params)
+                    };
+                    assert_eq!(status, otp_status::OTP_OK);
+                });
+                assert_eq!(
+                    found(&image, &patterns),
+                    [],
+                    "HOTP {algorithm}, {len} bytes"
+                );
+                // SAFETY: initialised objects.
+                unsafe {
+                    otp_totp_wipe(&mut *totp);
+                    otp_hotp_wipe(&mut *hotp);
+                    otp_secret_wipe(&mut *secret);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn recovery_check_leaves_no_decoded_code_in_dead_stack() {
+        let (mut set, shown) = otpcore::RecoveryCodes::generate().unwrap();
+        for (i, code) in shown.iter().enumerate() {
+            let typed = code.as_str().as_bytes().to_vec();
+            let mut bytes = [0u8; 10];
+            let mut value = 0u128;
+            for &c in typed.iter().filter(|&&c| c != b'-') {
+                let digit = b"0123456789abcdefghjkmnpqrstvwxyz"
+                    .iter()
+                    .position(|&a| a == c)
+                    .unwrap();
+                value = value << 5 | digit as u128;
+            }
+            bytes.copy_from_slice(&value.to_be_bytes()[6..]);
+            // A slot marked used by an earlier pass still goes through decode and hash.
+            let image = residue_of(|| {
+                let outcome = set.verify(&typed).unwrap();
+                assert!(outcome.is_valid(), "code {i}");
+            });
+            let patterns = [bytes.to_vec(), swapped(&bytes, 4)];
+            let hits: Vec<usize> = patterns
+                .iter()
+                .flat_map(|p| p.windows(8))
+                .filter_map(|w| find(&image, w))
+                .collect();
+            assert_eq!(hits, [], "recovery code {i}");
         }
     }
 }

@@ -6,18 +6,27 @@
  *
  *   deploy_gate
  *       Runs the whole flow on a simulated clock, computing the codes a phone would show.
+ *   deploy_gate --state FILE --enroll
+ *       Enrolls a new user into FILE, which must not exist yet: shows the key URI (as a QR
+ *       code with any QR tool, for example `qrencode -t ansiutf8 URI`) or the key to type.
  *   deploy_gate --state FILE
- *       Enrolls (first run: show the key URI as a QR code with any QR tool, for example
- *       `qrencode -t ansiutf8 URI`, or type the key), or shows the user's state.
+ *       Shows the user's state.
  *   deploy_gate --state FILE --code NNNNNN
  *       Confirms the enrollment, then gates a deployment with the code the phone shows.
  *   deploy_gate --state FILE --recovery xxxx-xxxx-xxxx-xxxx
  *       Gates a deployment with a recovery code.
  *
  * FILE holds the user's state in its versioned OTP_USER_STATE_LEN-byte encoding and
- * FILE.key the secret in base32, both written atomically and readable by the owner only:
- * the same files as the Rust example's, so either program can continue what the other
- * started. Exit status 0: granted (or nothing to gate); 1: refused; 2: error.
+ * FILE.key the secret in base32, both readable by the owner only: the same files as the
+ * Rust example's, so either program can continue what the other started. Exit status 0:
+ * granted (or nothing to gate); 1: refused; 2: error.
+ *
+ * It fails closed: a missing state file is an error, never a silent enrollment (only
+ * --enroll creates one, and never over an existing one). Each run that checks a code holds
+ * an exclusive lock on FILE from reading the state to the durable write of the new state
+ * (a unique temporary file, fsync, rename, fsync of the directory), so however many
+ * processes race with the same code, exactly one accepts it. A server with a database does
+ * the same with a compare-and-swap on a version column: see the README's C API section.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -28,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char *const ACCOUNT = "alice@example.com";
@@ -270,25 +280,103 @@ static int demo(void) {
     transport(status == OTP_OK);
     memset(first, 0, sizeof first);
 
-    printf("\nTry it with your phone: deploy_gate --state FILE\n");
+    printf("\nTry it with your phone: deploy_gate --state FILE --enroll\n");
     return 0;
 }
 
-/* Writes `len` bytes to `path` atomically (a temporary file renamed over it), readable by
- * the owner only: a crash never leaves half a state, which could restore an old counter. */
-static int write_private(const char *path, const void *bytes, size_t len) {
-    char tmp[4096];
+/* The directory part of `path` ("." for a bare name), for fsync after a rename. */
+static int open_parent_dir(const char *path) {
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    size_t len = slash == NULL ? 0 : (size_t)(slash - path);
+    if (slash == NULL) {
+        return open(".", O_RDONLY);
+    }
+    if (len == 0) {
+        len = 1; /* the root directory */
+    }
+    if (len >= sizeof dir) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(dir, path, len);
+    dir[len] = '\0';
+    return open(dir, O_RDONLY);
+}
+
+static int write_all(int fd, const void *bytes, size_t len) {
+    const char *p = bytes;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return 0;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 1;
+}
+
+/* Writes `len` bytes durably into a new file with a unique name next to `path` (mode
+ * 0600, as mkstemp creates it) and returns that name in `tmp`; 0 on failure, with nothing
+ * left behind. Unique names let any number of processes write at once. */
+static int write_temporary(const char *path, const void *bytes, size_t len, char *tmp,
+                           size_t cap) {
     int fd, ok;
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
+    if (snprintf(tmp, cap, "%s.XXXXXX", path) >= (int)cap) {
+        errno = ENAMETOOLONG;
         return 0;
     }
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    fd = mkstemp(tmp);
     if (fd < 0) {
         return 0;
     }
-    ok = write(fd, bytes, len) == (ssize_t)len && fsync(fd) == 0;
+    ok = write_all(fd, bytes, len) && fsync(fd) == 0;
     ok = close(fd) == 0 && ok;
-    return ok && rename(tmp, path) == 0;
+    if (!ok) {
+        unlink(tmp);
+    }
+    return ok;
+}
+
+/* Makes a rename or link in `path`'s directory durable. */
+static int sync_parent_dir(const char *path) {
+    int ok, fd = open_parent_dir(path);
+    if (fd < 0) {
+        return 0;
+    }
+    ok = fsync(fd) == 0;
+    return close(fd) == 0 && ok;
+}
+
+/* Replaces `path` with `len` bytes atomically and durably: a crash leaves the old or the
+ * new contents, never half a state (which could restore an old counter). */
+static int write_private(const char *path, const void *bytes, size_t len) {
+    char tmp[4096];
+    if (!write_temporary(path, bytes, len, tmp, sizeof tmp)) {
+        return 0;
+    }
+    if (rename(tmp, path) != 0) {
+        unlink(tmp);
+        return 0;
+    }
+    return sync_parent_dir(path);
+}
+
+/* Creates `path` with `len` bytes, durably, only if it does not exist (errno EEXIST
+ * otherwise): link() of a complete temporary file never replaces an existing one. */
+static int create_private(const char *path, const void *bytes, size_t len) {
+    char tmp[4096];
+    int ok;
+    if (!write_temporary(path, bytes, len, tmp, sizeof tmp)) {
+        return 0;
+    }
+    ok = link(tmp, path) == 0;
+    unlink(tmp);
+    return ok && sync_parent_dir(path);
 }
 
 /* Reads at most `cap` bytes of `path`; returns the count, or -1 (errno set). */
@@ -301,6 +389,67 @@ static long read_file(const char *path, void *out, size_t cap) {
     n = fread(out, 1, cap, f);
     fclose(f);
     return (long)n;
+}
+
+/* Opens the state file and takes an exclusive lock on it, held until the descriptor is
+ * closed. A writer replaces the file by rename while others wait for the lock on the old
+ * one, so after locking, the descriptor must still be the file at `path`: otherwise start
+ * over on the new one. Returns the descriptor, or -1 (errno set; ENOENT: not enrolled). */
+static int lock_state(const char *path) {
+    for (;;) {
+        struct flock lock;
+        struct stat locked, current;
+        int fd = open(path, O_RDWR);
+        if (fd < 0) {
+            return -1;
+        }
+        memset(&lock, 0, sizeof lock);
+        lock.l_type = F_WRLCK;
+        lock.l_whence = SEEK_SET;
+        while (fcntl(fd, F_SETLKW, &lock) != 0) {
+            if (errno != EINTR) {
+                close(fd);
+                return -1;
+            }
+        }
+        if (fstat(fd, &locked) != 0) {
+            close(fd);
+            return -1;
+        }
+        if (stat(path, &current) != 0) {
+            /* Removed while this run waited: no user there any more. */
+            int err = errno;
+            close(fd);
+            errno = err;
+            return -1;
+        }
+        if (current.st_dev == locked.st_dev && current.st_ino == locked.st_ino) {
+            return fd;
+        }
+        /* Replaced while this run waited: lock the new file instead. */
+        close(fd);
+    }
+}
+
+/* Reads the whole (small) state file from the locked descriptor. Reading through another
+ * descriptor would drop the lock: POSIX releases a process's record locks on a file when
+ * any descriptor of it is closed. */
+static long read_locked(int fd, void *out, size_t cap) {
+    size_t total = 0;
+    while (total < cap) {
+        ssize_t n = pread(fd, (char *)out + total, cap - total, (off_t)total);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            return -1;
+        }
+        if (n == 0) {
+            break;
+        }
+        total += (size_t)n;
+    }
+    return (long)total;
 }
 
 static int save(const char *path, const otp_user_state *state) {
@@ -318,28 +467,44 @@ static int save(const char *path, const otp_user_state *state) {
     return 1;
 }
 
+/* Enrolls a new user: the state file is created only where none exists, so enrolling
+ * never resets an existing user's replay protection and throttle. */
 static int enroll(const char *path, const char *key_path) {
     otp_secret secret = {0};
     otp_user_state state;
+    uint8_t buf[OTP_USER_STATE_LEN];
     char key[OTP_MAX_SECRET_BASE32_LEN + 1];
-    size_t len;
+    size_t len, state_len;
     int written;
     otp_status status = otp_secret_generate(&secret, OTP_SECRET_DEFAULT_LEN);
     if (status == OTP_OK) {
         status = otp_secret_to_base32(&secret, key, sizeof key, &len);
     }
+    otp_user_state_default(&state);
+    if (status == OTP_OK) {
+        status = otp_user_state_encode(&state, buf, sizeof buf, &state_len);
+    }
     if (status != OTP_OK) {
         otp_secret_wipe(&secret);
+        memset(key, 0, sizeof key);
         return fail("secret", status);
     }
+    if (!create_private(path, buf, state_len)) {
+        int err = errno;
+        otp_secret_wipe(&secret);
+        memset(key, 0, sizeof key);
+        fprintf(stderr, "deploy_gate: cannot enroll into %s: %s\n", path,
+                err == EEXIST ? "it exists already (a user is enrolled there)" : strerror(err));
+        return 2;
+    }
     /* This demo keeps the secret next to the state in plain base32; a real server keeps it
-     * encrypted (see the README's "Deploy gate" section). */
+     * encrypted (see the README's "Deploy gate" section). Until it is written, a check
+     * fails closed for want of the key. */
     written = write_private(key_path, key, len);
     memset(key, 0, sizeof key);
-    otp_user_state_default(&state);
-    if (!written || !save(path, &state)) {
+    if (!written) {
         otp_secret_wipe(&secret);
-        fprintf(stderr, "deploy_gate: cannot enroll into %s\n", path);
+        fprintf(stderr, "deploy_gate: cannot write %s: %s\n", key_path, strerror(errno));
         return 2;
     }
     printf("Enrolling %s; state in %s\n\n", ACCOUNT, path);
@@ -353,10 +518,12 @@ static int enroll(const char *path, const char *key_path) {
     return 0;
 }
 
-/* The flow across runs, for a real phone. */
-static int with_state(const char *path, const char *code, const char *recovery) {
+/* The flow across runs, for a real phone, on the state file locked as `fd`: read, verify,
+ * write the new state durably; the caller releases the lock afterwards. */
+static int gate_locked(int fd, const char *path, const char *key_path, const char *code,
+                       const char *recovery) {
     const otp_throttle throttle = gate_throttle();
-    char key_path[4096], key_text[OTP_MAX_SECRET_BASE32_LEN + 2];
+    char key_text[OTP_MAX_SECRET_BASE32_LEN + 2];
     uint8_t bytes[OTP_USER_STATE_LEN + 1];
     otp_user_state state;
     otp_secret secret = {0};
@@ -367,14 +534,7 @@ static int with_state(const char *path, const char *code, const char *recovery) 
     int enrolled, granted;
     otp_status status;
 
-    if (snprintf(key_path, sizeof key_path, "%s.key", path) >= (int)sizeof key_path) {
-        fprintf(stderr, "deploy_gate: path too long\n");
-        return 2;
-    }
-    n = read_file(path, bytes, sizeof bytes);
-    if (n < 0 && errno == ENOENT) {
-        return enroll(path, key_path);
-    }
+    n = read_locked(fd, bytes, sizeof bytes);
     if (n < 0) {
         fprintf(stderr, "deploy_gate: cannot read %s: %s\n", path, strerror(errno));
         return 2;
@@ -410,11 +570,9 @@ static int with_state(const char *path, const char *code, const char *recovery) 
     if (code != NULL) {
         granted = gate(&key, code, now, &state, enrolled ? "code: " : "enrollment: ");
         otp_totp_wipe(&key);
-        /* Persist before acting on the outcome: a refused code counts toward the throttle. */
-        if (!save(path, &state)) {
-            return 2;
-        }
         if (granted && !enrolled) {
+            /* The recovery codes are committed in the same write as the confirmation, and
+             * shown only once that write is durable. */
             char codes[OTP_RECOVERY_CODES_TEXT_SIZE];
             size_t len;
             status = otp_recovery_codes_generate(codes, sizeof codes, &len, &state.recovery);
@@ -432,6 +590,11 @@ static int with_state(const char *path, const char *code, const char *recovery) 
                    "  deploy_gate --state %s --code NNNNNN\n",
                    path);
             return 0;
+        }
+        /* Persist before acting on the outcome: the accepted step, or a refused code
+         * counted toward the throttle. */
+        if (!save(path, &state)) {
+            return 2;
         }
     } else if (recovery != NULL) {
         size_t slot = 0, remaining = 0;
@@ -463,17 +626,49 @@ static int with_state(const char *path, const char *code, const char *recovery) 
     return granted ? 0 : 1;
 }
 
+static int with_state(const char *path, const char *code, const char *recovery, int enrolling) {
+    char key_path[4096];
+    int fd, result;
+
+    if (snprintf(key_path, sizeof key_path, "%s.key", path) >= (int)sizeof key_path) {
+        fprintf(stderr, "deploy_gate: path too long\n");
+        return 2;
+    }
+    if (enrolling) {
+        return enroll(path, key_path);
+    }
+    fd = lock_state(path);
+    if (fd < 0 && errno == ENOENT) {
+        fprintf(stderr,
+                "deploy_gate: %s does not exist: no user is enrolled there (enroll with "
+                "deploy_gate --state %s --enroll)\n",
+                path, path);
+        return 2;
+    }
+    if (fd < 0) {
+        fprintf(stderr, "deploy_gate: cannot lock %s: %s\n", path, strerror(errno));
+        return 2;
+    }
+    result = gate_locked(fd, path, key_path, code, recovery);
+    /* Releases the lock, after the new state is durable. */
+    close(fd);
+    return result;
+}
+
 static const char *const USAGE =
-    "usage: deploy_gate [--state FILE [--code NNNNNN | --recovery CODE]]\n";
+    "usage: deploy_gate [--state FILE [--enroll | --code NNNNNN | --recovery CODE]]\n";
 
 int main(int argc, char **argv) {
     const char *state = NULL, *code = NULL, *recovery = NULL;
-    int i;
+    int i, enrolling = 0;
     for (i = 1; i < argc; i++) {
         const char **slot;
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             fputs(USAGE, stdout);
             return 0;
+        } else if (strcmp(argv[i], "--enroll") == 0) {
+            enrolling = 1;
+            continue;
         } else if (strcmp(argv[i], "--state") == 0) {
             slot = &state;
         } else if (strcmp(argv[i], "--code") == 0) {
@@ -490,12 +685,17 @@ int main(int argc, char **argv) {
         }
         *slot = argv[++i];
     }
-    if (state != NULL) {
-        return with_state(state, code, recovery);
+    if (enrolling + (code != NULL) + (recovery != NULL) > 1) {
+        fprintf(stderr, "deploy_gate: give one of --enroll, --code and --recovery\n%s", USAGE);
+        return 2;
     }
-    if (code != NULL || recovery != NULL) {
-        fprintf(stderr, "deploy_gate: --code and --recovery need --state FILE: enroll first with "
-                        "--state FILE, add the key to your phone, then give the code it shows\n");
+    if (state != NULL) {
+        return with_state(state, code, recovery, enrolling);
+    }
+    if (enrolling || code != NULL || recovery != NULL) {
+        fprintf(stderr, "deploy_gate: --enroll, --code and --recovery need --state FILE: enroll "
+                        "first with --state FILE --enroll, add the key to your phone, then give "
+                        "the code it shows\n");
         return 2;
     }
     return demo();

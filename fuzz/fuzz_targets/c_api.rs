@@ -146,7 +146,7 @@ fn mut_or_null<T>(null: bool, p: *mut T) -> *mut T {
 
 /// An initialised `otp_secret` from `key`, or None when the key is not a valid secret.
 fn c_secret(key: &[u8]) -> Option<Box<otp_secret>> {
-    let mut secret = Box::new(otp_secret { opaque: [0; 20] });
+    let mut secret = Box::new(otp_secret { opaque: [0; OTP_SECRET_SIZE / 8] });
     let status = unsafe { otp_secret_from_bytes(&mut *secret, key.as_ptr(), key.len(), 1) };
     (status == otp_status::OTP_OK).then_some(secret)
 }
@@ -248,7 +248,7 @@ fuzz_target!(|call: Call| unsafe {
             cap,
             null,
         } => {
-            let mut secret = Box::new(otp_secret { opaque: [0; 20] });
+            let mut secret = Box::new(otp_secret { opaque: [0; OTP_SECRET_SIZE / 8] });
             let input = ptr_or_null(is_null(null, 1), bytes.as_ptr());
             let target = mut_or_null(is_null(null, 0), &mut *secret);
             let got = if is_base32 {
@@ -321,7 +321,7 @@ fuzz_target!(|call: Call| unsafe {
             let mut out = buffer(usize::from(cap));
             let mut out_len = LEN_FILL;
             let mut uri = core::mem::MaybeUninit::<otp_uri>::zeroed();
-            let mut secret = Box::new(otp_secret { opaque: [0; 20] });
+            let mut secret = Box::new(otp_secret { opaque: [0; OTP_SECRET_SIZE / 8] });
             let got = otp_uri_parse(
                 ptr_or_null(is_null(null, 0), text.as_ptr().cast::<c_char>()),
                 text.len(),
@@ -388,7 +388,7 @@ fuzz_target!(|call: Call| unsafe {
                             parsed.counter
                         )
                     );
-                    let mut key = buffer(128);
+                    let mut key = buffer(otpcore::MAX_SECRET_LEN);
                     let mut key_len = 0;
                     assert_eq!(
                         otp_secret_bytes(&*secret, key.as_mut_ptr(), key.len(), &mut key_len),

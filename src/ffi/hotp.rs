@@ -4,7 +4,7 @@ use core::ffi::c_char;
 
 use super::{
     Out, Slot, algorithm_from, algorithm_to, code_out, digits_from, guard, otp_status,
-    secret::{otp_secret, secret_ref},
+    secret::{otp_secret, scrubbed, secret_ref},
     slot_put, slot_ref, slot_wipe, text_in, verification_status,
 };
 use crate::{Hotp, HotpParams};
@@ -16,9 +16,10 @@ pub const OTP_HOTP_SIZE: usize = 256;
 /// bytes, aligned as `uint64_t`.
 ///
 /// Opaque: set it up with `otp_hotp_init` and erase it with `otp_hotp_wipe`, which leaves
-/// every byte zero. Declare it zero-filled (`= {0}`): a zero-filled or wiped object gives
-/// `OTP_NOT_INITIALIZED`, while uninitialised memory is not reliably detected. Do not copy
-/// it with memcpy.
+/// every byte zero. `otp_hotp_init` leaves no copy of the key state behind: it wipes its
+/// temporaries and zeroes the stack it used. Declare it zero-filled (`= {0}`): a
+/// zero-filled or wiped object gives `OTP_NOT_INITIALIZED`, while uninitialised memory is
+/// not reliably detected. Do not copy it with memcpy.
 #[repr(C)]
 pub struct otp_hotp {
     /// Opaque storage; do not touch.
@@ -88,22 +89,24 @@ pub unsafe extern "C" fn otp_hotp_init(
     secret: *const otp_secret,
     params: *const otp_hotp_params,
 ) -> otp_status {
-    guard(|| {
-        require!(key, secret, params);
-        let out = Out::new(key)?;
-        // SAFETY: the caller guarantees an `otp_secret`.
-        let secret = unsafe { secret_ref(secret) }?;
-        // SAFETY: the caller guarantees a readable `otp_hotp_params` when not NULL.
-        let params = unsafe { params.as_ref() }.ok_or(otp_status::OTP_NULL_POINTER)?;
-        let params = HotpParams {
-            algorithm: algorithm_from(params.algorithm)?,
-            digits: digits_from(params.digits)?,
-            look_ahead: params.look_ahead,
-        };
-        let hotp = Hotp::new(secret, params)?;
-        // SAFETY: non-null, writable, large and aligned enough (asserted above).
-        unsafe { slot_put(out.0.as_ptr(), HOTP_MAGIC, hotp) };
-        Ok(())
+    scrubbed(|| {
+        guard(|| {
+            require!(key, secret, params);
+            let out = Out::new(key)?;
+            // SAFETY: the caller guarantees an `otp_secret`.
+            let secret = unsafe { secret_ref(secret) }?;
+            // SAFETY: the caller guarantees a readable `otp_hotp_params` when not NULL.
+            let params = unsafe { params.as_ref() }.ok_or(otp_status::OTP_NULL_POINTER)?;
+            let params = HotpParams {
+                algorithm: algorithm_from(params.algorithm)?,
+                digits: digits_from(params.digits)?,
+                look_ahead: params.look_ahead,
+            };
+            let hotp = Hotp::new(secret, params)?;
+            // SAFETY: non-null, writable, large and aligned enough (asserted above).
+            unsafe { slot_put(out.0.as_ptr(), HOTP_MAGIC, hotp) };
+            Ok(())
+        })
     })
 }
 

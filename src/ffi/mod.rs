@@ -59,7 +59,8 @@ pub use totp::*;
 pub use uri::*;
 
 /// The outcome of every C API function. The numbers are fixed forever: a code is never
-/// renumbered or reused, new ones are only added.
+/// renumbered or reused, new ones are only added. They start at 0 (`OTP_OK`); the other
+/// enumerations start at 1.
 /// cbindgen:prefix-with-name=false
 /// cbindgen:rename-all=None
 #[repr(u32)]
@@ -249,7 +250,8 @@ impl From<Error> for otp_status {
 /// are unassigned.
 pub const OTP_STATUS_MAX: u32 = 68;
 
-/// The HMAC hash function, passed as a `uint32_t`. The numbers are fixed forever.
+/// The HMAC hash function, passed as a `uint32_t`. The numbers are fixed forever and
+/// start at 1: 0 (a zero-filled field) is `OTP_INVALID_ENUM`.
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum otp_algorithm {
@@ -262,7 +264,7 @@ pub enum otp_algorithm {
 }
 
 /// How short an imported secret may be, passed as a `uint32_t`. The numbers are fixed
-/// forever.
+/// forever and start at 1: 0 (a zero-filled field) is `OTP_INVALID_ENUM`.
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum otp_policy {
@@ -272,7 +274,8 @@ pub enum otp_policy {
     Strict = 2,
 }
 
-/// TOTP or HOTP, in a key URI, passed as a `uint32_t`. The numbers are fixed forever.
+/// TOTP or HOTP, in a key URI, passed as a `uint32_t`. The numbers are fixed forever and
+/// start at 1: 0 (a zero-filled field) is `OTP_INVALID_ENUM`.
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum otp_type {
@@ -285,9 +288,9 @@ pub enum otp_type {
 /// The size of a buffer that holds any generated code: 10 digits and the NUL.
 pub const OTP_CODE_BUFFER_SIZE: usize = 11;
 /// The largest secret in bytes.
-pub const OTP_MAX_SECRET_LEN: usize = 128;
+pub const OTP_MAX_SECRET_LEN: usize = 256;
 /// The length of the base32 text of the longest secret, without the NUL.
-pub const OTP_MAX_SECRET_BASE32_LEN: usize = 205;
+pub const OTP_MAX_SECRET_BASE32_LEN: usize = 410;
 /// The recommended length in bytes for `otp_secret_generate`: 160 bits, as RFC 4226
 /// recommends.
 pub const OTP_SECRET_DEFAULT_LEN: usize = 20;
@@ -306,6 +309,31 @@ const _: () = assert!(OTP_SECRET_DEFAULT_LEN == crate::Secret::DEFAULT_LEN);
 const _: () = assert!(OTP_MAX_WINDOW == crate::MAX_WINDOW);
 const _: () = assert!(OTP_MAX_RESYNC_WINDOW == crate::MAX_RESYNC_WINDOW);
 const _: () = assert!(OTP_MAX_CODE_INPUT_LEN == crate::MAX_CODE_INPUT_LEN);
+
+/// The size in bytes of an `otp_totp_params` (for bindings that lay out structs by hand;
+/// every struct a caller allocates or passes has such a constant, checked at build time
+/// and by the C tests).
+pub const OTP_TOTP_PARAMS_SIZE: usize = 32;
+/// The size in bytes of an `otp_hotp_params`.
+pub const OTP_HOTP_PARAMS_SIZE: usize = 12;
+/// The size in bytes of an `otp_uri`.
+pub const OTP_URI_SIZE: usize = 64;
+/// The size in bytes of an `otp_recovery_codes`.
+pub const OTP_RECOVERY_CODES_SIZE: usize = 338;
+/// The size in bytes of an `otp_throttle`.
+pub const OTP_THROTTLE_SIZE: usize = 32;
+/// The size in bytes of an `otp_throttle_state`.
+pub const OTP_THROTTLE_STATE_SIZE: usize = 24;
+/// The size in bytes of an `otp_user_state`.
+pub const OTP_USER_STATE_SIZE: usize = 384;
+
+const _: () = assert!(size_of::<otp_totp_params>() == OTP_TOTP_PARAMS_SIZE);
+const _: () = assert!(size_of::<otp_hotp_params>() == OTP_HOTP_PARAMS_SIZE);
+const _: () = assert!(size_of::<otp_uri>() == OTP_URI_SIZE);
+const _: () = assert!(size_of::<otp_recovery_codes>() == OTP_RECOVERY_CODES_SIZE);
+const _: () = assert!(size_of::<otp_throttle>() == OTP_THROTTLE_SIZE);
+const _: () = assert!(size_of::<otp_throttle_state>() == OTP_THROTTLE_STATE_SIZE);
+const _: () = assert!(size_of::<otp_user_state>() == OTP_USER_STATE_SIZE);
 
 /// Runs `f` behind the panic boundary. Functions compute everything first and write their
 /// outputs last, so a caught panic leaves the outputs untouched.
@@ -526,15 +554,26 @@ unsafe fn zero_object<O>(obj: *mut O) {
 }
 
 /// Stores `value` in the object at `obj`, zeroing the object first so that no byte of a
-/// previous key survives in the padding.
+/// previous key survives in the padding, then wipes the bytes `value` occupied in this
+/// frame, which the move would leave behind (for a key, its whole HMAC state).
 ///
 /// # Safety
 /// `obj` is non-null, aligned and writable, at least as large and as aligned as `Slot<T>`.
 unsafe fn slot_put<O, T>(obj: *mut O, magic: u64, value: T) {
-    // SAFETY: forwarded from the caller.
+    let mut value = core::mem::ManuallyDrop::new(value);
+    let slot = obj.cast::<Slot<T>>();
+    let source = ptr::addr_of_mut!(*value);
+    // SAFETY: the object is writable, large and aligned enough per the contract, and
+    // `source` is a valid `T` that does not overlap it. After the copy the object owns the
+    // value, so the source is wiped without being dropped.
     unsafe {
         zero_object(obj);
-        obj.cast::<Slot<T>>().write(Slot { magic, value });
+        ptr::copy_nonoverlapping(source, ptr::addr_of_mut!((*slot).value), 1);
+        ptr::addr_of_mut!((*slot).magic).write(magic);
+        zeroize::Zeroize::zeroize(core::slice::from_raw_parts_mut(
+            source.cast::<u8>(),
+            size_of::<T>(),
+        ));
     }
 }
 
@@ -573,7 +612,7 @@ pub extern "C" fn otp_status_message(status: u32) -> *const c_char {
         6 => "the code is wrong\0",
         7 => "the code was already used\0",
         10 => "the secret is empty\0",
-        11 => "the secret is longer than 128 bytes\0",
+        11 => "the secret is longer than 256 bytes\0",
         12 => "the secret is shorter than the policy allows\0",
         13 => "invalid base32 character\0",
         14 => "impossible base32 length\0",

@@ -110,27 +110,29 @@ pub unsafe extern "C" fn otp_recovery_codes_generate(
     out_len: *mut usize,
     out_set: *mut otp_recovery_codes,
 ) -> otp_status {
-    guard(|| {
-        require!(out_codes, out_len, out_set);
-        let mut buf = Buf::new(out_codes.cast::<u8>(), cap)?;
-        let out_len = Out::new(out_len)?;
-        let out_set = Out::new(out_set)?;
-        if cap < OTP_RECOVERY_CODES_TEXT_SIZE {
-            out_len.set(OTP_RECOVERY_CODES_TEXT_SIZE);
-            return Err(S::OTP_BUFFER_TOO_SMALL);
-        }
-        let (set, codes) = RecoveryCodes::generate()?;
-        // SAFETY: the caller guarantees `cap` writable bytes.
-        let out = unsafe { buf.slice() };
-        let lines = out.chunks_exact_mut(LINE);
-        for (i, (line, code)) in lines.zip(&codes).enumerate() {
-            let (text, end) = line.split_at_mut(OTP_RECOVERY_CODE_TEXT_LEN);
-            text.copy_from_slice(code.as_str().as_bytes());
-            end.fill(if i == LAST { 0 } else { b'\n' });
-        }
-        out_len.set(TEXT_LEN);
-        out_set.set(recovery_to(&set));
-        Ok(())
+    super::secret::scrubbed(|| {
+        guard(|| {
+            require!(out_codes, out_len, out_set);
+            let mut buf = Buf::new(out_codes.cast::<u8>(), cap)?;
+            let out_len = Out::new(out_len)?;
+            let out_set = Out::new(out_set)?;
+            if cap < OTP_RECOVERY_CODES_TEXT_SIZE {
+                out_len.set(OTP_RECOVERY_CODES_TEXT_SIZE);
+                return Err(S::OTP_BUFFER_TOO_SMALL);
+            }
+            let (set, codes) = RecoveryCodes::generate()?;
+            // SAFETY: the caller guarantees `cap` writable bytes.
+            let out = unsafe { buf.slice() };
+            let lines = out.chunks_exact_mut(LINE);
+            for (i, (line, code)) in lines.zip(&codes).enumerate() {
+                let (text, end) = line.split_at_mut(OTP_RECOVERY_CODE_TEXT_LEN);
+                text.copy_from_slice(code.as_str().as_bytes());
+                end.fill(if i == LAST { 0 } else { b'\n' });
+            }
+            out_len.set(TEXT_LEN);
+            out_set.set(recovery_to(&set));
+            Ok(())
+        })
     })
 }
 
@@ -157,16 +159,18 @@ pub unsafe extern "C" fn otp_recovery_codes_verify(
     out_slot: *mut usize,
     out_remaining: *mut usize,
 ) -> otp_status {
-    guard(|| {
-        require!(code, set, out_slot, out_remaining);
-        // SAFETY: the caller guarantees the readable bytes and the struct.
-        let (code, current) = unsafe { (text_in(code, code_len)?, read_in(set.cast_const())?) };
-        let mut updated = recovery_from(&current)?;
-        let outcome = updated.verify(code)?;
-        if outcome.is_valid() {
-            Out::new(set)?.set(recovery_to(&updated));
-        }
-        recovery_status(outcome, Out::new(out_slot)?, Out::new(out_remaining)?)
+    super::secret::scrubbed(|| {
+        guard(|| {
+            require!(code, set, out_slot, out_remaining);
+            // SAFETY: the caller guarantees the readable bytes and the struct.
+            let (code, current) = unsafe { (text_in(code, code_len)?, read_in(set.cast_const())?) };
+            let mut updated = recovery_from(&current)?;
+            let outcome = updated.verify(code)?;
+            if outcome.is_valid() {
+                Out::new(set)?.set(recovery_to(&updated));
+            }
+            recovery_status(outcome, Out::new(out_slot)?, Out::new(out_remaining)?)
+        })
     })
 }
 

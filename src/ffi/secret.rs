@@ -1,17 +1,20 @@
-//! Secrets and base32 for C.
+//! Secrets and base32 for C, and how every C init function keeps secrets out of dead stack.
 
 use core::ffi::c_char;
+use core::ptr;
 
 use subtle::ConstantTimeEq;
+use zeroize::Zeroize;
 
 use super::{
-    Buf, Out, S, Slot, buffer_error, bytes_in, guard, otp_status, policy_from, slot_put, slot_ref,
-    slot_wipe, text_in,
+    Buf, Out, S, Slot, buffer_error, bytes_in, guard, otp_status, policy_from, slot_ref, slot_wipe,
+    text_in, zero_object,
 };
-use crate::{Error, Secret, base32};
+use crate::key::scrub_stack;
+use crate::{Error, MAX_SECRET_LEN, Secret, SecretPolicy, base32};
 
 /// The size in bytes of an `otp_secret` object.
-pub const OTP_SECRET_SIZE: usize = 160;
+pub const OTP_SECRET_SIZE: usize = 288;
 
 /// A shared secret of 1 to `OTP_MAX_SECRET_LEN` bytes in caller-allocated memory (on the
 /// stack, in a struct, or from malloc): `OTP_SECRET_SIZE` bytes, aligned as `uint64_t`.
@@ -21,11 +24,13 @@ pub const OTP_SECRET_SIZE: usize = 160;
 /// leaves every byte zero. Declare it zero-filled (`= {0}`): a zero-filled or wiped
 /// object gives `OTP_NOT_INITIALIZED`, while uninitialised memory is not reliably
 /// detected. Do not copy it with memcpy (the copy is not wiped with the original); set it
-/// up again instead.
+/// up again instead. The functions that set it up write the secret straight into it and
+/// then zero the stack they used, so no copy of the secret is left behind (SECURITY.md,
+/// "Zeroization and secret hygiene", says what remains).
 #[repr(C)]
 pub struct otp_secret {
     /// Opaque storage; do not touch.
-    pub opaque: [u64; 20],
+    pub opaque: [u64; 36],
 }
 
 const SECRET_MAGIC: u64 = 0x6f74_7053_6563_7231;
@@ -33,6 +38,23 @@ const SECRET_MAGIC: u64 = 0x6f74_7053_6563_7231;
 const _: () = assert!(size_of::<otp_secret>() == OTP_SECRET_SIZE);
 const _: () = assert!(size_of::<Slot<Secret>>() <= size_of::<otp_secret>());
 const _: () = assert!(align_of::<Slot<Secret>>() <= align_of::<otp_secret>());
+
+/// Runs an init function's body `f` in a frame of its own, then wipes the stack where that
+/// frame and its callees were ([`scrub_stack`]): the copies a move leaves, the block
+/// function's working state, the decoded bytes. Used by every C function that sets up a
+/// secret or a key or checks a recovery code.
+pub(super) fn scrubbed(f: impl FnOnce() -> otp_status) -> otp_status {
+    let status = below(f);
+    scrub_stack();
+    status
+}
+
+/// Calls `f`; never inlined, so that `f`'s locals live below the caller's frame, in the
+/// part of the stack [`scrub_stack`] wipes.
+#[inline(never)]
+fn below(f: impl FnOnce() -> otp_status) -> otp_status {
+    f()
+}
 
 /// Reads the secret in `secret`.
 ///
@@ -43,13 +65,49 @@ pub(super) unsafe fn secret_ref<'a>(secret: *const otp_secret) -> Result<&'a Sec
     unsafe { slot_ref::<otp_secret, Secret>(secret, SECRET_MAGIC) }
 }
 
-/// Stores `value` in `out`, which must be checked for NULL.
+/// Sets up the secret in the object `out` in place, with no copy of the secret elsewhere:
+/// the object is zeroed (which erases an old secret as dropping it would), `fill` writes
+/// the `len` bytes (checked by the caller) straight into it, and the tag goes last. On an
+/// error from `fill` the object is left zero, so it reads as not initialised.
+///
+/// # Safety
+/// `out` points to a writable `otp_secret` that nothing else accesses during the call.
+unsafe fn secret_init(
+    out: Out<otp_secret>,
+    len: usize,
+    fill: impl FnOnce(&mut [u8]) -> Result<(), Error>,
+) -> Result<(), otp_status> {
+    let obj = out.0.as_ptr();
+    let slot = obj.cast::<Slot<Secret>>();
+    // SAFETY: non-null, writable, large and aligned enough (asserted above).
+    unsafe { zero_object(obj) };
+    // SAFETY: the zeroed object holds a valid empty `Secret` (its fields are integers, for
+    // which all-zero bytes are a value) under a tag that is not the magic, and the caller
+    // guarantees exclusive access.
+    let secret = unsafe { &mut *ptr::addr_of_mut!((*slot).value) };
+    secret.fill_in_place(len, fill)?;
+    // SAFETY: as above; the tag is written only now that the secret is complete.
+    unsafe { ptr::addr_of_mut!((*slot).magic).write(SECRET_MAGIC) };
+    Ok(())
+}
+
+/// Stores `value` in `out`, which must be checked for NULL, and wipes `value`.
 ///
 /// # Safety
 /// `out` points to a writable `otp_secret`.
 pub(super) unsafe fn secret_put(out: Out<otp_secret>, value: Secret) {
-    // SAFETY: non-null, writable, large and aligned enough (asserted above).
-    unsafe { slot_put(out.0.as_ptr(), SECRET_MAGIC, value) }
+    let bytes = value.as_bytes();
+    // SAFETY: forwarded from the caller. `value` passed the length checks when it was
+    // made, so `fill_in_place` cannot refuse its length; were it to, the object would
+    // read as not initialised rather than hold part of a secret.
+    let _ = unsafe {
+        secret_init(out, bytes.len(), |dest| {
+            dest.copy_from_slice(bytes);
+            Ok(())
+        })
+    };
+    drop(value);
+    scrub_stack();
 }
 
 /// Imports `len` raw secret bytes into `out_secret` under `policy` (an `otp_policy`).
@@ -66,15 +124,21 @@ pub unsafe extern "C" fn otp_secret_from_bytes(
     len: usize,
     policy: u32,
 ) -> otp_status {
-    guard(|| {
-        require!(out_secret, bytes);
-        let out = Out::new(out_secret)?;
-        // SAFETY: the caller guarantees `len` readable bytes.
-        let bytes = unsafe { bytes_in(bytes, len) }?;
-        let secret = Secret::from_bytes_with_policy(bytes, policy_from(policy)?)?;
-        // SAFETY: the caller guarantees a writable object.
-        unsafe { secret_put(out, secret) };
-        Ok(())
+    scrubbed(|| {
+        guard(|| {
+            require!(out_secret, bytes);
+            let out = Out::new(out_secret)?;
+            // SAFETY: the caller guarantees `len` readable bytes.
+            let bytes = unsafe { bytes_in(bytes, len) }?;
+            Secret::check_len(bytes.len(), policy_from(policy)?)?;
+            // SAFETY: the caller guarantees a writable object.
+            unsafe {
+                secret_init(out, bytes.len(), |dest| {
+                    dest.copy_from_slice(bytes);
+                    Ok(())
+                })
+            }
+        })
     })
 }
 
@@ -95,15 +159,21 @@ pub unsafe extern "C" fn otp_secret_from_base32(
     len: usize,
     policy: u32,
 ) -> otp_status {
-    guard(|| {
-        require!(out_secret, text);
-        let out = Out::new(out_secret)?;
-        // SAFETY: the caller guarantees `len` readable bytes.
-        let text = unsafe { base32_text(text, len) }?;
-        let secret = Secret::from_base32_with_policy(text, policy_from(policy)?)?;
-        // SAFETY: the caller guarantees a writable object.
-        unsafe { secret_put(out, secret) };
-        Ok(())
+    scrubbed(|| {
+        guard(|| {
+            require!(out_secret, text);
+            let out = Out::new(out_secret)?;
+            // SAFETY: the caller guarantees `len` readable bytes.
+            let text = unsafe { base32_text(text, len) }?;
+            let symbols = || text.bytes().map(Ok);
+            let secret_len = Secret::base32_len_of(symbols(), policy_from(policy)?)?;
+            // SAFETY: the caller guarantees a writable object.
+            unsafe {
+                secret_init(out, secret_len, |dest| {
+                    base32::decode_from(symbols(), dest).map(|_| ())
+                })
+            }
+        })
     })
 }
 
@@ -120,12 +190,26 @@ pub unsafe extern "C" fn otp_secret_generate(
     out_secret: *mut otp_secret,
     len: usize,
 ) -> otp_status {
-    guard(|| {
-        let out = Out::new(out_secret)?;
-        let secret = Secret::generate_len(len)?;
-        // SAFETY: the caller guarantees a writable object.
-        unsafe { secret_put(out, secret) };
-        Ok(())
+    scrubbed(|| {
+        guard(|| {
+            let out = Out::new(out_secret)?;
+            Secret::check_len(len, SecretPolicy::Strict)?;
+            // Drawn here first, so that a failure leaves the object as it was; wiped below.
+            let mut random = [0u8; MAX_SECRET_LEN];
+            let drawn = random.get_mut(..len).ok_or(S::OTP_SECRET_TOO_LONG)?;
+            let result = match getrandom::fill(drawn) {
+                // SAFETY: the caller guarantees a writable object.
+                Ok(()) => unsafe {
+                    secret_init(out, len, |dest| {
+                        dest.copy_from_slice(drawn);
+                        Ok(())
+                    })
+                },
+                Err(_) => Err(S::OTP_RANDOMNESS_UNAVAILABLE),
+            };
+            random.zeroize();
+            result
+        })
     })
 }
 

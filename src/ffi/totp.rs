@@ -4,7 +4,7 @@ use core::ffi::c_char;
 
 use super::{
     Out, Slot, algorithm_from, algorithm_to, code_out, digits_from, guard, otp_status,
-    secret::{otp_secret, secret_ref},
+    secret::{otp_secret, scrubbed, secret_ref},
     slot_put, slot_ref, slot_wipe, text_in, verification_status,
 };
 use crate::{Totp, TotpParams};
@@ -16,10 +16,11 @@ pub const OTP_TOTP_SIZE: usize = 256;
 /// bytes, aligned as `uint64_t`.
 ///
 /// Opaque: set it up with `otp_totp_init` and erase it with `otp_totp_wipe`, which leaves
-/// every byte zero. Declare it zero-filled (`= {0}`): a zero-filled or wiped object gives
-/// `OTP_NOT_INITIALIZED`, while uninitialised memory is not reliably detected. Do not copy
-/// it with memcpy. Read-only functions may share one key between threads; init and wipe
-/// need exclusive access.
+/// every byte zero. `otp_totp_init` leaves no copy of the key state behind: it wipes its
+/// temporaries and zeroes the stack it used. Declare it zero-filled (`= {0}`): a
+/// zero-filled or wiped object gives `OTP_NOT_INITIALIZED`, while uninitialised memory is
+/// not reliably detected. Do not copy it with memcpy. Read-only functions may share one key
+/// between threads; init and wipe need exclusive access.
 #[repr(C)]
 pub struct otp_totp {
     /// Opaque storage; do not touch.
@@ -111,17 +112,19 @@ pub unsafe extern "C" fn otp_totp_init(
     secret: *const otp_secret,
     params: *const otp_totp_params,
 ) -> otp_status {
-    guard(|| {
-        require!(key, secret, params);
-        let out = Out::new(key)?;
-        // SAFETY: the caller guarantees an `otp_secret`.
-        let secret = unsafe { secret_ref(secret) }?;
-        // SAFETY: the caller guarantees a readable `otp_totp_params` when not NULL.
-        let params = unsafe { params.as_ref() }.ok_or(otp_status::OTP_NULL_POINTER)?;
-        let totp = Totp::new(secret, totp_params_from(params)?)?;
-        // SAFETY: non-null, writable, large and aligned enough (asserted above).
-        unsafe { slot_put(out.0.as_ptr(), TOTP_MAGIC, totp) };
-        Ok(())
+    scrubbed(|| {
+        guard(|| {
+            require!(key, secret, params);
+            let out = Out::new(key)?;
+            // SAFETY: the caller guarantees an `otp_secret`.
+            let secret = unsafe { secret_ref(secret) }?;
+            // SAFETY: the caller guarantees a readable `otp_totp_params` when not NULL.
+            let params = unsafe { params.as_ref() }.ok_or(otp_status::OTP_NULL_POINTER)?;
+            let totp = Totp::new(secret, totp_params_from(params)?)?;
+            // SAFETY: non-null, writable, large and aligned enough (asserted above).
+            unsafe { slot_put(out.0.as_ptr(), TOTP_MAGIC, totp) };
+            Ok(())
+        })
     })
 }
 

@@ -175,6 +175,26 @@ pub unsafe extern "C" fn otp_uri_parse(
     cap: usize,
     out_len: *mut usize,
 ) -> otp_status {
+    // The parsed secret moves through frames below this one; `scrubbed` wipes them.
+    // SAFETY: forwarded from the caller.
+    super::secret::scrubbed(|| unsafe {
+        uri_parse(text, text_len, out_uri, out_secret, buf, cap, out_len)
+    })
+}
+
+/// `otp_uri_parse` itself.
+///
+/// # Safety
+/// As for `otp_uri_parse`.
+unsafe fn uri_parse(
+    text: *const c_char,
+    text_len: usize,
+    out_uri: *mut otp_uri,
+    out_secret: *mut otp_secret,
+    buf: *mut c_char,
+    cap: usize,
+    out_len: *mut usize,
+) -> otp_status {
     guard(|| {
         require!(text, out_uri, out_secret, buf, out_len);
         let out_uri = Out::new(out_uri)?;

@@ -872,6 +872,64 @@ static void test_every_status_was_produced(void) {
     }
 }
 
+/* Every struct a caller allocates or passes has a size constant for bindings in other
+ * languages to check their layouts against. */
+static void test_struct_sizes_match_their_constants(void) {
+    CHECK(sizeof(otp_secret) == OTP_SECRET_SIZE);
+    CHECK(sizeof(otp_totp) == OTP_TOTP_SIZE);
+    CHECK(sizeof(otp_hotp) == OTP_HOTP_SIZE);
+    CHECK(sizeof(otp_totp_params) == OTP_TOTP_PARAMS_SIZE);
+    CHECK(sizeof(otp_hotp_params) == OTP_HOTP_PARAMS_SIZE);
+    CHECK(sizeof(otp_uri) == OTP_URI_SIZE);
+    CHECK(sizeof(otp_recovery_codes) == OTP_RECOVERY_CODES_SIZE);
+    CHECK(sizeof(otp_throttle) == OTP_THROTTLE_SIZE);
+    CHECK(sizeof(otp_throttle_state) == OTP_THROTTLE_STATE_SIZE);
+    CHECK(sizeof(otp_user_state) == OTP_USER_STATE_SIZE);
+}
+
+/* Keys longer than every hash block, up to OTP_MAX_SECRET_LEN (256) bytes, give the codes
+ * Python's hmac module computes (8 digits, counter 1); 257 bytes are refused. */
+static void test_secrets_up_to_256_bytes(void) {
+    static const size_t lengths[2] = {200, 256};
+    static const char *const codes[2][3] = {{"20484750", "69212083", "73963353"},
+                                            {"41825696", "06779048", "61186015"}};
+    uint8_t bytes[OTP_MAX_SECRET_LEN + 1];
+    char buf[OTP_CODE_BUFFER_SIZE];
+    size_t i, n, len = 0;
+    uint32_t algorithm;
+    CHECK(OTP_MAX_SECRET_LEN == 256);
+    for (n = 0; n < 2; n++) {
+        otp_secret secret = {0};
+        for (i = 0; i < lengths[n]; i++) {
+            bytes[i] = (uint8_t)(i * 131 + lengths[n] * 7 + 3);
+        }
+        EXPECT(otp_secret_from_bytes(&secret, bytes, lengths[n], OTP_POLICY_STRICT), OTP_OK);
+        for (algorithm = OTP_ALGORITHM_SHA1; algorithm <= OTP_ALGORITHM_SHA512; algorithm++) {
+            otp_hotp key = {0};
+            otp_hotp_params params;
+            EXPECT(otp_hotp_params_default(&params), OTP_OK);
+            params.algorithm = algorithm;
+            params.digits = 8;
+            EXPECT(otp_hotp_init(&key, &secret, &params), OTP_OK);
+            EXPECT(otp_hotp_generate(&key, 1, buf, sizeof buf, &len), OTP_OK);
+            CHECK(len == 8 && strcmp(buf, codes[n][algorithm - 1]) == 0);
+            EXPECT(otp_hotp_wipe(&key), OTP_OK);
+        }
+        EXPECT(otp_secret_wipe(&secret), OTP_OK);
+    }
+    {
+        otp_secret secret = {0};
+        char text[OTP_MAX_SECRET_BASE32_LEN + 1];
+        EXPECT(otp_secret_from_bytes(&secret, bytes, OTP_MAX_SECRET_LEN + 1,
+                                     OTP_POLICY_COMPATIBLE),
+               OTP_SECRET_TOO_LONG);
+        EXPECT(otp_secret_generate(&secret, OTP_MAX_SECRET_LEN), OTP_OK);
+        EXPECT(otp_secret_to_base32(&secret, text, sizeof text, &len), OTP_OK);
+        CHECK(len == OTP_MAX_SECRET_BASE32_LEN);
+        EXPECT(otp_secret_wipe(&secret), OTP_OK);
+    }
+}
+
 int main(void) {
     test_version_and_messages();
     test_hotp_rfc_vectors();
@@ -887,6 +945,8 @@ int main(void) {
     test_null_pointers();
     test_clock();
     test_every_status_was_produced();
+    test_struct_sizes_match_their_constants();
+    test_secrets_up_to_256_bytes();
     if (failures != 0) {
         fprintf(stderr, "%u of %u checks failed\n", failures, checks);
         return 1;
