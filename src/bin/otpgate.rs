@@ -8,8 +8,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use otpcore::gate::{
-    AuditRecord, Decision, Gate, GateError, MemoryStore, Refusal, ServerKey, SqliteStore, Store,
-    UserStatus,
+    AuditEntry, AuditRecord, Decision, Gate, GateError, MemoryStore, Refusal, ServerKey,
+    SqliteStore, Store, Stored, Swap, UserStatus,
 };
 use otpcore::{RecoveryCode, Secret, Totp, unix_time};
 use qrcode::{Color, EcLevel, QrCode};
@@ -29,7 +29,8 @@ macro_rules! say {
 #[derive(Parser)]
 #[command(name = "otpgate", version)]
 struct Cli {
-    /// The gate database (SQLite; `file:` URIs too).
+    /// The gate database: an SQLite file (`file:` URIs too), or a PostgreSQL database
+    /// shared by several runners, `postgresql://USER@HOST/DB` (feature `postgres`).
     #[arg(
         long,
         env = "OTPGATE_DB",
@@ -38,8 +39,8 @@ struct Cli {
         value_name = "PATH"
     )]
     db: PathBuf,
-    /// The server key file [default: the database path plus `.key`]; created, mode 0600,
-    /// with a new database.
+    /// The server key file [default: the database path plus `.key`; required with a
+    /// PostgreSQL URL]; created, mode 0600, with a new database.
     #[arg(long, env = "OTPGATE_KEY_FILE", global = true, value_name = "PATH")]
     key_file: Option<PathBuf>,
     /// Print one JSON object per command on standard output.
@@ -187,24 +188,98 @@ fn main() -> ExitCode {
     }
 }
 
-fn key_path(cli: &Cli) -> PathBuf {
-    cli.key_file.clone().unwrap_or_else(|| {
-        let mut name = cli.db.as_os_str().to_owned();
-        name.push(".key");
-        PathBuf::from(name)
-    })
+/// The key file: `--key-file`, or beside an SQLite database. A database URL has no path
+/// to put it beside, and a key in the database would defeat sealing, so it must be named.
+fn key_path(cli: &Cli) -> Result<PathBuf, GateError> {
+    match (&cli.key_file, database_url(&cli.db)) {
+        (Some(path), _) => Ok(path.clone()),
+        (None, Some(_)) => Err(GateError::KeyFileRequired),
+        (None, None) => {
+            let mut name = cli.db.as_os_str().to_owned();
+            name.push(".key");
+            Ok(PathBuf::from(name))
+        }
+    }
 }
 
-/// Opens the gate: the database (created only by `enroll`), then the server key. A
-/// database already set up with a key needs that key file; a new one gets a new key file,
-/// unless one is there already (a key moved in on purpose).
-fn open_gate(cli: &Cli, create: bool) -> Result<Gate<SqliteStore>, GateError> {
-    let store = if create {
-        SqliteStore::create(&cli.db)?
-    } else {
-        SqliteStore::open(&cli.db)?
-    };
-    let path = key_path(cli);
+/// `--db` when it is a PostgreSQL URL rather than an SQLite path.
+fn database_url(db: &Path) -> Option<&str> {
+    db.to_str()
+        .filter(|db| db.starts_with("postgresql://") || db.starts_with("postgres://"))
+}
+
+/// The store `--db` names.
+enum AnyStore {
+    Sqlite(SqliteStore),
+    #[cfg(feature = "postgres")]
+    Postgres(otpcore::gate::PostgresStore),
+}
+
+impl AnyStore {
+    /// Opens the SQLite file (created only by `enroll`) or connects to the PostgreSQL
+    /// database (which the administrator creates; its tables are created on first use).
+    fn open(cli: &Cli, create: bool) -> Result<Self, GateError> {
+        #[cfg(feature = "postgres")]
+        if let Some(url) = database_url(&cli.db) {
+            return otpcore::gate::PostgresStore::connect(url).map(AnyStore::Postgres);
+        }
+        #[cfg(not(feature = "postgres"))]
+        if database_url(&cli.db).is_some() {
+            return Err(GateError::Store(String::from(
+                "--db is a PostgreSQL URL, and this otpgate was built without the `postgres` \
+                 feature (build it with --features postgres)",
+            )));
+        }
+        if create {
+            SqliteStore::create(&cli.db).map(AnyStore::Sqlite)
+        } else {
+            SqliteStore::open(&cli.db).map(AnyStore::Sqlite)
+        }
+    }
+
+    fn inner(&self) -> &dyn Store {
+        match self {
+            AnyStore::Sqlite(store) => store,
+            #[cfg(feature = "postgres")]
+            AnyStore::Postgres(store) => store,
+        }
+    }
+}
+
+impl Store for AnyStore {
+    fn load(&self, user: &str) -> Result<Option<Stored>, GateError> {
+        self.inner().load(user)
+    }
+
+    fn compare_and_swap(
+        &self,
+        user: &str,
+        expected: Option<u64>,
+        sealed: &[u8],
+        audit: &AuditEntry,
+    ) -> Result<Swap, GateError> {
+        self.inner().compare_and_swap(user, expected, sealed, audit)
+    }
+
+    fn key_check(&self) -> Result<Option<Vec<u8>>, GateError> {
+        self.inner().key_check()
+    }
+
+    fn init_key_check(&self, check: &[u8]) -> Result<Vec<u8>, GateError> {
+        self.inner().init_key_check(check)
+    }
+
+    fn audit_log(&self, user: Option<&str>, limit: usize) -> Result<Vec<AuditRecord>, GateError> {
+        self.inner().audit_log(user, limit)
+    }
+}
+
+/// Opens the gate: the database, then the server key. A database already set up with a
+/// key needs that key file; a new one gets a new key file, unless one is there already (a
+/// key moved in on purpose).
+fn open_gate(cli: &Cli, create: bool) -> Result<Gate<AnyStore>, GateError> {
+    let path = key_path(cli)?;
+    let store = AnyStore::open(cli, create)?;
     let key = match (store.key_check()?, read_key(&path)?) {
         (_, Some(key)) => key,
         (Some(_), None) => {
@@ -392,6 +467,11 @@ fn run(cli: &Cli, out: &Out) -> Result<Exit, GateError> {
             }
         }
         Command::Backup { file } => {
+            if database_url(&cli.db).is_some() {
+                return Err(GateError::Store(String::from(
+                    "backup copies an SQLite database; back a PostgreSQL one up with pg_dump",
+                )));
+            }
             SqliteStore::open(&cli.db)?.backup_to(file)?;
             out.json(&json!({ "result": "accepted", "backup": format!("{}", file.display()) }));
             out.text(format!(

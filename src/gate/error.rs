@@ -61,6 +61,12 @@ pub enum GateError {
     Randomness,
     /// The core library refused an input or parameter (not a code attempt).
     Core(crate::Error),
+    /// The database server cannot be reached, went away (down, restarting, the connection
+    /// lost) or did not answer in time: nothing was decided.
+    StoreUnavailable(String),
+    /// A database given by URL (`postgresql://...`) needs the server key file named:
+    /// there is no database path to put it beside.
+    KeyFileRequired,
 }
 
 impl fmt::Display for GateError {
@@ -107,6 +113,16 @@ impl fmt::Display for GateError {
             GateError::Store(message) => write!(f, "store error: {message}"),
             GateError::Randomness => f.write_str("the system random number generator failed"),
             GateError::Core(e) => write!(f, "{e}"),
+            GateError::StoreUnavailable(message) => {
+                write!(
+                    f,
+                    "the database is unavailable, nothing was decided: {message}"
+                )
+            }
+            GateError::KeyFileRequired => f.write_str(
+                "a database URL needs the server key file named: give --key-file PATH or set \
+                 OTPGATE_KEY_FILE (the same key on every runner, kept out of the database)",
+            ),
         }
     }
 }

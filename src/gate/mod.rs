@@ -35,11 +35,15 @@ mod audit;
 mod error;
 mod flow;
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod record;
 mod seal;
 mod sqlite;
 mod store;
 
+#[cfg(feature = "postgres")]
+pub use self::postgres::{CONNECT_TIMEOUT, MIGRATION_LOCK, PostgresStore, STATEMENT_TIMEOUT};
 pub use audit::{AuditEntry, AuditRecord};
 pub use error::GateError;
 pub use flow::{
