@@ -5,6 +5,7 @@
 #   tests/postgres/server.sh start DIR   initdb (first time), start; prints the URL
 #   tests/postgres/server.sh stop DIR [fast|immediate]
 #   tests/postgres/server.sh url DIR     prints the URL of a started cluster
+#   tests/postgres/server.sh available   exits 0 when the server binaries are there
 #
 # Run the PostgreSQL tests with:
 #   export OTPGATE_TEST_POSTGRES_URL=$(tests/postgres/server.sh start "$(mktemp -d)")
@@ -13,11 +14,9 @@
 # Debian's postgresql package). PG_BIN overrides where the server binaries are found.
 set -euo pipefail
 
-usage() { echo "usage: $0 start|stop|url DIR [fast|immediate]" >&2; exit 2; }
-[ $# -ge 2 ] || usage
+usage() { echo "usage: $0 start|stop|url DIR [fast|immediate] | $0 available" >&2; exit 2; }
+[ $# -ge 1 ] || usage
 cmd=$1
-dir=$(cd "$2" && pwd)
-data=$dir/data
 
 if [ -z "${PG_BIN:-}" ]; then
   if command -v initdb >/dev/null 2>&1; then
@@ -27,6 +26,10 @@ if [ -z "${PG_BIN:-}" ]; then
   fi
 fi
 [ -x "$PG_BIN/pg_ctl" ] || { echo "PostgreSQL server binaries not found (apt-get install postgresql, or set PG_BIN)" >&2; exit 1; }
+[ "$cmd" = available ] && exit 0
+[ $# -ge 2 ] || usage
+dir=$(cd "$2" && pwd)
+data=$dir/data
 
 # As root, everything runs as `postgres`, which must own the directory.
 as_owner() {
@@ -37,8 +40,9 @@ as_owner() {
   fi
 }
 
+# The cluster has no TLS set up: say so, rather than have every connection try it first.
 url() {
-  echo "postgresql://postgres@127.0.0.1:$(cat "$dir/port")/otpgate"
+  echo "postgresql://postgres@127.0.0.1:$(cat "$dir/port")/otpgate?sslmode=disable"
 }
 
 case $cmd in

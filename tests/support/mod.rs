@@ -80,3 +80,21 @@ pub fn link_soname(dir: &Path) {
     std::os::unix::fs::symlink("libotpcore.so", &link)
         .unwrap_or_else(|e| panic!("cannot link {}: {e}", link.display()));
 }
+
+/// The address in environment variable `var` of an external service the calling test
+/// needs (a database server), or `None`. Unset fails the calling test when CI is set, as
+/// [`tool_available`] does; elsewhere it prints `SKIPPED` and the caller returns early.
+pub fn service_url(var: &str, service: &str, start: &str) -> Option<String> {
+    let url = std::env::var(var).ok().filter(|url| !url.is_empty());
+    if url.is_none() {
+        assert!(
+            !in_ci(),
+            "{service} is required when CI is set: start one and set {var} ({start})"
+        );
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: {var} is not set, the tests against {service} did not run ({start})"
+        );
+    }
+    url
+}
