@@ -6,22 +6,27 @@
 )]
 //! The gate's cost per decision on SQLite (WAL, synchronous=FULL: every decision is a
 //! synced commit): `otpgate check` as a process, as a pipeline step runs it, and in-process
-//! checks with 1 and 16 writers on one database file, each writer its own connection and
-//! user.
+//! checks with 1, 8, 16 and 32 writers on one database file, each writer its own connection
+//! and user. With the feature `postgres` and `OTPGATE_TEST_POSTGRES_URL` set (a superuser:
+//! the bench works in a schema of its own, dropped at the end), the same on PostgreSQL with
+//! 1, 8 and 32 clients.
 //!
 //! Each check is a replay of the user's last accepted code: the whole path (read, open
 //! the sealed record, verify, seal, compare-and-swap with its audit entry, commit), and
 //! replays do not count towards the throttle, so the outcome stays the same.
 //!
-//! `cargo bench --features gate --bench gate`; the figures are in BENCHMARKS.md.
+//! `cargo bench --features gate --bench gate` (or `--features postgres`); the figures are in
+//! BENCHMARKS.md.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
+use criterion::BenchmarkGroup;
+use criterion::measurement::WallTime;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use otpcore::gate::{Gate, Refusal, ServerKey, SqliteStore};
+use otpcore::gate::{Gate, Refusal, ServerKey, SqliteStore, Store};
 use otpcore::{Totp, unix_time};
 
 const KEY: [u8; 32] = [7; 32];
@@ -33,7 +38,10 @@ fn gate(db: &Path) -> Gate<SqliteStore> {
 /// Enrolls and confirms `user`; returns the code that confirmed it (a replay from then on)
 /// and the time it was confirmed at.
 fn active_user(db: &Path, user: &str) -> (String, u64) {
-    let gate = gate(db);
+    activate(&gate(db), user)
+}
+
+fn activate<S: Store>(gate: &Gate<S>, user: &str) -> (String, u64) {
     let now = unix_time().unwrap();
     let enrollment = gate.enroll(user, "bench", now).unwrap();
     let phone = Totp::new(&enrollment.secret, gate.params()).unwrap();
@@ -71,49 +79,123 @@ fn process(c: &mut Criterion) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `writers` threads, each with its own gate (connection) from `open` and its own user,
+/// checking replays; the time per check, all writers together.
+fn writers_bench<S: Store>(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    name: &str,
+    writers: usize,
+    open: impl Fn() -> Gate<S> + Sync,
+) {
+    let users: Vec<(String, String, u64)> = (0..writers)
+        .map(|i| {
+            let user = format!("user{i}");
+            let (code, now) = activate(&open(), &user);
+            (user, code, now)
+        })
+        .collect();
+    group.throughput(Throughput::Elements(1));
+    group.bench_function(name, |b| {
+        b.iter_custom(|iters| {
+            // iters checks in all, shared among the writers, timed together.
+            let per_writer = iters.div_ceil(writers as u64);
+            let barrier = Barrier::new(writers + 1);
+            std::thread::scope(|s| {
+                for (user, code, now) in &users {
+                    let (open, barrier) = (&open, &barrier);
+                    s.spawn(move || {
+                        let gate = open();
+                        barrier.wait();
+                        for _ in 0..per_writer {
+                            let decision = gate.check(user, code, None, *now).unwrap();
+                            assert_eq!(decision, Err(Refusal::Replayed));
+                        }
+                    });
+                }
+                barrier.wait();
+                let start = Instant::now();
+                // The scope joins the writers before returning.
+                start
+            })
+            .elapsed()
+            .mul_f64(iters as f64 / (per_writer * writers as u64) as f64)
+        })
+    });
+}
+
 fn in_process(c: &mut Criterion) {
     let mut group = c.benchmark_group("gate/in-process check");
-    for writers in [1usize, 16] {
+    for writers in [1usize, 8, 16, 32] {
         let dir = scratch(&format!("writers-{writers}"));
         let db = dir.join("gate.db");
-        let users: Vec<(String, String, u64)> = (0..writers)
-            .map(|i| {
-                let user = format!("user{i}");
-                let (code, now) = active_user(&db, &user);
-                (user, code, now)
-            })
-            .collect();
-        group.throughput(Throughput::Elements(1));
-        group.bench_function(format!("{writers} writers"), |b| {
-            b.iter_custom(|iters| {
-                // iters checks in all, shared among the writers, timed together.
-                let per_writer = iters.div_ceil(writers as u64);
-                let barrier = Barrier::new(writers + 1);
-                std::thread::scope(|s| {
-                    for (user, code, now) in &users {
-                        let (db, barrier) = (&db, &barrier);
-                        s.spawn(move || {
-                            let gate = gate(db);
-                            barrier.wait();
-                            for _ in 0..per_writer {
-                                let decision = gate.check(user, code, None, *now).unwrap();
-                                assert_eq!(decision, Err(Refusal::Replayed));
-                            }
-                        });
-                    }
-                    barrier.wait();
-                    let start = Instant::now();
-                    // The scope joins the writers before returning.
-                    start
-                })
-                .elapsed()
-                .mul_f64(iters as f64 / (per_writer * writers as u64) as f64)
-            })
+        writers_bench(&mut group, &format!("{writers} writers"), writers, || {
+            gate(&db)
         });
         let _ = std::fs::remove_dir_all(&dir);
     }
     group.finish();
 }
+
+/// The same on PostgreSQL, each client its own connection, in a schema of its own.
+#[cfg(feature = "postgres")]
+fn postgres(c: &mut Criterion) {
+    use otpcore::gate::PostgresStore;
+
+    let Ok(admin) = std::env::var("OTPGATE_TEST_POSTGRES_URL") else {
+        eprintln!("SKIPPED: the PostgreSQL benchmarks need OTPGATE_TEST_POSTGRES_URL");
+        return;
+    };
+    let schema = format!("otpgate_bench_{}", std::process::id());
+    let mut client = postgres::Client::connect(&admin, postgres::NoTls).unwrap();
+    client
+        .batch_execute(&format!("CREATE SCHEMA {schema}"))
+        .unwrap();
+    let sep = if admin.contains('?') { '&' } else { '?' };
+    let url = format!("{admin}{sep}options=-c%20search_path%3D{schema}");
+    let open = || {
+        Gate::open(
+            PostgresStore::connect(&url).unwrap(),
+            ServerKey::from_bytes(KEY),
+        )
+        .unwrap()
+    };
+
+    // otpgate reads the clock: the code stays a replay (in the window) for 30 s at least.
+    let (code, _) = activate(&open(), "alice");
+    let dir = scratch("postgres-process");
+    let key = dir.join("gate.key");
+    std::fs::write(&key, ServerKey::from_bytes(KEY).to_hex()).unwrap();
+    c.bench_function("gate/postgres/otpgate check (process)", |b| {
+        b.iter(|| {
+            let status = Command::new(env!("CARGO_BIN_EXE_otpgate"))
+                .arg("--db")
+                .arg(&url)
+                .arg("--key-file")
+                .arg(&key)
+                .args(["check", "alice", &code])
+                .stderr(std::process::Stdio::null())
+                .status()
+                .unwrap();
+            assert_eq!(status.code(), Some(1), "a replay is refused");
+        })
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let mut group = c.benchmark_group("gate/postgres/in-process check");
+    for clients in [1usize, 8, 32] {
+        client
+            .batch_execute(&format!("TRUNCATE {schema}.users, {schema}.audit"))
+            .unwrap();
+        writers_bench(&mut group, &format!("{clients} clients"), clients, open);
+    }
+    group.finish();
+    client
+        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+        .unwrap();
+}
+
+#[cfg(not(feature = "postgres"))]
+fn postgres(_: &mut Criterion) {}
 
 criterion_group! {
     name = benches;
@@ -121,6 +203,6 @@ criterion_group! {
         .sample_size(10)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(3));
-    targets = process, in_process
+    targets = process, in_process, postgres
 }
 criterion_main!(benches);

@@ -524,11 +524,31 @@ struct Cluster {
 }
 
 impl Cluster {
-    fn start(dir: &Path) -> String {
+    /// Whether a cluster of the test's own can run here: the PostgreSQL tests are on (the
+    /// URL is set) and the server binaries are installed.
+    fn available() -> bool {
+        server_url().is_some()
+            && support::tool_available(
+                "the PostgreSQL server binaries",
+                Command::new("bash").arg(SERVER_SH).arg("available"),
+                "apt-get install postgresql",
+            )
+    }
+
+    /// A new cluster in a directory of its own, and its URL.
+    fn new(name: &str, tls: bool) -> (Cluster, String) {
+        let dir = std::env::temp_dir().join(unique(name));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = Cluster::start(&dir, tls);
+        (Cluster { dir }, url)
+    }
+
+    fn start(dir: &Path, tls: bool) -> String {
         let out = Command::new("bash")
             .arg(SERVER_SH)
             .arg("start")
             .arg(dir)
+            .args(tls.then_some("tls"))
             .output()
             .unwrap();
         assert!(out.status.success(), "{out:?}");
@@ -561,20 +581,11 @@ impl Drop for Cluster {
 
 #[test]
 fn the_server_stopped_during_checks_fails_them_with_exit_2_and_loses_nothing() {
-    // The URL is not used: the test needs the server binaries to run a cluster it can stop.
-    if server_url().is_none()
-        || !support::tool_available(
-            "the PostgreSQL server binaries",
-            Command::new("bash").arg(SERVER_SH).arg("available"),
-            "apt-get install postgresql",
-        )
-    {
+    // A cluster of its own, which it stops and restarts.
+    if !Cluster::available() {
         return;
     }
-    let dir = std::env::temp_dir().join(unique("otpgate-pg-cluster"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let cluster = Cluster { dir: dir.clone() };
-    let admin = Cluster::start(&dir);
+    let (cluster, admin) = Cluster::new("otpgate-pg-cluster", false);
     let db = Db::new(&admin, "fault");
     let (a, b) = two_runners(&db);
     const USERS: usize = 24;
@@ -617,7 +628,7 @@ fn the_server_stopped_during_checks_fails_them_with_exit_2_and_loses_nothing() {
             .flat_map(|w| w.join().unwrap())
             .collect()
     });
-    let restarted = Cluster::start(&dir);
+    let restarted = Cluster::start(&cluster.dir, false);
     assert_eq!(restarted, admin);
     let failed = runs.iter().filter(|(_, r)| r.code == Some(2)).count();
     let passed = runs.iter().filter(|(_, r)| r.code == Some(0)).count();
@@ -660,5 +671,53 @@ fn the_server_stopped_during_checks_fails_them_with_exit_2_and_loses_nothing() {
             assert_eq!(run.json()["reason"], "replayed", "{user}: {run:?}");
         }
     }
+    drop(db);
+}
+
+#[test]
+fn tls_from_the_url_verifies_the_server_certificate_and_never_falls_back_to_plain_text() {
+    if !Cluster::available() {
+        return;
+    }
+    let (cluster, admin) = Cluster::new("otpgate-pg-tls", true);
+    let db = Db::new(&admin, "tls");
+    let port = Config::from_str(&admin).unwrap().get_ports()[0];
+    let url = |mode: &str| {
+        format!(
+            "postgresql://postgres@localhost:{port}/otpgate?sslmode={mode}\
+             &options=-c%20search_path%3D{}",
+            db.schema
+        )
+    };
+    let plain = db.runner("plain", db.url(None, false), false);
+    let phone = plain.activate("alice");
+    let fresh = code(&phone, step_now(&phone));
+    // A certificate the system does not trust: refused in every mode that tries TLS,
+    // `prefer` too (no fall back to plain text).
+    for mode in ["prefer", "require", "verify-full"] {
+        let runner = db.runner("untrusted", url(mode), true);
+        let run: Run = runner
+            .command()
+            .env_remove("SSL_CERT_FILE")
+            .args(["check", "alice", &fresh])
+            .output()
+            .unwrap()
+            .into();
+        assert_eq!(run.code, Some(2), "{mode}: {run:?}");
+        assert!(
+            run.stderr.contains("certificate verify failed"),
+            "{mode}: {run:?}"
+        );
+    }
+    // Trusted through SSL_CERT_FILE: the check is decided over TLS.
+    let runner = db.runner("trusted", url("require"), true);
+    let run: Run = runner
+        .command()
+        .env("SSL_CERT_FILE", cluster.dir.join("ca.crt"))
+        .args(["--json", "check", "alice", &fresh])
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(run.code, Some(0), "{run:?}");
     drop(db);
 }

@@ -34,6 +34,9 @@
 //!   names another bundle), as libpq's `verify-full` does; `verify-ca` and `verify-full`
 //!   are accepted as `require`.
 
+use core::future::Future;
+use core::pin::Pin;
+use std::boxed::Box;
 use std::format;
 use std::str::FromStr;
 use std::string::String;
@@ -43,7 +46,8 @@ use std::vec::Vec;
 
 use postgres::config::SslMode;
 use postgres::error::SqlState;
-use postgres::{Client, Config, NoTls};
+use postgres::tls::{MakeTlsConnect, TlsConnect};
+use postgres::{Client, Config, NoTls, Socket};
 
 use super::{
     AuditEntry, AuditRecord, GateError, SCHEMA_VERSION, Store, Stored, Swap, next_version,
@@ -110,9 +114,7 @@ impl PostgresStore {
         let mut client = if config.get_ssl_mode() == SslMode::Disable {
             config.connect(NoTls)
         } else {
-            let tls = native_tls::TlsConnector::new()
-                .map_err(|e| GateError::Store(format!("cannot set up TLS: {e}")))?;
-            config.connect(postgres_native_tls::MakeTlsConnector::new(tls))
+            config.connect(LazyTls)
         }
         .map_err(|e| unavailable("cannot connect to the PostgreSQL server", &e))?;
         let timeout = STATEMENT_TIMEOUT.as_millis();
@@ -188,6 +190,37 @@ impl PostgresStore {
     }
 }
 
+/// TLS through native-tls, its connector built only once the server agreed to TLS: building
+/// one loads the system's trusted certificates, some 90 ms per process with OpenSSL 3 here,
+/// which `sslmode=prefer` (the default) against a server without TLS would pay for nothing.
+struct LazyTls;
+
+/// [`LazyTls`] for one host.
+struct LazyTlsConnect(String);
+
+impl MakeTlsConnect<Socket> for LazyTls {
+    type Stream = postgres_native_tls::TlsStream<Socket>;
+    type TlsConnect = LazyTlsConnect;
+    type Error = native_tls::Error;
+
+    fn make_tls_connect(&mut self, domain: &str) -> Result<LazyTlsConnect, native_tls::Error> {
+        Ok(LazyTlsConnect(String::from(domain)))
+    }
+}
+
+impl TlsConnect<Socket> for LazyTlsConnect {
+    type Stream = postgres_native_tls::TlsStream<Socket>;
+    type Error = native_tls::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Stream, native_tls::Error>> + Send>>;
+
+    fn connect(self, stream: Socket) -> Self::Future {
+        match native_tls::TlsConnector::new() {
+            Ok(tls) => postgres_native_tls::TlsConnector::new(tls, &self.0).connect(stream),
+            Err(e) => Box::pin(core::future::ready(Err(e))),
+        }
+    }
+}
+
 /// libpq's `sslmode=verify-ca` and `verify-full` as `require`, which verifies the
 /// certificate and host name here already; the client library knows only
 /// `disable`/`prefer`/`require`.
@@ -209,7 +242,11 @@ fn with_causes(e: &postgres::Error) -> String {
     let mut message = format!("{e}");
     let mut source = std::error::Error::source(e);
     while let Some(cause) = source {
-        message.push_str(&format!(": {cause}"));
+        let cause_text = format!("{cause}");
+        if !message.contains(&cause_text) {
+            message.push_str(": ");
+            message.push_str(&cause_text);
+        }
         source = cause.source();
     }
     message

@@ -2,7 +2,9 @@
 # A throwaway PostgreSQL cluster for the gate's tests and benchmark, in a directory of its
 # own, listening only on 127.0.0.1 and a unix socket inside that directory.
 #
-#   tests/postgres/server.sh start DIR   initdb (first time), start; prints the URL
+#   tests/postgres/server.sh start DIR [tls]   initdb (first time), start; prints the URL
+#     (tls: the server also offers TLS, with a self-signed certificate for `localhost` in
+#     DIR/ca.crt, which clients trust with SSL_CERT_FILE=DIR/ca.crt)
 #   tests/postgres/server.sh stop DIR [fast|immediate]
 #   tests/postgres/server.sh url DIR     prints the URL of a started cluster
 #   tests/postgres/server.sh available   exits 0 when the server binaries are there
@@ -14,7 +16,7 @@
 # Debian's postgresql package). PG_BIN overrides where the server binaries are found.
 set -euo pipefail
 
-usage() { echo "usage: $0 start|stop|url DIR [fast|immediate] | $0 available" >&2; exit 2; }
+usage() { echo "usage: $0 start DIR [tls] | stop DIR [fast|immediate] | url DIR | available" >&2; exit 2; }
 [ $# -ge 1 ] || usage
 cmd=$1
 
@@ -61,6 +63,15 @@ port = $(cat "$dir/port")
 unix_socket_directories = '$dir'
 max_connections = 300
 CONF
+      if [ "${3:-}" = tls ]; then
+        openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=localhost" \
+          -addext "subjectAltName=DNS:localhost" -keyout "$data/server.key" \
+          -out "$data/server.crt" 2>/dev/null
+        cp "$data/server.crt" "$dir/ca.crt"
+        chmod 600 "$data/server.key"
+        [ "$(id -u)" = 0 ] && chown postgres: "$data/server.key" "$data/server.crt"
+        echo "ssl = on" >>"$data/postgresql.conf"
+      fi
     fi
     as_owner "$PG_BIN/pg_ctl" -D "$data" -l "$dir/server.log" -w -t 60 start >/dev/null \
       || { cat "$dir/server.log" >&2; exit 1; }
