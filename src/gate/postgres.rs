@@ -143,7 +143,7 @@ impl PostgresStore {
         let row = client
             .query_one("SELECT to_regclass('schema_version') IS NOT NULL", &[])
             .map_err(store_error)?;
-        if !row.try_get::<_, bool>(0).map_err(store_error)? {
+        if !row.try_get::<_, bool>(0).map_err(column_error)? {
             return Ok(0);
         }
         let row = client
@@ -152,7 +152,7 @@ impl PostgresStore {
                 &[],
             )
             .map_err(store_error)?;
-        row.try_get(0).map_err(store_error)
+        row.try_get(0).map_err(column_error)
     }
 
     /// Applies the missing migrations under the advisory lock; only reads when there are
@@ -280,6 +280,15 @@ fn store_error(e: postgres::Error) -> GateError {
     }
 }
 
+/// A column of the schema's own tables that does not convert: the schema was changed by
+/// hand.
+fn column_error(e: postgres::Error) -> GateError {
+    GateError::Store(format!(
+        "PostgreSQL: unexpected column type: {}",
+        with_causes(&e)
+    ))
+}
+
 fn to_sql_int(value: u64) -> Result<i64, GateError> {
     i64::try_from(value).map_err(|_| GateError::Store(format!("{value} does not fit BIGINT")))
 }
@@ -352,7 +361,7 @@ impl Store for PostgresStore {
             .client()?
             .query_opt("SELECT value FROM meta WHERE name = 'key_check'", &[])
             .map_err(store_error)?;
-        row.map(|row| row.try_get(0).map_err(store_error))
+        row.map(|row| row.try_get(0).map_err(column_error))
             .transpose()
     }
 
@@ -368,7 +377,7 @@ impl Store for PostgresStore {
         let row = tx
             .query_one("SELECT value FROM meta WHERE name = 'key_check'", &[])
             .map_err(store_error)?;
-        let stored = row.try_get(0).map_err(store_error)?;
+        let stored = row.try_get(0).map_err(column_error)?;
         tx.commit().map_err(store_error)?;
         Ok(stored)
     }
