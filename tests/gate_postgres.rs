@@ -305,6 +305,15 @@ fn runners_starting_together_on_a_new_schema_migrate_it_once() {
             "one key check"
         );
         assert_eq!(db.sql_one("SELECT count(*) FROM users"), "8");
+        if round == 4 {
+            // A schema from a newer otpgate is refused, not written to.
+            db.admin()
+                .batch_execute("INSERT INTO schema_version (version) VALUES (2)")
+                .unwrap();
+            let run = b.run(&["status", "u0"]);
+            assert_eq!(run.code, Some(2), "{run:?}");
+            assert!(run.stderr.contains("newer than this otpgate"), "{run:?}");
+        }
     }
 }
 
