@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::str::FromStr;
 use std::sync::Barrier;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use gate_support::{BIN, Run, code, phone, step_now};
@@ -426,6 +426,29 @@ fn a_database_url_without_a_key_file_is_exit_2_and_says_to_name_one() {
 }
 
 #[test]
+fn backup_of_a_postgresql_database_points_to_pg_dump() {
+    let dir = std::env::temp_dir().join(unique("otpgate-pg-backup"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let run: Run = Command::new(BIN)
+        .current_dir(&dir)
+        .env_remove("OTPGATE_DB")
+        .args([
+            "--db",
+            "postgresql://gate@127.0.0.1/otpgate",
+            "--key-file",
+            "k",
+        ])
+        .args(["backup", "copy.db"])
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(run.code, Some(2), "{run:?}");
+    assert!(run.stderr.contains("pg_dump"), "{run:?}");
+    assert!(!dir.join("copy.db").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn sslmode_require_refuses_a_server_without_tls_instead_of_plain_text() {
     let Some(admin) = server_url() else { return };
     let db = Db::new(&admin, "tls");
@@ -606,13 +629,17 @@ fn the_server_stopped_during_checks_fails_them_with_exit_2_and_loses_nothing() {
             (user, fresh)
         })
         .collect();
-    // Four workers check the users' codes, each code twice (from each runner), while the
-    // server is stopped (immediate: backends killed mid-transaction) a little way in.
+    // Four workers check the users' codes, each code twice (once from each runner): the
+    // server is stopped (immediate: backends killed mid-transaction) after a few checks,
+    // and started again once the first half of the users had their turn; the second half
+    // waits for the restart.
     let next = AtomicUsize::new(0);
+    let restarted = AtomicBool::new(false);
+    let resume_at = USERS; // the first check of user USERS / 2
     let runs: Vec<(usize, Run)> = std::thread::scope(|s| {
         let workers: Vec<_> = (0..4)
             .map(|_| {
-                let (next, users, a, b) = (&next, &users, &a, &b);
+                let (next, restarted, users, a, b) = (&next, &restarted, &users, &a, &b);
                 s.spawn(move || {
                     let mut runs = Vec::new();
                     loop {
@@ -620,48 +647,64 @@ fn the_server_stopped_during_checks_fails_them_with_exit_2_and_loses_nothing() {
                         if i >= 2 * USERS {
                             return runs;
                         }
+                        while i >= resume_at && !restarted.load(Ordering::SeqCst) {
+                            std::thread::sleep(Duration::from_millis(1));
+                        }
                         let (user, fresh) = &users[i / 2];
                         let runner = if i % 2 == 0 { a } else { b };
-                        runs.push((i / 2, runner.run(&["--json", "check", user, fresh])));
+                        runs.push((i, runner.run(&["--json", "check", user, fresh])));
                     }
                 })
             })
             .collect();
-        // Stop once a few checks have gone through.
         while next.load(Ordering::SeqCst) < 8 {
             std::thread::sleep(Duration::from_millis(1));
         }
         cluster.stop("immediate");
+        while next.load(Ordering::SeqCst) < resume_at {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(Cluster::start(&cluster.dir, false), admin);
+        restarted.store(true, Ordering::SeqCst);
         workers
             .into_iter()
             .flat_map(|w| w.join().unwrap())
             .collect()
     });
-    let restarted = Cluster::start(&cluster.dir, false);
-    assert_eq!(restarted, admin);
     let failed = runs.iter().filter(|(_, r)| r.code == Some(2)).count();
     let passed = runs.iter().filter(|(_, r)| r.code == Some(0)).count();
     assert!(failed > 0, "no check met the stopped server: {runs:#?}");
-    assert!(passed > 0, "no check passed before the stop: {runs:#?}");
-    for (_, run) in &runs {
+    for (i, run) in &runs {
         match run.code {
             Some(0) => {}
             Some(1) => assert_eq!(run.json()["reason"], "replayed", "{run:?}"),
-            Some(2) => assert!(
-                run.stderr.contains("the database is unavailable"),
-                "{run:?}"
-            ),
+            Some(2) => {
+                assert!(*i < resume_at, "failed after the restart: {run:?}");
+                assert!(
+                    run.stderr.contains("the database is unavailable"),
+                    "{run:?}"
+                );
+            }
             _ => panic!("{run:?}"),
         }
     }
     let _ = std::io::Write::write_all(
         &mut std::io::stderr(),
-        format!("{passed} checks passed before the stop, {failed} failed with exit 2\n").as_bytes(),
+        format!("{passed} checks passed, {failed} failed with exit 2 while the server was down\n")
+            .as_bytes(),
     );
+    // Users checked after the restart: decided normally, once.
+    for i in USERS / 2..USERS {
+        let passed = runs
+            .iter()
+            .filter(|(j, r)| *j / 2 == i && r.code == Some(0))
+            .count();
+        assert_eq!(passed, 1, "user{i} after the restart: {runs:#?}");
+    }
     for (i, (user, fresh)) in users.iter().enumerate() {
         let exits: Vec<Option<i32>> = runs
             .iter()
-            .filter(|(u, _)| *u == i)
+            .filter(|(j, _)| *j / 2 == i)
             .map(|(_, r)| r.code)
             .collect();
         let passed = exits.iter().filter(|c| **c == Some(0)).count();
