@@ -9,11 +9,12 @@
 // Inspecting the memory a value occupied after dropping it needs raw pointers.
 #![allow(unsafe_code)]
 
-use std::mem::MaybeUninit;
-
 use hmac::{Hmac, KeyInit, Mac};
 use proptest::prelude::*;
 use zeroize::Zeroize;
+
+mod support;
+use support::memory::{drop_in_place, image, place};
 
 use otpcore::oob::{OOB_MAX_ATTEMPTS, OOB_MAX_TTL_SECS};
 use otpcore::{
@@ -595,29 +596,6 @@ fn policy_ranges_are_checked() {
     for policy in bounds {
         assert_eq!(policy.validate(), Ok(()), "{policy:?}");
     }
-}
-
-/// The bytes of the storage in `slot`.
-fn image<T>(slot: &MaybeUninit<T>) -> Vec<u8> {
-    let base = slot.as_ptr().cast::<u8>();
-    (0..size_of::<T>())
-        // SAFETY: every offset is inside the slot, which was zero-filled before a value was
-        // written. Volatile reads keep the compiler from treating dropped memory as dead.
-        .map(|i| unsafe { base.add(i).read_volatile() })
-        .collect()
-}
-
-/// A value placed in zeroed storage, so that its bytes can be read after it is dropped.
-fn place<T>(value: T) -> MaybeUninit<T> {
-    let mut slot = MaybeUninit::<T>::zeroed();
-    slot.write(value);
-    slot
-}
-
-fn drop_in_place<T>(slot: &mut MaybeUninit<T>) {
-    // SAFETY: the slot holds a value written by `place` that has not been dropped yet; it
-    // is only read as bytes afterwards.
-    unsafe { slot.assume_init_drop() }
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
