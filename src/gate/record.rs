@@ -2,25 +2,32 @@
 //!
 //! | Size | Field |
 //! |-----:|-------|
-//! | 1    | format: 1 |
+//! | 1    | format: 2 |
 //! | 1    | status: 0 pending, 1 active, 2 disabled |
 //! | 1    | secret length `n` (1 to [`MAX_SECRET_LEN`](crate::MAX_SECRET_LEN)) |
 //! | n    | the TOTP secret |
 //! | 2    | state length `m`, big-endian |
 //! | m    | [`UserState::encode`], of whatever version the core writes |
+//! | 1    | phone number length `p`: 0 for none, else 9 to 16 |
+//! | p    | the phone number for texted codes, as [`PhoneNumber`] checks it |
 //!
 //! The state is length-prefixed so that a new `UserState` encoding (a longer one) is read
 //! back by [`UserState::decode`] as it is; a later format adds fields after it and gets a
-//! new format number.
+//! new format number. Format 1 (the same without the phone number) is still read, as a
+//! user without a phone; records are always written in format 2. The phone number is
+//! sealed with the rest: it is personal data, and moving texted codes to another number
+//! must need the server key.
 
 use std::vec::Vec;
 
 use zeroize::Zeroizing;
 
-use super::GateError;
+use super::{GateError, PhoneNumber};
 use crate::{Secret, USER_STATE_LEN, UserState};
 
-const FORMAT: u8 = 1;
+/// Without the phone number (written before texted codes).
+const FORMAT_1: u8 = 1;
+const FORMAT: u8 = 2;
 
 /// Where a user is in the enrollment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -66,6 +73,7 @@ pub(crate) struct Record {
     pub status: Status,
     pub secret: Secret,
     pub state: UserState,
+    pub phone: Option<PhoneNumber>,
 }
 
 impl Record {
@@ -83,6 +91,13 @@ impl Record {
         out.extend_from_slice(secret);
         out.extend_from_slice(&state_len.to_be_bytes());
         out.extend_from_slice(state);
+        let phone = self
+            .phone
+            .as_ref()
+            .map_or("", PhoneNumber::as_str)
+            .as_bytes();
+        out.push(u8::try_from(phone.len()).map_err(|_| GateError::RecordCorrupt)?);
+        out.extend_from_slice(phone);
         Ok(out)
     }
 
@@ -93,7 +108,7 @@ impl Record {
         let (&[format, status, secret_len], rest) = bytes
             .split_first_chunk::<3>()
             .ok_or(GateError::RecordCorrupt)?;
-        if format != FORMAT {
+        if format != FORMAT && format != FORMAT_1 {
             return Err(GateError::RecordCorrupt);
         }
         let status = Status::from_byte(status).ok_or(GateError::RecordCorrupt)?;
@@ -104,13 +119,34 @@ impl Record {
             .split_first_chunk::<2>()
             .ok_or(GateError::RecordCorrupt)?;
         let state_len = usize::from(u16::from_be_bytes(*state_len));
-        if rest.len() != state_len {
+        let (state, rest) = rest
+            .split_at_checked(state_len)
+            .ok_or(GateError::RecordCorrupt)?;
+        let phone = if format == FORMAT_1 {
+            None
+        } else {
+            let (&[phone_len], phone) = rest
+                .split_first_chunk::<1>()
+                .ok_or(GateError::RecordCorrupt)?;
+            if phone.len() != usize::from(phone_len) {
+                return Err(GateError::RecordCorrupt);
+            }
+            match phone {
+                [] => None,
+                phone => {
+                    let text = core::str::from_utf8(phone).map_err(|_| GateError::RecordCorrupt)?;
+                    Some(PhoneNumber::parse(text).map_err(|_| GateError::RecordCorrupt)?)
+                }
+            }
+        };
+        if format == FORMAT_1 && !rest.is_empty() {
             return Err(GateError::RecordCorrupt);
         }
         Ok(Record {
             status,
             secret: Secret::from_bytes(secret).map_err(corrupt)?,
-            state: UserState::decode(rest).map_err(corrupt)?,
+            state: UserState::decode(state).map_err(corrupt)?,
+            phone,
         })
     }
 }
@@ -127,6 +163,7 @@ mod tests {
             status: Status::Active,
             secret: Secret::from_bytes(&[7; 20]).unwrap(),
             state,
+            phone: Some(PhoneNumber::parse("+4915112345678").unwrap()),
         }
     }
 
@@ -137,6 +174,50 @@ mod tests {
         assert_eq!(back.status, Status::Active);
         assert_eq!(back.secret.as_bytes(), &[7; 20]);
         assert_eq!(back.state, record().state);
+        assert_eq!(back.phone, record().phone);
+        let none = Record {
+            phone: None,
+            ..record()
+        };
+        let back = Record::decode(&none.encode().unwrap()).unwrap();
+        assert_eq!(back.phone, None);
+    }
+
+    /// Format 1, as the gate wrote it before texted codes: the same framing without the
+    /// phone number.
+    #[test]
+    fn a_format_1_record_reads_as_a_user_without_a_phone() {
+        let none = Record {
+            phone: None,
+            ..record()
+        };
+        let bytes = none.encode().unwrap();
+        assert_eq!(bytes.last(), Some(&0), "the phone number's length, 0");
+        let mut old = bytes[..bytes.len() - 1].to_vec();
+        old[0] = 1;
+        let back = Record::decode(&old).unwrap();
+        assert_eq!(back.status, Status::Active);
+        assert_eq!(back.phone, None);
+        assert_eq!(back.state, record().state);
+        old.push(0);
+        assert!(matches!(
+            Record::decode(&old),
+            Err(GateError::RecordCorrupt)
+        ));
+    }
+
+    #[test]
+    fn a_stored_phone_number_that_is_not_e164_is_corrupt() {
+        let bytes = record().encode().unwrap();
+        let at = bytes.len() - 14;
+        for (offset, byte) in [(0, b'x'), (1, b'0'), (13, b' ')] {
+            let mut bad = bytes.to_vec();
+            bad[at + offset] = byte;
+            assert!(matches!(
+                Record::decode(&bad),
+                Err(GateError::RecordCorrupt)
+            ));
+        }
     }
 
     #[test]
@@ -148,7 +229,7 @@ mod tests {
                 Err(GateError::RecordCorrupt)
             ));
         }
-        for (at, value) in [(0, 2), (1, 3), (2, 0)] {
+        for (at, value) in [(0, 3), (1, 3), (2, 0)] {
             let mut bad = bytes.to_vec();
             bad[at] = value;
             assert!(matches!(
