@@ -13,9 +13,9 @@ use super::record::{Record, Status};
 use super::{AuditEntry, AuditRecord, GateError, PhoneNumber, ServerKey, Store, Swap};
 use crate::recovery::RecoveryCodeList;
 use crate::{
-    Error, KeyUri, OOB_RECORD_LEN, OobCode, OobPolicy, OobRecord, OobState, OobVerification,
-    RecoveryCodes, RecoveryVerification, Secret, Throttle, Totp, TotpParams, UserState,
-    Verification,
+    Error, KeyUri, OOB_RECORD_LEN, OobCode, OobKey, OobPolicy, OobRecord, OobState,
+    OobVerification, RecoveryCodes, RecoveryVerification, Secret, Throttle, Totp, TotpParams,
+    UserState, Verification,
 };
 
 /// How many times one decision reads and verifies again after a conflicting write before it
@@ -400,6 +400,7 @@ impl<S: Store> Gate<S> {
                 secret: Secret::generate()?,
                 state: UserState::default(),
                 phone: phone.clone(),
+                accepted_texted: None,
             };
             let uri = key_uri(user, issuer, &record.secret)?;
             let audit = self.audit(user, "enroll", None, "pending", None, now);
@@ -620,16 +621,19 @@ impl<S: Store> Gate<S> {
                 return Ok(Round::refuse(Refusal::from_core(e, now)));
             }
             match record.state.issue_oob(&key, user, &self.oob_policy, now) {
-                Ok(code) => Ok(Round::accept_as(
-                    Issued {
-                        code,
-                        to,
-                        issued_at: record.state.oob.issued_at(),
-                        expires_at: record.state.oob.expires_at(),
-                    },
-                    None,
-                    "issued",
-                )),
+                Ok(code) => {
+                    record.accepted_texted = None;
+                    Ok(Round::accept_as(
+                        Issued {
+                            code,
+                            to,
+                            issued_at: record.state.oob.issued_at(),
+                            expires_at: record.state.oob.expires_at(),
+                        },
+                        None,
+                        "issued",
+                    ))
+                }
                 Err(Error::OobIssueTooSoon { retry_at }) => {
                     Ok(Round::refuse(Refusal::SmsTooSoon {
                         retry_at,
@@ -717,9 +721,20 @@ impl<S: Store> Gate<S> {
                 // One attempt, one failure: the texted code's outcome counts instead.
                 record.state.throttle = before;
                 let key = self.key.oob_key()?;
+                let pending = Zeroizing::new(record.state.oob.to_bytes());
                 let outcome = record
                     .state
                     .verify_oob(&key, &self.throttle, user, code, now);
+                match outcome {
+                    Ok(OobVerification::Valid) => record.accepted_texted = Some(pending),
+                    Ok(OobVerification::AlreadyUsed)
+                        if replays(&key, user, code, record.accepted_texted.as_deref()) =>
+                    {
+                        record.state.throttle = before;
+                        return Ok(Err(Refusal::Replayed));
+                    }
+                    _ => {}
+                }
                 Ok(Refusal::from_oob(outcome, now).map(|()| Accepted {
                     drift: 0,
                     factor: Factor::Sms,
@@ -807,6 +822,20 @@ fn texted_code_in_play(oob: &OobRecord, now: u64) -> bool {
     oob.state() != OobState::Empty
         && now >= oob.issued_at()
         && now < oob.expires_at().saturating_add(TEXTED_CODE_NOTICE_SECS)
+}
+
+/// Whether `code` is the texted code accepted before, from `accepted` (its record just
+/// before it was accepted), checked on a scratch copy at its issue time: a replay, which is
+/// refused as such and not counted, like a replayed TOTP code.
+fn replays(key: &OobKey, user: &str, code: &str, accepted: Option<&[u8; OOB_RECORD_LEN]>) -> bool {
+    let Some(mut scratch) = accepted.and_then(|bytes| OobRecord::from_bytes(bytes).ok()) else {
+        return false;
+    };
+    let at = scratch.issued_at();
+    matches!(
+        scratch.verify(key, user, code, at),
+        Ok(OobVerification::Valid)
+    )
 }
 
 /// The record with its code withdrawn: the expiry moved back to the issue time and the

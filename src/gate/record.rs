@@ -10,6 +10,8 @@
 //! | m    | [`UserState::encode`], of whatever version the core writes |
 //! | 1    | phone number length `p`: 0 for none, else 9 to 16 |
 //! | p    | the phone number for texted codes, as [`PhoneNumber`] checks it |
+//! | 1    | 1 when the last accepted texted code follows, else 0 |
+//! | 0 or 56 | that code's [`OobRecord`] as it was just before it was accepted |
 //!
 //! The state is length-prefixed so that a new `UserState` encoding (a longer one) is read
 //! back by [`UserState::decode`] as it is; a later format adds fields after it and gets a
@@ -17,13 +19,17 @@
 //! user without a phone; records are always written in format 2. The phone number is
 //! sealed with the rest: it is personal data, and moving texted codes to another number
 //! must need the server key.
+//!
+//! The last accepted texted code is kept (its keyed tag, not the code) because the core
+//! erases the tag of a used code: with it, the gate can tell a replay of that code, which
+//! it refuses without counting a failure as it does for TOTP codes, from a wrong code.
 
 use std::vec::Vec;
 
 use zeroize::Zeroizing;
 
 use super::{GateError, PhoneNumber};
-use crate::{Secret, USER_STATE_LEN, UserState};
+use crate::{OOB_RECORD_LEN, OobRecord, Secret, USER_STATE_LEN, UserState};
 
 /// Without the phone number (written before texted codes).
 const FORMAT_1: u8 = 1;
@@ -74,6 +80,9 @@ pub(crate) struct Record {
     pub secret: Secret,
     pub state: UserState,
     pub phone: Option<PhoneNumber>,
+    /// The texted code last accepted, encoded as its record was just before (pending,
+    /// with its tag), to recognise its replay.
+    pub accepted_texted: Option<Zeroizing<[u8; OOB_RECORD_LEN]>>,
 }
 
 impl Record {
@@ -98,6 +107,13 @@ impl Record {
             .as_bytes();
         out.push(u8::try_from(phone.len()).map_err(|_| GateError::RecordCorrupt)?);
         out.extend_from_slice(phone);
+        match &self.accepted_texted {
+            None => out.push(0),
+            Some(texted) => {
+                out.push(1);
+                out.extend_from_slice(texted.as_slice());
+            }
+        }
         Ok(out)
     }
 
@@ -122,33 +138,54 @@ impl Record {
         let (state, rest) = rest
             .split_at_checked(state_len)
             .ok_or(GateError::RecordCorrupt)?;
-        let phone = if format == FORMAT_1 {
-            None
-        } else {
-            let (&[phone_len], phone) = rest
-                .split_first_chunk::<1>()
-                .ok_or(GateError::RecordCorrupt)?;
-            if phone.len() != usize::from(phone_len) {
+        let (phone, accepted_texted) = if format == FORMAT_1 {
+            if !rest.is_empty() {
                 return Err(GateError::RecordCorrupt);
             }
-            match phone {
-                [] => None,
-                phone => {
-                    let text = core::str::from_utf8(phone).map_err(|_| GateError::RecordCorrupt)?;
-                    Some(PhoneNumber::parse(text).map_err(|_| GateError::RecordCorrupt)?)
-                }
-            }
+            (None, None)
+        } else {
+            decode_format_2_tail(rest)?
         };
-        if format == FORMAT_1 && !rest.is_empty() {
-            return Err(GateError::RecordCorrupt);
-        }
         Ok(Record {
             status,
             secret: Secret::from_bytes(secret).map_err(corrupt)?,
             state: UserState::decode(state).map_err(corrupt)?,
             phone,
+            accepted_texted,
         })
     }
+}
+
+/// What follows the state in format 2: the phone number and the last accepted texted
+/// code, each checked, and nothing after them.
+type Tail = (Option<PhoneNumber>, Option<Zeroizing<[u8; OOB_RECORD_LEN]>>);
+
+fn decode_format_2_tail(bytes: &[u8]) -> Result<Tail, GateError> {
+    let (&[phone_len], rest) = bytes
+        .split_first_chunk::<1>()
+        .ok_or(GateError::RecordCorrupt)?;
+    let (phone, rest) = rest
+        .split_at_checked(usize::from(phone_len))
+        .ok_or(GateError::RecordCorrupt)?;
+    let phone = match phone {
+        [] => None,
+        phone => Some(
+            PhoneNumber::parse(core::str::from_utf8(phone).map_err(|_| GateError::RecordCorrupt)?)
+                .map_err(|_| GateError::RecordCorrupt)?,
+        ),
+    };
+    let accepted = match rest.split_first() {
+        Some((0, [])) => None,
+        Some((1, texted)) => {
+            let texted: [u8; OOB_RECORD_LEN] =
+                texted.try_into().map_err(|_| GateError::RecordCorrupt)?;
+            let texted = Zeroizing::new(texted);
+            OobRecord::from_bytes(&texted).map_err(|_| GateError::RecordCorrupt)?;
+            Some(texted)
+        }
+        _ => return Err(GateError::RecordCorrupt),
+    };
+    Ok((phone, accepted))
 }
 
 #[cfg(test)]
@@ -164,6 +201,7 @@ mod tests {
             secret: Secret::from_bytes(&[7; 20]).unwrap(),
             state,
             phone: Some(PhoneNumber::parse("+4915112345678").unwrap()),
+            accepted_texted: None,
         }
     }
 
@@ -175,12 +213,53 @@ mod tests {
         assert_eq!(back.secret.as_bytes(), &[7; 20]);
         assert_eq!(back.state, record().state);
         assert_eq!(back.phone, record().phone);
+        assert!(back.accepted_texted.is_none());
         let none = Record {
             phone: None,
             ..record()
         };
         let back = Record::decode(&none.encode().unwrap()).unwrap();
         assert_eq!(back.phone, None);
+        let texted = Record {
+            accepted_texted: Some(Zeroizing::new(texted_record())),
+            ..record()
+        };
+        let back = Record::decode(&texted.encode().unwrap()).unwrap();
+        assert_eq!(back.accepted_texted.as_deref(), Some(&texted_record()));
+    }
+
+    fn texted_record() -> [u8; OOB_RECORD_LEN] {
+        let key = crate::OobKey::new(&[1; 32]).unwrap();
+        let mut oob = OobRecord::default();
+        let fill = |b: &mut [u8]| {
+            b.fill(5);
+            Ok::<(), ()>(())
+        };
+        oob.issue_with(&key, "alice", &crate::OobPolicy::default(), 1000, fill)
+            .unwrap();
+        oob.to_bytes()
+    }
+
+    #[test]
+    fn a_kept_texted_code_that_is_not_a_valid_record_or_not_56_bytes_is_corrupt() {
+        let texted = Record {
+            accepted_texted: Some(Zeroizing::new(texted_record())),
+            ..record()
+        };
+        let bytes = texted.encode().unwrap();
+        let at = bytes.len() - OOB_RECORD_LEN;
+        let mut bad = bytes.to_vec();
+        bad[at] = 7; // not a record state
+        let mut short = bytes.to_vec();
+        short.pop();
+        let mut flag = bytes.to_vec();
+        flag[at - 1] = 2;
+        for bad in [bad, short, flag] {
+            assert!(matches!(
+                Record::decode(&bad),
+                Err(GateError::RecordCorrupt)
+            ));
+        }
     }
 
     /// Format 1, as the gate wrote it before texted codes: the same framing without the
@@ -192,8 +271,12 @@ mod tests {
             ..record()
         };
         let bytes = none.encode().unwrap();
-        assert_eq!(bytes.last(), Some(&0), "the phone number's length, 0");
-        let mut old = bytes[..bytes.len() - 1].to_vec();
+        assert_eq!(
+            &bytes[bytes.len() - 2..],
+            [0, 0],
+            "no phone, no texted code"
+        );
+        let mut old = bytes[..bytes.len() - 2].to_vec();
         old[0] = 1;
         let back = Record::decode(&old).unwrap();
         assert_eq!(back.status, Status::Active);
@@ -209,7 +292,7 @@ mod tests {
     #[test]
     fn a_stored_phone_number_that_is_not_e164_is_corrupt() {
         let bytes = record().encode().unwrap();
-        let at = bytes.len() - 14;
+        let at = bytes.len() - 15;
         for (offset, byte) in [(0, b'x'), (1, b'0'), (13, b' ')] {
             let mut bad = bytes.to_vec();
             bad[at + offset] = byte;
