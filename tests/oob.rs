@@ -648,3 +648,30 @@ fn key_code_and_record_are_zero_in_memory_after_drop() {
     assert!(image(&code).iter().all(|&b| b == 0), "code left");
     assert!(image(&record).iter().all(|&b| b == 0), "record left");
 }
+
+#[test]
+fn a_withdrawn_code_is_expired_and_keeps_the_cooldown() {
+    let key = key();
+    let policy = OobPolicy::default();
+    let mut rng = SplitMix(11);
+    let mut record = OobRecord::default();
+    record.withdraw();
+    assert_eq!(record, OobRecord::default());
+    let code = issue(&mut record, &key, b"alice", &policy, T, &mut rng);
+    record.withdraw();
+    assert_eq!(
+        record.verify(&key, "alice", &code, T + 1),
+        Ok(OobVerification::Expired)
+    );
+    assert_eq!(
+        record.next_issue_at(&policy),
+        T + policy.resend_cooldown_secs
+    );
+    assert!(!record.to_bytes()[24..].iter().any(|&b| b != 0));
+    // A new code can be issued once the cooldown is over, and works.
+    let fresh = issue(&mut record, &key, b"alice", &policy, T + 60, &mut rng);
+    assert_eq!(
+        record.verify(&key, "alice", &fresh, T + 61),
+        Ok(OobVerification::Valid)
+    );
+}

@@ -566,9 +566,7 @@ impl<S: Store> Gate<S> {
         let phone = PhoneNumber::parse(phone)?;
         self.decide(user, "phone", None, now, |record| {
             record.phone = Some(phone.clone());
-            if record.state.oob.state() == OobState::Pending {
-                record.state.oob = withdrawn(&record.state.oob)?;
-            }
+            record.state.oob.withdraw();
             Ok(Round::accept((), None))
         })
         .map(|_| ())
@@ -683,9 +681,9 @@ impl<S: Store> Gate<S> {
         now: u64,
     ) -> Result<(), GateError> {
         self.decide(user, "send-code", action, now, |record| {
-            let oob = &record.state.oob;
-            if oob.state() == OobState::Pending && oob.issued_at() == issued_at {
-                record.state.oob = withdrawn(oob)?;
+            let oob = &mut record.state.oob;
+            if oob.issued_at() == issued_at {
+                oob.withdraw();
             }
             Ok(Round::accept_as((), None, "delivery-failed"))
         })
@@ -836,23 +834,6 @@ fn replays(key: &OobKey, user: &str, code: &str, accepted: Option<&[u8; OOB_RECO
         scratch.verify(key, user, code, at),
         Ok(OobVerification::Valid)
     )
-}
-
-/// The record with its code withdrawn: the expiry moved back to the issue time and the
-/// tag erased (through the documented encoding of [`OobRecord::to_bytes`]). The code then
-/// verifies as expired, and the issue time, so the resend cooldown, stays.
-fn withdrawn(oob: &OobRecord) -> Result<OobRecord, GateError> {
-    const EXPIRES_AT: usize = 16;
-    const TAG: usize = 24;
-    let mut bytes = Zeroizing::new(oob.to_bytes());
-    let issued_at = oob.issued_at().to_be_bytes();
-    if let Some(expiry) = bytes.get_mut(EXPIRES_AT..TAG) {
-        expiry.copy_from_slice(&issued_at);
-    }
-    if let Some(tag) = bytes.get_mut(TAG..OOB_RECORD_LEN) {
-        tag.fill(0);
-    }
-    Ok(OobRecord::from_bytes(&bytes)?)
 }
 
 /// The text message: the code first (phones offer to fill it in from there), who sends
