@@ -92,17 +92,27 @@
 /**
  * The size in bytes of an `otp_throttle`.
  */
-#define OTP_THROTTLE_SIZE 32
+#define OTP_THROTTLE_SIZE 24
 
 /**
  * The size in bytes of an `otp_throttle_state`.
  */
-#define OTP_THROTTLE_STATE_SIZE 24
+#define OTP_THROTTLE_STATE_SIZE 16
 
 /**
  * The size in bytes of an `otp_user_state`.
  */
-#define OTP_USER_STATE_SIZE 384
+#define OTP_USER_STATE_SIZE 432
+
+/**
+ * The size in bytes of an `otp_oob_policy`.
+ */
+#define OTP_OOB_POLICY_SIZE 24
+
+/**
+ * The size in bytes of an `otp_oob_record` (its encoding, `OTP_OOB_RECORD_LEN` bytes).
+ */
+#define OTP_OOB_RECORD_SIZE 56
 
 /**
  * The size in bytes of an `otp_hotp` object.

@@ -91,7 +91,9 @@ pub enum Error {
     },
     /// A throttle setting is 0, or its longest lockout is shorter than its first.
     InvalidThrottle,
-    /// A recovery code is not 16 symbols of its alphabet (ignoring `-` and spaces).
+    /// A recovery code is not 16 symbols of its alphabet (ignoring `-` and spaces), or is
+    /// longer than [`MAX_RECOVERY_CODE_INPUT_LEN`](crate::recovery::MAX_RECOVERY_CODE_INPUT_LEN)
+    /// bytes.
     RecoveryCodeMalformed,
     /// Encoded user state does not start with its magic bytes: it is something else.
     StateBadMagic,

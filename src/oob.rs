@@ -675,6 +675,17 @@ impl OobRecord {
         }
     }
 
+    /// Withdraws a pending code, for example when its delivery failed or the phone number
+    /// changed: the tag is erased and the expiry moved back to the issue time, so the code
+    /// verifies as [`OobVerification::Expired`] from then on, while the issue time, and so
+    /// the resend cooldown, stays. A record with no pending code is left as it is.
+    pub fn withdraw(&mut self) {
+        if self.state == STATE_PENDING {
+            self.expires_at = self.issued_at;
+            self.tag.zeroize();
+        }
+    }
+
     /// The encoding described in the module docs. It contains the tag: treat it as the
     /// record itself.
     pub fn to_bytes(&self) -> [u8; OOB_RECORD_LEN] {

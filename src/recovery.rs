@@ -39,6 +39,11 @@ pub const RECOVERY_SALT_LEN: usize = 16;
 /// The length of a code as shown: 16 symbols in four groups of four, joined by `-`.
 pub const RECOVERY_CODE_TEXT_LEN: usize = 19;
 
+/// The longest typed recovery code that is read at all, in bytes: the 16 symbols with room
+/// for any sensible grouping. Longer input is [`Error::RecoveryCodeMalformed`] before any
+/// other work.
+pub const MAX_RECOVERY_CODE_INPUT_LEN: usize = 64;
+
 /// The random bytes [`RecoveryCodes::generate_with`] asks for: the salt, then each code.
 pub const RECOVERY_RANDOM_LEN: usize =
     RECOVERY_SALT_LEN + RECOVERY_CODE_COUNT * RECOVERY_CODE_BYTES;
@@ -180,10 +185,14 @@ fn symbol_value(c: u8) -> Option<u8> {
         .and_then(|p| u8::try_from(p).ok())
 }
 
-/// Reads a typed code (16 symbols, with `-` and spaces anywhere ignored) into `out`, the
-/// caller's buffer, so that no copy of the code is returned through the stack. Every
-/// partial value is wiped, on errors too.
+/// Reads a typed code (16 symbols, with `-` and spaces anywhere ignored, at most
+/// [`MAX_RECOVERY_CODE_INPUT_LEN`] bytes in all) into `out`, the caller's buffer, so that no
+/// copy of the code is returned through the stack. Every partial value is wiped, on errors
+/// too.
 fn decode(typed: &[u8], out: &mut [u8; RECOVERY_CODE_BYTES]) -> Result<(), Error> {
+    if typed.len() > MAX_RECOVERY_CODE_INPUT_LEN {
+        return Err(Error::RecoveryCodeMalformed);
+    }
     let mut value = 0u128;
     let mut count = 0usize;
     let mut malformed = false;

@@ -9,11 +9,12 @@
 // Inspecting the memory a value occupied after dropping it needs raw pointers.
 #![allow(unsafe_code)]
 
-use std::mem::MaybeUninit;
-
 use hmac::{Hmac, KeyInit, Mac};
 use proptest::prelude::*;
 use zeroize::Zeroize;
+
+mod support;
+use support::memory::{drop_in_place, image, place};
 
 use otpcore::oob::{OOB_MAX_ATTEMPTS, OOB_MAX_TTL_SECS};
 use otpcore::{
@@ -597,29 +598,6 @@ fn policy_ranges_are_checked() {
     }
 }
 
-/// The bytes of the storage in `slot`.
-fn image<T>(slot: &MaybeUninit<T>) -> Vec<u8> {
-    let base = slot.as_ptr().cast::<u8>();
-    (0..size_of::<T>())
-        // SAFETY: every offset is inside the slot, which was zero-filled before a value was
-        // written. Volatile reads keep the compiler from treating dropped memory as dead.
-        .map(|i| unsafe { base.add(i).read_volatile() })
-        .collect()
-}
-
-/// A value placed in zeroed storage, so that its bytes can be read after it is dropped.
-fn place<T>(value: T) -> MaybeUninit<T> {
-    let mut slot = MaybeUninit::<T>::zeroed();
-    slot.write(value);
-    slot
-}
-
-fn drop_in_place<T>(slot: &mut MaybeUninit<T>) {
-    // SAFETY: the slot holds a value written by `place` that has not been dropped yet; it
-    // is only read as bytes afterwards.
-    unsafe { slot.assume_init_drop() }
-}
-
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
@@ -669,4 +647,31 @@ fn key_code_and_record_are_zero_in_memory_after_drop() {
     assert!(image(&key).iter().all(|&b| b == 0), "key state left");
     assert!(image(&code).iter().all(|&b| b == 0), "code left");
     assert!(image(&record).iter().all(|&b| b == 0), "record left");
+}
+
+#[test]
+fn a_withdrawn_code_is_expired_and_keeps_the_cooldown() {
+    let key = key();
+    let policy = OobPolicy::default();
+    let mut rng = SplitMix(11);
+    let mut record = OobRecord::default();
+    record.withdraw();
+    assert_eq!(record, OobRecord::default());
+    let code = issue(&mut record, &key, b"alice", &policy, T, &mut rng);
+    record.withdraw();
+    assert_eq!(
+        record.verify(&key, "alice", &code, T + 1),
+        Ok(OobVerification::Expired)
+    );
+    assert_eq!(
+        record.next_issue_at(&policy),
+        T + policy.resend_cooldown_secs
+    );
+    assert!(!record.to_bytes()[24..].iter().any(|&b| b != 0));
+    // A new code can be issued once the cooldown is over, and works.
+    let fresh = issue(&mut record, &key, b"alice", &policy, T + 60, &mut rng);
+    assert_eq!(
+        record.verify(&key, "alice", &fresh, T + 61),
+        Ok(OobVerification::Valid)
+    );
 }

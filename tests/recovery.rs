@@ -136,7 +136,15 @@ fn malformed_codes_are_errors_and_change_nothing() {
         stored.verify(b"208h-44rm-2mb1-e60\xff"),
         Err(Error::RecoveryCodeMalformed)
     );
-    assert_eq!(stored.remaining(), 10);
+    // A valid code padded past MAX_RECOVERY_CODE_INPUT_LEN is refused unread.
+    let padded = format!("208h-44rm-2mb1-e60s{}", " ".repeat(46));
+    assert_eq!(
+        padded.len(),
+        otpcore::recovery::MAX_RECOVERY_CODE_INPUT_LEN + 1
+    );
+    assert_eq!(stored.verify(&padded), Err(Error::RecoveryCodeMalformed));
+    assert!(stored.verify(&padded[..64]).unwrap().is_valid());
+    assert_eq!(stored.remaining(), 9);
 }
 
 #[cfg(feature = "std")]

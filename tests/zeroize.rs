@@ -10,40 +10,18 @@
 // Inspecting the memory a value occupied after dropping it needs raw pointers.
 #![allow(unsafe_code)]
 
-use std::mem::MaybeUninit;
-
 use otpcore::{
     Algorithm, Digits, Hotp, HotpParams, KeyUri, MAX_SECRET_BASE32_LEN, Secret, SecretPolicy, Totp,
     TotpParams, Verification, base32,
 };
 use proptest::prelude::*;
 use sha1::Digest;
+use std::mem::MaybeUninit;
+
 use zeroize::Zeroize;
 
-/// The bytes of the storage in `slot`.
-fn image<T>(slot: &MaybeUninit<T>) -> Vec<u8> {
-    let base = slot.as_ptr().cast::<u8>();
-    (0..size_of::<T>())
-        // SAFETY: every offset is inside the slot, which was zero-filled before a value was
-        // written, so each byte holds a value (padding keeps zeros or value bytes). Volatile
-        // reads keep the compiler from assuming the dropped memory is dead.
-        .map(|i| unsafe { base.add(i).read_volatile() })
-        .collect()
-}
-
-/// A value placed in zeroed storage, so that its bytes can be read after it is dropped.
-fn place<T>(value: T) -> MaybeUninit<T> {
-    let mut slot = MaybeUninit::<T>::zeroed();
-    slot.write(value);
-    slot
-}
-
-/// Drops the value in `slot` where it lies.
-fn drop_in_place<T>(slot: &mut MaybeUninit<T>) {
-    // SAFETY: the slot holds a value written by `place` that has not been dropped yet; it
-    // is not used as a `T` afterwards, only read as bytes.
-    unsafe { slot.assume_init_drop() }
-}
+mod support;
+use support::memory::{drop_in_place, image, place};
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)

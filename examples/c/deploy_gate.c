@@ -1,6 +1,6 @@
 /*
- * The deploy gate in C: a second factor before "Transport to Production", the same flow
- * as examples/deploy_gate.rs. Enrolls a user (the key in groups of four and the key URI),
+ * The deploy gate in C: a second factor before "Transport to Production", the flow that
+ * `otpgate` (src/bin/otpgate.rs) runs on a database, here on files. Enrolls a user (the key in groups of four and the key URI),
  * confirms the enrollment, hands out recovery codes, then gates a deployment: a fresh code
  * passes, a replayed one fails, wrong codes lock the user out, a recovery code works once.
  *
@@ -17,8 +17,8 @@
  *       Gates a deployment with a recovery code.
  *
  * FILE holds the user's state in its versioned OTP_USER_STATE_LEN-byte encoding and
- * FILE.key the secret in base32, both readable by the owner only: the same files as the
- * Rust example's, so either program can continue what the other started. Exit status 0:
+ * FILE.key the secret in base32, both readable by the owner only (a real deployment keeps
+ * the secret encrypted, as otpgate does). Exit status 0:
  * granted (or nothing to gate); 1: refused; 2: error.
  *
  * It fails closed: a missing state file is an error, never a silent enrollment (only

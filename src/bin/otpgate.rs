@@ -8,10 +8,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use otpcore::gate::{
-    AuditEntry, AuditRecord, Decision, Gate, GateError, MemoryStore, Refusal, ServerKey,
-    SqliteStore, Store, Stored, Swap, UserStatus,
+    AuditEntry, AuditRecord, DELIVERY_TIMEOUT, Decision, DeliveryCommand, Factor, Gate, GateError,
+    MemoryStore, Refusal, ServerKey, SqliteStore, Store, Stored, Swap, UserStatus,
 };
-use otpcore::{RecoveryCode, Secret, Totp, unix_time};
+use otpcore::{OobState, RecoveryCode, Secret, Totp, unix_time};
 use qrcode::{Color, EcLevel, QrCode};
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
@@ -63,6 +63,9 @@ enum Command {
         /// Also write the QR code as an SVG image to FILE.
         #[arg(long, value_name = "FILE")]
         qr_svg: Option<PathBuf>,
+        /// Where `send-code` texts codes: E.164, + and 8 to 15 digits, e.g. +4915112345678.
+        #[arg(long, value_name = "NUMBER")]
+        phone: Option<String>,
     },
     /// Activate USER with the first CODE; prints the recovery codes.
     Confirm {
@@ -75,7 +78,7 @@ enum Command {
     Check {
         /// The user id.
         user: String,
-        /// The code the authenticator app shows.
+        /// The code the authenticator app shows, or the texted code of `send-code`.
         code: String,
         /// What the code allows (logged in the audit trail), e.g. "deploy 1.4.2".
         #[arg(long, value_name = "T")]
@@ -90,6 +93,33 @@ enum Command {
         /// What the code allows (logged in the audit trail).
         #[arg(long, value_name = "T")]
         action: Option<String>,
+    },
+    /// Text USER a one-time code for `check`, through the delivery command: exit 0 sent,
+    /// 1 refused (too soon after the last one, locked out, disabled), 2 error (no phone, the
+    /// delivery failed: the code is then withdrawn).
+    SendCode {
+        /// The user id.
+        user: String,
+        /// What the code allows (in the message and the audit trail), e.g. "deploy 1.4.2".
+        #[arg(long, value_name = "T")]
+        action: Option<String>,
+        /// The service named in the message.
+        #[arg(long, default_value = "otpgate")]
+        issuer: String,
+        /// The program that sends the message, and its arguments, run without a shell
+        /// (words split at blanks, quotes keep blanks) with OTPGATE_TO (the number) and
+        /// OTPGATE_MESSAGE (the text with the code) in its environment; it must exit 0 once
+        /// the message is handed over, within 30 s.
+        #[arg(long, env = "OTPGATE_DELIVER_COMMAND", value_name = "CMD")]
+        deliver_command: Option<String>,
+    },
+    /// Set or change the phone NUMBER USER's texted codes go to (E.164: + and 8 to 15
+    /// digits); a code texted to the old number is withdrawn.
+    Phone {
+        /// The user id.
+        user: String,
+        /// The phone number, e.g. +4915112345678.
+        number: String,
     },
     /// USER's enrollment, throttle and recovery codes left.
     Status {
@@ -158,7 +188,8 @@ impl Out {
     fn refused(&self, user: &str, refusal: &Refusal) -> Exit {
         eprintln!("refused: {refusal}");
         let (retry_at, retry_in) = match refusal {
-            Refusal::Throttled { retry_at, retry_in } => (Some(*retry_at), Some(*retry_in)),
+            Refusal::Throttled { retry_at, retry_in }
+            | Refusal::SmsTooSoon { retry_at, retry_in } => (Some(*retry_at), Some(*retry_in)),
             _ => (None, None),
         };
         let value = json!({
@@ -362,9 +393,14 @@ fn run(cli: &Cli, out: &Out) -> Result<Exit, GateError> {
             user,
             issuer,
             qr_svg,
+            phone,
         } => {
+            if let Some(phone) = phone {
+                // Before the database is created: a typo creates nothing.
+                otpcore::gate::PhoneNumber::parse(phone)?;
+            }
             let gate = open_gate(cli, true)?;
-            let enrollment = gate.enroll(user, issuer, now)?;
+            let enrollment = gate.enroll_with_phone(user, issuer, phone.as_deref(), now)?;
             let key = grouped_key(&enrollment.secret)?;
             if let Some(file) = qr_svg {
                 std::fs::write(file, qr_svg_image(&enrollment.uri)?).map_err(|e| {
@@ -406,11 +442,15 @@ fn run(cli: &Cli, out: &Out) -> Result<Exit, GateError> {
                 out,
                 user,
                 gate.check(user, code, action.as_deref(), now)?,
-                |a| {
-                    (
-                        ("drift", json!(a.drift)),
+                |a| match a.factor {
+                    Factor::Totp => (
+                        vec![("factor", json!("totp")), ("drift", json!(a.drift))],
                         format!("accepted: {user} (clock drift {} steps)", a.drift),
-                    )
+                    ),
+                    Factor::Sms => (
+                        vec![("factor", json!("sms")), ("drift", Value::Null)],
+                        format!("accepted: {user} (texted code)"),
+                    ),
                 },
             )
         }
@@ -422,7 +462,7 @@ fn run(cli: &Cli, out: &Out) -> Result<Exit, GateError> {
                 gate.recover(user, code, action.as_deref(), now)?,
                 |r| {
                     (
-                        ("recovery_codes_left", json!(r.remaining)),
+                        vec![("recovery_codes_left", json!(r.remaining))],
                         format!(
                             "accepted: {user} with a recovery code ({} left)",
                             r.remaining
@@ -430,6 +470,44 @@ fn run(cli: &Cli, out: &Out) -> Result<Exit, GateError> {
                     )
                 },
             )
+        }
+        Command::SendCode {
+            user,
+            action,
+            issuer,
+            deliver_command,
+        } => {
+            // Checked before a code is issued, so a typo does not start the cooldown.
+            let command = DeliveryCommand::parse(
+                deliver_command
+                    .as_deref()
+                    .ok_or(GateError::NoDeliveryCommand)?,
+            )?;
+            let gate = open_gate(cli, false)?;
+            let decision =
+                gate.send_code(user, issuer, action.as_deref(), now, |to, message| {
+                    command.deliver(to.as_str(), message, DELIVERY_TIMEOUT)
+                })?;
+            decided(out, user, decision, |sent| {
+                (
+                    vec![
+                        ("to", json!(sent.to.masked())),
+                        ("expires_at", json!(sent.expires_at)),
+                    ],
+                    format!(
+                        "code sent to {} for {user}; valid until {} ({} s)",
+                        sent.to.masked(),
+                        sent.expires_at,
+                        sent.expires_at.saturating_sub(now)
+                    ),
+                )
+            })
+        }
+        Command::Phone { user, number } => {
+            open_gate(cli, false)?.set_phone(user, number, now)?;
+            out.json(&json!({ "result": "accepted", "user": user, "event": "phone" }));
+            out.text(format!("{user}: texted codes now go to {number}"));
+            Ok(Exit::Accepted)
         }
         Command::Status { user } => {
             let status = open_gate(cli, false)?.status(user)?;
@@ -498,15 +576,17 @@ fn decided<T>(
     out: &Out,
     user: &str,
     decision: Decision<T>,
-    describe: impl FnOnce(&T) -> ((&'static str, Value), String),
+    describe: impl FnOnce(&T) -> (Vec<(&'static str, Value)>, String),
 ) -> Result<Exit, GateError> {
     match decision {
         Ok(value) => {
-            let ((name, detail), text) = describe(&value);
+            let (details, text) = describe(&value);
             let mut fields = serde_json::Map::new();
             fields.insert(String::from("result"), json!("accepted"));
             fields.insert(String::from("user"), json!(user));
-            fields.insert(String::from(name), detail);
+            for (name, detail) in details {
+                fields.insert(String::from(name), detail);
+            }
             out.json(&Value::Object(fields));
             out.text(text);
             Ok(Exit::Accepted)
@@ -685,7 +765,18 @@ fn status_json(user: &str, s: &UserStatus) -> Value {
         "locked_until": s.locked_until,
         "last_step": s.last_step,
         "version": s.version,
+        "phone": s.phone.as_ref().map(|p| p.as_str()),
+        "texted_code": texted_code_label(s.texted_code),
+        "texted_code_expires_at": s.texted_code_expires_at,
     })
+}
+
+fn texted_code_label(state: OobState) -> &'static str {
+    match state {
+        OobState::Empty => "none",
+        OobState::Pending => "pending",
+        OobState::Used => "used",
+    }
 }
 
 fn status_text(user: &str, s: &UserStatus, now: u64) -> String {
@@ -699,6 +790,16 @@ fn status_text(user: &str, s: &UserStatus, now: u64) -> String {
         text.push_str(&format!(
             "\nlocked out for {} s",
             s.locked_until.saturating_sub(now)
+        ));
+    }
+    match &s.phone {
+        Some(phone) => text.push_str(&format!("\nphone for texted codes: {}", phone.as_str())),
+        None => text.push_str("\nphone for texted codes: none"),
+    }
+    if s.texted_code == OobState::Pending && s.texted_code_expires_at > now {
+        text.push_str(&format!(
+            "\ntexted code pending, valid for {} s",
+            s.texted_code_expires_at.saturating_sub(now)
         ));
     }
     text

@@ -321,11 +321,15 @@ pub const OTP_URI_SIZE: usize = 64;
 /// The size in bytes of an `otp_recovery_codes`.
 pub const OTP_RECOVERY_CODES_SIZE: usize = 338;
 /// The size in bytes of an `otp_throttle`.
-pub const OTP_THROTTLE_SIZE: usize = 32;
+pub const OTP_THROTTLE_SIZE: usize = 24;
 /// The size in bytes of an `otp_throttle_state`.
-pub const OTP_THROTTLE_STATE_SIZE: usize = 24;
+pub const OTP_THROTTLE_STATE_SIZE: usize = 16;
 /// The size in bytes of an `otp_user_state`.
-pub const OTP_USER_STATE_SIZE: usize = 384;
+pub const OTP_USER_STATE_SIZE: usize = 432;
+/// The size in bytes of an `otp_oob_policy`.
+pub const OTP_OOB_POLICY_SIZE: usize = 24;
+/// The size in bytes of an `otp_oob_record` (its encoding, `OTP_OOB_RECORD_LEN` bytes).
+pub const OTP_OOB_RECORD_SIZE: usize = 56;
 
 const _: () = assert!(size_of::<otp_totp_params>() == OTP_TOTP_PARAMS_SIZE);
 const _: () = assert!(size_of::<otp_hotp_params>() == OTP_HOTP_PARAMS_SIZE);
@@ -334,6 +338,8 @@ const _: () = assert!(size_of::<otp_recovery_codes>() == OTP_RECOVERY_CODES_SIZE
 const _: () = assert!(size_of::<otp_throttle>() == OTP_THROTTLE_SIZE);
 const _: () = assert!(size_of::<otp_throttle_state>() == OTP_THROTTLE_STATE_SIZE);
 const _: () = assert!(size_of::<otp_user_state>() == OTP_USER_STATE_SIZE);
+const _: () = assert!(size_of::<oob::otp_oob_policy>() == OTP_OOB_POLICY_SIZE);
+const _: () = assert!(size_of::<oob::otp_oob_record>() == OTP_OOB_RECORD_SIZE);
 
 /// Runs `f` behind the panic boundary. Functions compute everything first and write their
 /// outputs last, so a caught panic leaves the outputs untouched.

@@ -12,11 +12,13 @@ pub struct AuditEntry {
     /// The user.
     pub user: String,
     /// What was done: `enroll`, `confirm`, `check`, `recover`, `reset`, `disable`,
-    /// `recovery-codes`.
+    /// `recovery-codes`, `phone`, `send-code`.
     pub event: &'static str,
     /// The caller's label for what the code was for (`--action`, e.g. a deploy), if any.
     pub action: Option<String>,
-    /// The outcome label: `accepted`, or a refusal such as `replayed` or `wrong`.
+    /// The outcome label: `accepted` (`accepted-sms` for a texted code), or a refusal such
+    /// as `replayed` or `wrong`; for `send-code`, `issued` and, after a failed delivery,
+    /// `delivery-failed`.
     pub outcome: &'static str,
     /// The clock drift of an accepted code, in time steps.
     pub drift: Option<i64>,

@@ -61,6 +61,20 @@ pub enum GateError {
     Randomness,
     /// The core library refused an input or parameter (not a code attempt).
     Core(crate::Error),
+    /// The phone number is not in E.164 form; the reason says what is wrong.
+    InvalidPhone(super::PhoneError),
+    /// The user has no phone number, so no code can be texted: `otpgate phone USER NUMBER`.
+    NoPhone,
+    /// No delivery command was given for a texted code.
+    NoDeliveryCommand,
+    /// The delivery command cannot be split into a program and arguments.
+    InvalidDeliveryCommand(&'static str),
+    /// The delivery command failed, so the code was withdrawn (see
+    /// [`Gate::send_code`](super::Gate::send_code)).
+    DeliveryFailed {
+        /// What went wrong, and whether the code could be withdrawn.
+        reason: String,
+    },
     /// The database server cannot be reached, went away (down, restarting, the connection
     /// lost) or did not answer in time: nothing was decided.
     StoreUnavailable(String),
@@ -113,6 +127,22 @@ impl fmt::Display for GateError {
             GateError::Store(message) => write!(f, "store error: {message}"),
             GateError::Randomness => f.write_str("the system random number generator failed"),
             GateError::Core(e) => write!(f, "{e}"),
+            GateError::InvalidPhone(e) => write!(
+                f,
+                "invalid phone number: {e}; write it in E.164 form, + and 8 to 15 digits \
+                 (e.g. +4915112345678)"
+            ),
+            GateError::NoPhone => f.write_str(
+                "the user has no phone number for texted codes: \
+                 set one with `otpgate phone USER NUMBER`",
+            ),
+            GateError::NoDeliveryCommand => f.write_str(
+                "no delivery command: give --deliver-command CMD or set OTPGATE_DELIVER_COMMAND",
+            ),
+            GateError::InvalidDeliveryCommand(why) => write!(f, "invalid delivery command: {why}"),
+            GateError::DeliveryFailed { reason } => {
+                write!(f, "the code was not delivered: {reason}")
+            }
             GateError::StoreUnavailable(message) => {
                 write!(
                     f,

@@ -2,15 +2,19 @@
 //! read-verify-swap through the store; a conflicting swap reads and verifies again.
 
 use core::fmt;
+use std::format;
 use std::string::String;
 use std::vec;
 use std::vec::Vec;
 
+use zeroize::Zeroizing;
+
 use super::record::{Record, Status};
-use super::{AuditEntry, AuditRecord, GateError, ServerKey, Store, Swap};
+use super::{AuditEntry, AuditRecord, GateError, PhoneNumber, ServerKey, Store, Swap};
 use crate::recovery::RecoveryCodeList;
 use crate::{
-    Error, KeyUri, RecoveryCodes, RecoveryVerification, Secret, Throttle, Totp, TotpParams,
+    Error, KeyUri, OOB_RECORD_LEN, OobCode, OobKey, OobPolicy, OobRecord, OobState,
+    OobVerification, RecoveryCodes, RecoveryVerification, Secret, Throttle, Totp, TotpParams,
     UserState, Verification,
 };
 
@@ -21,6 +25,11 @@ pub const MAX_ROUNDS: usize = 256;
 
 /// The longest user id, in bytes.
 pub const MAX_USER_LEN: usize = 128;
+
+/// How long after a texted code's expiry a wrong code is still refused with the texted
+/// code's fate ("expired", "already used") rather than as a plain wrong code: a user who
+/// types a late code learns why, and after that the texted code is forgotten.
+pub const TEXTED_CODE_NOTICE_SECS: u64 = 600;
 
 /// Why a code was refused. Unlike a [`GateError`], the gate reached a decision (and
 /// recorded it in the audit trail).
@@ -54,6 +63,23 @@ pub enum Refusal {
     /// The core refused the attempt before checking it (a malformed code, a lockout):
     /// its error says why.
     Refused(Error),
+    /// The code is not a current authenticator code, and the texted code has expired (or
+    /// was withdrawn after a failed delivery): send a new one.
+    SmsExpired,
+    /// The code is not a current authenticator code, and the texted code has had all its
+    /// tries: refused even if right. Send a new one.
+    SmsTooManyAttempts,
+    /// The code is not a current authenticator code, and the texted code was already used.
+    /// (Only a keyed hash of a texted code is kept, erased when it is used, so a used
+    /// texted code and a wrong one cannot be told apart: both count as a failure.)
+    SmsAlreadyUsed,
+    /// A new texted code was asked for too soon after the previous one.
+    SmsTooSoon {
+        /// Unix time from which a new code can be sent.
+        retry_at: u64,
+        /// Seconds from the request until then.
+        retry_in: u64,
+    },
 }
 
 impl Refusal {
@@ -72,6 +98,10 @@ impl Refusal {
             Refusal::Refused(Error::CodeWrongLength | Error::CodeInvalidCharacter) => "malformed",
             Refusal::Refused(Error::RecoveryCodeMalformed) => "malformed",
             Refusal::Refused(_) => "refused",
+            Refusal::SmsExpired => "sms-expired",
+            Refusal::SmsTooManyAttempts => "sms-too-many-attempts",
+            Refusal::SmsAlreadyUsed => "sms-already-used",
+            Refusal::SmsTooSoon { .. } => "sms-too-soon",
         }
     }
 
@@ -91,6 +121,17 @@ impl Refusal {
             Ok(Verification::Valid(m)) => Ok(m.drift),
             Ok(Verification::Replayed(_)) => Err(Refusal::Replayed),
             Ok(Verification::Invalid) => Err(Refusal::Wrong),
+            Err(e) => Err(Refusal::from_core(e, now)),
+        }
+    }
+
+    fn from_oob(outcome: Result<OobVerification, Error>, now: u64) -> Result<(), Self> {
+        match outcome {
+            Ok(OobVerification::Valid) => Ok(()),
+            Ok(OobVerification::Wrong | OobVerification::NoCodePending) => Err(Refusal::Wrong),
+            Ok(OobVerification::Expired) => Err(Refusal::SmsExpired),
+            Ok(OobVerification::TooManyAttempts) => Err(Refusal::SmsTooManyAttempts),
+            Ok(OobVerification::AlreadyUsed) => Err(Refusal::SmsAlreadyUsed),
             Err(e) => Err(Refusal::from_core(e, now)),
         }
     }
@@ -118,6 +159,23 @@ impl fmt::Display for Refusal {
             Refusal::RecoveryCodeUsed => f.write_str("this recovery code was already used"),
             Refusal::UnknownRecoveryCode => f.write_str("unknown recovery code"),
             Refusal::Refused(e) => write!(f, "{e}"),
+            Refusal::SmsExpired => f.write_str(
+                "not a current authenticator code, and the texted code has expired (or its \
+                 delivery failed): send a new one with `otpgate send-code`",
+            ),
+            Refusal::SmsTooManyAttempts => f.write_str(
+                "not a current authenticator code, and the texted code has had too many \
+                 attempts: send a new one with `otpgate send-code`",
+            ),
+            Refusal::SmsAlreadyUsed => f.write_str(
+                "not a current authenticator code, and the texted code was already used: \
+                 send a new one with `otpgate send-code`",
+            ),
+            Refusal::SmsTooSoon { retry_at, retry_in } => write!(
+                f,
+                "too soon after the last texted code: no new one before {retry_at} \
+                 (retry in {retry_in} s)"
+            ),
         }
     }
 }
@@ -134,11 +192,60 @@ pub struct Enrollment {
     pub uri: zeroize::Zeroizing<String>,
 }
 
-/// An accepted TOTP code.
+/// Which second factor an accepted code came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Factor {
+    /// A TOTP code from the authenticator app.
+    Totp,
+    /// A texted (out-of-band) code from [`Gate::send_code`].
+    Sms,
+}
+
+impl Factor {
+    /// `totp` or `sms`, as in the JSON output.
+    pub const fn label(self) -> &'static str {
+        match self {
+            Factor::Totp => "totp",
+            Factor::Sms => "sms",
+        }
+    }
+}
+
+/// An accepted code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Accepted {
-    /// The code's time step minus the server's, in steps.
+    /// The code's time step minus the server's, in steps (0 for a texted code).
     pub drift: i64,
+    /// The factor the code came from.
+    pub factor: Factor,
+}
+
+impl Accepted {
+    /// The round that records this acceptance: outcome `accepted` with the drift for a
+    /// TOTP code, `accepted-sms` for a texted one.
+    fn round<T>(self, value: T) -> Round<T> {
+        match self.factor {
+            Factor::Totp => Round::accept(value, Some(self.drift)),
+            Factor::Sms => Round::accept_as(value, None, "accepted-sms"),
+        }
+    }
+}
+
+/// A texted code handed to the delivery command, which reported success.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sent {
+    /// Where it went.
+    pub to: PhoneNumber,
+    /// Unix time from which the code is refused as expired.
+    pub expires_at: u64,
+}
+
+/// A code issued and committed, not yet delivered.
+struct Issued {
+    code: OobCode,
+    to: PhoneNumber,
+    issued_at: u64,
+    expires_at: u64,
 }
 
 /// An accepted recovery code.
@@ -149,7 +256,7 @@ pub struct Recovered {
 }
 
 /// What `status` reports about a user.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserStatus {
     /// Where the user is in the enrollment.
     pub status: Status,
@@ -163,24 +270,38 @@ pub struct UserStatus {
     pub last_step: Option<u64>,
     /// The record's version in the store (one more per recorded decision).
     pub version: u64,
+    /// Where texted codes go, if anywhere.
+    pub phone: Option<PhoneNumber>,
+    /// The last texted code: none, pending (possibly expired) or used.
+    pub texted_code: OobState,
+    /// When the last texted code expires (0 when none was sent).
+    pub texted_code_expires_at: u64,
 }
 
 /// What one round of a decision wants written.
 struct Round<T> {
     decision: Decision<T>,
     drift: Option<i64>,
+    /// The audit entry's outcome.
+    outcome: &'static str,
 }
 
 impl<T> Round<T> {
     fn accept(value: T, drift: Option<i64>) -> Self {
+        Self::accept_as(value, drift, "accepted")
+    }
+
+    fn accept_as(value: T, drift: Option<i64>, outcome: &'static str) -> Self {
         Round {
             decision: Ok(value),
             drift,
+            outcome,
         }
     }
 
     fn refuse(refusal: Refusal) -> Self {
         Round {
+            outcome: refusal.label(),
             decision: Err(refusal),
             drift: None,
         }
@@ -193,6 +314,7 @@ pub struct Gate<S> {
     key: ServerKey,
     throttle: Throttle,
     params: TotpParams,
+    oob_policy: OobPolicy,
 }
 
 impl<S: Store> Gate<S> {
@@ -213,6 +335,7 @@ impl<S: Store> Gate<S> {
             key,
             throttle: Throttle::default(),
             params: TotpParams::default(),
+            oob_policy: OobPolicy::default(),
         })
     }
 
@@ -220,6 +343,17 @@ impl<S: Store> Gate<S> {
     pub fn with_throttle(self, throttle: Throttle) -> Result<Self, GateError> {
         throttle.validate()?;
         Ok(Gate { throttle, ..self })
+    }
+
+    /// The same gate with another policy for texted codes ([`OobPolicy::default`]: 6
+    /// digits, valid 5 minutes, 3 tries, 60 seconds between two codes). The digits must be
+    /// 6, as for TOTP codes, since `check` takes either.
+    pub fn with_oob_policy(self, oob_policy: OobPolicy) -> Result<Self, GateError> {
+        oob_policy.validate()?;
+        if oob_policy.digits != self.params.digits.get() {
+            return Err(GateError::Core(Error::InvalidOobPolicy));
+        }
+        Ok(Gate { oob_policy, ..self })
     }
 
     /// The store underneath.
@@ -236,7 +370,20 @@ impl<S: Store> Gate<S> {
     /// disabled user gets a new secret (the old one never passes again); an active user is
     /// [`GateError::AlreadyEnrolled`]. `issuer` names the service in authenticator apps.
     pub fn enroll(&self, user: &str, issuer: &str, now: u64) -> Result<Enrollment, GateError> {
+        self.enroll_with_phone(user, issuer, None, now)
+    }
+
+    /// [`enroll`](Self::enroll), with the phone number texted codes go to
+    /// ([`send_code`](Self::send_code)), checked by [`PhoneNumber::parse`] first.
+    pub fn enroll_with_phone(
+        &self,
+        user: &str,
+        issuer: &str,
+        phone: Option<&str>,
+        now: u64,
+    ) -> Result<Enrollment, GateError> {
         check_user(user)?;
+        let phone = phone.map(PhoneNumber::parse).transpose()?;
         for _ in 0..MAX_ROUNDS {
             let expected = match self.store.load(user)? {
                 None => None,
@@ -252,6 +399,8 @@ impl<S: Store> Gate<S> {
                 status: Status::Pending,
                 secret: Secret::generate()?,
                 state: UserState::default(),
+                phone: phone.clone(),
+                accepted_texted: None,
             };
             let uri = key_uri(user, issuer, &record.secret)?;
             let audit = self.audit(user, "enroll", None, "pending", None, now);
@@ -265,9 +414,10 @@ impl<S: Store> Gate<S> {
         Err(GateError::Contention)
     }
 
-    /// Confirms a pending enrollment with the first `code`: the user becomes active and
-    /// gets recovery codes, generated and committed in the same write, and returned only
-    /// once that write succeeded. Show them to the user once.
+    /// Confirms a pending enrollment with the first `code` (from the authenticator app, or
+    /// a texted code, which proves the phone number): the user becomes active and gets
+    /// recovery codes, generated and committed in the same write, and returned only once
+    /// that write succeeded. Show them to the user once.
     pub fn confirm(
         &self,
         user: &str,
@@ -277,20 +427,29 @@ impl<S: Store> Gate<S> {
         self.decide(user, "confirm", None, now, |record| match record.status {
             Status::Active => Ok(Round::refuse(Refusal::AlreadyConfirmed)),
             Status::Disabled => Ok(Round::refuse(Refusal::Disabled)),
-            Status::Pending => match self.verify_code(record, code, now)? {
-                Ok(drift) => {
+            Status::Pending => match self.verify_code(user, record, code, now)? {
+                Ok(accepted) => {
                     let (set, codes) = RecoveryCodes::generate()?;
                     record.state.recovery = set;
                     record.status = Status::Active;
-                    Ok(Round::accept(codes, Some(drift)))
+                    Ok(accepted.round(codes))
                 }
                 Err(refusal) => Ok(Round::refuse(refusal)),
             },
         })
     }
 
-    /// The gate: checks a TOTP `code` of an active user, at most once across every process
-    /// sharing the store. `action` labels the audit entry (say, the deploy it allows).
+    /// The gate: checks a `code` of an active user, at most once across every process
+    /// sharing the store: a TOTP code, or the texted code of [`send_code`](Self::send_code).
+    /// `action` labels the audit entry (say, the deploy it allows).
+    ///
+    /// One typed code is one attempt, counted once by the throttle: it is checked as a TOTP
+    /// code first; only when it matches no time step (not when it is a replay) and a texted
+    /// code is in play (issued and not more than [`TEXTED_CODE_NOTICE_SECS`] past its
+    /// expiry) is the TOTP failure taken back and the code checked as the texted one, whose
+    /// outcome is what counts (and what the refusal says: wrong, expired, too many tries,
+    /// already used). A TOTP replay is refused as such without trying the texted code, so
+    /// a retried pipeline job never uses up the texted code's tries.
     pub fn check(
         &self,
         user: &str,
@@ -302,8 +461,8 @@ impl<S: Store> Gate<S> {
             if let Some(refusal) = inactive(record.status) {
                 return Ok(Round::refuse(refusal));
             }
-            Ok(match self.verify_code(record, code, now)? {
-                Ok(drift) => Round::accept(Accepted { drift }, Some(drift)),
+            Ok(match self.verify_code(user, record, code, now)? {
+                Ok(accepted) => accepted.round(accepted),
                 Err(refusal) => Round::refuse(refusal),
             })
         })
@@ -350,11 +509,11 @@ impl<S: Store> Gate<S> {
             if let Some(refusal) = inactive(record.status) {
                 return Ok(Round::refuse(refusal));
             }
-            match self.verify_code(record, code, now)? {
-                Ok(drift) => {
+            match self.verify_code(user, record, code, now)? {
+                Ok(accepted) => {
                     let (set, codes) = RecoveryCodes::generate()?;
                     record.state.recovery = set;
-                    Ok(Round::accept(codes, Some(drift)))
+                    Ok(accepted.round(codes))
                 }
                 Err(refusal) => Ok(Round::refuse(refusal)),
             }
@@ -394,7 +553,141 @@ impl<S: Store> Gate<S> {
             locked_until: record.state.throttle.locked_until,
             last_step: record.state.last_accepted(),
             version,
+            texted_code: record.state.oob.state(),
+            texted_code_expires_at: record.state.oob.expires_at(),
+            phone: record.phone,
         })
+    }
+
+    /// Sets or changes the phone number `user`'s texted codes go to (an administrator's
+    /// action), checked by [`PhoneNumber::parse`]. A code texted to the previous number
+    /// is withdrawn: the number is usually changed because the old phone is gone.
+    pub fn set_phone(&self, user: &str, phone: &str, now: u64) -> Result<(), GateError> {
+        let phone = PhoneNumber::parse(phone)?;
+        self.decide(user, "phone", None, now, |record| {
+            record.phone = Some(phone.clone());
+            record.state.oob.withdraw();
+            Ok(Round::accept((), None))
+        })
+        .map(|_| ())
+    }
+
+    /// Texts `user` a one-time code: issues it (as [`UserState::issue_oob`], under the
+    /// gate's [`OobPolicy`]) in one read-verify-swap like every decision, then hands the
+    /// phone number and the message (the code, `issuer`, `action`, the validity and a
+    /// warning not to share it) to `deliver`, which sends it and says whether it did.
+    ///
+    /// The order, and what a crash at each point leaves:
+    ///
+    /// 1. The issued code is committed (audit outcome `issued`) before it leaves this
+    ///    process, so the resend cooldown and single use hold across processes, and no
+    ///    code is ever delivered that the store does not know (of two racing sends, the
+    ///    loser's code is never shown anywhere). A crash here leaves a pending code that
+    ///    no one was told: as good as no code (guessing it is bounded by its tries and the
+    ///    throttle), and it expires.
+    /// 2. `deliver` runs. If it fails, a second swap withdraws the code (audit outcome
+    ///    `delivery-failed`; the code then counts as expired) and the result is
+    ///    [`GateError::DeliveryFailed`]. The cooldown still runs from the issue: a gateway
+    ///    that timed out may have sent the message anyway, and a failing gateway must not
+    ///    be hammered. A crash between the failure and the withdrawal leaves the code
+    ///    valid until its expiry, usable only by someone the gateway did deliver it to.
+    ///
+    /// Delivering first and committing after would be worse on every count: two processes
+    /// could both pass the cooldown check and both text a code, and a failed commit would
+    /// leave the user with a code that never works.
+    ///
+    /// Refusals (no code issued): [`Refusal::Disabled`], [`Refusal::SmsTooSoon`] within the
+    /// cooldown, [`Refusal::Throttled`] and [`Refusal::LockedOut`] while the user is
+    /// locked out (a code could not be checked anyway, and this stops texting a locked
+    /// account). A pending user can be sent a code (a texted code confirms the
+    /// enrollment). [`GateError::NoPhone`] when the user has no phone number.
+    pub fn send_code(
+        &self,
+        user: &str,
+        issuer: &str,
+        action: Option<&str>,
+        now: u64,
+        deliver: impl FnOnce(&PhoneNumber, &str) -> Result<(), String>,
+    ) -> Result<Decision<Sent>, GateError> {
+        let key = self.key.oob_key()?;
+        let decision = self.decide(user, "send-code", action, now, |record| {
+            if record.status == Status::Disabled {
+                return Ok(Round::refuse(Refusal::Disabled));
+            }
+            let to = record.phone.clone().ok_or(GateError::NoPhone)?;
+            if let Err(e) = self.throttle.check(&record.state.throttle, now) {
+                return Ok(Round::refuse(Refusal::from_core(e, now)));
+            }
+            match record.state.issue_oob(&key, user, &self.oob_policy, now) {
+                Ok(code) => {
+                    record.accepted_texted = None;
+                    Ok(Round::accept_as(
+                        Issued {
+                            code,
+                            to,
+                            issued_at: record.state.oob.issued_at(),
+                            expires_at: record.state.oob.expires_at(),
+                        },
+                        None,
+                        "issued",
+                    ))
+                }
+                Err(Error::OobIssueTooSoon { retry_at }) => {
+                    Ok(Round::refuse(Refusal::SmsTooSoon {
+                        retry_at,
+                        retry_in: retry_at.saturating_sub(now),
+                    }))
+                }
+                Err(e) => Err(e.into()),
+            }
+        })?;
+        let issued = match decision {
+            Ok(issued) => issued,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
+        let text = message(
+            issuer,
+            action,
+            issued.code.as_str(),
+            self.oob_policy.ttl_secs,
+        );
+        match deliver(&issued.to, &text) {
+            Ok(()) => Ok(Ok(Sent {
+                to: issued.to,
+                expires_at: issued.expires_at,
+            })),
+            Err(reason) => {
+                let reason = match self.withdraw(user, issued.issued_at, action, now) {
+                    Ok(()) => format!("{reason}; the code was withdrawn"),
+                    Err(e) => format!(
+                        "{reason}; the code could not be withdrawn ({e}) and stays valid \
+                         until {}",
+                        issued.expires_at
+                    ),
+                };
+                Err(GateError::DeliveryFailed { reason })
+            }
+        }
+    }
+
+    /// Withdraws the texted code issued at `issued_at` if it is still pending (another
+    /// process may have replaced or used it meanwhile), with the audit outcome
+    /// `delivery-failed` either way.
+    fn withdraw(
+        &self,
+        user: &str,
+        issued_at: u64,
+        action: Option<&str>,
+        now: u64,
+    ) -> Result<(), GateError> {
+        self.decide(user, "send-code", action, now, |record| {
+            let oob = &mut record.state.oob;
+            if oob.issued_at() == issued_at {
+                oob.withdraw();
+            }
+            Ok(Round::accept_as((), None, "delivery-failed"))
+        })
+        .map(|_| ())
     }
 
     /// The audit trail, up to `limit` entries, the latest last.
@@ -402,23 +695,54 @@ impl<S: Store> Gate<S> {
         self.store.audit_log(user, limit)
     }
 
-    /// Verifies a TOTP code against the record under the throttle. A replayed code is
-    /// refused without counting as a failure: it is a code that already passed, so counting
-    /// it would let a retried pipeline job, or anyone who saw a used code, lock out the
-    /// user who just passed, and it tells a guesser nothing about the next code.
+    /// Verifies a code against the record under the throttle, as a TOTP code and then, as
+    /// [`check`](Self::check) describes, as the texted code. A replayed TOTP code is
+    /// refused without counting as a failure: it is a code that already passed, so
+    /// counting it would let a retried pipeline job, or anyone who saw a used code, lock
+    /// out the user who just passed, and it tells a guesser nothing about the next code.
     fn verify_code(
         &self,
+        user: &str,
         record: &mut Record,
         code: &str,
         now: u64,
-    ) -> Result<Decision<i64>, GateError> {
+    ) -> Result<Decision<Accepted>, GateError> {
         let totp = Totp::new(&record.secret, self.params)?;
         let before = record.state.throttle;
         let outcome = record.state.verify_totp(&totp, &self.throttle, code, now);
-        if matches!(outcome, Ok(Verification::Replayed(_))) {
-            record.state.throttle = before;
+        match outcome {
+            Ok(Verification::Replayed(_)) => {
+                record.state.throttle = before;
+                Ok(Err(Refusal::Replayed))
+            }
+            Ok(Verification::Invalid) if texted_code_in_play(&record.state.oob, now) => {
+                // One attempt, one failure: the texted code's outcome counts instead.
+                record.state.throttle = before;
+                let key = self.key.oob_key()?;
+                let pending = Zeroizing::new(record.state.oob.to_bytes());
+                let outcome = record
+                    .state
+                    .verify_oob(&key, &self.throttle, user, code, now);
+                match outcome {
+                    Ok(OobVerification::Valid) => record.accepted_texted = Some(pending),
+                    Ok(OobVerification::AlreadyUsed)
+                        if replays(&key, user, code, record.accepted_texted.as_deref()) =>
+                    {
+                        record.state.throttle = before;
+                        return Ok(Err(Refusal::Replayed));
+                    }
+                    _ => {}
+                }
+                Ok(Refusal::from_oob(outcome, now).map(|()| Accepted {
+                    drift: 0,
+                    factor: Factor::Sms,
+                }))
+            }
+            outcome => Ok(Refusal::from_totp(outcome, now).map(|drift| Accepted {
+                drift,
+                factor: Factor::Totp,
+            })),
         }
-        Ok(Refusal::from_totp(outcome, now))
     }
 
     fn read(&self, user: &str) -> Result<(u64, Record), GateError> {
@@ -475,11 +799,11 @@ impl<S: Store> Gate<S> {
     ) -> Result<Decision<T>, GateError> {
         for _ in 0..MAX_ROUNDS {
             let (version, mut record) = self.read(user)?;
-            let Round { decision, drift } = round(&mut record)?;
-            let outcome = match &decision {
-                Ok(_) => "accepted",
-                Err(refusal) => refusal.label(),
-            };
+            let Round {
+                decision,
+                drift,
+                outcome,
+            } = round(&mut record)?;
             let audit = self.audit(user, event, action, outcome, drift, now);
             if self.swap(user, Some(version), &record, &audit)? == Swap::Written {
                 return Ok(decision);
@@ -487,6 +811,54 @@ impl<S: Store> Gate<S> {
         }
         Err(GateError::Contention)
     }
+}
+
+/// Whether a typed code that is not a TOTP code is checked as the texted code: one was
+/// issued, at or before `now`, and its expiry is at most [`TEXTED_CODE_NOTICE_SECS`] ago.
+/// (A clock that went back before the issue leaves the TOTP failure counted.)
+fn texted_code_in_play(oob: &OobRecord, now: u64) -> bool {
+    oob.state() != OobState::Empty
+        && now >= oob.issued_at()
+        && now < oob.expires_at().saturating_add(TEXTED_CODE_NOTICE_SECS)
+}
+
+/// Whether `code` is the texted code accepted before, from `accepted` (its record just
+/// before it was accepted), checked on a scratch copy at its issue time: a replay, which is
+/// refused as such and not counted, like a replayed TOTP code.
+fn replays(key: &OobKey, user: &str, code: &str, accepted: Option<&[u8; OOB_RECORD_LEN]>) -> bool {
+    let Some(mut scratch) = accepted.and_then(|bytes| OobRecord::from_bytes(bytes).ok()) else {
+        return false;
+    };
+    let at = scratch.issued_at();
+    matches!(
+        scratch.verify(key, user, code, at),
+        Ok(OobVerification::Valid)
+    )
+}
+
+/// The text message: the code first (phones offer to fill it in from there), who sends
+/// it and for what, how long it is valid, and not to share it. Control characters in the
+/// issuer or the action are replaced, so they cannot fake a line of the message.
+fn message(issuer: &str, action: Option<&str>, code: &str, ttl_secs: u64) -> Zeroizing<String> {
+    let clean = |text: &str| -> String {
+        text.chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect()
+    };
+    let what = match action {
+        Some(action) => format!("to approve: {}", clean(action)),
+        None => String::from("to approve a deploy"),
+    };
+    let validity = match (ttl_secs / 60, ttl_secs % 60) {
+        (1, 0) => String::from("1 minute"),
+        (minutes, 0) => format!("{minutes} minutes"),
+        _ => format!("{ttl_secs} seconds"),
+    };
+    let issuer = clean(issuer);
+    Zeroizing::new(format!(
+        "{code} is your {issuer} code {what}. It expires in {validity}. Do not share it: \
+         no one from {issuer} will ask you for it."
+    ))
 }
 
 fn inactive(status: Status) -> Option<Refusal> {

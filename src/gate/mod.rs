@@ -8,6 +8,9 @@
 //!   passes at most once across every process sharing the store.
 //! - Every record is sealed ([`ServerKey`]) and bound to its user and version; every
 //!   decision is written with its [`AuditEntry`] in one transaction.
+//! - [`Gate::send_code`] texts a one-time code through a delivery command
+//!   ([`DeliveryCommand`]) to the user's [`PhoneNumber`]; [`Gate::check`] takes it as well
+//!   as a TOTP code, once.
 //! - It fails closed: an unknown user, a missing, unreadable, corrupt or tampered record,
 //!   a store fault or a wrong key is a [`GateError`], never a pass and never an implicit
 //!   enrollment.
@@ -32,9 +35,11 @@
 //! ```
 
 mod audit;
+mod deliver;
 mod error;
 mod flow;
 mod memory;
+mod phone;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod record;
@@ -45,11 +50,14 @@ mod store;
 #[cfg(feature = "postgres")]
 pub use self::postgres::{CONNECT_TIMEOUT, MIGRATION_LOCK, PostgresStore, STATEMENT_TIMEOUT};
 pub use audit::{AuditEntry, AuditRecord};
+pub use deliver::{DELIVERY_TIMEOUT, DeliveryCommand};
 pub use error::GateError;
 pub use flow::{
-    Accepted, Decision, Enrollment, Gate, MAX_ROUNDS, MAX_USER_LEN, Recovered, Refusal, UserStatus,
+    Accepted, Decision, Enrollment, Factor, Gate, MAX_ROUNDS, MAX_USER_LEN, Recovered, Refusal,
+    Sent, TEXTED_CODE_NOTICE_SECS, UserStatus,
 };
 pub use memory::MemoryStore;
+pub use phone::{PHONE_MAX_DIGITS, PHONE_MIN_DIGITS, PhoneError, PhoneNumber};
 pub use record::Status;
 pub use seal::{SERVER_KEY_LEN, ServerKey};
 pub use sqlite::{BUSY_TIMEOUT, SCHEMA_VERSION, SqliteStore};

@@ -2,25 +2,38 @@
 //!
 //! | Size | Field |
 //! |-----:|-------|
-//! | 1    | format: 1 |
+//! | 1    | format: 2 |
 //! | 1    | status: 0 pending, 1 active, 2 disabled |
 //! | 1    | secret length `n` (1 to [`MAX_SECRET_LEN`](crate::MAX_SECRET_LEN)) |
 //! | n    | the TOTP secret |
 //! | 2    | state length `m`, big-endian |
 //! | m    | [`UserState::encode`], of whatever version the core writes |
+//! | 1    | phone number length `p`: 0 for none, else 9 to 16 |
+//! | p    | the phone number for texted codes, as [`PhoneNumber`] checks it |
+//! | 1    | 1 when the last accepted texted code follows, else 0 |
+//! | 0 or 56 | that code's [`OobRecord`] as it was just before it was accepted |
 //!
 //! The state is length-prefixed so that a new `UserState` encoding (a longer one) is read
 //! back by [`UserState::decode`] as it is; a later format adds fields after it and gets a
-//! new format number.
+//! new format number. Format 1 (the same without the phone number) is still read, as a
+//! user without a phone; records are always written in format 2. The phone number is
+//! sealed with the rest: it is personal data, and moving texted codes to another number
+//! must need the server key.
+//!
+//! The last accepted texted code is kept (its keyed tag, not the code) because the core
+//! erases the tag of a used code: with it, the gate can tell a replay of that code, which
+//! it refuses without counting a failure as it does for TOTP codes, from a wrong code.
 
 use std::vec::Vec;
 
 use zeroize::Zeroizing;
 
-use super::GateError;
-use crate::{Secret, USER_STATE_LEN, UserState};
+use super::{GateError, PhoneNumber};
+use crate::{OOB_RECORD_LEN, OobRecord, Secret, USER_STATE_LEN, UserState};
 
-const FORMAT: u8 = 1;
+/// Without the phone number (written before texted codes).
+const FORMAT_1: u8 = 1;
+const FORMAT: u8 = 2;
 
 /// Where a user is in the enrollment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -66,6 +79,10 @@ pub(crate) struct Record {
     pub status: Status,
     pub secret: Secret,
     pub state: UserState,
+    pub phone: Option<PhoneNumber>,
+    /// The texted code last accepted, encoded as its record was just before (pending,
+    /// with its tag), to recognise its replay.
+    pub accepted_texted: Option<Zeroizing<[u8; OOB_RECORD_LEN]>>,
 }
 
 impl Record {
@@ -83,6 +100,20 @@ impl Record {
         out.extend_from_slice(secret);
         out.extend_from_slice(&state_len.to_be_bytes());
         out.extend_from_slice(state);
+        let phone = self
+            .phone
+            .as_ref()
+            .map_or("", PhoneNumber::as_str)
+            .as_bytes();
+        out.push(u8::try_from(phone.len()).map_err(|_| GateError::RecordCorrupt)?);
+        out.extend_from_slice(phone);
+        match &self.accepted_texted {
+            None => out.push(0),
+            Some(texted) => {
+                out.push(1);
+                out.extend_from_slice(texted.as_slice());
+            }
+        }
         Ok(out)
     }
 
@@ -93,7 +124,7 @@ impl Record {
         let (&[format, status, secret_len], rest) = bytes
             .split_first_chunk::<3>()
             .ok_or(GateError::RecordCorrupt)?;
-        if format != FORMAT {
+        if format != FORMAT && format != FORMAT_1 {
             return Err(GateError::RecordCorrupt);
         }
         let status = Status::from_byte(status).ok_or(GateError::RecordCorrupt)?;
@@ -104,15 +135,57 @@ impl Record {
             .split_first_chunk::<2>()
             .ok_or(GateError::RecordCorrupt)?;
         let state_len = usize::from(u16::from_be_bytes(*state_len));
-        if rest.len() != state_len {
-            return Err(GateError::RecordCorrupt);
-        }
+        let (state, rest) = rest
+            .split_at_checked(state_len)
+            .ok_or(GateError::RecordCorrupt)?;
+        let (phone, accepted_texted) = if format == FORMAT_1 {
+            if !rest.is_empty() {
+                return Err(GateError::RecordCorrupt);
+            }
+            (None, None)
+        } else {
+            decode_format_2_tail(rest)?
+        };
         Ok(Record {
             status,
             secret: Secret::from_bytes(secret).map_err(corrupt)?,
-            state: UserState::decode(rest).map_err(corrupt)?,
+            state: UserState::decode(state).map_err(corrupt)?,
+            phone,
+            accepted_texted,
         })
     }
+}
+
+/// What follows the state in format 2: the phone number and the last accepted texted
+/// code, each checked, and nothing after them.
+type Tail = (Option<PhoneNumber>, Option<Zeroizing<[u8; OOB_RECORD_LEN]>>);
+
+fn decode_format_2_tail(bytes: &[u8]) -> Result<Tail, GateError> {
+    let (&[phone_len], rest) = bytes
+        .split_first_chunk::<1>()
+        .ok_or(GateError::RecordCorrupt)?;
+    let (phone, rest) = rest
+        .split_at_checked(usize::from(phone_len))
+        .ok_or(GateError::RecordCorrupt)?;
+    let phone = match phone {
+        [] => None,
+        phone => Some(
+            PhoneNumber::parse(core::str::from_utf8(phone).map_err(|_| GateError::RecordCorrupt)?)
+                .map_err(|_| GateError::RecordCorrupt)?,
+        ),
+    };
+    let accepted = match rest.split_first() {
+        Some((0, [])) => None,
+        Some((1, texted)) => {
+            let texted: [u8; OOB_RECORD_LEN] =
+                texted.try_into().map_err(|_| GateError::RecordCorrupt)?;
+            let texted = Zeroizing::new(texted);
+            OobRecord::from_bytes(&texted).map_err(|_| GateError::RecordCorrupt)?;
+            Some(texted)
+        }
+        _ => return Err(GateError::RecordCorrupt),
+    };
+    Ok((phone, accepted))
 }
 
 #[cfg(test)]
@@ -127,6 +200,8 @@ mod tests {
             status: Status::Active,
             secret: Secret::from_bytes(&[7; 20]).unwrap(),
             state,
+            phone: Some(PhoneNumber::parse("+4915112345678").unwrap()),
+            accepted_texted: None,
         }
     }
 
@@ -137,6 +212,95 @@ mod tests {
         assert_eq!(back.status, Status::Active);
         assert_eq!(back.secret.as_bytes(), &[7; 20]);
         assert_eq!(back.state, record().state);
+        assert_eq!(back.phone, record().phone);
+        assert!(back.accepted_texted.is_none());
+        let none = Record {
+            phone: None,
+            ..record()
+        };
+        let back = Record::decode(&none.encode().unwrap()).unwrap();
+        assert_eq!(back.phone, None);
+        let texted = Record {
+            accepted_texted: Some(Zeroizing::new(texted_record())),
+            ..record()
+        };
+        let back = Record::decode(&texted.encode().unwrap()).unwrap();
+        assert_eq!(back.accepted_texted.as_deref(), Some(&texted_record()));
+    }
+
+    fn texted_record() -> [u8; OOB_RECORD_LEN] {
+        let key = crate::OobKey::new(&[1; 32]).unwrap();
+        let mut oob = OobRecord::default();
+        let fill = |b: &mut [u8]| {
+            b.fill(5);
+            Ok::<(), ()>(())
+        };
+        oob.issue_with(&key, "alice", &crate::OobPolicy::default(), 1000, fill)
+            .unwrap();
+        oob.to_bytes()
+    }
+
+    #[test]
+    fn a_kept_texted_code_that_is_not_a_valid_record_or_not_56_bytes_is_corrupt() {
+        let texted = Record {
+            accepted_texted: Some(Zeroizing::new(texted_record())),
+            ..record()
+        };
+        let bytes = texted.encode().unwrap();
+        let at = bytes.len() - OOB_RECORD_LEN;
+        let mut bad = bytes.to_vec();
+        bad[at] = 7; // not a record state
+        let mut short = bytes.to_vec();
+        short.pop();
+        let mut flag = bytes.to_vec();
+        flag[at - 1] = 2;
+        for bad in [bad, short, flag] {
+            assert!(matches!(
+                Record::decode(&bad),
+                Err(GateError::RecordCorrupt)
+            ));
+        }
+    }
+
+    /// Format 1, as the gate wrote it before texted codes: the same framing without the
+    /// phone number.
+    #[test]
+    fn a_format_1_record_reads_as_a_user_without_a_phone() {
+        let none = Record {
+            phone: None,
+            ..record()
+        };
+        let bytes = none.encode().unwrap();
+        assert_eq!(
+            &bytes[bytes.len() - 2..],
+            [0, 0],
+            "no phone, no texted code"
+        );
+        let mut old = bytes[..bytes.len() - 2].to_vec();
+        old[0] = 1;
+        let back = Record::decode(&old).unwrap();
+        assert_eq!(back.status, Status::Active);
+        assert_eq!(back.phone, None);
+        assert_eq!(back.state, record().state);
+        old.push(0);
+        assert!(matches!(
+            Record::decode(&old),
+            Err(GateError::RecordCorrupt)
+        ));
+    }
+
+    #[test]
+    fn a_stored_phone_number_that_is_not_e164_is_corrupt() {
+        let bytes = record().encode().unwrap();
+        let at = bytes.len() - 15;
+        for (offset, byte) in [(0, b'x'), (1, b'0'), (13, b' ')] {
+            let mut bad = bytes.to_vec();
+            bad[at + offset] = byte;
+            assert!(matches!(
+                Record::decode(&bad),
+                Err(GateError::RecordCorrupt)
+            ));
+        }
     }
 
     #[test]
@@ -148,7 +312,7 @@ mod tests {
                 Err(GateError::RecordCorrupt)
             ));
         }
-        for (at, value) in [(0, 2), (1, 3), (2, 0)] {
+        for (at, value) in [(0, 3), (1, 3), (2, 0)] {
             let mut bad = bytes.to_vec();
             bad[at] = value;
             assert!(matches!(

@@ -16,9 +16,11 @@ use std::vec::Vec;
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
+use sha2::{Digest, Sha256};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use super::GateError;
+use crate::OobKey;
 
 /// The length of a server key in bytes.
 pub const SERVER_KEY_LEN: usize = 32;
@@ -26,6 +28,10 @@ const NONCE_LEN: usize = 24;
 const TAG_LEN: usize = 16;
 const RECORD_CONTEXT: &[u8] = b"otpgate record v1\0";
 const KEY_CHECK_CONTEXT: &[u8] = b"otpgate key check v1\0";
+/// The label the out-of-band code key is derived from (see [`ServerKey::oob_key`]).
+const OOB_KEY_LABEL: &[u8] = b"otpgate out-of-band code key v1\0";
+/// The SHA-256 block size, for HMAC's pads.
+const SHA256_BLOCK: usize = 64;
 
 /// The server key that seals every record: 32 random bytes, wiped on drop, never printed.
 pub struct ServerKey {
@@ -113,6 +119,20 @@ impl ServerKey {
         self.open_with(KEY_CHECK_CONTEXT, check).is_ok()
     }
 
+    /// The key that texted codes' tags are computed under: HMAC-SHA-256 under the server
+    /// key of a fixed label, computed when needed and never stored.
+    ///
+    /// Why derived rather than the server key itself: the server key is an XChaCha20-Poly1305
+    /// key, and one key should serve one algorithm; HMAC under a uniformly random key is a
+    /// PRF, so the derived key is independent of the sealing key and of any other key derived
+    /// with another label. Why not a key of its own: a second file to create, protect, back up
+    /// and move in step with the first, for no gain, since whoever reads the server key can
+    /// open every record (and the tags inside) anyway.
+    pub(crate) fn oob_key(&self) -> Result<OobKey, GateError> {
+        let derived = Zeroizing::new(hmac_sha256(&self.bytes, OOB_KEY_LABEL));
+        Ok(OobKey::new(derived.as_slice())?)
+    }
+
     fn seal_with(&self, aad: &[u8], msg: &[u8]) -> Result<Vec<u8>, GateError> {
         let mut nonce = [0u8; NONCE_LEN];
         getrandom::fill(&mut nonce).map_err(|_| GateError::Randomness)?;
@@ -156,6 +176,21 @@ impl core::fmt::Debug for ServerKey {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str("ServerKey(..)")
     }
+}
+
+/// HMAC-SHA-256 (RFC 2104) for a key of at most one block, as the server key is.
+fn hmac_sha256(key: &[u8; SERVER_KEY_LEN], message: &[u8]) -> [u8; 32] {
+    let mut pad = Zeroizing::new([0u8; SHA256_BLOCK]);
+    let mut keyed = |byte: u8| {
+        for (i, p) in pad.iter_mut().enumerate() {
+            *p = key.get(i).copied().unwrap_or(0) ^ byte;
+        }
+        Sha256::new().chain_update(pad.as_slice())
+    };
+    let mut inner = keyed(0x36).chain_update(message).finalize();
+    let outer = keyed(0x5c).chain_update(inner.as_slice()).finalize();
+    inner.as_mut_slice().zeroize();
+    outer.into()
 }
 
 fn hex_value(digit: u8) -> Option<u8> {
@@ -218,6 +253,23 @@ mod tests {
             key(1).open("alice", 7, &sealed[..39]),
             Err(GateError::RecordCorrupt)
         );
+    }
+
+    /// The derivation is HMAC-SHA-256 under the server key (checked against the `hmac`
+    /// crate), and the derived key is not the server key itself.
+    #[test]
+    fn the_out_of_band_key_is_an_hmac_of_a_label_under_the_server_key() {
+        use hmac::{KeyInit, Mac};
+        let server = [9u8; SERVER_KEY_LEN];
+        let mut reference = hmac::Hmac::<Sha256>::new_from_slice(&server).unwrap();
+        reference.update(OOB_KEY_LABEL);
+        let expected = reference.finalize().into_bytes();
+        assert_eq!(
+            hmac_sha256(&server, OOB_KEY_LABEL).as_slice(),
+            expected.as_slice()
+        );
+        assert_ne!(hmac_sha256(&server, OOB_KEY_LABEL), server);
+        assert!(key(9).oob_key().is_ok());
     }
 
     #[test]

@@ -885,6 +885,9 @@ static void test_struct_sizes_match_their_constants(void) {
     CHECK(sizeof(otp_throttle) == OTP_THROTTLE_SIZE);
     CHECK(sizeof(otp_throttle_state) == OTP_THROTTLE_STATE_SIZE);
     CHECK(sizeof(otp_user_state) == OTP_USER_STATE_SIZE);
+    CHECK(sizeof(otp_oob_key) == OTP_OOB_KEY_SIZE);
+    CHECK(sizeof(otp_oob_policy) == OTP_OOB_POLICY_SIZE);
+    CHECK(sizeof(otp_oob_record) == OTP_OOB_RECORD_SIZE);
 }
 
 /* Keys longer than every hash block, up to OTP_MAX_SECRET_LEN (256) bytes, give the codes

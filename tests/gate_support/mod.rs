@@ -69,6 +69,7 @@ impl Env {
     pub fn command(&self) -> Command {
         let mut cmd = Command::new(BIN);
         cmd.env_remove("OTPGATE_DB")
+            .env_remove("OTPGATE_DELIVER_COMMAND")
             .env_remove("OTPGATE_KEY_FILE")
             .arg("--db")
             .arg(&self.db)

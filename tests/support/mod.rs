@@ -1,6 +1,16 @@
 //! Shared by the integration tests that run the example programs or external tools.
 // Each test crate that includes this module uses only part of it.
 #![allow(dead_code)]
+// Test support: a failed step is a failed test.
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
+
+pub mod memory;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
