@@ -46,15 +46,8 @@ fn sixteen_checks_of_one_code_accept_exactly_one_and_refuse_the_rest_as_replayed
         let (phone, _) = env.activate(&user);
         let fresh = code(&phone, step_now(&phone));
         let runs = together(&env, &["--json", "check", &user, &fresh]);
-        let accepted = runs.iter().filter(|r| r.code == Some(0)).count();
-        assert_eq!(accepted, 1, "round {round}: {runs:#?}");
-        for run in runs.iter().filter(|r| r.code != Some(0)) {
-            assert_eq!(run.code, Some(1), "round {round}: {run:?}");
-            assert_eq!(run.json()["reason"], "replayed", "round {round}: {run:?}");
-        }
         let outcomes = env.outcomes(&user, "check");
-        assert_eq!(outcomes.len(), PROCESSES, "every decision is audited");
-        assert_eq!(outcomes.iter().filter(|o| *o == "accepted").count(), 1);
+        gate_support::assert_exactly_one_accepted(&runs, &outcomes, "accepted", round);
     }
 }
 

@@ -199,15 +199,8 @@ fn sixteen_concurrent_checks_of_one_texted_code_accept_exactly_one() {
                 .collect();
             handles.into_iter().map(|h| h.join().unwrap()).collect()
         });
-        let accepted = runs.iter().filter(|r| r.code == Some(0)).count();
-        assert_eq!(accepted, 1, "round {round}: {runs:#?}");
-        for run in runs.iter().filter(|r| r.code != Some(0)) {
-            assert_eq!(run.code, Some(1), "round {round}: {run:?}");
-            assert_eq!(run.json()["reason"], "replayed", "round {round}: {run:?}");
-        }
         let outcomes = env.outcomes(&user, "check");
-        assert_eq!(outcomes.len(), PROCESSES, "every decision is audited");
-        assert_eq!(outcomes.iter().filter(|o| *o == "accepted-sms").count(), 1);
+        gate_support::assert_exactly_one_accepted(&runs, &outcomes, "accepted-sms", round);
     }
 }
 

@@ -263,15 +263,8 @@ fn thirty_two_checks_from_two_runners_accept_each_code_exactly_once_in_fifty_rou
             .map(|i| (if i % 2 == 0 { &a } else { &b }, args.clone()))
             .collect();
         let runs = together(&jobs);
-        let accepted = runs.iter().filter(|r| r.code == Some(0)).count();
-        assert_eq!(accepted, 1, "round {round}: {runs:#?}");
-        for run in runs.iter().filter(|r| r.code != Some(0)) {
-            assert_eq!(run.code, Some(1), "round {round}: {run:?}");
-            assert_eq!(run.json()["reason"], "replayed", "round {round}: {run:?}");
-        }
         let outcomes = db.outcomes(&user, "check");
-        assert_eq!(outcomes.len(), PROCESSES, "every decision is audited");
-        assert_eq!(outcomes.iter().filter(|o| *o == "accepted").count(), 1);
+        gate_support::assert_exactly_one_accepted(&runs, &outcomes, "accepted", round);
     }
 }
 

@@ -147,3 +147,30 @@ pub fn step_now(phone: &Totp) -> u64 {
 pub fn code(phone: &Totp, step: u64) -> String {
     phone.generate_at_step(step).to_string()
 }
+
+/// The verdict on one race of processes checking the same code: exactly one accepted, every
+/// other refused as replayed (exit 1, never a store error), and every decision in the audit
+/// trail (`outcomes`) with one `accepted` (the acceptance's label, such as `accepted-sms`).
+pub fn assert_exactly_one_accepted(
+    runs: &[Run],
+    outcomes: &[String],
+    accepted: &str,
+    round: usize,
+) {
+    let passed = runs.iter().filter(|r| r.code == Some(0)).count();
+    assert_eq!(passed, 1, "round {round}: {runs:#?}");
+    for run in runs.iter().filter(|r| r.code != Some(0)) {
+        assert_eq!(run.code, Some(1), "round {round}: {run:?}");
+        assert_eq!(run.json()["reason"], "replayed", "round {round}: {run:?}");
+    }
+    assert_eq!(
+        outcomes.len(),
+        runs.len(),
+        "round {round}: every decision is audited"
+    );
+    assert_eq!(
+        outcomes.iter().filter(|o| *o == accepted).count(),
+        1,
+        "round {round}: {outcomes:?}"
+    );
+}
