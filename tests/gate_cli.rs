@@ -378,6 +378,47 @@ fn a_damaged_or_tampered_record_fails_closed() {
 }
 
 #[test]
+fn help_where_a_code_should_be_is_never_an_accepted_exit() {
+    let env = Env::new("closed-help");
+    let (alice, _) = env.activate("alice");
+    // What a deployer might type at the pipeline's prompt, or a CI variable might hold.
+    for args in [
+        &["check", "alice", "--help"][..],
+        &["check", "alice", "-h"],
+        &["check", "alice", "-h123"],
+        &["check", "--help", "alice", "123456"],
+        &["check", "alice", "123456", "--json", "--help"],
+        &["recover", "alice", "--help"],
+        &["confirm", "alice", "-h"],
+        &["recovery-codes", "alice", "--help"],
+        &["check", "alice", "--version"],
+    ] {
+        let run = env.run(args);
+        assert_eq!(run.code, Some(2), "{args:?}: {run:?}");
+    }
+    // Nothing was decided: the next code still passes.
+    let fresh = code(&alice, step_now(&alice));
+    assert_eq!(env.run(&["check", "alice", &fresh]).code, Some(0));
+    // Help asked for on its own is not an error.
+    for args in [&["--help"][..], &["help", "check"], &["--version"]] {
+        let run = env.run(args);
+        assert_eq!(run.code, Some(0), "{args:?}: {run:?}");
+    }
+}
+
+#[test]
+fn only_an_enrollment_sets_up_a_server_key() {
+    let env = Env::new("closed-new-key");
+    // A database file without a key check (say, created empty by hand): a check is an
+    // error and writes no key file.
+    std::fs::write(&env.db, b"").unwrap();
+    fails(&env, &["check", "alice", "123456"], 2, "is missing");
+    assert!(!env.key_file().exists(), "only enroll creates a key");
+    env.enroll("alice");
+    assert!(env.key_file().exists());
+}
+
+#[test]
 fn a_wrong_missing_or_malformed_server_key_fails_closed() {
     let env = Env::new("closed-key");
     let (alice, _) = env.activate("alice");

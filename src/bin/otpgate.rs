@@ -206,7 +206,10 @@ impl Out {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return parse_failure(&e),
+    };
     let out = Out { json: cli.json };
     match run(&cli, &out) {
         Ok(Exit::Accepted) => ExitCode::SUCCESS,
@@ -217,6 +220,37 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Help, version and usage errors. Only help or version asked for before any command
+/// (`otpgate --help`, `otpgate --db PATH --version`) or through `otpgate help` exits 0.
+/// After a command, `-h` or `--help` may stand where a code should be (`read -r code;
+/// otpgate check "$USER" "$code"` with `--help` typed), and a gate must never answer that
+/// with the status of an accepted code: exit 2, as for any other usage error.
+fn parse_failure(e: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    let _ = e.print();
+    let help = matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion);
+    if help && no_command_but_help(std::env::args().skip(1)) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    }
+}
+
+/// Whether `args` name no command, or only `help`: options, and the values of the two
+/// global options that take one, are skipped.
+fn no_command_but_help(mut args: impl Iterator<Item = String>) -> bool {
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--db" | "--key-file" => {
+                args.next();
+            }
+            option if option.starts_with('-') => {}
+            command => return command == "help",
+        }
+    }
+    true
 }
 
 /// The key file: `--key-file`, or beside an SQLite database. A database URL has no path
@@ -318,7 +352,14 @@ fn open_gate(cli: &Cli, create: bool) -> Result<Gate<AnyStore>, GateError> {
                 path: format!("{}", path.display()),
             });
         }
-        (None, None) => create_key(&path)?,
+        // Only an enrollment sets up a new key: any other command on a database without
+        // one is an error, never a reason to write a key file and a key check.
+        (None, None) if create => create_key(&path)?,
+        (None, None) => {
+            return Err(GateError::MissingServerKey {
+                path: format!("{}", path.display()),
+            });
+        }
     };
     Gate::open(store, key)
 }

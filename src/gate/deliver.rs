@@ -23,6 +23,10 @@ use std::vec::Vec;
 
 use super::GateError;
 
+/// The variables of otpgate's own settings that a delivery command does not inherit.
+pub const HIDDEN_FROM_DELIVERY: [&str; 3] =
+    ["OTPGATE_DB", "OTPGATE_KEY_FILE", "OTPGATE_DELIVER_COMMAND"];
+
 /// How long a delivery command may run before it is killed and the delivery counted as
 /// failed: longer than a gateway's usual answer (a few seconds), and well inside a code's
 /// five minutes of validity and the 60 seconds between two codes.
@@ -101,12 +105,19 @@ impl DeliveryCommand {
     }
 
     /// Runs the command with `OTPGATE_TO` = `to` and `OTPGATE_MESSAGE` = `message` in its
-    /// environment and waits up to `timeout` for it. `Err` says why the delivery failed:
+    /// environment and waits up to `timeout` for it. otpgate's own settings
+    /// ([`HIDDEN_FROM_DELIVERY`]: the database URL may hold a password, the key file's
+    /// path) are taken out of the environment it inherits: a gateway's tool has no business
+    /// with them. `Err` says why the delivery failed:
     /// the program could not be started, exited non-zero, was killed by a signal, or ran
     /// past `timeout` (it is then killed with SIGKILL; a program it started itself is not,
     /// so let a script `exec` its last step).
     pub fn deliver(&self, to: &str, message: &str, timeout: Duration) -> Result<(), String> {
-        let mut child = Command::new(&self.program)
+        let mut command = Command::new(&self.program);
+        for name in HIDDEN_FROM_DELIVERY {
+            command.env_remove(name);
+        }
+        let mut child = command
             .args(&self.args)
             .env("OTPGATE_TO", to)
             .env("OTPGATE_MESSAGE", message)

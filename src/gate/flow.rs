@@ -427,7 +427,7 @@ impl<S: Store> Gate<S> {
         self.decide(user, "confirm", None, now, |record| match record.status {
             Status::Active => Ok(Round::refuse(Refusal::AlreadyConfirmed)),
             Status::Disabled => Ok(Round::refuse(Refusal::Disabled)),
-            Status::Pending => match self.verify_code(user, record, code, now)? {
+            Status::Pending => match self.verify_code(user, record, code, now, Texted::Accepted)? {
                 Ok(accepted) => {
                     let (set, codes) = RecoveryCodes::generate()?;
                     record.state.recovery = set;
@@ -461,10 +461,12 @@ impl<S: Store> Gate<S> {
             if let Some(refusal) = inactive(record.status) {
                 return Ok(Round::refuse(refusal));
             }
-            Ok(match self.verify_code(user, record, code, now)? {
-                Ok(accepted) => accepted.round(accepted),
-                Err(refusal) => Round::refuse(refusal),
-            })
+            Ok(
+                match self.verify_code(user, record, code, now, Texted::Accepted)? {
+                    Ok(accepted) => accepted.round(accepted),
+                    Err(refusal) => Round::refuse(refusal),
+                },
+            )
         })
     }
 
@@ -498,7 +500,9 @@ impl<S: Store> Gate<S> {
     }
 
     /// Replaces an active user's recovery codes after a fresh TOTP `code` (which counts as
-    /// used, like any accepted code). The new codes are returned only after the write.
+    /// used, like any accepted code). The new codes are returned only after the write. A
+    /// texted code is not enough here: whoever took over the phone number could otherwise
+    /// replace the codes that are the user's way back.
     pub fn new_recovery_codes(
         &self,
         user: &str,
@@ -509,7 +513,7 @@ impl<S: Store> Gate<S> {
             if let Some(refusal) = inactive(record.status) {
                 return Ok(Round::refuse(refusal));
             }
-            match self.verify_code(user, record, code, now)? {
+            match self.verify_code(user, record, code, now, Texted::Refused)? {
                 Ok(accepted) => {
                     let (set, codes) = RecoveryCodes::generate()?;
                     record.state.recovery = set;
@@ -706,6 +710,7 @@ impl<S: Store> Gate<S> {
         record: &mut Record,
         code: &str,
         now: u64,
+        texted: Texted,
     ) -> Result<Decision<Accepted>, GateError> {
         let totp = Totp::new(&record.secret, self.params)?;
         let before = record.state.throttle;
@@ -715,7 +720,9 @@ impl<S: Store> Gate<S> {
                 record.state.throttle = before;
                 Ok(Err(Refusal::Replayed))
             }
-            Ok(Verification::Invalid) if texted_code_in_play(&record.state.oob, now) => {
+            Ok(Verification::Invalid)
+                if texted == Texted::Accepted && texted_code_in_play(&record.state.oob, now) =>
+            {
                 // One attempt, one failure: the texted code's outcome counts instead.
                 record.state.throttle = before;
                 let key = self.key.oob_key()?;
@@ -885,4 +892,11 @@ fn key_uri(
     let mut buf = zeroize::Zeroizing::new(vec![0u8; uri.encoded_len(secret)?]);
     let text = uri.to_buf(secret, &mut buf)?;
     Ok(zeroize::Zeroizing::new(String::from(text)))
+}
+
+/// Whether a decision takes a texted code in place of a TOTP code.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Texted {
+    Accepted,
+    Refused,
 }
