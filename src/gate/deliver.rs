@@ -24,7 +24,7 @@ use std::vec::Vec;
 use super::GateError;
 
 /// The variables of otpgate's own settings that a delivery command does not inherit.
-pub const HIDDEN_FROM_DELIVERY: [&str; 3] =
+const HIDDEN_FROM_DELIVERY: [&str; 3] =
     ["OTPGATE_DB", "OTPGATE_KEY_FILE", "OTPGATE_DELIVER_COMMAND"];
 
 /// How long a delivery command may run before it is killed and the delivery counted as
@@ -106,7 +106,7 @@ impl DeliveryCommand {
 
     /// Runs the command with `OTPGATE_TO` = `to` and `OTPGATE_MESSAGE` = `message` in its
     /// environment and waits up to `timeout` for it. otpgate's own settings
-    /// ([`HIDDEN_FROM_DELIVERY`]: the database URL may hold a password, the key file's
+    /// (`HIDDEN_FROM_DELIVERY`: the database URL may hold a password, the key file's
     /// path) are taken out of the environment it inherits: a gateway's tool has no business
     /// with them. `Err` says why the delivery failed:
     /// the program could not be started, exited non-zero, was killed by a signal, or ran
