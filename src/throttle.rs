@@ -227,9 +227,7 @@ impl Throttle {
         now: u64,
         verify: impl FnOnce() -> Result<T, Error>,
     ) -> Result<T, Error> {
-        self.validate()?;
-        self.check(state, now)?;
-        self.run(state, now, verify)
+        self.attempt_after(Self::check, state, now, verify)
     }
 
     /// As [`attempt`](Self::attempt) for a recovery code: allowed at the hard stop (a
@@ -240,17 +238,19 @@ impl Throttle {
         now: u64,
         verify: impl FnOnce() -> Result<T, Error>,
     ) -> Result<T, Error> {
-        self.validate()?;
-        self.check_recovery(state, now)?;
-        self.run(state, now, verify)
+        self.attempt_after(Self::check_recovery, state, now, verify)
     }
 
-    fn run<T: AttemptOutcome>(
+    /// An attempt that `check` allows: validates the policy, checks, verifies, records.
+    fn attempt_after<T: AttemptOutcome>(
         &self,
+        check: fn(&Self, &ThrottleState, u64) -> Result<(), Error>,
         state: &mut ThrottleState,
         now: u64,
         verify: impl FnOnce() -> Result<T, Error>,
     ) -> Result<T, Error> {
+        self.validate()?;
+        check(self, state, now)?;
         let outcome = verify()?;
         self.record(state, &outcome, now);
         Ok(outcome)

@@ -16,22 +16,10 @@ mod gate_support;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use gate_support::{Env, Run, code, step_now};
+use gate_support::{Env, Rng, Run, code, step_now};
 
 /// Users, each with a killed confirmation and a killed check: 200 kills.
 const USERS: usize = 100;
-
-/// xorshift64*: the kill points, reproducible from the seed printed on failure.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, bound: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % bound.max(1)
-    }
-}
 
 /// Runs `args`, killed with SIGKILL after `delay` unless it ended before; the outcome
 /// (the exit code is `None` when the kill hit).
@@ -52,12 +40,8 @@ fn killed_after(env: &Env, args: &[&str], delay: Duration) -> Run {
 #[test]
 fn kill_9_during_confirm_and_check_never_loses_recovery_codes_or_passes_a_code_twice() {
     let env = Env::new("crash");
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64
-        | 1;
-    let mut rng = Rng(seed);
+    let mut rng = Rng::from_clock();
+    let seed = rng.seed();
     // How long a confirmation takes here, to spread the kills over a whole run: the
     // fastest of three, so that a moment of load on a shared machine does not make most
     // kills come after the process ended.

@@ -27,7 +27,7 @@ use std::sync::Barrier;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use gate_support::{BIN, Run, code, phone, step_now};
+use gate_support::{BIN, Rng, Run, code, phone, step_now};
 use otpcore::Totp;
 use otpcore::gate::ServerKey;
 use postgres::config::Host;
@@ -461,29 +461,13 @@ fn sslmode_require_refuses_a_server_without_tls_instead_of_plain_text() {
     assert_eq!(plain.run(&["check", "alice", &fresh]).code, Some(0));
 }
 
-/// xorshift64*: the kill points, reproducible from the seed printed on failure.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, bound: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % bound.max(1)
-    }
-}
-
 #[test]
 fn kill_9_of_checks_mid_transaction_never_passes_a_code_twice_or_leaves_a_lock() {
     let Some(admin) = server_url() else { return };
     let db = Db::new(&admin, "kill");
     let (a, b) = two_runners(&db);
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64
-        | 1;
-    let mut rng = Rng(seed);
+    let mut rng = Rng::from_clock();
+    let seed = rng.seed();
     // How long a check takes here, to spread the kills over a whole run.
     let phone = a.activate("timing");
     let started = Instant::now();

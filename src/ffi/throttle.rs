@@ -141,13 +141,8 @@ pub unsafe extern "C" fn otp_throttle_check(
     state: *const otp_throttle_state,
     now: u64,
 ) -> otp_status {
-    guard(|| {
-        require!(throttle, state);
-        // SAFETY: the caller guarantees both structs.
-        let (throttle, state) = unsafe { (read_in(throttle)?, read_in(state)?) };
-        throttle_from(&throttle)?.check(&throttle_state_from(&state), now)?;
-        Ok(())
-    })
+    // SAFETY: forwarded from the caller.
+    unsafe { check_with(throttle, state, now, Throttle::check) }
 }
 
 /// As `otp_throttle_check` for a recovery code, which the hard stop does not refuse (a
@@ -164,11 +159,29 @@ pub unsafe extern "C" fn otp_throttle_check_recovery(
     state: *const otp_throttle_state,
     now: u64,
 ) -> otp_status {
+    // SAFETY: forwarded from the caller.
+    unsafe { check_with(throttle, state, now, Throttle::check_recovery) }
+}
+
+/// Reads both structs and runs `check` behind the panic boundary.
+///
+/// # Safety
+/// As for `otp_throttle_check`.
+unsafe fn check_with(
+    throttle: *const otp_throttle,
+    state: *const otp_throttle_state,
+    now: u64,
+    check: fn(&Throttle, &ThrottleState, u64) -> Result<(), crate::Error>,
+) -> otp_status {
     guard(|| {
         require!(throttle, state);
         // SAFETY: the caller guarantees both structs.
         let (throttle, state) = unsafe { (read_in(throttle)?, read_in(state)?) };
-        throttle_from(&throttle)?.check_recovery(&throttle_state_from(&state), now)?;
+        check(
+            &throttle_from(&throttle)?,
+            &throttle_state_from(&state),
+            now,
+        )?;
         Ok(())
     })
 }
