@@ -249,17 +249,8 @@ fn c_deploy_gate_example_runs_the_flow_and_shares_state_files_with_rust() {
     if !(have("gcc") && have("make")) {
         return;
     }
-    let libs = libraries();
-    let out_dir = ffi_target_dir().join("deploy_gate");
-    std::fs::create_dir_all(&out_dir).unwrap();
-    let binary = out_dir.join("deploy_gate");
-    run(Command::new("make")
-        .arg("-C")
-        .arg(root().join("examples/c"))
-        .arg(format!("LIBDIR={}", libs.dir.display()))
-        .arg(format!("OUT={}", out_dir.display()))
-        .arg(format!("NATIVE_LIBS={}", libs.native_static_libs))
-        .arg(&binary));
+    let binary = c_deploy_gate("deploy_gate");
+    let out_dir = binary.parent().unwrap().to_path_buf();
 
     // With no arguments: the whole simulated flow, exit 0.
     let (code, demo) = status_and_stdout(&mut Command::new(&binary));
