@@ -18,8 +18,6 @@ mod code;
 mod error;
 #[cfg(feature = "ffi")]
 pub mod ffi;
-#[cfg(feature = "gate")]
-pub mod gate;
 mod hotp;
 mod hwsha;
 mod key;

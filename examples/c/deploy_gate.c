@@ -1,6 +1,6 @@
 /*
  * The deploy gate in C: a second factor before "Transport to Production", the flow that
- * `otpgate` (src/bin/otpgate.rs) runs on a database, here on files. Enrolls a user (the key in groups of four and the key URI),
+ * `otpgate` (otpgate/src/bin/otpgate/) runs on a database, here on files. Enrolls a user (the key in groups of four and the key URI),
  * confirms the enrollment, hands out recovery codes, then gates a deployment: a fresh code
  * passes, a replayed one fails, wrong codes lock the user out, a recovery code works once.
  *

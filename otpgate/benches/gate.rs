@@ -15,7 +15,7 @@
 //! the sealed record, verify, seal, compare-and-swap with its audit entry, commit), and
 //! replays do not count towards the throttle, so the outcome stays the same.
 //!
-//! `cargo bench --features gate --bench gate` (or `--features postgres`); the figures are in
+//! `cargo bench -p otpgate --bench gate` (or `--features postgres`); the figures are in
 //! BENCHMARKS.md.
 
 use std::path::{Path, PathBuf};
@@ -26,8 +26,8 @@ use std::time::{Duration, Instant};
 use criterion::BenchmarkGroup;
 use criterion::measurement::WallTime;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use otpcore::gate::{Gate, Refusal, ServerKey, SqliteStore, Store};
 use otpcore::{Totp, unix_time};
+use otpgate::{Gate, Refusal, ServerKey, SqliteStore, Store};
 
 const KEY: [u8; 32] = [7; 32];
 
@@ -139,7 +139,7 @@ fn in_process(c: &mut Criterion) {
 /// The same on PostgreSQL, each client its own connection, in a schema of its own.
 #[cfg(feature = "postgres")]
 fn postgres(c: &mut Criterion) {
-    use otpcore::gate::PostgresStore;
+    use otpgate::PostgresStore;
 
     let Ok(admin) = std::env::var("OTPGATE_TEST_POSTGRES_URL") else {
         eprintln!("SKIPPED: the PostgreSQL benchmarks need OTPGATE_TEST_POSTGRES_URL");

@@ -11,7 +11,7 @@
 #
 # Run the PostgreSQL tests with:
 #   export OTPGATE_TEST_POSTGRES_URL=$(tests/postgres/server.sh start "$(mktemp -d)")
-#   cargo test --all-features --test gate_postgres
+#   cargo test -p otpgate --all-features --test gate_postgres
 # initdb refuses to run as root: as root the cluster runs as the `postgres` user (created by
 # Debian's postgresql package). PG_BIN overrides where the server binaries are found.
 set -euo pipefail

@@ -1,6 +1,5 @@
 //! Single use across processes: many `otpgate` processes started together with the same
 //! valid code against one database, round after round.
-#![cfg(feature = "gate")]
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

@@ -18,6 +18,8 @@
 )]
 
 mod gate_support;
+// The workspace's shared test helpers (CI detection, external services).
+#[path = "../../tests/support/mod.rs"]
 mod support;
 
 use std::path::{Path, PathBuf};
@@ -29,7 +31,7 @@ use std::time::{Duration, Instant};
 
 use gate_support::{BIN, Rng, Run, code, phone, step_now};
 use otpcore::Totp;
-use otpcore::gate::ServerKey;
+use otpgate::ServerKey;
 use postgres::config::Host;
 use postgres::{Client, Config, NoTls};
 

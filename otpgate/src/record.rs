@@ -4,7 +4,7 @@
 //! |-----:|-------|
 //! | 1    | format: 2 |
 //! | 1    | status: 0 pending, 1 active, 2 disabled |
-//! | 1    | secret length `n` (1 to [`MAX_SECRET_LEN`](crate::MAX_SECRET_LEN)) |
+//! | 1    | secret length `n` (1 to [`MAX_SECRET_LEN`](otpcore::MAX_SECRET_LEN)) |
 //! | n    | the TOTP secret |
 //! | 2    | state length `m`, big-endian |
 //! | m    | [`UserState::encode`], of whatever version the core writes |
@@ -29,7 +29,7 @@ use std::vec::Vec;
 use zeroize::Zeroizing;
 
 use super::{GateError, PhoneNumber};
-use crate::{OOB_RECORD_LEN, OobRecord, Secret, USER_STATE_LEN, UserState};
+use otpcore::{OOB_RECORD_LEN, OobRecord, Secret, USER_STATE_LEN, UserState};
 
 /// Without the phone number (written before texted codes).
 const FORMAT_1: u8 = 1;
@@ -229,13 +229,13 @@ mod tests {
     }
 
     fn texted_record() -> [u8; OOB_RECORD_LEN] {
-        let key = crate::OobKey::new(&[1; 32]).unwrap();
+        let key = otpcore::OobKey::new(&[1; 32]).unwrap();
         let mut oob = OobRecord::default();
         let fill = |b: &mut [u8]| {
             b.fill(5);
             Ok::<(), ()>(())
         };
-        oob.issue_with(&key, "alice", &crate::OobPolicy::default(), 1000, fill)
+        oob.issue_with(&key, "alice", &otpcore::OobPolicy::default(), 1000, fill)
             .unwrap();
         oob.to_bytes()
     }

@@ -4,7 +4,7 @@
 //! The associated data binds the user id and the record version, so a sealed record
 //! cannot be moved to another user (or its secret swapped in), nor an older sealed record
 //! of the same user put back under a newer version number. The whole record is sealed —
-//! the secret, the status and the encoded [`UserState`](crate::UserState) — so lowering a
+//! the secret, the status and the encoded [`UserState`](otpcore::UserState) — so lowering a
 //! step, clearing the throttle or marking recovery codes unused in the database fails to
 //! open. Nonces are 24 random bytes: with XChaCha20 random nonces never collide in
 //! practice, whatever the number of records.
@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use super::GateError;
-use crate::OobKey;
+use otpcore::OobKey;
 
 /// The length of a server key in bytes.
 pub const SERVER_KEY_LEN: usize = 32;

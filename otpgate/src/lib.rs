@@ -1,5 +1,5 @@
-//! The deploy gate (feature `gate`): the whole per-user second-factor flow over a store,
-//! so no caller writes load-verify-persist by hand.
+//! The deploy gate: the whole per-user second-factor flow over a store, built on
+//! [`otpcore`], so no caller writes load-verify-persist by hand.
 //!
 //! - [`Gate::enroll`] makes a pending secret; [`Gate::confirm`] activates it with the
 //!   first code and hands out recovery codes, committed in the same write.
@@ -16,7 +16,7 @@
 //!   enrollment.
 //!
 //! ```
-//! use otpcore::gate::{Gate, MemoryStore, ServerKey};
+//! use otpgate::{Gate, MemoryStore, ServerKey};
 //! use otpcore::{Secret, Totp};
 //!
 //! let gate = Gate::open(MemoryStore::new(), ServerKey::generate()?)?;
@@ -34,10 +34,15 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+#![deny(unsafe_code)]
+#![deny(missing_docs)]
+
 mod audit;
+mod database;
 mod deliver;
 mod error;
 mod flow;
+pub mod keyfile;
 mod memory;
 mod phone;
 #[cfg(feature = "postgres")]
@@ -50,6 +55,7 @@ mod store;
 #[cfg(feature = "postgres")]
 pub use self::postgres::{CONNECT_TIMEOUT, MIGRATION_LOCK, PostgresStore, STATEMENT_TIMEOUT};
 pub use audit::{AuditEntry, AuditRecord};
+pub use database::{Database, database_url, key_path};
 pub use deliver::{DELIVERY_TIMEOUT, DeliveryCommand};
 pub use error::GateError;
 pub use flow::{

@@ -1,6 +1,5 @@
 //! The SQLite store's schema and set-up: versioned migrations, WAL, and many processes
 //! creating one new database (and its key) at once.
-#![cfg(feature = "gate")]
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -15,7 +14,7 @@ use std::process::Stdio;
 use std::sync::Barrier;
 
 use gate_support::{Env, Run};
-use otpcore::gate::SCHEMA_VERSION;
+use otpgate::SCHEMA_VERSION;
 
 #[test]
 fn sixteen_processes_creating_one_database_share_one_schema_and_one_key() {

@@ -2,7 +2,6 @@
 //! delivery command, `otpgate check` taking the texted code once across processes, the
 //! refusals, a failed delivery, phone numbers; and the flow's rules in process (one failure
 //! per typed code, replays, expiry, withdrawal).
-#![cfg(feature = "gate")]
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -17,11 +16,11 @@ use std::process::Stdio;
 use std::sync::Barrier;
 
 use gate_support::{Env, Run, code, step_now};
-use otpcore::gate::{
+use otpcore::{OobPolicy, OobState, Throttle, Totp};
+use otpgate::{
     Factor, Gate, GateError, MemoryStore, PhoneError, PhoneNumber, Refusal, ServerKey,
     TEXTED_CODE_NOTICE_SECS,
 };
-use otpcore::{OobPolicy, OobState, Throttle, Totp};
 
 const NUMBER: &str = "+4915112345678";
 

@@ -60,7 +60,7 @@ pub enum GateError {
     /// The operating system's random number generator failed.
     Randomness,
     /// The core library refused an input or parameter (not a code attempt).
-    Core(crate::Error),
+    Core(otpcore::Error),
     /// The phone number is not in E.164 form; the reason says what is wrong.
     InvalidPhone(super::PhoneError),
     /// The user has no phone number, so no code can be texted: `otpgate phone USER NUMBER`.
@@ -159,10 +159,10 @@ impl fmt::Display for GateError {
 
 impl std::error::Error for GateError {}
 
-impl From<crate::Error> for GateError {
-    fn from(e: crate::Error) -> Self {
+impl From<otpcore::Error> for GateError {
+    fn from(e: otpcore::Error) -> Self {
         match e {
-            crate::Error::RandomnessUnavailable => GateError::Randomness,
+            otpcore::Error::RandomnessUnavailable => GateError::Randomness,
             e => GateError::Core(e),
         }
     }

@@ -2,7 +2,7 @@
 //! times. Afterwards the database always opens, no user is active without the recovery
 //! codes committed with the activation, codes that were printed are the committed ones,
 //! and no code passes twice.
-#![cfg(all(feature = "gate", unix))]
+#![cfg(unix)]
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

@@ -1,6 +1,5 @@
 //! The gate's flow over the in-memory store: enrollment, confirmation, checks, recovery,
 //! administration, conflicting writers, and every tampering the seal must catch.
-#![cfg(feature = "gate")]
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -11,11 +10,11 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use otpcore::gate::{
+use otpcore::{Error, Totp};
+use otpgate::{
     AuditEntry, AuditRecord, Gate, GateError, MemoryStore, Refusal, ServerKey, Status, Store,
     Stored, Swap,
 };
-use otpcore::{Error, Totp};
 
 const T: u64 = 1_700_000_010;
 

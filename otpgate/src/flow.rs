@@ -11,8 +11,8 @@ use zeroize::Zeroizing;
 
 use super::record::{Record, Status};
 use super::{AuditEntry, AuditRecord, GateError, PhoneNumber, ServerKey, Store, Swap};
-use crate::recovery::RecoveryCodeList;
-use crate::{
+use otpcore::recovery::RecoveryCodeList;
+use otpcore::{
     Error, KeyUri, OOB_RECORD_LEN, OobCode, OobKey, OobPolicy, OobRecord, OobState,
     OobVerification, RecoveryCodes, RecoveryVerification, Secret, Throttle, Totp, TotpParams,
     UserState, Verification,

@@ -1,6 +1,5 @@
 //! `otpgate` as a pipeline sees it: the command contract (exit codes, JSON, messages), the
 //! enrollment screen, the key file, the demo, and failing closed on every fault.
-#![cfg(feature = "gate")]
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

@@ -1,0 +1,65 @@
+//! `otpgate`: the deploy gate for pipelines. Parses arguments, calls [`otpgate`], prints;
+//! exit code 0 accepted, 1 refused, 2 error.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use serde_json::json;
+
+#[macro_use]
+mod output;
+mod cli;
+mod commands;
+mod demo;
+mod screen;
+
+use cli::Cli;
+use output::{Exit, Out};
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return parse_failure(&e),
+    };
+    let out = Out { json: cli.json };
+    match commands::run(&cli, &out) {
+        Ok(Exit::Accepted) => ExitCode::SUCCESS,
+        Ok(Exit::Refused) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("otpgate: error: {e}");
+            out.json(&json!({ "result": "error", "error": format!("{e}") }));
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Help, version and usage errors. Only help or version asked for before any command
+/// (`otpgate --help`, `otpgate --db PATH --version`) or through `otpgate help` exits 0.
+/// After a command, `-h` or `--help` may stand where a code should be (`read -r code;
+/// otpgate check "$USER" "$code"` with `--help` typed), and a gate must never answer that
+/// with the status of an accepted code: exit 2, as for any other usage error.
+fn parse_failure(e: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    let _ = e.print();
+    let help = matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion);
+    if help && no_command_but_help(std::env::args().skip(1)) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    }
+}
+
+/// Whether `args` name no command, or only `help`: options, and the values of the two
+/// global options that take one, are skipped.
+fn no_command_but_help(mut args: impl Iterator<Item = String>) -> bool {
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--db" | "--key-file" => {
+                args.next();
+            }
+            option if option.starts_with('-') => {}
+            command => return command == "help",
+        }
+    }
+    true
+}

@@ -1,0 +1,172 @@
+//! What a command prints: text for people, or one JSON object with `--json`.
+
+use std::io::Write;
+
+use otpcore::{OobState, RecoveryCode};
+use otpgate::{AuditRecord, Decision, GateError, Refusal, UserStatus};
+use serde_json::{Value, json};
+
+/// Prints a line on standard output. A closed output (`otpgate demo | head`) is not an
+/// error worth a panic: the exit code still tells the outcome.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+/// What a command ends in: accepted (0), refused (1) or an error (2).
+pub enum Exit {
+    /// Accepted, or done.
+    Accepted,
+    /// Refused.
+    Refused,
+}
+
+/// Where output goes: text, or JSON with `--json`.
+pub struct Out {
+    /// `--json` was given.
+    pub json: bool,
+}
+impl Out {
+    pub fn json(&self, value: &Value) {
+        if self.json {
+            say!("{value}");
+        }
+    }
+
+    pub fn text(&self, text: impl std::fmt::Display) {
+        if !self.json {
+            say!("{text}");
+        }
+    }
+
+    /// A refusal: why, on standard error (and as JSON on standard output).
+    pub fn refused(&self, user: &str, refusal: &Refusal) -> Exit {
+        eprintln!("refused: {refusal}");
+        let (retry_at, retry_in) = match refusal {
+            Refusal::Throttled { retry_at, retry_in }
+            | Refusal::SmsTooSoon { retry_at, retry_in } => (Some(*retry_at), Some(*retry_in)),
+            _ => (None, None),
+        };
+        let value = json!({
+            "result": "refused",
+            "user": user,
+            "reason": refusal.label(),
+            "message": format!("{refusal}"),
+            "retry_at": retry_at,
+            "retry_in": retry_in,
+        });
+        self.json(&value);
+        Exit::Refused
+    }
+}
+
+/// Prints a decision: accepted, with the details `describe` gives, or refused.
+pub fn decided<T>(
+    out: &Out,
+    user: &str,
+    decision: Decision<T>,
+    describe: impl FnOnce(&T) -> (Vec<(&'static str, Value)>, String),
+) -> Result<Exit, GateError> {
+    match decision {
+        Ok(value) => {
+            let (details, text) = describe(&value);
+            let mut fields = serde_json::Map::new();
+            fields.insert(String::from("result"), json!("accepted"));
+            fields.insert(String::from("user"), json!(user));
+            for (name, detail) in details {
+                fields.insert(String::from(name), detail);
+            }
+            out.json(&Value::Object(fields));
+            out.text(text);
+            Ok(Exit::Accepted)
+        }
+        Err(refusal) => Ok(out.refused(user, &refusal)),
+    }
+}
+
+pub fn recovery_text(codes: &[RecoveryCode]) -> String {
+    let mut text = String::from(
+        "Recovery codes, each works once if the phone is lost. Store them offline now;\n\
+         only their salted hashes are kept:\n",
+    );
+    for pair in codes.chunks(2) {
+        let line: Vec<String> = pair.iter().map(|c| format!("  {}", c.as_str())).collect();
+        text.push_str(&line.join("    "));
+        text.push('\n');
+    }
+    text
+}
+
+pub fn status_json(user: &str, s: &UserStatus) -> Value {
+    json!({
+        "result": "accepted",
+        "user": user,
+        "status": s.status.label(),
+        "recovery_codes_left": s.recovery_codes_left,
+        "failures": s.failures,
+        "locked_until": s.locked_until,
+        "last_step": s.last_step,
+        "version": s.version,
+        "phone": s.phone.as_ref().map(|p| p.as_str()),
+        "texted_code": texted_code_label(s.texted_code),
+        "texted_code_expires_at": s.texted_code_expires_at,
+    })
+}
+
+pub fn texted_code_label(state: OobState) -> &'static str {
+    match state {
+        OobState::Empty => "none",
+        OobState::Pending => "pending",
+        OobState::Used => "used",
+    }
+}
+
+pub fn status_text(user: &str, s: &UserStatus, now: u64) -> String {
+    let mut text = format!(
+        "{user}: {}\nrecovery codes left: {}\nfailed attempts: {}",
+        s.status.label(),
+        s.recovery_codes_left,
+        s.failures
+    );
+    if s.locked_until > now {
+        text.push_str(&format!(
+            "\nlocked out for {} s",
+            s.locked_until.saturating_sub(now)
+        ));
+    }
+    match &s.phone {
+        Some(phone) => text.push_str(&format!("\nphone for texted codes: {}", phone.as_str())),
+        None => text.push_str("\nphone for texted codes: none"),
+    }
+    if s.texted_code == OobState::Pending && s.texted_code_expires_at > now {
+        text.push_str(&format!(
+            "\ntexted code pending, valid for {} s",
+            s.texted_code_expires_at.saturating_sub(now)
+        ));
+    }
+    text
+}
+
+pub fn audit_json(e: &AuditRecord) -> Value {
+    json!({
+        "id": e.id,
+        "time": e.time,
+        "user": e.user,
+        "event": e.event,
+        "action": e.action,
+        "outcome": e.outcome,
+        "drift": e.drift,
+    })
+}
+
+pub fn audit_text(e: &AuditRecord) -> String {
+    let mut text = format!("{} {} {} {}", e.time, e.user, e.event, e.outcome);
+    if let Some(drift) = e.drift {
+        text.push_str(&format!(" drift={drift}"));
+    }
+    if let Some(action) = &e.action {
+        text.push_str(&format!(" action={action:?}"));
+    }
+    text
+}
