@@ -113,7 +113,12 @@ impl Gate<Database> {
         let key: ServerKey = match (store.key_check()?, keyfile::read_key(&path)?) {
             (_, Some(key)) => key,
             (None, None) if create => keyfile::create_key(&path)?,
-            (_, None) => {
+            (None, None) => {
+                return Err(GateError::NotSetUp(
+                    "no user was enrolled yet, so it has no server key: enroll the first user",
+                ));
+            }
+            (Some(_), None) => {
                 return Err(GateError::MissingServerKey {
                     path: format!("{}", path.display()),
                 });

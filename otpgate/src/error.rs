@@ -49,6 +49,15 @@ pub enum GateError {
         /// The version found in the database.
         found: i64,
     },
+    /// The store's schema is older than this program and this role may not upgrade it:
+    /// run one command as the migration role first.
+    SchemaTooOld {
+        /// The version found in the database.
+        found: i64,
+    },
+    /// The database was never set up (no tables, or no user enrolled yet, so no server
+    /// key): what to do about it.
+    NotSetUp(&'static str),
     /// The store is read-only, so no outcome could be recorded (and none is granted).
     StoreReadOnly,
     /// The store stayed locked by other writers past the busy timeout.
@@ -117,6 +126,14 @@ impl fmt::Display for GateError {
                 f,
                 "the database schema is version {found}, newer than this otpgate knows"
             ),
+            GateError::SchemaTooOld { found } => write!(
+                f,
+                "the database schema is version {found}, older than this otpgate, and this \
+                 role may not upgrade it: run one otpgate command as the migration role first"
+            ),
+            GateError::NotSetUp(what_to_do) => {
+                write!(f, "the database is not set up: {what_to_do}")
+            }
             GateError::StoreReadOnly => {
                 f.write_str("the database is read-only: no outcome can be recorded")
             }

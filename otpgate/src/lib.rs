@@ -53,7 +53,9 @@ mod sqlite;
 mod store;
 
 #[cfg(feature = "postgres")]
-pub use self::postgres::{CONNECT_TIMEOUT, MIGRATION_LOCK, PostgresStore, STATEMENT_TIMEOUT};
+pub use self::postgres::{
+    ANSWER_MARGIN, CONNECT_TIMEOUT, LOCK_TIMEOUT, MIGRATION_LOCK, PostgresStore, STATEMENT_TIMEOUT,
+};
 pub use audit::{AuditEntry, AuditRecord};
 pub use database::{Database, database_url, key_path};
 pub use deliver::{DELIVERY_TIMEOUT, DeliveryCommand};

@@ -5,11 +5,16 @@
 //!
 //! - **Compare-and-swap as one conditional write.** An existing user's record is replaced
 //!   by `UPDATE users ... WHERE "user" = $1 AND version = $expected`, a new one inserted by
-//!   `INSERT ... ON CONFLICT DO NOTHING`, and the audit row follows in the same
-//!   transaction. Under PostgreSQL's default `READ COMMITTED`, a second writer of the same
-//!   row waits for the first one's row lock and then evaluates its `WHERE` against the
-//!   committed row: the version moved on, zero rows, [`Swap::Conflict`], and the flow reads
-//!   and verifies again. No lost update, no code accepted twice, however many runners.
+//!   `INSERT ... ON CONFLICT DO NOTHING`, and the audit row is inserted by the same
+//!   statement (a data-modifying `WITH`) from the written row, so it exists exactly when
+//!   the record was written. Under PostgreSQL's default `READ COMMITTED`, a second writer
+//!   of the same row waits for the first one's row lock and then evaluates its `WHERE`
+//!   against the committed row: the version moved on, zero rows, [`Swap::Conflict`], and
+//!   the flow reads and verifies again. No lost update, no code accepted twice, however
+//!   many runners.
+//! - **One round trip per step.** The statements are prepared once per connection; a
+//!   decision is one read and one write, each a single message exchange, the write
+//!   committed (autocommit) before its answer.
 //! - **Durable before it counts.** `synchronous_commit` is forced `on` for the session: a
 //!   decision returns only after its commit is flushed to the write-ahead log (`off` could
 //!   lose the last commits in a server crash, and a lost acceptance lets its code pass
@@ -18,48 +23,62 @@
 //!   same [`SCHEMA_VERSION`]; migrations run on first use inside one transaction holding
 //!   a transaction-level advisory lock ([`MIGRATION_LOCK`]), so of two runners starting on
 //!   a new database one migrates and the other waits, then finds nothing to do. A database
-//!   newer than this program is refused ([`GateError::SchemaTooNew`]). The tables live in
-//!   the first schema of the role's `search_path`.
+//!   newer than this program is refused ([`GateError::SchemaTooNew`]); one that a role
+//!   without the right to create tables cannot migrate is [`GateError::NotSetUp`] or
+//!   [`GateError::SchemaTooOld`]. The tables live in the first schema of the role's
+//!   `search_path`.
 //! - **Fail closed on the network.** A connection refused, a server down or restarting, a
-//!   connection lost in a transaction, a timeout: [`GateError::StoreUnavailable`], never a
-//!   pass. A commit whose answer is lost is an error too, though it may have committed: the
-//!   code is then spent, which errs on the side of refusing. Timeouts, unless the URL sets
-//!   them: [`CONNECT_TIMEOUT`] to connect, and for the session a `statement_timeout` and an
-//!   `idle_in_transaction_session_timeout` of [`STATEMENT_TIMEOUT`], so a runner frozen
-//!   inside a transaction cannot hold a user's row locked for longer.
-//! - **TLS from the URL.** `sslmode=disable` connects in plain text; `prefer` (the
-//!   default) uses TLS when the server offers it; `require` refuses to connect without
-//!   it. Whenever TLS is used the server's certificate and host name are verified against
-//!   the system's trusted certificates (native-tls: OpenSSL on Linux; `SSL_CERT_FILE`
-//!   names another bundle), as libpq's `verify-full` does; `verify-ca` and `verify-full`
-//!   are accepted as `require`.
+//!   connection lost, a timeout: [`GateError::StoreUnavailable`], never a pass. A commit
+//!   whose answer is lost is an error too, though it may have committed: the code is then
+//!   spent, which errs on the side of refusing.
+//! - **Deadlines.** Server side, at most (a lower one from the URL's `options`, the role
+//!   or the database is kept): [`STATEMENT_TIMEOUT`] for a statement or an idle
+//!   transaction, [`LOCK_TIMEOUT`] to wait for a lock (a held `LOCK TABLE` makes the gate
+//!   say it is blocked). Client side, for a server that does not answer at all: the whole
+//!   connection within `connect_timeout` ([`CONNECT_TIMEOUT`] unless the URL sets it), each
+//!   call within the statement timeout in force and [`ANSWER_MARGIN`], plus TCP keepalives.
+//!   So a frozen server or a silent listener is exit 2 within 10 s while connecting and
+//!   within 12 s once connected.
+//! - **TLS by default.** Over TCP, TLS is required unless the URL says `sslmode=disable`
+//!   (`prefer`, `verify-ca` and `verify-full` are taken as `require`); unix sockets keep
+//!   their mode. The server's certificate and host name are always verified (rustls), against
+//!   `sslrootcert=PATH` when the URL gives one, else the system's trusted certificates
+//!   (`SSL_CERT_FILE` names another bundle). SCRAM uses channel binding whenever the server
+//!   offers it over TLS (`channel_binding=require` insists on it).
 
-use core::future::Future;
-use core::pin::Pin;
-use std::boxed::Box;
+mod session;
+mod tls;
+
 use std::format;
-use std::str::FromStr;
 use std::string::String;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 use std::vec::Vec;
 
-use postgres::config::SslMode;
-use postgres::error::SqlState;
-use postgres::tls::{MakeTlsConnect, TlsConnect};
-use postgres::{Client, Config, NoTls, Socket};
+use futures_util::future::try_join5;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::{Client, Statement};
 
+pub use self::session::ANSWER_MARGIN;
+use self::session::Deadline;
 use super::{
     AuditEntry, AuditRecord, GateError, SCHEMA_VERSION, Store, Stored, Swap, next_version,
 };
 
-/// How long a runner tries to connect before [`GateError::StoreUnavailable`], unless the
-/// URL sets `connect_timeout`.
+/// How long a runner tries to connect (TCP, TLS and authentication together) before
+/// [`GateError::StoreUnavailable`], unless the URL sets `connect_timeout`.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The longest a statement may run or a transaction may sit idle (a runner stopped in the
-/// middle of one), the same bound as SQLite's [`BUSY_TIMEOUT`](super::BUSY_TIMEOUT).
-pub const STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
+/// middle of one), unless the URL sets a lower one. A decision's statements take
+/// milliseconds; the only wait is for a lock, bounded by [`LOCK_TIMEOUT`].
+pub const STATEMENT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The longest a statement waits for a lock, unless the URL sets a lower one: a row lock
+/// is held for one commit by another runner deciding the same user; a table lock held
+/// longer (`LOCK TABLE`, a long transaction) makes the gate say it is blocked.
+pub const LOCK_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The key of the advisory lock migrations hold (`pg_advisory_xact_lock`): the bytes of
 /// "otpgate" read as a number, so it does not collide with another program's by chance.
@@ -92,9 +111,109 @@ const MIGRATIONS: &[&str] = &[
 // read by an older otpgate) is judged by the same number.
 const _: () = assert!(MIGRATIONS.len() as i64 == SCHEMA_VERSION);
 
+/// An audit row as the write statement binds it: the entry, and its time as `BIGINT`.
+struct AuditRow<'a> {
+    time: i64,
+    entry: &'a AuditEntry,
+}
+
+/// One column of the audit table: its name, its type, and its value in a row.
+type AuditColumn = (
+    &'static str,
+    Type,
+    for<'a> fn(&'a AuditRow<'a>) -> &'a (dyn ToSql + Sync),
+);
+
+/// The audit table's columns as a decision writes them. The write statements are built
+/// from this list, so a new column is one line here (and one in a migration).
+const AUDIT_COLUMNS: &[AuditColumn] = &[
+    ("time", Type::INT8, |row| &row.time),
+    ("\"user\"", Type::TEXT, |row| &row.entry.user),
+    ("event", Type::TEXT, |row| &row.entry.event),
+    ("action", Type::TEXT, |row| &row.entry.action),
+    ("outcome", Type::TEXT, |row| &row.entry.outcome),
+    ("drift", Type::INT8, |row| &row.entry.drift),
+];
+
+/// The parameters of a write before the audit row's: user, new version, sealed record,
+/// time, expected version (unused by the insert of a new user).
+const WRITE_PARAMS: [Type; 5] = [Type::TEXT, Type::INT8, Type::BYTEA, Type::INT8, Type::INT8];
+
+/// A decision in one statement: `write` (returning the user when it wrote the row) and
+/// the audit row, inserted only from the written row. Answers how many rows were written:
+/// 1, or 0 for a conflict (and then nothing was inserted either).
+fn swap_statement(write: &str) -> String {
+    let columns: Vec<&str> = AUDIT_COLUMNS.iter().map(|column| column.0).collect();
+    let values: Vec<String> = (WRITE_PARAMS.len()..)
+        .zip(AUDIT_COLUMNS)
+        .map(|(index, _)| format!("${}", index.saturating_add(1)))
+        .collect();
+    format!(
+        "WITH written AS ({write} RETURNING \"user\"),
+              audited AS (INSERT INTO audit ({}) SELECT {} FROM written)
+         SELECT count(*) FROM written",
+        columns.join(", "),
+        values.join(", ")
+    )
+}
+
+/// The statements a connection prepares once, after the schema is up to date.
+struct Statements {
+    load: Statement,
+    insert: Statement,
+    update: Statement,
+    key_check: Statement,
+    audit_log: Statement,
+}
+
+impl Statements {
+    /// Prepares them all at once: the requests are pipelined, one round trip in all.
+    async fn prepare(client: &Client) -> Result<Statements, tokio_postgres::Error> {
+        let types: Vec<Type> = WRITE_PARAMS
+            .iter()
+            .cloned()
+            .chain(AUDIT_COLUMNS.iter().map(|column| column.1.clone()))
+            .collect();
+        let insert = swap_statement(
+            "INSERT INTO users (\"user\", version, record, updated) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (\"user\") DO NOTHING",
+        );
+        let update = swap_statement(
+            "UPDATE users SET version = $2, record = $3, updated = $4
+             WHERE \"user\" = $1 AND version = $5",
+        );
+        let (load, insert, update, key_check, audit_log) = try_join5(
+            client.prepare("SELECT version, record FROM users WHERE \"user\" = $1"),
+            client.prepare_typed(&insert, &types),
+            client.prepare_typed(&update, &types),
+            client.prepare("SELECT value FROM meta WHERE name = 'key_check'"),
+            client.prepare_typed(
+                "SELECT id, time, \"user\", event, action, outcome, drift FROM audit
+                 WHERE $1::TEXT IS NULL OR \"user\" = $1 ORDER BY id DESC LIMIT $2",
+                &[Type::TEXT, Type::INT8],
+            ),
+        )
+        .await?;
+        Ok(Statements {
+            load,
+            insert,
+            update,
+            key_check,
+            audit_log,
+        })
+    }
+}
+
+/// A connection with its deadline and prepared statements.
+struct Session {
+    client: Client,
+    deadline: Deadline,
+    statements: Statements,
+}
+
 /// A [`Store`] in a PostgreSQL database: one connection, used by one call at a time.
 pub struct PostgresStore {
-    client: Mutex<Client>,
+    session: Mutex<Session>,
 }
 
 impl PostgresStore {
@@ -102,143 +221,99 @@ impl PostgresStore {
     /// `key=value` form) and brings its schema up to date. The database itself must
     /// exist; the role needs the grants the README lists.
     pub fn connect(url: &str) -> Result<Self, GateError> {
-        let mut config = Config::from_str(&libpq_sslmode(url)).map_err(|e| {
-            GateError::Store(format!("invalid PostgreSQL URL: {}", with_causes(&e)))
-        })?;
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(CONNECT_TIMEOUT);
-        }
-        if config.get_application_name().is_none() {
-            config.application_name("otpgate");
-        }
-        let mut client = if config.get_ssl_mode() == SslMode::Disable {
-            config.connect(NoTls)
-        } else {
-            config.connect(LazyTls)
-        }
-        .map_err(|e| unavailable("cannot connect to the PostgreSQL server", &e))?;
-        let timeout = STATEMENT_TIMEOUT.as_millis();
-        client
-            .batch_execute(&format!(
-                "SET synchronous_commit = on;
-                 SET statement_timeout = {timeout};
-                 SET idle_in_transaction_session_timeout = {timeout};"
-            ))
-            .map_err(store_error)?;
-        let store = PostgresStore {
-            client: Mutex::new(client),
-        };
-        store.migrate()?;
-        Ok(store)
+        let (mut client, deadline) = session::connect(url)?;
+        migrate(&mut client, &deadline)?;
+        let statements = deadline.call(Statements::prepare(&client))?;
+        Ok(PostgresStore {
+            session: Mutex::new(Session {
+                client,
+                deadline,
+                statements,
+            }),
+        })
     }
 
-    fn client(&self) -> Result<MutexGuard<'_, Client>, GateError> {
-        self.client
+    fn session(&self) -> Result<MutexGuard<'_, Session>, GateError> {
+        self.session
             .lock()
             .map_err(|_| GateError::Store(String::from("PostgreSQL connection poisoned")))
     }
+}
 
-    /// The applied schema version: 0 before the first migration.
-    fn schema_version(client: &mut impl postgres::GenericClient) -> Result<i64, GateError> {
-        let row = client
-            .query_one("SELECT to_regclass('schema_version') IS NOT NULL", &[])
-            .map_err(store_error)?;
-        if !row.try_get::<_, bool>(0).map_err(column_error)? {
-            return Ok(0);
-        }
-        let row = client
-            .query_one(
-                "SELECT COALESCE(MAX(version), 0)::BIGINT FROM schema_version",
-                &[],
-            )
-            .map_err(store_error)?;
-        row.try_get(0).map_err(column_error)
+/// The applied schema version: 0 before the first migration (no `schema_version` table).
+async fn schema_version(
+    client: &impl tokio_postgres::GenericClient,
+) -> Result<i64, tokio_postgres::Error> {
+    match client
+        .query_one(
+            "SELECT COALESCE(MAX(version), 0)::BIGINT FROM schema_version",
+            &[],
+        )
+        .await
+    {
+        Ok(row) => row.try_get(0),
+        Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => Ok(0),
+        Err(e) => Err(e),
     }
+}
 
-    /// Applies the missing migrations under the advisory lock; only reads when there are
-    /// none, so a role without CREATE works on a migrated database.
-    fn migrate(&self) -> Result<(), GateError> {
-        let mut client = self.client()?;
-        let found = Self::schema_version(&mut *client)?;
-        if found > SCHEMA_VERSION {
-            return Err(GateError::SchemaTooNew { found });
-        }
-        if found == SCHEMA_VERSION {
-            return Ok(());
-        }
-        let mut tx = client.transaction().map_err(store_error)?;
+/// Applies the missing migrations under the advisory lock; only reads when there are
+/// none, so a role without CREATE works on a migrated database. A role that may not
+/// create the tables on a database that needs them is told to let the migration role
+/// run first.
+fn migrate(client: &mut Client, deadline: &Deadline) -> Result<(), GateError> {
+    let found = deadline.call(schema_version(client))?;
+    if found > SCHEMA_VERSION {
+        return Err(GateError::SchemaTooNew { found });
+    }
+    if found == SCHEMA_VERSION {
+        return Ok(());
+    }
+    let migrated = deadline.wait(async {
+        let tx = client.transaction().await?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
-            .map_err(store_error)?;
+            .await?;
         tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-            .map_err(store_error)?;
+            .await?;
         // Read again under the lock: another runner may have migrated meanwhile.
-        let found = Self::schema_version(&mut tx)?;
-        if found > SCHEMA_VERSION {
-            return Err(GateError::SchemaTooNew { found });
-        }
-        for (version, migration) in (1i32..).zip(MIGRATIONS) {
-            if i64::from(version) > found {
-                tx.batch_execute(migration).map_err(store_error)?;
-                tx.execute(
-                    "INSERT INTO schema_version (version) VALUES ($1)",
-                    &[&version],
-                )
-                .map_err(store_error)?;
+        let found = schema_version(&tx).await?;
+        if found <= SCHEMA_VERSION {
+            for (version, migration) in (1i32..).zip(MIGRATIONS) {
+                if i64::from(version) > found {
+                    tx.batch_execute(migration).await?;
+                    tx.execute(
+                        "INSERT INTO schema_version (version) VALUES ($1)",
+                        &[&version],
+                    )
+                    .await?;
+                }
             }
+            tx.commit().await?;
         }
-        tx.commit().map_err(store_error)
+        Ok(found)
+    })?;
+    // A role without CREATE on the schema ("permission denied for schema"), or a
+    // search_path that names no existing schema ("no schema has been selected").
+    let may_not_create = |e: &tokio_postgres::Error| {
+        e.code() == Some(&SqlState::INSUFFICIENT_PRIVILEGE)
+            || e.code() == Some(&SqlState::INVALID_SCHEMA_NAME)
+    };
+    match migrated {
+        Ok(found) if found > SCHEMA_VERSION => Err(GateError::SchemaTooNew { found }),
+        Ok(_) => Ok(()),
+        Err(e) if may_not_create(&e) && found == 0 => Err(GateError::NotSetUp(NOT_MIGRATED)),
+        Err(e) if may_not_create(&e) => Err(GateError::SchemaTooOld { found }),
+        Err(e) => Err(store_error(e)),
     }
 }
 
-/// TLS through native-tls, its connector built only once the server agreed to TLS: building
-/// one loads the system's trusted certificates, some 90 ms per process with OpenSSL 3 here,
-/// which `sslmode=prefer` (the default) against a server without TLS would pay for nothing.
-struct LazyTls;
-
-/// [`LazyTls`] for one host.
-struct LazyTlsConnect(String);
-
-impl MakeTlsConnect<Socket> for LazyTls {
-    type Stream = postgres_native_tls::TlsStream<Socket>;
-    type TlsConnect = LazyTlsConnect;
-    type Error = native_tls::Error;
-
-    fn make_tls_connect(&mut self, domain: &str) -> Result<LazyTlsConnect, native_tls::Error> {
-        Ok(LazyTlsConnect(String::from(domain)))
-    }
-}
-
-impl TlsConnect<Socket> for LazyTlsConnect {
-    type Stream = postgres_native_tls::TlsStream<Socket>;
-    type Error = native_tls::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Stream, native_tls::Error>> + Send>>;
-
-    fn connect(self, stream: Socket) -> Self::Future {
-        match native_tls::TlsConnector::new() {
-            Ok(tls) => postgres_native_tls::TlsConnector::new(tls, &self.0).connect(stream),
-            Err(e) => Box::pin(core::future::ready(Err(e))),
-        }
-    }
-}
-
-/// libpq's `sslmode=verify-ca` and `verify-full` as `require`, which verifies the
-/// certificate and host name here already; the client library knows only
-/// `disable`/`prefer`/`require`.
-fn libpq_sslmode(url: &str) -> String {
-    url.replace("sslmode=verify-full", "sslmode=require")
-        .replace("sslmode=verify-ca", "sslmode=require")
-}
-
-/// A connection-level failure: the server cannot be reached, went away or is shutting
-/// down. The client library's message names the cause; the URL (with its password) is
-/// never printed.
-fn unavailable(context: &str, e: &postgres::Error) -> GateError {
-    GateError::StoreUnavailable(format!("{context}: {}", with_causes(e)))
-}
+/// What a role that may not create the tables is told on a database without them.
+const NOT_MIGRATED: &str = "its tables do not exist and this role may not create them: run one \
+     otpgate command (such as the first enroll) as the migration role first";
 
 /// The error and its causes: the client library's own message is only its kind ("error
 /// connecting to server"), the cause says which ("Connection refused").
-fn with_causes(e: &postgres::Error) -> String {
+fn with_causes(e: &tokio_postgres::Error) -> String {
     let mut message = format!("{e}");
     let mut source = std::error::Error::source(e);
     while let Some(cause) = source {
@@ -252,16 +327,26 @@ fn with_causes(e: &postgres::Error) -> String {
     message
 }
 
-fn store_error(e: postgres::Error) -> GateError {
+/// What an error from the server or the connection means for the gate. The URL (with its
+/// password) is never printed.
+fn store_error(e: tokio_postgres::Error) -> GateError {
     let Some(db) = e.as_db_error() else {
         // Not an answer from the server: the connection failed or was closed.
-        return unavailable("lost the connection to the PostgreSQL server", &e);
+        return GateError::StoreUnavailable(format!(
+            "lost the connection to the PostgreSQL server: {}",
+            with_causes(&e)
+        ));
     };
     let code = db.code();
     if *code == SqlState::READ_ONLY_SQL_TRANSACTION {
         GateError::StoreReadOnly
+    } else if *code == SqlState::LOCK_NOT_AVAILABLE {
+        GateError::StoreUnavailable(format!(
+            "the gate is blocked: another session holds a lock on its tables (LOCK TABLE, or \
+             a long transaction) past the lock timeout; nothing was decided ({})",
+            db.message()
+        ))
     } else if *code == SqlState::QUERY_CANCELED
-        || *code == SqlState::LOCK_NOT_AVAILABLE
         || *code == SqlState::IDLE_IN_TRANSACTION_SESSION_TIMEOUT
     {
         GateError::StoreUnavailable(format!(
@@ -282,7 +367,7 @@ fn store_error(e: postgres::Error) -> GateError {
 
 /// A column of the schema's own tables that does not convert: the schema was changed by
 /// hand.
-fn column_error(e: postgres::Error) -> GateError {
+fn column_error(e: tokio_postgres::Error) -> GateError {
     GateError::Store(format!(
         "PostgreSQL: unexpected column type: {}",
         with_causes(&e)
@@ -295,13 +380,10 @@ fn to_sql_int(value: u64) -> Result<i64, GateError> {
 
 impl Store for PostgresStore {
     fn load(&self, user: &str) -> Result<Option<Stored>, GateError> {
-        let row = self
-            .client()?
-            .query_opt(
-                "SELECT version, record FROM users WHERE \"user\" = $1",
-                &[&user],
-            )
-            .map_err(store_error)?;
+        let s = self.session()?;
+        let row = s
+            .deadline
+            .call(s.client.query_opt(&s.statements.load, &[&user]))?;
         let Some(row) = row else {
             return Ok(None);
         };
@@ -319,79 +401,64 @@ impl Store for PostgresStore {
         audit: &AuditEntry,
     ) -> Result<Swap, GateError> {
         let version = to_sql_int(next_version(expected))?;
-        let time = to_sql_int(audit.time)?;
-        let mut client = self.client()?;
-        let mut tx = client.transaction().map_err(store_error)?;
-        let written = match expected {
-            None => tx.execute(
-                "INSERT INTO users (\"user\", version, record, updated) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (\"user\") DO NOTHING",
-                &[&user, &version, &sealed, &time],
-            ),
-            Some(expected) => tx.execute(
-                "UPDATE users SET version = $2, record = $3, updated = $4
-                 WHERE \"user\" = $1 AND version = $5",
-                &[&user, &version, &sealed, &time, &to_sql_int(expected)?],
-            ),
-        }
-        .map_err(store_error)?;
-        if written != 1 {
-            // Dropping the transaction rolls it back.
-            return Ok(Swap::Conflict);
-        }
-        tx.execute(
-            "INSERT INTO audit (time, \"user\", event, action, outcome, drift)
-             VALUES ($1, $2, $3, $4, $5, $6)",
-            &[
-                &time,
-                &audit.user,
-                &audit.event,
-                &audit.action,
-                &audit.outcome,
-                &audit.drift,
-            ],
-        )
-        .map_err(store_error)?;
-        tx.commit().map_err(store_error)?;
-        Ok(Swap::Written)
+        let row = AuditRow {
+            time: to_sql_int(audit.time)?,
+            entry: audit,
+        };
+        let expected_version = expected.map(to_sql_int).transpose()?.unwrap_or(0);
+        let mut params: Vec<&(dyn ToSql + Sync)> =
+            vec![&user, &version, &sealed, &row.time, &expected_version];
+        params.extend(AUDIT_COLUMNS.iter().map(|column| (column.2)(&row)));
+        let s = self.session()?;
+        let statement = match expected {
+            None => &s.statements.insert,
+            Some(_) => &s.statements.update,
+        };
+        // One statement, autocommitted: its answer comes after the commit is flushed.
+        let written = s.deadline.call(s.client.query_one(statement, &params))?;
+        let written: i64 = written.try_get(0).map_err(column_error)?;
+        Ok(if written == 1 {
+            Swap::Written
+        } else {
+            Swap::Conflict
+        })
     }
 
     fn key_check(&self) -> Result<Option<Vec<u8>>, GateError> {
-        let row = self
-            .client()?
-            .query_opt("SELECT value FROM meta WHERE name = 'key_check'", &[])
-            .map_err(store_error)?;
+        let s = self.session()?;
+        let row = s
+            .deadline
+            .call(s.client.query_opt(&s.statements.key_check, &[]))?;
         row.map(|row| row.try_get(0).map_err(column_error))
             .transpose()
     }
 
     fn init_key_check(&self, check: &[u8]) -> Result<Vec<u8>, GateError> {
-        let mut client = self.client()?;
-        let mut tx = client.transaction().map_err(store_error)?;
-        tx.execute(
-            "INSERT INTO meta (name, value) VALUES ('key_check', $1)
-             ON CONFLICT (name) DO NOTHING",
-            &[&check],
-        )
-        .map_err(store_error)?;
-        let row = tx
-            .query_one("SELECT value FROM meta WHERE name = 'key_check'", &[])
-            .map_err(store_error)?;
-        let stored = row.try_get(0).map_err(column_error)?;
-        tx.commit().map_err(store_error)?;
-        Ok(stored)
+        let mut guard = self.session()?;
+        let s = &mut *guard;
+        let row = s.deadline.call(async {
+            let tx = s.client.transaction().await?;
+            tx.execute(
+                "INSERT INTO meta (name, value) VALUES ('key_check', $1)
+                 ON CONFLICT (name) DO NOTHING",
+                &[&check],
+            )
+            .await?;
+            let row = tx
+                .query_one("SELECT value FROM meta WHERE name = 'key_check'", &[])
+                .await?;
+            tx.commit().await?;
+            Ok(row)
+        })?;
+        row.try_get(0).map_err(column_error)
     }
 
     fn audit_log(&self, user: Option<&str>, limit: usize) -> Result<Vec<AuditRecord>, GateError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = self
-            .client()?
-            .query(
-                "SELECT id, time, \"user\", event, action, outcome, drift FROM audit
-                 WHERE $1::TEXT IS NULL OR \"user\" = $1 ORDER BY id DESC LIMIT $2",
-                &[&user, &limit],
-            )
-            .map_err(store_error)?;
+        let s = self.session()?;
+        let rows = s
+            .deadline
+            .call(s.client.query(&s.statements.audit_log, &[&user, &limit]))?;
         let unreadable = |_| GateError::RecordUnreadable;
         let mut entries = rows
             .iter()

@@ -22,195 +22,19 @@ mod gate_support;
 #[path = "../../tests/support/mod.rs"]
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+#[path = "gate_support/postgres.rs"]
+mod pg;
+
+use std::process::Stdio;
 use std::str::FromStr;
 use std::sync::Barrier;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use gate_support::{BIN, Rng, Run, code, phone, step_now};
-use otpcore::Totp;
-use otpgate::ServerKey;
-use postgres::config::Host;
+use gate_support::{BIN, Rng, Run, code, step_now};
+use pg::{Cluster, Db, Runner, server_url, unique};
 use postgres::{Client, Config, NoTls};
-
-const URL_VAR: &str = "OTPGATE_TEST_POSTGRES_URL";
-const START: &str =
-    "export OTPGATE_TEST_POSTGRES_URL=$(tests/postgres/server.sh start \"$(mktemp -d)\")";
-const SERVER_SH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/postgres/server.sh");
-
-fn server_url() -> Option<String> {
-    support::service_url(URL_VAR, "a PostgreSQL server", START)
-}
-
-fn unique(name: &str) -> String {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    format!(
-        "{name}_{}_{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    )
-}
-
-/// A schema of its own in the test database, dropped at the end, and the server key the
-/// runners share.
-struct Db {
-    admin: String,
-    schema: String,
-    key_hex: String,
-}
-
-impl Db {
-    fn new(admin: &str, name: &str) -> Db {
-        let schema = unique(name);
-        let mut client = Client::connect(admin, NoTls).unwrap();
-        client
-            .batch_execute(&format!("CREATE SCHEMA {schema}"))
-            .unwrap();
-        Db {
-            admin: admin.to_owned(),
-            schema,
-            key_hex: ServerKey::generate().unwrap().to_hex().to_string(),
-        }
-    }
-
-    /// The URL of this schema for `user` (the admin URL's user when `None`), over TCP or
-    /// over the server's unix socket.
-    fn url(&self, user: Option<&str>, socket: bool) -> String {
-        let config = Config::from_str(&self.admin).unwrap();
-        let user = user.or(config.get_user()).unwrap_or("postgres");
-        let port = config.get_ports().first().copied().unwrap_or(5432);
-        let db = config.get_dbname().unwrap_or("postgres");
-        let host = if socket {
-            let dir = self.sql_one("SHOW unix_socket_directories");
-            let dir = dir.split(',').next().unwrap().trim().to_owned();
-            assert!(
-                Path::new(&dir).join(format!(".s.PGSQL.{port}")).exists(),
-                "the server's socket is not on this machine: {dir}"
-            );
-            dir.replace('/', "%2F")
-        } else {
-            match config.get_hosts().first() {
-                Some(Host::Tcp(host)) => host.clone(),
-                other => panic!("the test URL names no TCP host: {other:?}"),
-            }
-        };
-        format!(
-            "postgresql://{user}@{host}:{port}/{db}?sslmode=disable&options=-c%20search_path%3D{}",
-            self.schema
-        )
-    }
-
-    fn admin(&self) -> Client {
-        let mut client = Client::connect(&self.admin, NoTls).unwrap();
-        client
-            .batch_execute(&format!("SET search_path = {}", self.schema))
-            .unwrap();
-        client
-    }
-
-    fn sql_one(&self, query: &str) -> String {
-        self.admin()
-            .simple_query(query)
-            .unwrap()
-            .iter()
-            .find_map(|m| match m {
-                postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_owned),
-                _ => None,
-            })
-            .unwrap_or_default()
-    }
-
-    /// A runner: a directory of its own with its copy of the server key.
-    fn runner(&self, name: &str, url: String, via_env: bool) -> Runner {
-        let dir = std::env::temp_dir().join(unique(&format!("otpgate-pg-{name}")));
-        std::fs::create_dir_all(&dir).unwrap();
-        let key_file = dir.join("gate.key");
-        std::fs::write(&key_file, &self.key_hex).unwrap();
-        Runner {
-            dir,
-            url,
-            key_file,
-            via_env,
-        }
-    }
-
-    /// The outcomes of `event` in `user`'s audit trail, oldest first.
-    fn outcomes(&self, user: &str, event: &str) -> Vec<String> {
-        self.admin()
-            .query(
-                "SELECT outcome FROM audit WHERE \"user\" = $1 AND event = $2 ORDER BY id",
-                &[&user, &event],
-            )
-            .unwrap()
-            .iter()
-            .map(|row| row.get(0))
-            .collect()
-    }
-}
-
-impl Drop for Db {
-    fn drop(&mut self) {
-        if let Ok(mut client) = Client::connect(&self.admin, NoTls) {
-            let _ = client.batch_execute(&format!("DROP SCHEMA {} CASCADE", self.schema));
-        }
-    }
-}
-
-/// A deploy runner: its own working directory, key file and way of naming the database.
-struct Runner {
-    dir: PathBuf,
-    url: String,
-    key_file: PathBuf,
-    via_env: bool,
-}
-
-impl Runner {
-    fn command(&self) -> Command {
-        let mut cmd = Command::new(BIN);
-        cmd.current_dir(&self.dir)
-            .env_remove("OTPGATE_DB")
-            .env_remove("OTPGATE_KEY_FILE")
-            .stdin(Stdio::null());
-        if self.via_env {
-            cmd.env("OTPGATE_DB", &self.url)
-                .env("OTPGATE_KEY_FILE", &self.key_file);
-        } else {
-            cmd.arg("--db")
-                .arg(&self.url)
-                .arg("--key-file")
-                .arg(&self.key_file);
-        }
-        cmd
-    }
-
-    fn run(&self, args: &[&str]) -> Run {
-        self.command().args(args).output().unwrap().into()
-    }
-
-    fn enroll(&self, user: &str) -> Totp {
-        let run = self.run(&["--json", "enroll", user]);
-        assert_eq!(run.code, Some(0), "{run:?}");
-        phone(run.json()["secret"].as_str().unwrap())
-    }
-
-    /// Enrolls and confirms `user` with the previous step's code, so the current step's
-    /// code is fresh for a check.
-    fn activate(&self, user: &str) -> Totp {
-        let phone = self.enroll(user);
-        let first = code(&phone, step_now(&phone).saturating_sub(1));
-        let run = self.run(&["--json", "confirm", user, &first]);
-        assert_eq!(run.code, Some(0), "{run:?}");
-        phone
-    }
-}
-
-impl Drop for Runner {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
+use std::process::Command;
 
 /// Runner A over TCP with OTPGATE_DB/OTPGATE_KEY_FILE, runner B over the unix socket with
 /// --db/--key-file.
@@ -444,16 +268,21 @@ fn backup_of_a_postgresql_database_points_to_pg_dump() {
 }
 
 #[test]
-fn sslmode_require_refuses_a_server_without_tls_instead_of_plain_text() {
+fn tls_is_required_over_tcp_unless_the_url_says_sslmode_disable() {
     let Some(admin) = server_url() else { return };
     let db = Db::new(&admin, "tls");
     let plain = db.runner("plain", db.url(None, false), false);
     let phone = plain.activate("alice");
     let fresh = code(&phone, step_now(&phone));
-    for mode in ["require", "verify-full"] {
-        let url = db
-            .url(None, false)
-            .replace("sslmode=disable", &format!("sslmode={mode}"));
+    // The throwaway cluster has no TLS: refused without sslmode (TLS is the default over
+    // TCP) and with every mode but `disable`.
+    for mode in [
+        "",
+        "sslmode=prefer&",
+        "sslmode=require&",
+        "sslmode=verify-full&",
+    ] {
+        let url = db.url(None, false).replace("sslmode=disable&", mode);
         let tls = db.runner("tls", url, true);
         let run = tls.run(&["check", "alice", &fresh]);
         assert_eq!(run.code, Some(2), "{mode}: {run:?}");
@@ -527,67 +356,6 @@ fn kill_9_of_checks_mid_transaction_never_passes_a_code_twice_or_leaves_a_lock()
         )
         .as_bytes(),
     );
-}
-
-/// A cluster of the fault test's own, stopped when dropped.
-struct Cluster {
-    dir: PathBuf,
-}
-
-impl Cluster {
-    /// Whether a cluster of the test's own can run here: the PostgreSQL tests are on (the
-    /// URL is set) and the server binaries are installed.
-    fn available() -> bool {
-        server_url().is_some()
-            && support::tool_available(
-                "the PostgreSQL server binaries",
-                Command::new("bash").arg(SERVER_SH).arg("available"),
-                "apt-get install postgresql",
-            )
-    }
-
-    /// A new cluster in a directory of its own, and its URL.
-    fn new(name: &str, tls: bool) -> (Cluster, String) {
-        let dir = std::env::temp_dir().join(unique(name));
-        std::fs::create_dir_all(&dir).unwrap();
-        let url = Cluster::start(&dir, tls);
-        (Cluster { dir }, url)
-    }
-
-    fn start(dir: &Path, tls: bool) -> String {
-        let out = Command::new("bash")
-            .arg(SERVER_SH)
-            .arg("start")
-            .arg(dir)
-            .args(tls.then_some("tls"))
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{out:?}");
-        String::from_utf8(out.stdout).unwrap().trim().to_owned()
-    }
-
-    fn stop(&self, mode: &str) {
-        let out = Command::new("bash")
-            .arg(SERVER_SH)
-            .args(["stop"])
-            .arg(&self.dir)
-            .arg(mode)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{out:?}");
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let _ = Command::new("bash")
-            .arg(SERVER_SH)
-            .args(["stop"])
-            .arg(&self.dir)
-            .arg("immediate")
-            .output();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
 }
 
 #[test]
@@ -713,42 +481,83 @@ fn tls_from_the_url_verifies_the_server_certificate_and_never_falls_back_to_plai
     let (cluster, admin) = Cluster::new("otpgate-pg-tls", true);
     let db = Db::new(&admin, "tls");
     let port = Config::from_str(&admin).unwrap().get_ports()[0];
-    let url = |mode: &str| {
+    let ca = cluster.dir.join("ca.crt");
+    let url = |user: &str, params: &str| {
         format!(
-            "postgresql://postgres@localhost:{port}/otpgate?sslmode={mode}\
-             &options=-c%20search_path%3D{}",
+            "postgresql://{user}@localhost:{port}/otpgate?{params}\
+             options=-c%20search_path%3D{}",
             db.schema
         )
     };
     let plain = db.runner("plain", db.url(None, false), false);
     let phone = plain.activate("alice");
     let fresh = code(&phone, step_now(&phone));
-    // A certificate the system does not trust: refused in every mode that tries TLS,
-    // `prefer` too (no fall back to plain text).
-    for mode in ["prefer", "require", "verify-full"] {
-        let runner = db.runner("untrusted", url(mode), true);
-        let run: Run = runner
-            .command()
-            .env_remove("SSL_CERT_FILE")
-            .args(["check", "alice", &fresh])
+    let check = |runner: &Runner, env_ca: bool| -> Run {
+        let mut cmd = runner.command();
+        if env_ca {
+            cmd.env("SSL_CERT_FILE", &ca);
+        } else {
+            cmd.env_remove("SSL_CERT_FILE");
+        }
+        cmd.args(["--json", "check", "alice", &fresh])
             .output()
             .unwrap()
-            .into();
+            .into()
+    };
+    // A certificate the system does not trust: refused with no sslmode (TLS is the default
+    // over TCP) and in every mode that tries TLS, `prefer` too (no fall back to plain text).
+    for mode in [
+        "",
+        "sslmode=prefer&",
+        "sslmode=require&",
+        "sslmode=verify-full&",
+    ] {
+        let run = check(&db.runner("untrusted", url("postgres", mode), true), false);
         assert_eq!(run.code, Some(2), "{mode}: {run:?}");
         assert!(
-            run.stderr.contains("certificate verify failed"),
+            run.stderr
+                .contains("invalid peer certificate: UnknownIssuer"),
             "{mode}: {run:?}"
         );
     }
     // Trusted through SSL_CERT_FILE: the check is decided over TLS.
-    let runner = db.runner("trusted", url("require"), true);
-    let run: Run = runner
-        .command()
-        .env("SSL_CERT_FILE", cluster.dir.join("ca.crt"))
-        .args(["--json", "check", "alice", &fresh])
-        .output()
-        .unwrap()
-        .into();
+    let run = check(&db.runner("trusted", url("postgres", ""), true), true);
     assert_eq!(run.code, Some(0), "{run:?}");
+    // Trusted through sslrootcert in the URL: decided too (a replay now).
+    let rootcert = format!(
+        "sslmode=verify-full&sslrootcert={}&",
+        ca.display().to_string().replace('/', "%2F")
+    );
+    let run = check(
+        &db.runner("rootcert", url("postgres", &rootcert), true),
+        false,
+    );
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert_eq!(run.json()["reason"], "replayed", "{run:?}");
+    // SCRAM over TLS binds the channel: a password role that must authenticate with
+    // scram-sha-256 over TLS, and a URL that insists on channel binding.
+    let mut client = Client::connect(&admin, NoTls).unwrap();
+    client
+        .batch_execute("CREATE ROLE scram_user LOGIN SUPERUSER PASSWORD 'scram-password'")
+        .unwrap();
+    let hba = db.sql_one("SHOW hba_file");
+    let rules = std::fs::read_to_string(&hba).unwrap();
+    std::fs::write(
+        &hba,
+        format!("hostssl all scram_user all scram-sha-256\n{rules}"),
+    )
+    .unwrap();
+    client.batch_execute("SELECT pg_reload_conf()").unwrap();
+    let bound = url("scram_user:scram-password", "channel_binding=require&");
+    let run = check(&db.runner("bound", bound, true), true);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert_eq!(run.json()["reason"], "replayed", "{run:?}");
+    // Without SCRAM (trust) there is nothing to bind: channel_binding=require refuses.
+    let run = check(
+        &db.runner("unbound", url("postgres", "channel_binding=require&"), true),
+        true,
+    );
+    assert_eq!(run.code, Some(2), "{run:?}");
+    assert!(run.stderr.contains("channel binding"), "{run:?}");
     drop(db);
 }

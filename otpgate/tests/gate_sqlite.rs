@@ -98,3 +98,25 @@ fn a_file_that_is_not_a_database_is_an_error() {
     assert_eq!(run.code, Some(2), "{run:?}");
     assert!(run.stderr.contains("store error"), "{run:?}");
 }
+
+#[test]
+fn status_on_a_database_without_a_key_says_it_is_not_set_up() {
+    // A database created (here by the library; by an enroll that failed before writing the
+    // key file, in practice) that never got a server key.
+    let env = Env::new("sqlite-not-set-up");
+    drop(otpgate::SqliteStore::create(&env.db).unwrap());
+    for args in [
+        ["status", "alice"].as_slice(),
+        &["check", "alice", "123456"],
+    ] {
+        let run = env.run(args);
+        assert_eq!(run.code, Some(2), "{run:?}");
+        assert!(
+            run.stderr.contains("the database is not set up")
+                && run.stderr.contains("enroll the first user"),
+            "{run:?}"
+        );
+        assert!(!run.stderr.contains("was set up with a key"), "{run:?}");
+    }
+    assert!(!env.key_file().exists(), "no key file is written");
+}

@@ -3,8 +3,9 @@
 # own, listening only on 127.0.0.1 and a unix socket inside that directory.
 #
 #   tests/postgres/server.sh start DIR [tls]   initdb (first time), start; prints the URL
-#     (tls: the server also offers TLS, with a self-signed certificate for `localhost` in
-#     DIR/ca.crt, which clients trust with SSL_CERT_FILE=DIR/ca.crt)
+#     (tls: the server also offers TLS, with a certificate for `localhost` signed by a
+#     private CA in DIR/ca.crt, which clients trust with SSL_CERT_FILE=DIR/ca.crt or
+#     sslrootcert=DIR/ca.crt in the URL)
 #   tests/postgres/server.sh stop DIR [fast|immediate]
 #   tests/postgres/server.sh url DIR     prints the URL of a started cluster
 #   tests/postgres/server.sh available   exits 0 when the server binaries are there
@@ -64,10 +65,17 @@ unix_socket_directories = '$dir'
 max_connections = 300
 CONF
       if [ "${3:-}" = tls ]; then
-        openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=localhost" \
-          -addext "subjectAltName=DNS:localhost" -keyout "$data/server.key" \
-          -out "$data/server.crt" 2>/dev/null
-        cp "$data/server.crt" "$dir/ca.crt"
+        # A private CA, and a server certificate it signs (not itself a CA: rustls, like
+        # any WebPKI verifier, refuses a CA certificate presented as the server's).
+        openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=otpgate test CA" \
+          -keyout "$dir/ca.key" -out "$dir/ca.crt" 2>/dev/null
+        openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+          -keyout "$data/server.key" -out "$dir/server.csr" 2>/dev/null
+        printf 'subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' \
+          >"$dir/server.ext"
+        openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" \
+          -CAcreateserial -days 2 -extfile "$dir/server.ext" -out "$data/server.crt" 2>/dev/null
+        rm -f "$dir/ca.key" "$dir/server.csr" "$dir/server.ext" "$dir/ca.srl"
         chmod 600 "$data/server.key"
         [ "$(id -u)" = 0 ] && chown postgres: "$data/server.key" "$data/server.crt"
         echo "ssl = on" >>"$data/postgresql.conf"
