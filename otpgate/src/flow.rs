@@ -876,7 +876,9 @@ fn inactive(status: Status) -> Option<Refusal> {
     }
 }
 
-fn check_user(user: &str) -> Result<(), GateError> {
+/// Checks a user id: 1 to [`MAX_USER_LEN`] bytes without control characters
+/// ([`GateError::InvalidUser`] otherwise), as every operation does before anything else.
+pub fn check_user(user: &str) -> Result<(), GateError> {
     if user.is_empty() || user.len() > MAX_USER_LEN || user.chars().any(char::is_control) {
         return Err(GateError::InvalidUser);
     }

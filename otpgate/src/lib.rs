@@ -60,7 +60,7 @@ pub use deliver::{DELIVERY_TIMEOUT, DeliveryCommand};
 pub use error::GateError;
 pub use flow::{
     Accepted, Decision, Enrollment, Factor, Gate, MAX_ROUNDS, MAX_USER_LEN, Recovered, Refusal,
-    Sent, TEXTED_CODE_NOTICE_SECS, UserStatus,
+    Sent, TEXTED_CODE_NOTICE_SECS, UserStatus, check_user,
 };
 pub use memory::MemoryStore;
 pub use phone::{PHONE_MAX_DIGITS, PHONE_MIN_DIGITS, PhoneError, PhoneNumber};

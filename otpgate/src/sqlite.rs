@@ -36,7 +36,7 @@ use rusqlite::{
     Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
 };
 
-use super::{AuditEntry, AuditRecord, GateError, Store, Stored, Swap, next_version};
+use super::{AuditEntry, AuditRecord, GateError, ServerKey, Store, Stored, Swap, next_version};
 
 /// How long a process waits for another one's write lock.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -141,20 +141,46 @@ impl SqliteStore {
     /// other processes decide (copying the files is not: in WAL mode recent commits live
     /// in the `-wal` file). `path` must not exist; the copy is readable by its owner only.
     pub fn backup_to(&self, path: &Path) -> Result<(), GateError> {
+        let output_error = |reason: String| GateError::OutputFile {
+            path: format!("{}", path.display()),
+            reason,
+        };
         let target = path
             .to_str()
-            .ok_or_else(|| GateError::Store(format!("{} is not a UTF-8 path", path.display())))?;
+            .ok_or_else(|| output_error(String::from("not a UTF-8 path")))?;
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create_new(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
         options
             .open(path)
-            .map_err(|e| GateError::Store(format!("cannot create {target}: {e}")))?;
+            .map_err(|e| output_error(format!("{e}")))?;
         self.conn
             .execute("VACUUM INTO ?1", [target])
             .map(|_| ())
             .map_err(store_error)
+    }
+
+    /// Chooses the server key with `choose` (told whether a key check is stored) under the
+    /// write lock, and stores its key check if none is: of several processes setting up a
+    /// new database at once, one creates the key and the others wait, then read it.
+    pub fn set_up_key(
+        &self,
+        choose: impl FnOnce(bool) -> Result<ServerKey, GateError>,
+    ) -> Result<ServerKey, GateError> {
+        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
+            .map_err(store_error)?;
+        let stored = self.key_check()?;
+        let key = choose(stored.is_some())?;
+        if stored.is_none() {
+            tx.execute(
+                "INSERT INTO meta (name, value) VALUES ('key_check', ?1)",
+                [key.key_check()?],
+            )
+            .map_err(store_error)?;
+        }
+        tx.commit().map_err(store_error)?;
+        Ok(key)
     }
 
     fn schema_version(&self) -> Result<i64, GateError> {

@@ -89,9 +89,19 @@ pub enum Command {
         /// The program that sends the message, and its arguments, run without a shell
         /// (words split at blanks, quotes keep blanks) with OTPGATE_TO (the number) and
         /// OTPGATE_MESSAGE (the text with the code) in its environment; it must exit 0 once
-        /// the message is handed over, within 30 s.
+        /// the message is handed over, within the timeout; at the timeout it is killed with
+        /// every process it started.
         #[arg(long, env = "OTPGATE_DELIVER_COMMAND", value_name = "CMD")]
         deliver_command: Option<String>,
+        /// How long the delivery command may run, in seconds: 1 to 30.
+        #[arg(
+            long,
+            env = "OTPGATE_DELIVER_TIMEOUT",
+            value_name = "SECS",
+            default_value_t = 30,
+            value_parser = clap::value_parser!(u64).range(1..=30)
+        )]
+        deliver_timeout: u64,
     },
     /// Set or change the phone NUMBER USER's texted codes go to (E.164: + and 8 to 15
     /// digits); a code texted to the old number is withdrawn.
