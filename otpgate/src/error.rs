@@ -133,6 +133,13 @@ pub enum GateError {
     },
     /// The command cannot do what was asked, whatever the database holds.
     Usage(String),
+    /// The database has triggers, views or rules on the gate's tables: a trigger can write
+    /// an older row back on every decision (resetting the failure count), so such a
+    /// database is refused rather than trusted.
+    ForeignSchemaObjects {
+        /// Their kinds and names.
+        names: String,
+    },
 }
 
 impl fmt::Display for GateError {
@@ -237,6 +244,11 @@ impl fmt::Display for GateError {
             GateError::QrCode(why) => write!(f, "cannot draw the QR code: {why}"),
             GateError::OutputFile { path, reason } => write!(f, "cannot write {path}: {reason}"),
             GateError::Usage(why) => write!(f, "usage: {why}"),
+            GateError::ForeignSchemaObjects { names } => write!(
+                f,
+                "the database has objects the gate did not create on its tables ({names}): \
+                 they could roll records back, so the database is refused; drop them"
+            ),
         }
     }
 }

@@ -129,6 +129,7 @@ impl PostgresStore {
             client: Mutex::new(client),
         };
         store.migrate()?;
+        store.refuse_foreign_objects()?;
         Ok(store)
     }
 
@@ -136,6 +137,37 @@ impl PostgresStore {
         self.client
             .lock()
             .map_err(|_| GateError::Store(String::from("PostgreSQL connection poisoned")))
+    }
+
+    /// [`GateError::ForeignSchemaObjects`] when a trigger or a rule sits on one of the gate's
+    /// tables (the gate creates neither; either can write an older row back).
+    fn refuse_foreign_objects(&self) -> Result<(), GateError> {
+        let rows = self
+            .client()?
+            .query(
+                "SELECT 'trigger ' || tgname FROM pg_trigger
+                 WHERE NOT tgisinternal AND tgrelid = ANY (ARRAY[
+                     to_regclass('users'), to_regclass('audit'), to_regclass('meta'),
+                     to_regclass('schema_version')])
+                 UNION ALL
+                 SELECT 'rule ' || rulename FROM pg_rewrite
+                 WHERE rulename <> '_RETURN' AND ev_class = ANY (ARRAY[
+                     to_regclass('users'), to_regclass('audit'), to_regclass('meta'),
+                     to_regclass('schema_version')])",
+                &[],
+            )
+            .map_err(store_error)?;
+        let names = rows
+            .iter()
+            .map(|row| row.try_get::<_, String>(0).map_err(column_error))
+            .collect::<Result<Vec<_>, _>>()?;
+        if names.is_empty() {
+            Ok(())
+        } else {
+            Err(GateError::ForeignSchemaObjects {
+                names: names.join(", "),
+            })
+        }
     }
 
     /// The applied schema version: 0 before the first migration.

@@ -134,6 +134,7 @@ impl SqliteStore {
             .map_err(store_error)?;
         let store = SqliteStore { conn };
         store.migrate()?;
+        store.refuse_foreign_objects()?;
         Ok(store)
     }
 
@@ -181,6 +182,30 @@ impl SqliteStore {
         }
         tx.commit().map_err(store_error)?;
         Ok(key)
+    }
+
+    /// [`GateError::ForeignSchemaObjects`] when the database holds a trigger or a view: the
+    /// gate creates neither, and a trigger can put an older row back after every write.
+    fn refuse_foreign_objects(&self) -> Result<(), GateError> {
+        let names: Vec<String> = self
+            .conn
+            .prepare(
+                "SELECT type || ' ' || name FROM sqlite_master
+                 WHERE type IN ('trigger', 'view') ORDER BY name",
+            )
+            .and_then(|mut statement| {
+                statement
+                    .query_map([], |row| row.get(0))?
+                    .collect::<Result<Vec<String>, _>>()
+            })
+            .map_err(store_error)?;
+        if names.is_empty() {
+            Ok(())
+        } else {
+            Err(GateError::ForeignSchemaObjects {
+                names: names.join(", "),
+            })
+        }
     }
 
     fn schema_version(&self) -> Result<i64, GateError> {

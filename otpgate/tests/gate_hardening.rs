@@ -311,3 +311,34 @@ fn a_delivery_command_and_everything_it_started_are_killed_at_the_timeout() {
     assert_eq!(run.code, Some(2), "{run:?}");
     assert!(run.stderr.contains("did not finish within 1 s"), "{run:?}");
 }
+
+#[test]
+fn a_trigger_that_rolls_records_back_is_refused() {
+    let env = Env::new("rollback-trigger");
+    let (alice, _) = env.activate("alice");
+    // On every decision, put alice's row as it was back: her failures would never count.
+    env.sql()
+        .execute_batch(
+            "CREATE TABLE saved AS SELECT * FROM users;
+             CREATE TRIGGER roll_back AFTER UPDATE ON users BEGIN
+                 UPDATE users SET version = (SELECT version FROM saved WHERE user = NEW.user),
+                                  record = (SELECT record FROM saved WHERE user = NEW.user)
+                 WHERE user = NEW.user;
+             END;",
+        )
+        .unwrap();
+    for _ in 0..3 {
+        assert_error(
+            &env.run(&["check", "alice", "000000"]),
+            "trigger roll_back",
+        );
+    }
+    // A view is refused too (the gate creates none).
+    env.sql()
+        .execute_batch("DROP TRIGGER roll_back; CREATE VIEW everyone AS SELECT user FROM users;")
+        .unwrap();
+    assert_error(&env.run(&["status", "alice"]), "view everyone");
+    env.sql().execute_batch("DROP VIEW everyone").unwrap();
+    let fresh = gate_support::code(&alice, gate_support::step_now(&alice));
+    assert_eq!(env.run(&["check", "alice", &fresh]).code, Some(0));
+}

@@ -427,6 +427,40 @@ fn a_database_url_without_a_key_file_is_exit_2_and_says_to_name_one() {
 }
 
 #[test]
+fn a_trigger_or_rule_on_the_gates_tables_is_refused() {
+    let Some(admin) = server_url() else { return };
+    let db = Db::new(&admin, "trigger");
+    let (a, _) = two_runners(&db);
+    a.activate("alice");
+    // A trigger that writes the row as it was back after every decision.
+    db.admin()
+        .batch_execute(
+            "CREATE TABLE saved AS SELECT * FROM users;
+             CREATE FUNCTION roll_back() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN
+                 UPDATE users SET version = s.version, record = s.record
+                 FROM saved s WHERE users.\"user\" = s.\"user\" AND users.version <> s.version;
+                 RETURN NULL;
+             END $$;
+             CREATE TRIGGER roll_back AFTER UPDATE ON users
+                 FOR EACH STATEMENT EXECUTE FUNCTION roll_back();",
+        )
+        .unwrap();
+    let run = a.run(&["check", "alice", "000000"]);
+    assert_eq!(run.code, Some(2), "{run:?}");
+    assert!(run.stderr.contains("trigger roll_back"), "{run:?}");
+    db.admin()
+        .batch_execute(
+            "DROP TRIGGER roll_back ON users;
+             CREATE RULE no_audit AS ON INSERT TO audit DO INSTEAD NOTHING;",
+        )
+        .unwrap();
+    let run = a.run(&["status", "alice"]);
+    assert_eq!(run.code, Some(2), "{run:?}");
+    assert!(run.stderr.contains("rule no_audit"), "{run:?}");
+}
+
+#[test]
 fn backup_of_a_postgresql_database_points_to_pg_dump() {
     let dir = std::env::temp_dir().join(unique("otpgate-pg-backup"));
     std::fs::create_dir_all(&dir).unwrap();
