@@ -109,6 +109,10 @@ impl Store for Database {
     fn audit_log(&self, user: Option<&str>, limit: usize) -> Result<Vec<AuditRecord>, GateError> {
         self.inner().audit_log(user, limit)
     }
+
+    fn audit_chain_start(&self) -> Result<i64, GateError> {
+        self.inner().audit_chain_start()
+    }
 }
 
 /// The key file: `key_file`, or beside an SQLite database. A database URL has no path to

@@ -53,8 +53,10 @@ mod sqlite;
 mod store;
 
 #[cfg(feature = "postgres")]
-pub use self::postgres::{CONNECT_TIMEOUT, MIGRATION_LOCK, PostgresStore, STATEMENT_TIMEOUT};
-pub use audit::{AuditEntry, AuditRecord};
+pub use self::postgres::{
+    AUDIT_CHAIN_LOCK, CONNECT_TIMEOUT, MIGRATION_LOCK, PostgresStore, STATEMENT_TIMEOUT,
+};
+pub use audit::{AuditBreak, AuditEntry, AuditFields, AuditKey, AuditRecord, AuditVerification};
 pub use database::{Database, database_url, key_path};
 pub use deliver::{DELIVERY_TIMEOUT, DeliveryCommand};
 pub use error::GateError;

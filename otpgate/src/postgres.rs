@@ -86,11 +86,19 @@ const MIGRATIONS: &[&str] = &[
          drift BIGINT
      );
      CREATE INDEX audit_by_user ON audit (\"user\", id);",
+    // 2: the authenticated audit trail, as in the SQLite store.
+    "ALTER TABLE audit ADD COLUMN mac BYTEA;
+     INSERT INTO meta (name, value)
+         SELECT 'audit_chain_start', convert_to(COALESCE(MAX(id), 0)::TEXT, 'UTF8') FROM audit;",
 ];
 
 // Both stores write the same schema version: a database moved from one to the other (or
 // read by an older otpgate) is judged by the same number.
 const _: () = assert!(MIGRATIONS.len() as i64 == SCHEMA_VERSION);
+
+/// The key of the advisory lock a decision holds while it extends the audit chain
+/// (`pg_advisory_xact_lock`, released at commit): "otpaudit" read as a number.
+pub const AUDIT_CHAIN_LOCK: i64 = 0x6f74_7061_7564_6974;
 
 /// A [`Store`] in a PostgreSQL database: one connection, used by one call at a time.
 pub struct PostgresStore {
@@ -371,9 +379,22 @@ impl Store for PostgresStore {
             // Dropping the transaction rolls it back.
             return Ok(Swap::Conflict);
         }
+        // One writer at a time extends the chain: the lock is taken after the row's own
+        // lock (so the wait for it never holds a row another writer needs) and held to the
+        // commit, so the next writer reads this row's MAC as its previous one.
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&AUDIT_CHAIN_LOCK])
+            .map_err(store_error)?;
+        let previous: Option<Vec<u8>> = tx
+            .query_opt(
+                "SELECT mac FROM audit WHERE mac IS NOT NULL ORDER BY id DESC LIMIT 1",
+                &[],
+            )
+            .map_err(store_error)?
+            .map(|row| row.try_get(0).map_err(column_error))
+            .transpose()?;
         tx.execute(
-            "INSERT INTO audit (time, \"user\", event, action, outcome, drift)
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO audit (time, \"user\", event, action, outcome, drift, mac)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
             &[
                 &time,
                 &audit.user,
@@ -381,6 +402,7 @@ impl Store for PostgresStore {
                 &audit.action,
                 &audit.outcome,
                 &audit.drift,
+                &audit.mac(previous.as_deref()),
             ],
         )
         .map_err(store_error)?;
@@ -414,12 +436,24 @@ impl Store for PostgresStore {
         Ok(stored)
     }
 
+    fn audit_chain_start(&self) -> Result<i64, GateError> {
+        let row = self
+            .client()?
+            .query_one(
+                "SELECT convert_from(value, 'UTF8')::BIGINT FROM meta
+                 WHERE name = 'audit_chain_start'",
+                &[],
+            )
+            .map_err(store_error)?;
+        row.try_get(0).map_err(column_error)
+    }
+
     fn audit_log(&self, user: Option<&str>, limit: usize) -> Result<Vec<AuditRecord>, GateError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows = self
             .client()?
             .query(
-                "SELECT id, time, \"user\", event, action, outcome, drift FROM audit
+                "SELECT id, time, \"user\", event, action, outcome, drift, mac FROM audit
                  WHERE $1::TEXT IS NULL OR \"user\" = $1 ORDER BY id DESC LIMIT $2",
                 &[&user, &limit],
             )
@@ -437,6 +471,7 @@ impl Store for PostgresStore {
                     action: row.try_get(4).map_err(unreadable)?,
                     outcome: row.try_get(5).map_err(unreadable)?,
                     drift: row.try_get(6).map_err(unreadable)?,
+                    mac: row.try_get(7).map_err(unreadable)?,
                 })
             })
             .collect::<Result<Vec<_>, GateError>>()?;

@@ -79,6 +79,11 @@ const MIGRATIONS: &[&str] = &[
          drift INTEGER
      );
      CREATE INDEX audit_by_user ON audit (user, id);",
+    // 2: the authenticated audit trail: each row's MAC, chained to the previous row's;
+    // the rows already there are from before the chain (their last id is kept).
+    "ALTER TABLE audit ADD COLUMN mac BLOB;
+     INSERT INTO meta (name, value)
+         SELECT 'audit_chain_start', CAST(COALESCE(MAX(id), 0) AS TEXT) FROM audit;",
 ];
 
 /// The schema version this program writes.
@@ -351,16 +356,26 @@ impl Store for SqliteStore {
             params![user, version, sealed, time],
         )
         .map_err(store_error)?;
+        // The write lock is held (BEGIN IMMEDIATE): no other writer extends the chain now.
+        let previous: Option<Vec<u8>> = tx
+            .query_row(
+                "SELECT mac FROM audit WHERE mac IS NOT NULL ORDER BY id DESC LIMIT 1",
+                [],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(record_error)?;
         tx.execute(
-            "INSERT INTO audit (time, user, event, action, outcome, drift)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO audit (time, user, event, action, outcome, drift, mac)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
                 time,
                 audit.user,
                 audit.event,
                 audit.action,
                 audit.outcome,
-                audit.drift
+                audit.drift,
+                audit.mac(previous.as_deref()),
             ],
         )
         .map_err(store_error)?;
@@ -398,12 +413,23 @@ impl Store for SqliteStore {
         Ok(stored)
     }
 
+    fn audit_chain_start(&self) -> Result<i64, GateError> {
+        self.conn
+            .query_row(
+                "SELECT CAST(CAST(value AS TEXT) AS INTEGER) FROM meta
+                 WHERE name = 'audit_chain_start'",
+                [],
+                |row| row.get(0),
+            )
+            .map_err(record_error)
+    }
+
     fn audit_log(&self, user: Option<&str>, limit: usize) -> Result<Vec<AuditRecord>, GateError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let mut statement = self
             .conn
             .prepare(
-                "SELECT id, time, user, event, action, outcome, drift FROM audit
+                "SELECT id, time, user, event, action, outcome, drift, mac FROM audit
                  WHERE ?1 IS NULL OR user = ?1 ORDER BY id DESC LIMIT ?2",
             )
             .map_err(store_error)?;
@@ -417,6 +443,7 @@ impl Store for SqliteStore {
                     action: row.get(4)?,
                     outcome: row.get(5)?,
                     drift: row.get(6)?,
+                    mac: row.get(7)?,
                 })
             })
             .map_err(store_error)?;

@@ -328,10 +328,7 @@ fn a_trigger_that_rolls_records_back_is_refused() {
         )
         .unwrap();
     for _ in 0..3 {
-        assert_error(
-            &env.run(&["check", "alice", "000000"]),
-            "trigger roll_back",
-        );
+        assert_error(&env.run(&["check", "alice", "000000"]), "trigger roll_back");
     }
     // A view is refused too (the gate creates none).
     env.sql()
@@ -341,4 +338,157 @@ fn a_trigger_that_rolls_records_back_is_refused() {
     env.sql().execute_batch("DROP VIEW everyone").unwrap();
     let fresh = gate_support::code(&alice, gate_support::step_now(&alice));
     assert_eq!(env.run(&["check", "alice", &fresh]).code, Some(0));
+}
+
+/// `log --verify`: its exit code and the first broken row it names (none when intact).
+fn verify(env: &Env) -> (Option<i32>, Option<i64>) {
+    let run = env.run(&["--json", "log", "--verify"]);
+    let value = run.json();
+    (run.code, value["broken"]["id"].as_i64())
+}
+
+#[test]
+fn forged_deleted_altered_or_reordered_audit_rows_are_named_by_log_verify() {
+    let env = Env::new("audit-chain");
+    let (alice, _) = env.activate("alice");
+    for wrong in ["000000", "111111", "222222"] {
+        assert_eq!(env.run(&["check", "alice", wrong]).code, Some(1));
+    }
+    let fresh = gate_support::code(&alice, gate_support::step_now(&alice));
+    assert_eq!(
+        env.run(&["check", "alice", &fresh, "--action", "deploy 1"])
+            .code,
+        Some(0)
+    );
+    assert_eq!(verify(&env), (Some(0), None));
+    let ids: Vec<i64> = {
+        let sql = env.sql();
+        let mut statement = sql.prepare("SELECT id FROM audit ORDER BY id").unwrap();
+        statement
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    assert_eq!(ids.len(), 6);
+    let backup = env.dir.join("pristine.db");
+    assert_eq!(env.run(&["backup", backup.to_str().unwrap()]).code, Some(0));
+    let restore = || {
+        for suffix in ["-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", env.db.display()));
+        }
+        std::fs::copy(&backup, &env.db).unwrap();
+        assert_eq!(verify(&env), (Some(0), None));
+    };
+    // "deploy 2 accepted", inserted by hand: without a MAC, or with a copied one.
+    env.sql()
+        .execute(
+            "INSERT INTO audit (time, user, event, action, outcome, drift)
+             SELECT time, user, event, 'deploy 2', outcome, drift FROM audit WHERE id = ?1",
+            [ids[5]],
+        )
+        .unwrap();
+    assert_eq!(verify(&env), (Some(1), Some(ids[5] + 1)));
+    restore();
+    env.sql()
+        .execute(
+            "INSERT INTO audit (time, user, event, action, outcome, drift, mac)
+             SELECT time, user, event, 'deploy 2', outcome, drift, mac FROM audit WHERE id = ?1",
+            [ids[5]],
+        )
+        .unwrap();
+    assert_eq!(verify(&env), (Some(1), Some(ids[5] + 1)));
+    restore();
+    // A refusal deleted from the middle: the row after the gap is named.
+    env.sql()
+        .execute("DELETE FROM audit WHERE id = ?1", [ids[3]])
+        .unwrap();
+    let run = env.run(&["log", "--verify"]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(
+        run.stderr
+            .contains(&format!("row {} does not authenticate", ids[4])),
+        "{run:?}"
+    );
+    restore();
+    // A refusal turned into an acceptance.
+    env.sql()
+        .execute(
+            "UPDATE audit SET outcome = 'accepted' WHERE id = ?1",
+            [ids[2]],
+        )
+        .unwrap();
+    assert_eq!(verify(&env), (Some(1), Some(ids[2])));
+    restore();
+    // Two rows swapped (their contents and MACs, ids kept): out of order.
+    env.sql()
+        .execute_batch(&format!(
+            "UPDATE audit SET id = -1 WHERE id = {a};
+             UPDATE audit SET id = {a} WHERE id = {b};
+             UPDATE audit SET id = {b} WHERE id = -1;",
+            a = ids[3],
+            b = ids[4]
+        ))
+        .unwrap();
+    assert_eq!(verify(&env), (Some(1), Some(ids[3])));
+    restore();
+    // Every decision after the verification still extends one valid chain.
+    assert_eq!(env.run(&["check", "alice", "333333"]).code, Some(1));
+    assert_eq!(verify(&env), (Some(0), None));
+    // A wrong key cannot verify (nor forge): exit 2.
+    let other = env.dir.join("other.key");
+    key_file(&other, &"cd".repeat(32), 0o600);
+    let mut command = env.command();
+    command
+        .arg("--key-file")
+        .arg(&other)
+        .args(["log", "--verify"]);
+    assert_eq!(within(command, Duration::from_secs(20)).code, Some(2));
+}
+
+#[test]
+fn a_database_from_before_the_chain_opens_and_its_old_rows_count_as_unauthenticated() {
+    let env = Env::new("audit-upgrade");
+    // Schema version 1, as an older otpgate left it, with two audit rows.
+    env.sql()
+        .execute_batch(
+            "CREATE TABLE meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
+             CREATE TABLE users (user TEXT PRIMARY KEY, version INTEGER NOT NULL,
+                                 record BLOB NOT NULL, updated INTEGER NOT NULL);
+             CREATE TABLE audit (id INTEGER PRIMARY KEY AUTOINCREMENT, time INTEGER NOT NULL,
+                                 user TEXT NOT NULL, event TEXT NOT NULL, action TEXT,
+                                 outcome TEXT NOT NULL, drift INTEGER);
+             CREATE INDEX audit_by_user ON audit (user, id);
+             CREATE TABLE schema_version (version INTEGER NOT NULL);
+             INSERT INTO schema_version VALUES (1);
+             INSERT INTO audit (time, user, event, outcome) VALUES (1, 'old', 'check', 'wrong');
+             INSERT INTO audit (time, user, event, outcome) VALUES (2, 'old', 'check', 'wrong');",
+        )
+        .unwrap();
+    env.activate("alice");
+    let run = env.run(&["--json", "log", "--verify"]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(run.json()["unauthenticated"], 2);
+    assert_eq!(run.json()["authenticated"], 2);
+    // A row without a MAC added after the chain started is forged, whatever its id.
+    env.sql()
+        .execute(
+            "INSERT INTO audit (id, time, user, event, outcome) VALUES (-5, 3, 'x', 'check', 'accepted')",
+            [],
+        )
+        .unwrap();
+    assert_eq!(verify(&env), (Some(1), Some(-5)));
+    env.sql()
+        .execute("DELETE FROM audit WHERE id = -5", [])
+        .unwrap();
+    assert_eq!(verify(&env), (Some(0), None));
+    env.sql()
+        .execute(
+            "INSERT INTO audit (time, user, event, outcome) VALUES (3, 'x', 'check', 'accepted')",
+            [],
+        )
+        .unwrap();
+    let (code, id) = verify(&env);
+    assert_eq!(code, Some(1));
+    assert!(id.unwrap() > 4);
 }

@@ -140,6 +140,10 @@ pub enum Command {
         /// How many entries, the latest last.
         #[arg(long, default_value_t = 50)]
         limit: usize,
+        /// Check the whole trail's MAC chain instead of printing it: exit 0 intact, 1 when a
+        /// row is forged, altered, out of order or missing (the first one is named).
+        #[arg(long, conflicts_with = "user")]
+        verify: bool,
     },
     /// Write a consistent copy of the database to FILE (a new file), safe while checks run.
     /// The key file is not in it: keep a copy of the key apart.

@@ -9,7 +9,7 @@ use zeroize::Zeroizing;
 
 use crate::cli::{Cli, Command};
 use crate::output::{
-    Exit, Out, audit_json, audit_text, decided, recovery_text, status_json, status_text,
+    Exit, Out, audit_json, audit_text, decided, recovery_text, status_json, status_text, verified,
 };
 use crate::screen::{check_drawable, enrollment_screen, grouped_key, qr_svg_image};
 
@@ -218,7 +218,11 @@ pub fn run(cli: &Cli, out: &Out) -> Result<Exit, GateError> {
             ));
             Ok(Exit::Accepted)
         }
-        Command::Log { user, limit } => {
+        Command::Log { verify: true, .. } => {
+            let checked = open_gate(cli, false)?.verify_log()?;
+            Ok(verified(out, &checked))
+        }
+        Command::Log { user, limit, .. } => {
             let entries = open_gate(cli, false)?.log(user.as_deref(), *limit)?;
             out.json(&json!({
                 "result": "accepted",

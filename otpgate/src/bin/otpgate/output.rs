@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use otpcore::{OobState, RecoveryCode};
-use otpgate::{AuditRecord, Decision, GateError, Refusal, UserStatus};
+use otpgate::{AuditRecord, AuditVerification, Decision, GateError, Refusal, UserStatus};
 use serde_json::{Value, json};
 use zeroize::{Zeroize, Zeroizing};
 
@@ -211,6 +211,43 @@ pub fn audit_json(e: &AuditRecord) -> Value {
         "outcome": e.outcome,
         "drift": e.drift,
     })
+}
+
+/// `log --verify`: intact (exit 0), or the first broken row (exit 1), with the counts and
+/// the chain's head to keep elsewhere.
+pub fn verified(out: &Out, v: &AuditVerification) -> Exit {
+    let head = v.head.as_ref().map(|(id, mac)| {
+        let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
+        (*id, hex)
+    });
+    out.json(&json!({
+        "result": if v.broken.is_none() { "accepted" } else { "refused" },
+        "authenticated": v.authenticated,
+        "unauthenticated": v.unauthenticated,
+        "broken": v.broken.as_ref().map(|b| json!({ "id": b.id(), "reason": format!("{b}") })),
+        "head": head.as_ref().map(|(id, mac)| json!({ "id": id, "mac": mac })),
+    }));
+    let mut text = format!(
+        "{} rows authenticated, {} from before the chain (unauthenticated)",
+        v.authenticated, v.unauthenticated
+    );
+    if let Some((id, mac)) = &head {
+        text.push_str(&format!(
+            "\nhead: row {id}, MAC {mac} (keep a copy: rows deleted from the end leave a \
+             shorter chain that is still valid)"
+        ));
+    }
+    match &v.broken {
+        None => {
+            out.text(format!("the audit trail is intact: {text}"));
+            Exit::Accepted
+        }
+        Some(broken) => {
+            eprintln!("the audit trail is broken: {broken}");
+            out.text(text);
+            Exit::Refused
+        }
+    }
 }
 
 pub fn audit_text(e: &AuditRecord) -> String {
