@@ -314,7 +314,10 @@ fn runners_starting_together_on_a_new_schema_migrate_it_once() {
         if round == 4 {
             // A schema from a newer otpgate is refused, not written to.
             db.admin()
-                .batch_execute("INSERT INTO schema_version (version) VALUES (2)")
+                .execute(
+                    "INSERT INTO schema_version (version) VALUES ($1)",
+                    &[&(otpgate::SCHEMA_VERSION as i32 + 1)],
+                )
                 .unwrap();
             let run = b.run(&["status", "u0"]);
             assert_eq!(run.code, Some(2), "{run:?}");
