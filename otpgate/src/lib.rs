@@ -48,6 +48,7 @@ mod phone;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod record;
+mod rotate;
 mod seal;
 mod sqlite;
 mod store;
@@ -67,6 +68,7 @@ pub use flow::{
 pub use memory::MemoryStore;
 pub use phone::{PHONE_MAX_DIGITS, PHONE_MIN_DIGITS, PhoneError, PhoneNumber};
 pub use record::Status;
+pub use rotate::{Rotated, rotate_key};
 pub use seal::{SERVER_KEY_LEN, ServerKey};
 pub use sqlite::{BUSY_TIMEOUT, SCHEMA_VERSION, SqliteStore};
 pub use store::{Store, Stored, Swap, next_version};

@@ -151,6 +151,14 @@ pub enum Command {
         #[arg(value_name = "FILE")]
         file: PathBuf,
     },
+    /// Change the server key: every record re-sealed, the audit trail re-authenticated and
+    /// the key check replaced under the key in FILE (created, mode 0600, when missing), in
+    /// one transaction (SQLite). Then use --key-file FILE. Run it again after a crash.
+    RotateKey {
+        /// The new key file.
+        #[arg(long, value_name = "FILE")]
+        new_key_file: PathBuf,
+    },
     /// A simulated walkthrough in memory: enroll, confirm, deploys, a lockout, recovery.
     Demo,
 }

@@ -218,6 +218,32 @@ pub fn run(cli: &Cli, out: &Out) -> Result<Exit, GateError> {
             ));
             Ok(Exit::Accepted)
         }
+        Command::RotateKey { new_key_file } => {
+            let shown = format!("{}", new_key_file.display());
+            match otpgate::rotate_key(&cli.db, cli.key_file.as_deref(), new_key_file, now)? {
+                otpgate::Rotated::Done {
+                    records,
+                    audit_rows,
+                } => {
+                    out.json(&json!({
+                        "result": "accepted",
+                        "records": records,
+                        "audit_rows": audit_rows,
+                        "key_file": shown,
+                    }));
+                    out.text(format!(
+                        "{records} records and {audit_rows} audit rows are under the key in \
+                         {shown} now: use --key-file {shown} (the old key no longer opens \
+                         the database)"
+                    ));
+                }
+                otpgate::Rotated::Already => {
+                    out.json(&json!({ "result": "accepted", "already": true, "key_file": shown }));
+                    out.text(format!("the database is under the key in {shown} already"));
+                }
+            }
+            Ok(Exit::Accepted)
+        }
         Command::Log { verify: true, .. } => {
             let checked = open_gate(cli, false)?.verify_log()?;
             Ok(verified(out, &checked))
