@@ -192,7 +192,7 @@ impl core::fmt::Debug for AuditKey {
     }
 }
 
-/// What [`verify`] found wrong with a row: the first one that breaks the chain.
+/// What [`Gate::verify_log`](crate::Gate::verify_log) found wrong with a row: the first one that breaks the chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuditBreak {
     /// A row after the chain started without a MAC: inserted by hand.
@@ -233,7 +233,7 @@ impl core::fmt::Display for AuditBreak {
     }
 }
 
-/// The result of [`verify`].
+/// The result of [`Gate::verify_log`](crate::Gate::verify_log).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditVerification {
     /// Rows from before the chain started (no MAC, ids up to the start): not authenticated.

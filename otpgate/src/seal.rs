@@ -136,7 +136,8 @@ impl ServerKey {
     }
 
     /// The key the audit trail's MACs are computed under: HMAC-SHA-256 under the server key
-    /// of a fixed label, for the reasons [`oob_key`](Self::oob_key) gives.
+    /// of a fixed label, derived for the reasons the texted codes' key is (one key, one
+    /// algorithm; no second file to keep).
     pub fn audit_key(&self) -> crate::AuditKey {
         crate::AuditKey::from_bytes(hmac_sha256(&self.bytes, AUDIT_KEY_LABEL))
     }
