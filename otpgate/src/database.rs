@@ -15,13 +15,40 @@ pub enum Database {
     Sqlite(SqliteStore),
     /// A PostgreSQL database shared by several runners.
     #[cfg(feature = "postgres")]
-    Postgres(crate::PostgresStore),
+    Postgres(Box<crate::PostgresStore>),
 }
 
-/// `db` when it is a PostgreSQL URL rather than an SQLite path.
-pub fn database_url(db: &Path) -> Option<&str> {
-    db.to_str()
-        .filter(|db| db.starts_with("postgresql://") || db.starts_with("postgres://"))
+/// `db` when it names a PostgreSQL database rather than an SQLite file, in the form the
+/// PostgreSQL client parses: a URL (`postgresql://` or `postgres://`, the scheme in any
+/// case), or libpq's `key=value` form. Anything but an SQLite `file:` URI that holds a `=`
+/// is taken as the latter, so a connection string (and its password) is never taken as a
+/// file name. [`GateError::InvalidDatabase`] for a URL of another scheme.
+pub fn database_url(db: &Path) -> Result<Option<String>, GateError> {
+    let Some(text) = db.to_str() else {
+        return Ok(None);
+    };
+    let lower = text.to_ascii_lowercase();
+    for scheme in ["postgresql://", "postgres://"] {
+        if let Some(rest) = text
+            .get(scheme.len()..)
+            .filter(|_| lower.starts_with(scheme))
+        {
+            return Ok(Some(format!("{scheme}{rest}")));
+        }
+    }
+    if lower.starts_with("file:") {
+        return Ok(None);
+    }
+    if lower.contains("://") {
+        return Err(GateError::InvalidDatabase(
+            "a URL, but not postgresql:// or postgres:// (an SQLite database is a path or a \
+             file: URI)",
+        ));
+    }
+    if text.contains('=') {
+        return Ok(Some(String::from(text)));
+    }
+    Ok(None)
 }
 
 impl Database {
@@ -29,15 +56,17 @@ impl Database {
     /// database (which the administrator creates; its tables are created on first use).
     pub fn open(db: &Path, create: bool) -> Result<Self, GateError> {
         #[cfg(feature = "postgres")]
-        if let Some(url) = database_url(db) {
-            return crate::PostgresStore::connect(url).map(Database::Postgres);
+        if let Some(url) = database_url(db)? {
+            let url = zeroize::Zeroizing::new(url);
+            return crate::PostgresStore::connect(&url)
+                .map(|store| Database::Postgres(Box::new(store)));
         }
         #[cfg(not(feature = "postgres"))]
-        if database_url(db).is_some() {
-            return Err(GateError::Store(String::from(
-                "--db is a PostgreSQL URL, and this otpgate was built without the `postgres` \
-                 feature (build it with --features postgres)",
-            )));
+        if database_url(db)?.is_some() {
+            return Err(GateError::InvalidDatabase(
+                "a PostgreSQL connection string, and this otpgate was built without the \
+                 `postgres` feature (build it with --features postgres)",
+            ));
         }
         if create {
             SqliteStore::create(db).map(Database::Sqlite)
@@ -50,7 +79,7 @@ impl Database {
         match self {
             Database::Sqlite(store) => store,
             #[cfg(feature = "postgres")]
-            Database::Postgres(store) => store,
+            Database::Postgres(store) => store.as_ref(),
         }
     }
 }
@@ -81,12 +110,16 @@ impl Store for Database {
     fn audit_log(&self, user: Option<&str>, limit: usize) -> Result<Vec<AuditRecord>, GateError> {
         self.inner().audit_log(user, limit)
     }
+
+    fn audit_chain_start(&self) -> Result<i64, GateError> {
+        self.inner().audit_chain_start()
+    }
 }
 
 /// The key file: `key_file`, or beside an SQLite database. A database URL has no path to
 /// put it beside, and a key in the database would defeat sealing, so it must be named.
 pub fn key_path(db: &Path, key_file: Option<&Path>) -> Result<PathBuf, GateError> {
-    match (key_file, database_url(db)) {
+    match (key_file, database_url(db)?) {
         (Some(path), _) => Ok(path.to_path_buf()),
         (None, Some(_)) => Err(GateError::KeyFileRequired),
         (None, None) => {
@@ -101,29 +134,49 @@ impl Gate<Database> {
     /// Opens the gate on the database `db` names, with its server key from `key_file` (or
     /// beside an SQLite database). A database already set up with a key needs that key
     /// file; with `create` (an enrollment), a new database is created and gets a new key
-    /// file, unless one is there already (a key moved in on purpose). Without `create`, a
-    /// database without a key is an error, never a reason to write a key file.
+    /// file. An existing key file is adopted for a database without a key only when named
+    /// (`key_file`), never when found at the default path
+    /// ([`GateError::UnnamedKeyFile`]). Without `create`, a database without a key is an
+    /// error, never a reason to write a key file.
     pub fn open_database(
         db: &Path,
         key_file: Option<&Path>,
         create: bool,
     ) -> Result<Self, GateError> {
         let path = key_path(db, key_file)?;
+        let named = key_file.is_some();
         let store = Database::open(db, create)?;
-        let key: ServerKey = match (store.key_check()?, keyfile::read_key(&path)?) {
-            (_, Some(key)) => key,
-            (None, None) if create => keyfile::create_key(&path)?,
-            (None, None) => {
-                return Err(GateError::NotSetUp(
-                    "no user was enrolled yet, so it has no server key: enroll the first user",
-                ));
+        let key = match &store {
+            // Under the write lock: of several enrollments into a new database, one sets
+            // the key up and the others find it done.
+            Database::Sqlite(sqlite) if create => {
+                sqlite.set_up_key(|set_up| choose_key(set_up, &path, named, create))?
             }
-            (Some(_), None) => {
-                return Err(GateError::MissingServerKey {
-                    path: format!("{}", path.display()),
-                });
-            }
+            _ => choose_key(store.key_check()?.is_some(), &path, named, create)?,
         };
         Gate::open(store, key)
+    }
+}
+
+/// The key for a database that is `set_up` with a key or not: the key file, read; for a
+/// new database, a named key file is adopted, and with `create` a missing one is created.
+fn choose_key(
+    set_up: bool,
+    path: &Path,
+    named: bool,
+    create: bool,
+) -> Result<ServerKey, GateError> {
+    match keyfile::read_key(path)? {
+        Some(key) if set_up || named => Ok(key),
+        Some(_) => Err(GateError::UnnamedKeyFile {
+            path: format!("{}", path.display()),
+        }),
+        None if create && !set_up => keyfile::create_key(path),
+        None if !set_up => Err(GateError::NotSetUp(
+            "no user was enrolled yet, so it has no server key: enroll the first user",
+        )),
+        None => Err(GateError::MissingServerKey {
+            path: format!("{}", path.display()),
+        }),
     }
 }

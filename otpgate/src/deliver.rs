@@ -10,7 +10,10 @@
 //! - `OTPGATE_MESSAGE`: the text to send, with the code in it.
 //!
 //! The command must exit 0 once the message is handed over, and non-zero otherwise; it
-//! gets [`DELIVERY_TIMEOUT`] to do so and is killed after that. Its standard output goes to
+//! gets [`DELIVERY_TIMEOUT`] to do so and is killed after that, with every process it
+//! started: it runs in a process group of its own, and the whole group is killed (SIGKILL)
+//! at the timeout or when the command fails, so no child of it keeps the caller's pipes
+//! open (`out=$(otpgate send-code ... 2>&1)` returns). Its standard output goes to
 //! `otpgate`'s standard error (so `--json` output stays one object) and its standard input
 //! is empty.
 
@@ -110,13 +113,16 @@ impl DeliveryCommand {
     /// path) are taken out of the environment it inherits: a gateway's tool has no business
     /// with them. `Err` says why the delivery failed:
     /// the program could not be started, exited non-zero, was killed by a signal, or ran
-    /// past `timeout` (it is then killed with SIGKILL; a program it started itself is not,
-    /// so let a script `exec` its last step).
+    /// past `timeout`. It runs in a process group of its own (Unix), killed with SIGKILL as
+    /// a whole at the timeout and after a failure, so a program it started cannot hold the
+    /// caller's output open; after a success, what it left running is its own business.
     pub fn deliver(&self, to: &str, message: &str, timeout: Duration) -> Result<(), String> {
         let mut command = Command::new(&self.program);
         for name in HIDDEN_FROM_DELIVERY {
             command.env_remove(name);
         }
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
         let mut child = command
             .args(&self.args)
             .env("OTPGATE_TO", to)
@@ -130,6 +136,7 @@ impl DeliveryCommand {
             match child.try_wait() {
                 Ok(Some(status)) if status.success() => return Ok(()),
                 Ok(Some(status)) => {
+                    kill_group(&mut child);
                     return Err(match status.code() {
                         Some(code) => {
                             format!(
@@ -147,8 +154,7 @@ impl DeliveryCommand {
                     std::thread::sleep(POLL);
                 }
                 Ok(None) => {
-                    let _ = child.kill();
-                    let _ = child.wait();
+                    kill_group(&mut child);
                     return Err(format!(
                         "the delivery command {:?} did not finish within {} s and was killed",
                         self.program,
@@ -156,8 +162,7 @@ impl DeliveryCommand {
                     ));
                 }
                 Err(e) => {
-                    let _ = child.kill();
-                    let _ = child.wait();
+                    kill_group(&mut child);
                     return Err(format!(
                         "cannot wait for the delivery command {:?}: {e}",
                         self.program
@@ -166,6 +171,20 @@ impl DeliveryCommand {
             }
         }
     }
+}
+
+/// Kills the delivery command's process group (the command and whatever it started) and
+/// reaps the command.
+fn kill_group(child: &mut std::process::Child) {
+    // The group's id is the command's pid (`process_group(0)`); an error only when the
+    // group is gone already.
+    #[cfg(unix)]
+    let _ = rustix::process::kill_process_group(
+        rustix::process::Pid::from_child(child),
+        rustix::process::Signal::KILL,
+    );
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 #[cfg(test)]

@@ -90,6 +90,65 @@ pub enum GateError {
     /// A database given by URL (`postgresql://...`) needs the server key file named:
     /// there is no database path to put it beside.
     KeyFileRequired,
+    /// The server key file is a symbolic link: it is opened without following links, so a
+    /// link planted in its place cannot point the gate at another file.
+    KeyFileSymlink {
+        /// The path that was tried.
+        path: String,
+    },
+    /// The server key file is not a regular file (a device such as `/dev/zero`, a FIFO, a
+    /// directory or a socket): never read, so it cannot hang or exhaust the gate.
+    KeyFileNotRegular {
+        /// The path that was tried.
+        path: String,
+    },
+    /// The server key file belongs to another user than the one running the gate.
+    KeyFileOwner {
+        /// The path that was tried.
+        path: String,
+    },
+    /// The server key file can be read or written by its group or by others.
+    KeyFilePermissions {
+        /// The path that was tried.
+        path: String,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// The server key file cannot be opened, read or created.
+    KeyFileUnreadable {
+        /// The path that was tried.
+        path: String,
+        /// The operating system's reason.
+        reason: String,
+    },
+    /// A key file sits at the default path beside a database that has no key yet: it is
+    /// adopted only when named explicitly (`--key-file`, `OTPGATE_KEY_FILE`), so a key
+    /// planted there is never used by accident.
+    UnnamedKeyFile {
+        /// The path where the key file was found.
+        path: String,
+    },
+    /// The `--db` string is neither an SQLite path nor a PostgreSQL connection string this
+    /// otpgate can use; why (it is never printed itself: it may hold a password).
+    InvalidDatabase(&'static str),
+    /// The QR code of the enrollment cannot be drawn (the issuer and user are too long).
+    QrCode(String),
+    /// An output file (a QR code image, a backup) cannot be written.
+    OutputFile {
+        /// The file.
+        path: String,
+        /// The operating system's reason.
+        reason: String,
+    },
+    /// The command cannot do what was asked, whatever the database holds.
+    Usage(String),
+    /// The database has triggers, views or rules on the gate's tables: a trigger can write
+    /// an older row back on every decision (resetting the failure count), so such a
+    /// database is refused rather than trusted.
+    ForeignSchemaObjects {
+        /// Their kinds and names.
+        names: String,
+    },
 }
 
 impl fmt::Display for GateError {
@@ -169,6 +228,43 @@ impl fmt::Display for GateError {
             GateError::KeyFileRequired => f.write_str(
                 "a database URL needs the server key file named: give --key-file PATH or set \
                  OTPGATE_KEY_FILE (the same key on every runner, kept out of the database)",
+            ),
+            GateError::KeyFileSymlink { path } => write!(
+                f,
+                "the server key file {path} is a symbolic link: name the file itself"
+            ),
+            GateError::KeyFileNotRegular { path } => write!(
+                f,
+                "the server key file {path} is not a regular file (a device, FIFO, directory \
+                 or socket)"
+            ),
+            GateError::KeyFileOwner { path } => write!(
+                f,
+                "the server key file {path} belongs to another user: it must be owned by the \
+                 user running otpgate"
+            ),
+            GateError::KeyFilePermissions { path, mode } => write!(
+                f,
+                "the server key file {path} has mode {mode:04o}: it must be readable by its \
+                 owner only (chmod 600 {path})"
+            ),
+            GateError::KeyFileUnreadable { path, reason } => {
+                write!(f, "cannot use the server key file {path}: {reason}")
+            }
+            GateError::UnnamedKeyFile { path } => write!(
+                f,
+                "the database is new, but a key file is already at {path}: a key is adopted \
+                 for a new database only when named (--key-file or OTPGATE_KEY_FILE); \
+                 otherwise remove it"
+            ),
+            GateError::InvalidDatabase(why) => write!(f, "invalid --db: {why}"),
+            GateError::QrCode(why) => write!(f, "cannot draw the QR code: {why}"),
+            GateError::OutputFile { path, reason } => write!(f, "cannot write {path}: {reason}"),
+            GateError::Usage(why) => write!(f, "usage: {why}"),
+            GateError::ForeignSchemaObjects { names } => write!(
+                f,
+                "the database has objects the gate did not create on its tables ({names}): \
+                 they could roll records back, so the database is refused; drop them"
             ),
         }
     }

@@ -10,7 +10,9 @@ use std::vec::Vec;
 use zeroize::Zeroizing;
 
 use super::record::{Record, Status};
-use super::{AuditEntry, AuditRecord, GateError, PhoneNumber, ServerKey, Store, Swap};
+use super::{
+    AuditEntry, AuditRecord, AuditVerification, GateError, PhoneNumber, ServerKey, Store, Swap,
+};
 use otpcore::recovery::RecoveryCodeList;
 use otpcore::{
     Error, KeyUri, OOB_RECORD_LEN, OobCode, OobKey, OobPolicy, OobRecord, OobState,
@@ -694,6 +696,15 @@ impl<S: Store> Gate<S> {
         .map(|_| ())
     }
 
+    /// Checks the whole audit trail's chain of MACs (each row's MAC under a key derived from
+    /// the server key, chained to the previous row's): intact, or the first row that is
+    /// forged, altered, out of order or after deleted rows.
+    pub fn verify_log(&self) -> Result<AuditVerification, GateError> {
+        let start = self.store.audit_chain_start()?;
+        let rows = self.store.audit_log(None, usize::MAX)?;
+        Ok(super::audit::verify(&self.key.audit_key(), start, &rows))
+    }
+
     /// The audit trail, up to `limit` entries, the latest last.
     pub fn log(&self, user: Option<&str>, limit: usize) -> Result<Vec<AuditRecord>, GateError> {
         self.store.audit_log(user, limit)
@@ -791,6 +802,7 @@ impl<S: Store> Gate<S> {
             action: action.map(String::from),
             outcome,
             drift,
+            key: self.key.audit_key(),
         }
     }
 
@@ -876,7 +888,9 @@ fn inactive(status: Status) -> Option<Refusal> {
     }
 }
 
-fn check_user(user: &str) -> Result<(), GateError> {
+/// Checks a user id: 1 to [`MAX_USER_LEN`] bytes without control characters
+/// ([`GateError::InvalidUser`] otherwise), as every operation does before anything else.
+pub fn check_user(user: &str) -> Result<(), GateError> {
     if user.is_empty() || user.len() > MAX_USER_LEN || user.chars().any(char::is_control) {
         return Err(GateError::InvalidUser);
     }

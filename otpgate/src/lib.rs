@@ -48,25 +48,28 @@ mod phone;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod record;
+mod rotate;
 mod seal;
 mod sqlite;
 mod store;
 
 #[cfg(feature = "postgres")]
 pub use self::postgres::{
-    ANSWER_MARGIN, CONNECT_TIMEOUT, LOCK_TIMEOUT, MIGRATION_LOCK, PostgresStore, STATEMENT_TIMEOUT,
+    ANSWER_MARGIN, AUDIT_CHAIN_LOCK, CONNECT_TIMEOUT, LOCK_TIMEOUT, MIGRATION_LOCK, PostgresStore,
+    STATEMENT_TIMEOUT,
 };
-pub use audit::{AuditEntry, AuditRecord};
+pub use audit::{AuditBreak, AuditEntry, AuditFields, AuditKey, AuditRecord, AuditVerification};
 pub use database::{Database, database_url, key_path};
 pub use deliver::{DELIVERY_TIMEOUT, DeliveryCommand};
 pub use error::GateError;
 pub use flow::{
     Accepted, Decision, Enrollment, Factor, Gate, MAX_ROUNDS, MAX_USER_LEN, Recovered, Refusal,
-    Sent, TEXTED_CODE_NOTICE_SECS, UserStatus,
+    Sent, TEXTED_CODE_NOTICE_SECS, UserStatus, check_user,
 };
 pub use memory::MemoryStore;
 pub use phone::{PHONE_MAX_DIGITS, PHONE_MIN_DIGITS, PhoneError, PhoneNumber};
 pub use record::Status;
+pub use rotate::{Rotated, rotate_key};
 pub use seal::{SERVER_KEY_LEN, ServerKey};
 pub use sqlite::{BUSY_TIMEOUT, SCHEMA_VERSION, SqliteStore};
 pub use store::{Store, Stored, Swap, next_version};

@@ -64,6 +64,7 @@ impl Store for MemoryStore {
         inner.users.insert(String::from(user), stored);
         let id = i64::try_from(inner.audit.len())
             .map_err(|_| GateError::Store(String::from("audit trail full")))?;
+        let mac = audit.mac(inner.audit.last().and_then(|e| e.mac.as_deref()));
         inner.audit.push(AuditRecord {
             id,
             time: audit.time,
@@ -72,6 +73,7 @@ impl Store for MemoryStore {
             action: audit.action.clone(),
             outcome: String::from(audit.outcome),
             drift: audit.drift,
+            mac: Some(mac),
         });
         Ok(Swap::Written)
     }
@@ -86,6 +88,11 @@ impl Store for MemoryStore {
             .key_check
             .get_or_insert_with(|| check.to_vec())
             .clone())
+    }
+
+    /// Ids start at 0 here, and every row has a MAC.
+    fn audit_chain_start(&self) -> Result<i64, GateError> {
+        Ok(-1)
     }
 
     fn audit_log(&self, user: Option<&str>, limit: usize) -> Result<Vec<AuditRecord>, GateError> {

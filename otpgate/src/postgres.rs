@@ -55,7 +55,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 use std::vec::Vec;
 
-use futures_util::future::try_join5;
+use futures_util::future::{try_join, try_join4};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Statement};
@@ -105,16 +105,22 @@ const MIGRATIONS: &[&str] = &[
          drift BIGINT
      );
      CREATE INDEX audit_by_user ON audit (\"user\", id);",
+    // 2: the authenticated audit trail, as in the SQLite store.
+    "ALTER TABLE audit ADD COLUMN mac BYTEA;
+     INSERT INTO meta (name, value)
+         SELECT 'audit_chain_start', convert_to(COALESCE(MAX(id), 0)::TEXT, 'UTF8') FROM audit;",
 ];
 
 // Both stores write the same schema version: a database moved from one to the other (or
 // read by an older otpgate) is judged by the same number.
 const _: () = assert!(MIGRATIONS.len() as i64 == SCHEMA_VERSION);
 
-/// An audit row as the write statement binds it: the entry, and its time as `BIGINT`.
+/// An audit row as the write statement binds it: the entry, its time as `BIGINT`, and its
+/// MAC chained to the previous row's.
 struct AuditRow<'a> {
     time: i64,
     entry: &'a AuditEntry,
+    mac: Vec<u8>,
 }
 
 /// One column of the audit table: its name, its type, and its value in a row.
@@ -133,25 +139,17 @@ const AUDIT_COLUMNS: &[AuditColumn] = &[
     ("action", Type::TEXT, |row| &row.entry.action),
     ("outcome", Type::TEXT, |row| &row.entry.outcome),
     ("drift", Type::INT8, |row| &row.entry.drift),
+    ("mac", Type::BYTEA, |row| &row.mac),
 ];
 
-/// The parameters of a write before the audit row's: user, new version, sealed record,
-/// time, expected version (unused by the insert of a new user).
-const WRITE_PARAMS: [Type; 5] = [Type::TEXT, Type::INT8, Type::BYTEA, Type::INT8, Type::INT8];
-
-/// A decision in one statement: `write` (returning the user when it wrote the row) and
-/// the audit row, inserted only from the written row. Answers how many rows were written:
-/// 1, or 0 for a conflict (and then nothing was inserted either).
-fn swap_statement(write: &str) -> String {
+/// The audit row's insert, built from [`AUDIT_COLUMNS`].
+fn audit_insert_statement() -> String {
     let columns: Vec<&str> = AUDIT_COLUMNS.iter().map(|column| column.0).collect();
-    let values: Vec<String> = (WRITE_PARAMS.len()..)
-        .zip(AUDIT_COLUMNS)
-        .map(|(index, _)| format!("${}", index.saturating_add(1)))
+    let values: Vec<String> = (1..=AUDIT_COLUMNS.len())
+        .map(|index| format!("${index}"))
         .collect();
     format!(
-        "WITH written AS ({write} RETURNING \"user\"),
-              audited AS (INSERT INTO audit ({}) SELECT {} FROM written)
-         SELECT count(*) FROM written",
+        "INSERT INTO audit ({}) VALUES ({})",
         columns.join(", "),
         values.join(", ")
     )
@@ -162,6 +160,9 @@ struct Statements {
     load: Statement,
     insert: Statement,
     update: Statement,
+    chain_lock: Statement,
+    last_mac: Statement,
+    insert_audit: Statement,
     key_check: Statement,
     audit_log: Statement,
 }
@@ -169,35 +170,48 @@ struct Statements {
 impl Statements {
     /// Prepares them all at once: the requests are pipelined, one round trip in all.
     async fn prepare(client: &Client) -> Result<Statements, tokio_postgres::Error> {
-        let types: Vec<Type> = WRITE_PARAMS
+        let audit_types: Vec<Type> = AUDIT_COLUMNS
             .iter()
-            .cloned()
-            .chain(AUDIT_COLUMNS.iter().map(|column| column.1.clone()))
+            .map(|column| column.1.clone())
             .collect();
-        let insert = swap_statement(
-            "INSERT INTO users (\"user\", version, record, updated) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (\"user\") DO NOTHING",
-        );
-        let update = swap_statement(
-            "UPDATE users SET version = $2, record = $3, updated = $4
-             WHERE \"user\" = $1 AND version = $5",
-        );
-        let (load, insert, update, key_check, audit_log) = try_join5(
-            client.prepare("SELECT version, record FROM users WHERE \"user\" = $1"),
-            client.prepare_typed(&insert, &types),
-            client.prepare_typed(&update, &types),
-            client.prepare("SELECT value FROM meta WHERE name = 'key_check'"),
-            client.prepare_typed(
-                "SELECT id, time, \"user\", event, action, outcome, drift FROM audit
-                 WHERE $1::TEXT IS NULL OR \"user\" = $1 ORDER BY id DESC LIMIT $2",
-                &[Type::TEXT, Type::INT8],
-            ),
-        )
-        .await?;
+        let insert_audit = audit_insert_statement();
+        let ((load, insert, update, chain_lock), (last_mac, insert_audit, key_check, audit_log)) =
+            try_join(
+                try_join4(
+                    client.prepare("SELECT version, record FROM users WHERE \"user\" = $1"),
+                    client.prepare_typed(
+                        "INSERT INTO users (\"user\", version, record, updated) VALUES ($1, $2, $3, $4)
+                         ON CONFLICT (\"user\") DO NOTHING",
+                        &[Type::TEXT, Type::INT8, Type::BYTEA, Type::INT8],
+                    ),
+                    client.prepare_typed(
+                        "UPDATE users SET version = $2, record = $3, updated = $4
+                         WHERE \"user\" = $1 AND version = $5",
+                        &[Type::TEXT, Type::INT8, Type::BYTEA, Type::INT8, Type::INT8],
+                    ),
+                    client.prepare_typed("SELECT pg_advisory_xact_lock($1)", &[Type::INT8]),
+                ),
+                try_join4(
+                    client.prepare(
+                        "SELECT mac FROM audit WHERE mac IS NOT NULL ORDER BY id DESC LIMIT 1"
+                    ),
+                    client.prepare_typed(&insert_audit, &audit_types),
+                    client.prepare("SELECT value FROM meta WHERE name = 'key_check'"),
+                    client.prepare_typed(
+                        "SELECT id, time, \"user\", event, action, outcome, drift, mac FROM audit
+                         WHERE $1::TEXT IS NULL OR \"user\" = $1 ORDER BY id DESC LIMIT $2",
+                        &[Type::TEXT, Type::INT8],
+                    ),
+                ),
+            )
+            .await?;
         Ok(Statements {
             load,
             insert,
             update,
+            chain_lock,
+            last_mac,
+            insert_audit,
             key_check,
             audit_log,
         })
@@ -210,6 +224,9 @@ struct Session {
     deadline: Deadline,
     statements: Statements,
 }
+/// The key of the advisory lock a decision holds while it extends the audit chain
+/// (`pg_advisory_xact_lock`, released at commit): "otpaudit" read as a number.
+pub const AUDIT_CHAIN_LOCK: i64 = 0x6f74_7061_7564_6974;
 
 /// A [`Store`] in a PostgreSQL database: one connection, used by one call at a time.
 pub struct PostgresStore {
@@ -223,6 +240,7 @@ impl PostgresStore {
     pub fn connect(url: &str) -> Result<Self, GateError> {
         let (mut client, deadline) = session::connect(url)?;
         migrate(&mut client, &deadline)?;
+        refuse_foreign_objects(&client, &deadline)?;
         let statements = deadline.call(Statements::prepare(&client))?;
         Ok(PostgresStore {
             session: Mutex::new(Session {
@@ -304,6 +322,34 @@ fn migrate(client: &mut Client, deadline: &Deadline) -> Result<(), GateError> {
         Err(e) if may_not_create(&e) && found == 0 => Err(GateError::NotSetUp(NOT_MIGRATED)),
         Err(e) if may_not_create(&e) => Err(GateError::SchemaTooOld { found }),
         Err(e) => Err(store_error(e)),
+    }
+}
+
+/// [`GateError::ForeignSchemaObjects`] when a trigger or a rule sits on one of the gate's
+/// tables (the gate creates neither; either can write an older row back).
+fn refuse_foreign_objects(client: &Client, deadline: &Deadline) -> Result<(), GateError> {
+    let rows = deadline.call(client.query(
+        "SELECT 'trigger ' || tgname FROM pg_trigger
+         WHERE NOT tgisinternal AND tgrelid = ANY (ARRAY[
+             to_regclass('users'), to_regclass('audit'), to_regclass('meta'),
+             to_regclass('schema_version')])
+         UNION ALL
+         SELECT 'rule ' || rulename FROM pg_rewrite
+         WHERE rulename <> '_RETURN' AND ev_class = ANY (ARRAY[
+             to_regclass('users'), to_regclass('audit'), to_regclass('meta'),
+             to_regclass('schema_version')])",
+        &[],
+    ))?;
+    let names = rows
+        .iter()
+        .map(|row| row.try_get::<_, String>(0).map_err(column_error))
+        .collect::<Result<Vec<_>, _>>()?;
+    if names.is_empty() {
+        Ok(())
+    } else {
+        Err(GateError::ForeignSchemaObjects {
+            names: names.join(", "),
+        })
     }
 }
 
@@ -401,26 +447,58 @@ impl Store for PostgresStore {
         audit: &AuditEntry,
     ) -> Result<Swap, GateError> {
         let version = to_sql_int(next_version(expected))?;
-        let row = AuditRow {
-            time: to_sql_int(audit.time)?,
-            entry: audit,
-        };
-        let expected_version = expected.map(to_sql_int).transpose()?.unwrap_or(0);
-        let mut params: Vec<&(dyn ToSql + Sync)> =
-            vec![&user, &version, &sealed, &row.time, &expected_version];
-        params.extend(AUDIT_COLUMNS.iter().map(|column| (column.2)(&row)));
-        let s = self.session()?;
-        let statement = match expected {
-            None => &s.statements.insert,
-            Some(_) => &s.statements.update,
-        };
-        // One statement, autocommitted: its answer comes after the commit is flushed.
-        let written = s.deadline.call(s.client.query_one(statement, &params))?;
-        let written: i64 = written.try_get(0).map_err(column_error)?;
-        Ok(if written == 1 {
-            Swap::Written
-        } else {
-            Swap::Conflict
+        let expected_version = expected.map(to_sql_int).transpose()?;
+        let time = to_sql_int(audit.time)?;
+        let mut guard = self.session()?;
+        let Session {
+            client,
+            deadline,
+            statements,
+        } = &mut *guard;
+        deadline.call(async {
+            let tx = client.transaction().await?;
+            let written = match expected_version {
+                None => {
+                    tx.execute(&statements.insert, &[&user, &version, &sealed, &time])
+                        .await?
+                }
+                Some(expected) => {
+                    tx.execute(
+                        &statements.update,
+                        &[&user, &version, &sealed, &time, &expected],
+                    )
+                    .await?
+                }
+            };
+            if written != 1 {
+                // Dropping the transaction rolls it back.
+                return Ok(Swap::Conflict);
+            }
+            // One writer at a time extends the chain: the lock is taken after the row's
+            // own lock (so the wait for it never holds a row another writer needs) and
+            // held to the commit, so the next writer reads this row's MAC as its previous
+            // one.
+            // Sent together, answered in order: the MAC is read by a statement that starts
+            // (and takes its snapshot) after the lock is granted.
+            let (_, last) = try_join(
+                tx.execute(&statements.chain_lock, &[&AUDIT_CHAIN_LOCK]),
+                tx.query_opt(&statements.last_mac, &[]),
+            )
+            .await?;
+            let previous: Option<Vec<u8>> = last.map(|row| row.try_get(0)).transpose()?;
+            let row = AuditRow {
+                time,
+                entry: audit,
+                mac: audit.mac(previous.as_deref()),
+            };
+            let params: Vec<&(dyn ToSql + Sync)> = AUDIT_COLUMNS
+                .iter()
+                .map(|column| (column.2)(&row))
+                .collect();
+            tx.execute(&statements.insert_audit, &params).await?;
+            // The answer to COMMIT comes after the commit is flushed.
+            tx.commit().await?;
+            Ok(Swap::Written)
         })
     }
 
@@ -453,6 +531,16 @@ impl Store for PostgresStore {
         row.try_get(0).map_err(column_error)
     }
 
+    fn audit_chain_start(&self) -> Result<i64, GateError> {
+        let s = self.session()?;
+        let row = s.deadline.call(s.client.query_one(
+            "SELECT convert_from(value, 'UTF8')::BIGINT FROM meta
+             WHERE name = 'audit_chain_start'",
+            &[],
+        ))?;
+        row.try_get(0).map_err(column_error)
+    }
+
     fn audit_log(&self, user: Option<&str>, limit: usize) -> Result<Vec<AuditRecord>, GateError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let s = self.session()?;
@@ -472,6 +560,7 @@ impl Store for PostgresStore {
                     action: row.try_get(4).map_err(unreadable)?,
                     outcome: row.try_get(5).map_err(unreadable)?,
                     drift: row.try_get(6).map_err(unreadable)?,
+                    mac: row.try_get(7).map_err(unreadable)?,
                 })
             })
             .collect::<Result<Vec<_>, GateError>>()?;

@@ -30,6 +30,8 @@ const RECORD_CONTEXT: &[u8] = b"otpgate record v1\0";
 const KEY_CHECK_CONTEXT: &[u8] = b"otpgate key check v1\0";
 /// The label the out-of-band code key is derived from (see [`ServerKey::oob_key`]).
 const OOB_KEY_LABEL: &[u8] = b"otpgate out-of-band code key v1\0";
+/// The label the audit trail's MAC key is derived from (see [`ServerKey::audit_key`]).
+const AUDIT_KEY_LABEL: &[u8] = b"otpgate audit chain key v1\0";
 /// The SHA-256 block size, for HMAC's pads.
 const SHA256_BLOCK: usize = 64;
 
@@ -133,6 +135,13 @@ impl ServerKey {
         Ok(OobKey::new(derived.as_slice())?)
     }
 
+    /// The key the audit trail's MACs are computed under: HMAC-SHA-256 under the server key
+    /// of a fixed label, derived for the reasons the texted codes' key is (one key, one
+    /// algorithm; no second file to keep).
+    pub fn audit_key(&self) -> crate::AuditKey {
+        crate::AuditKey::from_bytes(hmac_sha256(&self.bytes, AUDIT_KEY_LABEL))
+    }
+
     fn seal_with(&self, aad: &[u8], msg: &[u8]) -> Result<Vec<u8>, GateError> {
         let mut nonce = [0u8; NONCE_LEN];
         getrandom::fill(&mut nonce).map_err(|_| GateError::Randomness)?;
@@ -179,7 +188,7 @@ impl core::fmt::Debug for ServerKey {
 }
 
 /// HMAC-SHA-256 (RFC 2104) for a key of at most one block, as the server key is.
-fn hmac_sha256(key: &[u8; SERVER_KEY_LEN], message: &[u8]) -> [u8; 32] {
+pub(crate) fn hmac_sha256(key: &[u8; SERVER_KEY_LEN], message: &[u8]) -> [u8; 32] {
     let mut pad = Zeroizing::new([0u8; SHA256_BLOCK]);
     let mut keyed = |byte: u8| {
         for (i, p) in pad.iter_mut().enumerate() {

@@ -36,7 +36,7 @@ use rusqlite::{
     Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
 };
 
-use super::{AuditEntry, AuditRecord, GateError, Store, Stored, Swap, next_version};
+use super::{AuditEntry, AuditRecord, GateError, ServerKey, Store, Stored, Swap, next_version};
 
 /// How long a process waits for another one's write lock.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -79,6 +79,11 @@ const MIGRATIONS: &[&str] = &[
          drift INTEGER
      );
      CREATE INDEX audit_by_user ON audit (user, id);",
+    // 2: the authenticated audit trail: each row's MAC, chained to the previous row's;
+    // the rows already there are from before the chain (their last id is kept).
+    "ALTER TABLE audit ADD COLUMN mac BLOB;
+     INSERT INTO meta (name, value)
+         SELECT 'audit_chain_start', CAST(COALESCE(MAX(id), 0) AS TEXT) FROM audit;",
 ];
 
 /// The schema version this program writes.
@@ -134,6 +139,7 @@ impl SqliteStore {
             .map_err(store_error)?;
         let store = SqliteStore { conn };
         store.migrate()?;
+        store.refuse_foreign_objects()?;
         Ok(store)
     }
 
@@ -141,20 +147,75 @@ impl SqliteStore {
     /// other processes decide (copying the files is not: in WAL mode recent commits live
     /// in the `-wal` file). `path` must not exist; the copy is readable by its owner only.
     pub fn backup_to(&self, path: &Path) -> Result<(), GateError> {
+        let output_error = |reason: String| GateError::OutputFile {
+            path: format!("{}", path.display()),
+            reason,
+        };
         let target = path
             .to_str()
-            .ok_or_else(|| GateError::Store(format!("{} is not a UTF-8 path", path.display())))?;
+            .ok_or_else(|| output_error(String::from("not a UTF-8 path")))?;
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create_new(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
         options
             .open(path)
-            .map_err(|e| GateError::Store(format!("cannot create {target}: {e}")))?;
+            .map_err(|e| output_error(format!("{e}")))?;
         self.conn
             .execute("VACUUM INTO ?1", [target])
             .map(|_| ())
             .map_err(store_error)
+    }
+
+    /// The connection, for the key rotation's transaction.
+    pub(crate) fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Chooses the server key with `choose` (told whether a key check is stored) under the
+    /// write lock, and stores its key check if none is: of several processes setting up a
+    /// new database at once, one creates the key and the others wait, then read it.
+    pub fn set_up_key(
+        &self,
+        choose: impl FnOnce(bool) -> Result<ServerKey, GateError>,
+    ) -> Result<ServerKey, GateError> {
+        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
+            .map_err(store_error)?;
+        let stored = self.key_check()?;
+        let key = choose(stored.is_some())?;
+        if stored.is_none() {
+            tx.execute(
+                "INSERT INTO meta (name, value) VALUES ('key_check', ?1)",
+                [key.key_check()?],
+            )
+            .map_err(store_error)?;
+        }
+        tx.commit().map_err(store_error)?;
+        Ok(key)
+    }
+
+    /// [`GateError::ForeignSchemaObjects`] when the database holds a trigger or a view: the
+    /// gate creates neither, and a trigger can put an older row back after every write.
+    fn refuse_foreign_objects(&self) -> Result<(), GateError> {
+        let names: Vec<String> = self
+            .conn
+            .prepare(
+                "SELECT type || ' ' || name FROM sqlite_master
+                 WHERE type IN ('trigger', 'view') ORDER BY name",
+            )
+            .and_then(|mut statement| {
+                statement
+                    .query_map([], |row| row.get(0))?
+                    .collect::<Result<Vec<String>, _>>()
+            })
+            .map_err(store_error)?;
+        if names.is_empty() {
+            Ok(())
+        } else {
+            Err(GateError::ForeignSchemaObjects {
+                names: names.join(", "),
+            })
+        }
     }
 
     fn schema_version(&self) -> Result<i64, GateError> {
@@ -232,7 +293,7 @@ fn create_private(path: &Path) -> Result<(), GateError> {
     }
 }
 
-fn store_error(e: rusqlite::Error) -> GateError {
+pub(crate) fn store_error(e: rusqlite::Error) -> GateError {
     match e.sqlite_error_code() {
         Some(ErrorCode::ReadOnly) => GateError::StoreReadOnly,
         Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => GateError::StoreBusy,
@@ -241,7 +302,7 @@ fn store_error(e: rusqlite::Error) -> GateError {
 }
 
 /// A column that does not convert is an unreadable record; anything else a store error.
-fn record_error(e: rusqlite::Error) -> GateError {
+pub(crate) fn record_error(e: rusqlite::Error) -> GateError {
     match e {
         rusqlite::Error::InvalidColumnType(..)
         | rusqlite::Error::FromSqlConversionFailure(..)
@@ -250,7 +311,7 @@ fn record_error(e: rusqlite::Error) -> GateError {
     }
 }
 
-fn to_sql_int(value: u64) -> Result<i64, GateError> {
+pub(crate) fn to_sql_int(value: u64) -> Result<i64, GateError> {
     i64::try_from(value).map_err(|_| GateError::Store(format!("{value} does not fit SQLite")))
 }
 
@@ -300,16 +361,26 @@ impl Store for SqliteStore {
             params![user, version, sealed, time],
         )
         .map_err(store_error)?;
+        // The write lock is held (BEGIN IMMEDIATE): no other writer extends the chain now.
+        let previous: Option<Vec<u8>> = tx
+            .query_row(
+                "SELECT mac FROM audit WHERE mac IS NOT NULL ORDER BY id DESC LIMIT 1",
+                [],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(record_error)?;
         tx.execute(
-            "INSERT INTO audit (time, user, event, action, outcome, drift)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO audit (time, user, event, action, outcome, drift, mac)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
                 time,
                 audit.user,
                 audit.event,
                 audit.action,
                 audit.outcome,
-                audit.drift
+                audit.drift,
+                audit.mac(previous.as_deref()),
             ],
         )
         .map_err(store_error)?;
@@ -347,12 +418,23 @@ impl Store for SqliteStore {
         Ok(stored)
     }
 
+    fn audit_chain_start(&self) -> Result<i64, GateError> {
+        self.conn
+            .query_row(
+                "SELECT CAST(CAST(value AS TEXT) AS INTEGER) FROM meta
+                 WHERE name = 'audit_chain_start'",
+                [],
+                |row| row.get(0),
+            )
+            .map_err(record_error)
+    }
+
     fn audit_log(&self, user: Option<&str>, limit: usize) -> Result<Vec<AuditRecord>, GateError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let mut statement = self
             .conn
             .prepare(
-                "SELECT id, time, user, event, action, outcome, drift FROM audit
+                "SELECT id, time, user, event, action, outcome, drift, mac FROM audit
                  WHERE ?1 IS NULL OR user = ?1 ORDER BY id DESC LIMIT ?2",
             )
             .map_err(store_error)?;
@@ -366,6 +448,7 @@ impl Store for SqliteStore {
                     action: row.get(4)?,
                     outcome: row.get(5)?,
                     drift: row.get(6)?,
+                    mac: row.get(7)?,
                 })
             })
             .map_err(store_error)?;

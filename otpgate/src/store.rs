@@ -76,6 +76,10 @@ pub trait Store {
 
     /// Up to `limit` audit entries, the latest last, of one user or of everyone.
     fn audit_log(&self, user: Option<&str>, limit: usize) -> Result<Vec<AuditRecord>, GateError>;
+
+    /// The id of the last audit row written before the trail was authenticated (rows up to
+    /// it carry no MAC; 0 when the trail was authenticated from the start).
+    fn audit_chain_start(&self) -> Result<i64, GateError>;
 }
 
 /// A shared store: several gates (threads, tests) over one store.
@@ -104,5 +108,9 @@ impl<T: Store + ?Sized> Store for &T {
 
     fn audit_log(&self, user: Option<&str>, limit: usize) -> Result<Vec<AuditRecord>, GateError> {
         (**self).audit_log(user, limit)
+    }
+
+    fn audit_chain_start(&self) -> Result<i64, GateError> {
+        (**self).audit_chain_start()
     }
 }

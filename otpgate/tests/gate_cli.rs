@@ -409,9 +409,9 @@ fn help_where_a_code_should_be_is_never_an_accepted_exit() {
 fn only_an_enrollment_sets_up_a_server_key() {
     let env = Env::new("closed-new-key");
     // A database file without a key check (say, created empty by hand): a check is an
-    // error and writes no key file.
+    // error that says the database is not set up, and writes no key file.
     std::fs::write(&env.db, b"").unwrap();
-    fails(&env, &["check", "alice", "123456"], 2, "is missing");
+    fails(&env, &["check", "alice", "123456"], 2, "is not set up");
     assert!(!env.key_file().exists(), "only enroll creates a key");
     env.enroll("alice");
     assert!(env.key_file().exists());
@@ -442,6 +442,21 @@ fn a_wrong_missing_or_malformed_server_key_fails_closed() {
     fails(&env, &["enroll", "carol"], 2, "is missing");
     assert!(!env.key_file().exists(), "a missing key is never replaced");
     std::fs::write(env.key_file(), key).unwrap();
+    // Put back as a new file (the umask's mode), it is refused until private again.
+    #[cfg(unix)]
+    {
+        fails(
+            &env,
+            &["check", "alice", &fresh],
+            2,
+            "readable by its owner only",
+        );
+        std::fs::set_permissions(
+            env.key_file(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o600),
+        )
+        .unwrap();
+    }
     let run = env.run(&["check", "alice", &fresh]);
     assert_eq!(run.code, Some(0), "{run:?}");
 }
@@ -520,12 +535,7 @@ fn a_backup_is_a_working_database_and_never_overwrites_a_file() {
     let fresh = code(&phone, step_now(&phone));
     assert_eq!(from_copy(&["check", "alice", &fresh]).code, Some(0));
     let before = std::fs::read(&copy).unwrap();
-    fails(
-        &env,
-        &["backup", copy.to_str().unwrap()],
-        2,
-        "cannot create",
-    );
+    fails(&env, &["backup", copy.to_str().unwrap()], 2, "cannot write");
     assert_eq!(std::fs::read(&copy).unwrap(), before);
 }
 

@@ -13,29 +13,12 @@
 
 mod gate_support;
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use gate_support::{Env, Rng, Run, code, step_now};
+use gate_support::{Env, Rng, code, killed_after, step_now};
 
 /// Users, each with a killed confirmation and a killed check: 200 kills.
 const USERS: usize = 100;
-
-/// Runs `args`, killed with SIGKILL after `delay` unless it ended before; the outcome
-/// (the exit code is `None` when the kill hit).
-fn killed_after(env: &Env, args: &[&str], delay: Duration) -> Run {
-    let mut child = env
-        .command()
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(delay);
-    // SIGKILL on Unix; an error only when the process is already gone.
-    let _ = child.kill();
-    child.wait_with_output().unwrap().into()
-}
 
 #[test]
 fn kill_9_during_confirm_and_check_never_loses_recovery_codes_or_passes_a_code_twice() {

@@ -387,6 +387,10 @@ impl Store for Racing<'_> {
     fn audit_log(&self, user: Option<&str>, limit: usize) -> Result<Vec<AuditRecord>, GateError> {
         self.inner.audit_log(user, limit)
     }
+
+    fn audit_chain_start(&self) -> Result<i64, GateError> {
+        self.inner.audit_chain_start()
+    }
 }
 
 #[test]

@@ -114,12 +114,17 @@ fn runners_starting_together_on_a_new_schema_migrate_it_once() {
             assert_eq!(run.code, Some(0), "round {round}: {run:?}");
         }
         assert_eq!(
-            db.sql_one("SELECT string_agg(version::text, ',') FROM schema_version"),
-            "1",
+            db.sql_one(
+                "SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_version"
+            ),
+            (1..=otpgate::SCHEMA_VERSION)
+                .map(|v| v.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
             "one migration, recorded once"
         );
         assert_eq!(
-            db.sql_one("SELECT count(*) FROM meta"),
+            db.sql_one("SELECT count(*) FROM meta WHERE name = 'key_check'"),
             "1",
             "one key check"
         );
@@ -127,7 +132,10 @@ fn runners_starting_together_on_a_new_schema_migrate_it_once() {
         if round == 4 {
             // A schema from a newer otpgate is refused, not written to.
             db.admin()
-                .batch_execute("INSERT INTO schema_version (version) VALUES (2)")
+                .execute(
+                    "INSERT INTO schema_version (version) VALUES ($1)",
+                    &[&(otpgate::SCHEMA_VERSION as i32 + 1)],
+                )
                 .unwrap();
             let run = b.run(&["status", "u0"]);
             assert_eq!(run.code, Some(2), "{run:?}");
@@ -242,6 +250,78 @@ fn a_database_url_without_a_key_file_is_exit_2_and_says_to_name_one() {
         assert!(run.stderr.contains("--key-file"), "{run:?}");
         assert!(run.stderr.contains("OTPGATE_KEY_FILE"), "{run:?}");
     }
+}
+
+#[test]
+fn runners_deciding_at_once_extend_one_audit_chain_and_a_forged_row_is_named() {
+    let Some(admin) = server_url() else { return };
+    let db = Db::new(&admin, "chain");
+    let (a, b) = two_runners(&db);
+    let users: Vec<String> = (0..8).map(|i| format!("user{i}")).collect();
+    for user in &users {
+        a.activate(user);
+    }
+    // 32 wrong codes for 8 users from two runners at once: 32 rows appended concurrently.
+    for _ in 0..2 {
+        let jobs: Vec<(&Runner, Vec<String>)> = (0..32)
+            .map(|i| {
+                let runner = if i % 2 == 0 { &a } else { &b };
+                let user = users[i % users.len()].clone();
+                (runner, vec!["check".into(), user, "000000".into()])
+            })
+            .collect();
+        for run in together(&jobs) {
+            assert_eq!(run.code, Some(1), "{run:?}");
+        }
+    }
+    let run = b.run(&["--json", "log", "--verify"]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(run.json()["authenticated"], 16 + 64);
+    // "accepted", inserted through SQL with a MAC copied from a real row.
+    db.admin()
+        .batch_execute(
+            "INSERT INTO audit (time, \"user\", event, action, outcome, drift, mac)
+             SELECT time, \"user\", event, 'deploy 9', 'accepted', 0, mac
+             FROM audit ORDER BY id DESC LIMIT 1",
+        )
+        .unwrap();
+    let run = a.run(&["--json", "log", "--verify"]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(run.json()["broken"]["id"].as_i64().is_some(), "{run:?}");
+}
+
+#[test]
+fn a_trigger_or_rule_on_the_gates_tables_is_refused() {
+    let Some(admin) = server_url() else { return };
+    let db = Db::new(&admin, "trigger");
+    let (a, _) = two_runners(&db);
+    a.activate("alice");
+    // A trigger that writes the row as it was back after every decision.
+    db.admin()
+        .batch_execute(
+            "CREATE TABLE saved AS SELECT * FROM users;
+             CREATE FUNCTION roll_back() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN
+                 UPDATE users SET version = s.version, record = s.record
+                 FROM saved s WHERE users.\"user\" = s.\"user\" AND users.version <> s.version;
+                 RETURN NULL;
+             END $$;
+             CREATE TRIGGER roll_back AFTER UPDATE ON users
+                 FOR EACH STATEMENT EXECUTE FUNCTION roll_back();",
+        )
+        .unwrap();
+    let run = a.run(&["check", "alice", "000000"]);
+    assert_eq!(run.code, Some(2), "{run:?}");
+    assert!(run.stderr.contains("trigger roll_back"), "{run:?}");
+    db.admin()
+        .batch_execute(
+            "DROP TRIGGER roll_back ON users;
+             CREATE RULE no_audit AS ON INSERT TO audit DO INSTEAD NOTHING;",
+        )
+        .unwrap();
+    let run = a.run(&["status", "alice"]);
+    assert_eq!(run.code, Some(2), "{run:?}");
+    assert!(run.stderr.contains("rule no_audit"), "{run:?}");
 }
 
 #[test]

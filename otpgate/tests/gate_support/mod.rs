@@ -204,3 +204,20 @@ impl Rng {
         self.state.wrapping_mul(0x2545_f491_4f6c_dd1d) % bound.max(1)
     }
 }
+
+/// Runs `otpgate` with `args` in `env`, killed with SIGKILL after `delay` unless it ended
+/// before; the outcome (the exit code is `None` when the kill hit). The kill points of the
+/// crash tests.
+pub fn killed_after(env: &Env, args: &[&str], delay: std::time::Duration) -> Run {
+    let mut child = env
+        .command()
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(delay);
+    // SIGKILL on Unix; an error only when the process is already gone.
+    let _ = child.kill();
+    child.wait_with_output().unwrap().into()
+}

@@ -110,6 +110,12 @@ impl Db {
         std::fs::create_dir_all(&dir).unwrap();
         let key_file = dir.join("gate.key");
         std::fs::write(&key_file, &self.key_hex).unwrap();
+        // A key file must be private to be read.
+        std::fs::set_permissions(
+            &key_file,
+            std::os::unix::fs::PermissionsExt::from_mode(0o600),
+        )
+        .unwrap();
         Runner {
             dir,
             url,

@@ -89,9 +89,19 @@ pub enum Command {
         /// The program that sends the message, and its arguments, run without a shell
         /// (words split at blanks, quotes keep blanks) with OTPGATE_TO (the number) and
         /// OTPGATE_MESSAGE (the text with the code) in its environment; it must exit 0 once
-        /// the message is handed over, within 30 s.
+        /// the message is handed over, within the timeout; at the timeout it is killed with
+        /// every process it started.
         #[arg(long, env = "OTPGATE_DELIVER_COMMAND", value_name = "CMD")]
         deliver_command: Option<String>,
+        /// How long the delivery command may run, in seconds: 1 to 30.
+        #[arg(
+            long,
+            env = "OTPGATE_DELIVER_TIMEOUT",
+            value_name = "SECS",
+            default_value_t = 30,
+            value_parser = clap::value_parser!(u64).range(1..=30)
+        )]
+        deliver_timeout: u64,
     },
     /// Set or change the phone NUMBER USER's texted codes go to (E.164: + and 8 to 15
     /// digits); a code texted to the old number is withdrawn.
@@ -130,12 +140,24 @@ pub enum Command {
         /// How many entries, the latest last.
         #[arg(long, default_value_t = 50)]
         limit: usize,
+        /// Check the whole trail's MAC chain instead of printing it: exit 0 intact, 1 when a
+        /// row is forged, altered, out of order or missing (the first one is named).
+        #[arg(long, conflicts_with = "user")]
+        verify: bool,
     },
     /// Write a consistent copy of the database to FILE (a new file), safe while checks run.
     /// The key file is not in it: keep a copy of the key apart.
     Backup {
         #[arg(value_name = "FILE")]
         file: PathBuf,
+    },
+    /// Change the server key: every record re-sealed, the audit trail re-authenticated and
+    /// the key check replaced under the key in FILE (created, mode 0600, when missing), in
+    /// one transaction (SQLite). Then use --key-file FILE. Run it again after a crash.
+    RotateKey {
+        /// The new key file.
+        #[arg(long, value_name = "FILE")]
+        new_key_file: PathBuf,
     },
     /// A simulated walkthrough in memory: enroll, confirm, deploys, a lockout, recovery.
     Demo,

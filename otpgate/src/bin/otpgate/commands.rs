@@ -9,9 +9,9 @@ use zeroize::Zeroizing;
 
 use crate::cli::{Cli, Command};
 use crate::output::{
-    Exit, Out, audit_json, audit_text, decided, recovery_text, status_json, status_text,
+    Exit, Out, audit_json, audit_text, decided, recovery_text, status_json, status_text, verified,
 };
-use crate::screen::{enrollment_screen, grouped_key, qr_svg_image};
+use crate::screen::{check_drawable, enrollment_screen, grouped_key, qr_svg_image};
 
 /// Opens the gate the global options name; only an enrollment (`create`) sets up a new
 /// database and key.
@@ -29,33 +29,57 @@ pub fn run(cli: &Cli, out: &Out) -> Result<Exit, GateError> {
             qr_svg,
             phone,
         } => {
+            // Everything that can fail is checked before the database is created or the
+            // user written: a typo, or an issuer too long for a QR code, leaves nothing.
+            otpgate::check_user(user)?;
             if let Some(phone) = phone {
-                // Before the database is created: a typo creates nothing.
                 otpgate::PhoneNumber::parse(phone)?;
             }
-            let gate = open_gate(cli, true)?;
-            let enrollment = gate.enroll_with_phone(user, issuer, phone.as_deref(), now)?;
+            check_drawable(user, issuer)?;
+            let output_error = |file: &std::path::Path, e: std::io::Error| GateError::OutputFile {
+                path: format!("{}", file.display()),
+                reason: format!("{e}"),
+            };
+            let svg = match qr_svg {
+                Some(file) => Some((
+                    file,
+                    std::fs::File::create(file).map_err(|e| output_error(file, e))?,
+                )),
+                None => None,
+            };
+            let enrollment = open_gate(cli, true)
+                .and_then(|gate| gate.enroll_with_phone(user, issuer, phone.as_deref(), now));
+            let enrollment = match enrollment {
+                Ok(enrollment) => enrollment,
+                Err(e) => {
+                    if let Some((file, _)) = svg {
+                        let _ = std::fs::remove_file(file);
+                    }
+                    return Err(e);
+                }
+            };
             let key = grouped_key(&enrollment.secret)?;
-            if let Some(file) = qr_svg {
-                std::fs::write(file, qr_svg_image(&enrollment.uri)?).map_err(|e| {
-                    GateError::Store(format!("cannot write {}: {e}", file.display()))
-                })?;
+            if let Some((file, mut svg)) = svg {
+                std::io::Write::write_all(&mut svg, qr_svg_image(&enrollment.uri)?.as_bytes())
+                    .map_err(|e| output_error(file, e))?;
             }
-            out.json(&json!({
+            let mut secret = Zeroizing::new(String::with_capacity(key.len()));
+            secret.extend(key.chars().filter(|c| *c != ' '));
+            out.secret_json(json!({
                 "result": "pending",
                 "user": user,
-                "secret": Zeroizing::new(key.replace(' ', "")).as_str(),
+                "secret": secret.as_str(),
                 "uri": enrollment.uri.as_str(),
                 "qr_svg": qr_svg.as_ref().map(|p| format!("{}", p.display())),
             }));
-            out.text(enrollment_screen(user, &key, &enrollment.uri)?);
+            out.text(enrollment_screen(user, &key, &enrollment.uri)?.as_str());
             Ok(Exit::Accepted)
         }
         Command::Confirm { user, code } => {
             let gate = open_gate(cli, false)?;
             match gate.confirm(user, code, now)? {
                 Ok(codes) => {
-                    out.json(&json!({
+                    out.secret_json(json!({
                         "result": "accepted",
                         "user": user,
                         "status": "active",
@@ -64,7 +88,7 @@ pub fn run(cli: &Cli, out: &Out) -> Result<Exit, GateError> {
                     out.text(format!(
                         "{user} is confirmed: every deploy needs a fresh code now."
                     ));
-                    out.text(recovery_text(&codes));
+                    out.text(recovery_text(&codes).as_str());
                     Ok(Exit::Accepted)
                 }
                 Err(refusal) => Ok(out.refused(user, &refusal)),
@@ -110,6 +134,7 @@ pub fn run(cli: &Cli, out: &Out) -> Result<Exit, GateError> {
             action,
             issuer,
             deliver_command,
+            deliver_timeout,
         } => {
             // Checked before a code is issued, so a typo does not start the cooldown.
             let command = DeliveryCommand::parse(
@@ -120,7 +145,8 @@ pub fn run(cli: &Cli, out: &Out) -> Result<Exit, GateError> {
             let gate = open_gate(cli, false)?;
             let decision =
                 gate.send_code(user, issuer, action.as_deref(), now, |to, message| {
-                    command.deliver(to.as_str(), message, DELIVERY_TIMEOUT)
+                    let timeout = std::time::Duration::from_secs(*deliver_timeout);
+                    command.deliver(to.as_str(), message, timeout.min(DELIVERY_TIMEOUT))
                 })?;
             decided(out, user, decision, |sent| {
                 (
@@ -167,20 +193,20 @@ pub fn run(cli: &Cli, out: &Out) -> Result<Exit, GateError> {
             let gate = open_gate(cli, false)?;
             match gate.new_recovery_codes(user, code, now)? {
                 Ok(codes) => {
-                    out.json(&json!({
+                    out.secret_json(json!({
                         "result": "accepted",
                         "user": user,
                         "recovery_codes": codes.iter().map(RecoveryCode::as_str).collect::<Vec<_>>(),
                     }));
-                    out.text(recovery_text(&codes));
+                    out.text(recovery_text(&codes).as_str());
                     Ok(Exit::Accepted)
                 }
                 Err(refusal) => Ok(out.refused(user, &refusal)),
             }
         }
         Command::Backup { file } => {
-            if database_url(&cli.db).is_some() {
-                return Err(GateError::Store(String::from(
+            if database_url(&cli.db)?.is_some() {
+                return Err(GateError::Usage(String::from(
                     "backup copies an SQLite database; back a PostgreSQL one up with pg_dump",
                 )));
             }
@@ -192,7 +218,37 @@ pub fn run(cli: &Cli, out: &Out) -> Result<Exit, GateError> {
             ));
             Ok(Exit::Accepted)
         }
-        Command::Log { user, limit } => {
+        Command::RotateKey { new_key_file } => {
+            let shown = format!("{}", new_key_file.display());
+            match otpgate::rotate_key(&cli.db, cli.key_file.as_deref(), new_key_file, now)? {
+                otpgate::Rotated::Done {
+                    records,
+                    audit_rows,
+                } => {
+                    out.json(&json!({
+                        "result": "accepted",
+                        "records": records,
+                        "audit_rows": audit_rows,
+                        "key_file": shown,
+                    }));
+                    out.text(format!(
+                        "{records} records and {audit_rows} audit rows are under the key in \
+                         {shown} now: use --key-file {shown} (the old key no longer opens \
+                         the database)"
+                    ));
+                }
+                otpgate::Rotated::Already => {
+                    out.json(&json!({ "result": "accepted", "already": true, "key_file": shown }));
+                    out.text(format!("the database is under the key in {shown} already"));
+                }
+            }
+            Ok(Exit::Accepted)
+        }
+        Command::Log { verify: true, .. } => {
+            let checked = open_gate(cli, false)?.verify_log()?;
+            Ok(verified(out, &checked))
+        }
+        Command::Log { user, limit, .. } => {
             let entries = open_gate(cli, false)?.log(user.as_deref(), *limit)?;
             out.json(&json!({
                 "result": "accepted",

@@ -12,7 +12,7 @@ use crate::screen::{enrollment_screen, grouped_key};
 /// simulated too.
 pub fn demo(out: &Out) -> Result<Exit, GateError> {
     if out.json {
-        return Err(GateError::Store(String::from(
+        return Err(GateError::Usage(String::from(
             "demo prints a walkthrough for people; it has no --json output",
         )));
     }
@@ -27,7 +27,7 @@ pub fn demo(out: &Out) -> Result<Exit, GateError> {
     let phone = Totp::new(&enrollment.secret, gate.params())?;
     say!(
         "{}\n",
-        enrollment_screen(USER, &grouped_key(&enrollment.secret)?, &enrollment.uri)?
+        enrollment_screen(USER, &grouped_key(&enrollment.secret)?, &enrollment.uri)?.as_str()
     );
 
     say!("== 2. Confirm with the first code the phone shows\n");
@@ -42,7 +42,7 @@ pub fn demo(out: &Out) -> Result<Exit, GateError> {
         }
     };
     say!("  confirmed; the recovery codes were committed with the activation.");
-    say!("{}", recovery_text(&codes));
+    say!("{}", recovery_text(&codes).as_str());
 
     say!("== 3. Transport to Production: `otpgate check` in front of each deploy\n");
     now = now.saturating_add(30);

@@ -3,8 +3,9 @@
 use std::io::Write;
 
 use otpcore::{OobState, RecoveryCode};
-use otpgate::{AuditRecord, Decision, GateError, Refusal, UserStatus};
+use otpgate::{AuditRecord, AuditVerification, Decision, GateError, Refusal, UserStatus};
 use serde_json::{Value, json};
+use zeroize::{Zeroize, Zeroizing};
 
 /// Prints a line on standard output. A closed output (`otpgate demo | head`) is not an
 /// error worth a panic: the exit code still tells the outcome.
@@ -32,6 +33,16 @@ impl Out {
         if self.json {
             say!("{value}");
         }
+    }
+
+    /// A JSON object that holds secrets (a key, recovery codes): printed from a buffer that
+    /// is wiped afterwards, and every string in `value` wiped, printed or not.
+    pub fn secret_json(&self, mut value: Value) {
+        if self.json {
+            let text = secret_json_text(&value);
+            say!("{}", text.as_str());
+        }
+        wipe_strings(&mut value);
     }
 
     pub fn text(&self, text: impl std::fmt::Display) {
@@ -85,14 +96,56 @@ pub fn decided<T>(
     }
 }
 
-pub fn recovery_text(codes: &[RecoveryCode]) -> String {
-    let mut text = String::from(
+/// `value` as JSON text in a buffer of the exact size, wiped on drop: sized first, so the
+/// text is never copied into a grown buffer that is freed unwiped.
+fn secret_json_text(value: &Value) -> Zeroizing<String> {
+    /// Counts the bytes written.
+    struct Count(usize);
+    impl Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 = self.0.saturating_add(buf.len());
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    let mut bytes = Zeroizing::new(Vec::new());
+    if serde_json::to_writer(&mut count, value).is_ok() {
+        bytes.reserve_exact(count.0);
+        // Serializing a `Value` cannot fail; an empty buffer would print an empty line.
+        let _ = serde_json::to_writer(&mut *bytes, value);
+    }
+    let text = String::from_utf8(core::mem::take(&mut *bytes)).unwrap_or_default();
+    Zeroizing::new(text)
+}
+
+/// Wipes every string in `value` (object keys are labels, not secrets).
+fn wipe_strings(value: &mut Value) {
+    match value {
+        Value::String(s) => s.zeroize(),
+        Value::Array(items) => items.iter_mut().for_each(wipe_strings),
+        Value::Object(fields) => fields.values_mut().for_each(wipe_strings),
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
+}
+
+/// The recovery codes for people, in a buffer wiped on drop (sized up front, so it never
+/// grows and leaves a copy behind).
+pub fn recovery_text(codes: &[RecoveryCode]) -> Zeroizing<String> {
+    let mut text = Zeroizing::new(String::with_capacity(
+        codes.len().saturating_mul(32).saturating_add(160),
+    ));
+    text.push_str(
         "Recovery codes, each works once if the phone is lost. Store them offline now;\n\
          only their salted hashes are kept:\n",
     );
     for pair in codes.chunks(2) {
-        let line: Vec<String> = pair.iter().map(|c| format!("  {}", c.as_str())).collect();
-        text.push_str(&line.join("    "));
+        for (i, code) in pair.iter().enumerate() {
+            text.push_str(if i == 0 { "  " } else { "      " });
+            text.push_str(code.as_str());
+        }
         text.push('\n');
     }
     text
@@ -160,6 +213,43 @@ pub fn audit_json(e: &AuditRecord) -> Value {
     })
 }
 
+/// `log --verify`: intact (exit 0), or the first broken row (exit 1), with the counts and
+/// the chain's head to keep elsewhere.
+pub fn verified(out: &Out, v: &AuditVerification) -> Exit {
+    let head = v.head.as_ref().map(|(id, mac)| {
+        let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
+        (*id, hex)
+    });
+    out.json(&json!({
+        "result": if v.broken.is_none() { "accepted" } else { "refused" },
+        "authenticated": v.authenticated,
+        "unauthenticated": v.unauthenticated,
+        "broken": v.broken.as_ref().map(|b| json!({ "id": b.id(), "reason": format!("{b}") })),
+        "head": head.as_ref().map(|(id, mac)| json!({ "id": id, "mac": mac })),
+    }));
+    let mut text = format!(
+        "{} rows authenticated, {} from before the chain (unauthenticated)",
+        v.authenticated, v.unauthenticated
+    );
+    if let Some((id, mac)) = &head {
+        text.push_str(&format!(
+            "\nhead: row {id}, MAC {mac} (keep a copy: rows deleted from the end leave a \
+             shorter chain that is still valid)"
+        ));
+    }
+    match &v.broken {
+        None => {
+            out.text(format!("the audit trail is intact: {text}"));
+            Exit::Accepted
+        }
+        Some(broken) => {
+            eprintln!("the audit trail is broken: {broken}");
+            out.text(text);
+            Exit::Refused
+        }
+    }
+}
+
 pub fn audit_text(e: &AuditRecord) -> String {
     let mut text = format!("{} {} {} {}", e.time, e.user, e.event, e.outcome);
     if let Some(drift) = e.drift {
@@ -169,4 +259,43 @@ pub fn audit_text(e: &AuditRecord) -> String {
         text.push_str(&format!(" action={action:?}"));
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::*;
+
+    #[test]
+    fn secret_json_is_printed_exactly_and_every_string_is_wiped() {
+        let mut value = json!({
+            "result": "accepted",
+            "secret": "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",
+            "recovery_codes": ["abcd-efgh-jkmn-pqrs", "0123-4567-89ab-cdef"],
+            "n": 3,
+        });
+        let text = secret_json_text(&value);
+        assert_eq!(text.as_str(), serde_json::to_string(&value).unwrap());
+        // Sized up front: no grown (and freed unwiped) copy of the text.
+        assert_eq!(text.capacity(), text.len());
+        wipe_strings(&mut value);
+        assert_eq!(value["secret"], "");
+        assert_eq!(value["recovery_codes"][0], "");
+        assert_eq!(value["recovery_codes"][1], "");
+        assert_eq!(value["result"], "");
+        assert_eq!(value["n"], 3);
+    }
+
+    #[test]
+    fn recovery_text_never_grows_its_buffer() {
+        let (_, codes) = otpcore::RecoveryCodes::generate().unwrap();
+        let text = recovery_text(&codes);
+        assert!(text.len() <= text.capacity());
+        assert!(text.contains(codes[9].as_str()));
+        assert_eq!(
+            text.capacity(),
+            codes.len() * 32 + 160,
+            "the buffer was reallocated"
+        );
+    }
 }

@@ -1,6 +1,6 @@
 //! The enrollment screen: the QR code drawn on a terminal, the key in groups of four.
 
-use otpcore::Secret;
+use otpcore::{KeyUri, Secret};
 use otpgate::GateError;
 use qrcode::{Color, EcLevel, QrCode};
 use zeroize::Zeroizing;
@@ -18,7 +18,18 @@ pub fn grouped_key(secret: &Secret) -> Result<Zeroizing<String>, GateError> {
 
 fn qr(uri: &str) -> Result<QrCode, GateError> {
     QrCode::with_error_correction_level(uri.as_bytes(), EcLevel::L)
-        .map_err(|e| GateError::Store(format!("cannot draw the QR code: {e}")))
+        .map_err(|e| GateError::QrCode(format!("{e} (shorten the issuer or the user id)")))
+}
+
+/// Whether an enrollment of `user` for `issuer` can be shown, checked before anything is
+/// written: its screen drawn for a URI of the same length (a new secret of the size
+/// `enroll` generates), so a QR code too long for the URI fails before the user is stored.
+pub fn check_drawable(user: &str, issuer: &str) -> Result<(), GateError> {
+    let secret = Secret::generate()?;
+    let uri = KeyUri::totp(user).with_issuer(issuer);
+    let mut buf = Zeroizing::new(vec![0u8; uri.encoded_len(&secret)?]);
+    let text = uri.to_buf(&secret, buf.as_mut_slice())?;
+    enrollment_screen(user, &grouped_key(&secret)?, text).map(|_| ())
 }
 
 pub fn qr_svg_image(uri: &str) -> Result<String, GateError> {
@@ -99,11 +110,11 @@ fn visible_width(line: &str) -> usize {
 /// The enrollment in one screen: the QR code with the instructions beside it, then the
 /// URI on one line. It fits 80x24 (with a line left for the prompt) for user ids and
 /// issuers of usual length; a longer one ends with a line saying how to see it all.
-pub fn enrollment_screen(user: &str, key: &str, uri: &str) -> Result<String, GateError> {
+pub fn enrollment_screen(user: &str, key: &str, uri: &str) -> Result<Zeroizing<String>, GateError> {
     let rows = qr_rows(uri)?;
     let key_groups: Vec<&str> = key.split(' ').collect();
     let (first, second) = key_groups.split_at(key_groups.len().min(4));
-    let side = [
+    let side = Zeroizing::new([
         format!("Enroll {user}"),
         String::from("(pending until confirmed)"),
         String::new(),
@@ -115,11 +126,20 @@ pub fn enrollment_screen(user: &str, key: &str, uri: &str) -> Result<String, Gat
         String::new(),
         String::from("2. Confirm with its code:"),
         String::from("   otpgate confirm USER CODE"),
-    ];
+    ]);
     let qr_width = rows.first().map_or(0, |r| visible_width(r));
     let side_width = side.iter().map(|l| visible_width(l)).max().unwrap_or(0);
     let beside = qr_width.saturating_add(2).saturating_add(side_width) <= COLUMNS;
-    let mut screen = String::new();
+    // Sized up front (the rows, the side text, the URI and the notice), so the screen,
+    // which holds the key, is never copied into a grown buffer and freed unwiped.
+    let size = rows
+        .iter()
+        .chain(side.iter())
+        .map(|l| l.len().saturating_add(qr_width).saturating_add(4))
+        .sum::<usize>()
+        .saturating_add(uri.len())
+        .saturating_add(256);
+    let mut screen = Zeroizing::new(String::with_capacity(size));
     let lines = if beside {
         rows.len().max(side.len())
     } else {
@@ -128,7 +148,7 @@ pub fn enrollment_screen(user: &str, key: &str, uri: &str) -> Result<String, Gat
     for i in 0..lines {
         match rows.get(i) {
             Some(row) => screen.push_str(row),
-            None => screen.push_str(&" ".repeat(qr_width)),
+            None => (0..qr_width).for_each(|_| screen.push(' ')),
         }
         if let Some(text) = side.get(i).filter(|t| beside && !t.is_empty()) {
             screen.push_str("  ");
@@ -137,7 +157,7 @@ pub fn enrollment_screen(user: &str, key: &str, uri: &str) -> Result<String, Gat
         screen.push('\n');
     }
     if !beside {
-        for line in &side {
+        for line in side.iter() {
             screen.push_str(line);
             screen.push('\n');
         }
