@@ -261,6 +261,47 @@ fn a_pipeline_gets_exit_codes_json_and_reasons() {
     assert_eq!(env.run(&["frobnicate"]).code, Some(2));
 }
 
+/// The shared activation survives a step boundary between computing the confirmation's
+/// code and the process checking it, forced here: the first confirmation waits for the
+/// next step before it runs, so the process refuses the code (two steps back) as wrong;
+/// the helper enrolls again and confirms, and the user ends active with no failure and a
+/// fresh current-step code, as if no boundary had passed.
+#[test]
+fn activation_survives_a_step_boundary_before_the_confirmation() {
+    let env = Env::new("boundary");
+    let confirmations = std::cell::Cell::new(0);
+    let run = |args: &[&str]| {
+        if args.get(1) == Some(&"confirm") {
+            confirmations.set(confirmations.get() + 1);
+            if confirmations.get() == 1 {
+                let code = args[3];
+                let status = env.run(&["--json", "status", "alice"]);
+                assert_eq!(status.json()["status"], "pending");
+                let step = |now: u64| now / 30;
+                let start = step(otpcore::unix_time().unwrap());
+                while step(otpcore::unix_time().unwrap()) == start {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                let refused = env.run(&["--json", "confirm", "alice", code]);
+                assert_eq!(refused.json()["reason"], "wrong", "{refused:?}");
+                return refused;
+            }
+        }
+        env.run(args)
+    };
+    let (phone, confirmed) = gate_support::activate_with(run, "alice", &[]);
+    assert_eq!(confirmations.get(), 2);
+    assert_eq!(
+        confirmed.json()["recovery_codes"].as_array().unwrap().len(),
+        10
+    );
+    let status = env.status("alice");
+    assert_eq!(status["status"], "active");
+    assert_eq!(status["failures"], 0);
+    let run = env.run(&["check", "alice", &code(&phone, step_now(&phone))]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+}
+
 #[test]
 fn a_throttled_user_is_told_when_to_retry_and_a_reset_lets_the_user_in() {
     let env = Env::new("throttle");
