@@ -380,6 +380,20 @@ fn one_typed_code_counts_one_failure_whichever_factor_refuses_it() {
         0,
         "a success clears them"
     );
+    // The used texted code again, in time or past its expiry: a replay, not counted.
+    for at in [T + 5, T + 400] {
+        assert_eq!(
+            gate.check("alice", &code, None, at).unwrap(),
+            Err(Refusal::Replayed)
+        );
+    }
+    assert_eq!(gate.status("alice").unwrap().failures, 0);
+    // Another code once the texted code is used: a failure, saying the code was used.
+    assert_eq!(
+        gate.check("alice", &wrong, None, T + 6).unwrap(),
+        Err(Refusal::SmsAlreadyUsed)
+    );
+    assert_eq!(gate.status("alice").unwrap().failures, 1);
 }
 
 #[test]
