@@ -271,8 +271,9 @@ enum otp_status
    */
   OTP_CODE_INVALID = 6,
   /**
-   * The code is right but for a step at or before the last accepted one: it was
-   * already used. Refuse it.
+   * A replay: the code is right but for a step at or before the last accepted one, or it
+   * is a used recovery code, or the out-of-band code accepted before. Refuse it; the
+   * `otp_user_state_verify_*` functions do not count it as a failure.
    */
   OTP_CODE_REPLAYED = 7,
   /**
@@ -477,7 +478,8 @@ enum otp_status
    */
   OTP_OOB_TOO_MANY_ATTEMPTS = 67,
   /**
-   * No out-of-band code was issued for this record.
+   * No out-of-band code is pending for this record: none was issued, or the one issued
+   * was accepted and the typed code is another.
    */
   OTP_OOB_NO_CODE_PENDING = 68,
 };
@@ -976,7 +978,9 @@ otp_status otp_hotp_generate(const struct otp_hotp *key,
  * `*out_counter + 1` as the next counter before granting access (codes of that counter
  * and earlier then fall outside every later window: HOTP's replay protection). The
  * window ends at `UINT64_MAX - 1`, so `*out_counter + 1` never wraps; a `counter` of
- * `UINT64_MAX` is `OTP_COUNTER_EXHAUSTED` (the key has no codes left).
+ * `UINT64_MAX` is `OTP_COUNTER_EXHAUSTED` (the key has no codes left). That is checked
+ * first, before the code is read: when both apply, an exhausted counter and a malformed
+ * code (too long, say), the status is `OTP_COUNTER_EXHAUSTED`.
  *
  * Other outcomes: `OTP_CODE_INVALID` (wrong code), `OTP_CODE_WRONG_LENGTH` (also for more
  * than `OTP_MAX_CODE_INPUT_LEN` bytes), `OTP_CODE_INVALID_CHARACTER`. Every counter of the window is computed and compared in
@@ -1002,7 +1006,9 @@ otp_status otp_hotp_verify(const struct otp_hotp *key,
  * Returns `OTP_OK` only for such a pair; then the counter of the second code is written
  * to `out_counter` (store `*out_counter + 1`) and its distance past `counter` to
  * `out_drift`. Otherwise `OTP_CODE_INVALID`, a malformed-code status,
- * `OTP_WINDOW_TOO_LARGE` or `OTP_COUNTER_EXHAUSTED`.
+ * `OTP_WINDOW_TOO_LARGE` or `OTP_COUNTER_EXHAUSTED`. When several apply they come in this
+ * order: `OTP_COUNTER_EXHAUSTED` (checked before the codes are read), then the first
+ * code's and the second code's malformed-code status, then `OTP_WINDOW_TOO_LARGE`.
  *
  * # Safety
  * `key` points to an `otp_hotp`; `first` and `second` to `first_len` and `second_len`
@@ -1096,8 +1102,9 @@ otp_status otp_oob_issue(const struct otp_oob_key *key,
  * grouped by spaces) for the user `user_id` at Unix time `now` against `record`.
  *
  * Returns `OTP_OK` only for the right code, in time and within the tries; the code is
- * then used. Otherwise, in this order of precedence: `OTP_OOB_NO_CODE_PENDING`,
- * `OTP_CODE_REPLAYED` (the code was already accepted), `OTP_OOB_TOO_MANY_ATTEMPTS`
+ * then used. Otherwise, in this order of precedence: `OTP_OOB_NO_CODE_PENDING` (none was
+ * issued, or the one issued was accepted and this is another), `OTP_CODE_REPLAYED` (this
+ * very code was accepted before), `OTP_OOB_TOO_MANY_ATTEMPTS`
  * (refused even if right), `OTP_OOB_CODE_EXPIRED`, `OTP_CODE_INVALID` (wrong; the try was
  * counted). `record` is written back for `OTP_OK` and `OTP_CODE_INVALID`, the outcomes
  * that count a try; persist it after every call, before acting on the outcome. Put the
@@ -1380,9 +1387,10 @@ otp_status otp_user_state_decode(const uint8_t *bytes,
  * `OTP_OK` only for a valid code, with the step and drift written to `out_step` and
  * `out_drift`; `OTP_CODE_REPLAYED` or `OTP_CODE_INVALID` for a refused one.
  *
- * `state` is read, and written back for these three outcomes, which count as attempts: a
- * valid code stores its step and clears the failures, a replayed or wrong one counts as
- * a failure and may start a lockout. Persist the state after every call (encode it),
+ * `state` is read, and written back for these three outcomes: a valid code stores its
+ * step and clears the failures, a wrong one counts as a failure and may start a lockout,
+ * a replayed one (the code of a step at or before the last accepted one) is refused
+ * without counting: it tells a guesser nothing. Persist the state after every call (encode it),
  * before acting on the outcome. For any other status (`OTP_THROTTLED`, `OTP_LOCKED_OUT`,
  * a malformed code,
  * `OTP_TIME_BEFORE_T0`, `OTP_INVALID_THROTTLE`, `OTP_STATE_INVALID_FLAGS`,
@@ -1412,6 +1420,8 @@ otp_status otp_user_state_verify_totp(const struct otp_totp *key,
  * code moves `state->hotp_counter` past it; a stored counter of `UINT64_MAX` is
  * `OTP_COUNTER_EXHAUSTED` (see `otp_hotp_verify`). `state` is written back for `OTP_OK`
  * and `OTP_CODE_INVALID` only; persist it after every call, before acting on the outcome.
+ * HOTP has no replay outcome: a code used before lies behind the counter and is
+ * `OTP_CODE_INVALID`, counted like any wrong code.
  *
  * # Safety
  * `key` points to an `otp_hotp`; `throttle` to an `otp_throttle`; `code` to `code_len`
@@ -1435,10 +1445,11 @@ otp_status otp_user_state_verify_hotp(const struct otp_hotp *key,
  *
  * `OTP_THROTTLED` without checking while a lockout runs; otherwise `OTP_OK` for an unused
  * code of the set, which is marked used, with its slot (0 to 9) written to `out_slot` and
- * the unused codes left to `out_remaining`; `OTP_CODE_REPLAYED` for a code used before;
- * `OTP_CODE_INVALID` for one not in the set. `state` is written back for these three
- * outcomes (a refused code counts as a failure); persist it after every call, before
- * acting on the outcome. A malformed code is `OTP_RECOVERY_CODE_MALFORMED`, not counted.
+ * the unused codes left to `out_remaining`; `OTP_CODE_REPLAYED` for a code of the set
+ * used before (exactly that code: a replay, not counted); `OTP_CODE_INVALID` for one not
+ * in the set (counted as a failure). `state` is written back for these three outcomes;
+ * persist it after every call, before acting on the outcome. A malformed code is
+ * `OTP_RECOVERY_CODE_MALFORMED`, not counted.
  *
  * # Safety
  * `throttle` points to an `otp_throttle`; `code` to `code_len` readable bytes; `state` to
@@ -1461,9 +1472,10 @@ otp_status otp_user_state_verify_recovery(const struct otp_throttle *throttle,
  * As `otp_user_state_verify_totp`: `OTP_THROTTLED` or `OTP_LOCKED_OUT` without checking
  * while locked out; otherwise the outcome of `otp_oob_verify` (`OTP_OK` only for the right
  * code, in time and within its tries, which is then used), and `state` is written back
- * for every such outcome: a valid code clears the failures, every refusal
- * (`OTP_CODE_INVALID`, `OTP_CODE_REPLAYED`, `OTP_OOB_CODE_EXPIRED`,
- * `OTP_OOB_TOO_MANY_ATTEMPTS`, `OTP_OOB_NO_CODE_PENDING`) counts as a failure. Persist it
+ * for every such outcome: a valid code clears the failures, `OTP_CODE_REPLAYED` (the code
+ * accepted before, typed again) is refused without counting, and every other refusal
+ * (`OTP_CODE_INVALID`, `OTP_OOB_CODE_EXPIRED`, `OTP_OOB_TOO_MANY_ATTEMPTS`,
+ * `OTP_OOB_NO_CODE_PENDING`) counts as a failure. Persist it
  * after every call, before acting on the outcome. For any other status (a malformed code,
  * `OTP_OOB_TIME_BEFORE_ISSUE`, `OTP_OOB_RECORD_INVALID`, `OTP_INVALID_THROTTLE`,
  * `OTP_STATE_INVALID_FLAGS`, `OTP_NOT_INITIALIZED`, ...) nothing is written.
@@ -1508,8 +1520,9 @@ otp_status otp_throttle_validate(const struct otp_throttle *throttle);
  *
  * For a flow of your own, the safe order is: `otp_throttle_check`; only on `OTP_OK`
  * verify the code; then `otp_throttle_record_success` for a valid code or
- * `otp_throttle_record_failure` for a wrong or replayed one (a malformed code is not
- * counted); persist the state; only then act on the outcome. The
+ * `otp_throttle_record_failure` for a wrong one (neither for a malformed code nor for a
+ * replay, `OTP_CODE_REPLAYED`: a code that was valid and is used up, typed again, tells a
+ * guesser nothing); persist the state; only then act on the outcome. The
  * `otp_user_state_verify_*` functions do all of this in one call.
  *
  * Errors: `OTP_INVALID_THROTTLE`.

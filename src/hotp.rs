@@ -98,7 +98,8 @@ impl Hotp {
     /// The window stops at `u64::MAX - 1` rather than wrapping to 0: a code for counter
     /// `u64::MAX` could never be blocked from replay (no counter comes after it), so it is
     /// never accepted, and a stored `counter` of `u64::MAX` is
-    /// [`Error::CounterExhausted`] before any work.
+    /// [`Error::CounterExhausted`] before any work: before the code is read, so it is the
+    /// error when the code is malformed (too long, say) as well.
     pub fn verify(&self, code: impl AsRef<[u8]>, counter: u64) -> Result<Verification, Error> {
         let end = last_usable(counter)?.min(counter.saturating_add(u64::from(self.look_ahead)));
         verify_steps(
@@ -118,6 +119,10 @@ impl Hotp {
     ///
     /// The match is for the second code: store its [`Match::next_counter`]. All counters of
     /// the window are evaluated, with no early exit.
+    ///
+    /// Errors, the first that applies: [`Error::CounterExhausted`] (before the codes are
+    /// read), the first code's and then the second code's malformed-code error, then
+    /// [`Error::WindowTooLarge`].
     pub fn resync(
         &self,
         first: impl AsRef<[u8]>,

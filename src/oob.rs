@@ -41,7 +41,9 @@
 //!   A stolen record cannot be checked offline without the server key (a bare hash of six
 //!   digits falls to a million guesses), a record copied to another user does not verify
 //!   for them, and a record whose times were moved no longer matches any code. Once a code
-//!   has been accepted its tag is erased from the record.
+//!   has been accepted its tag stays, only to recognise that code typed again (a replay,
+//!   [`OobVerification::AlreadyUsed`]); the code is dead by then, so even someone who also
+//!   holds the server key learns nothing usable from it.
 //! - **Single use, expiry, bounded attempts.** A code is accepted at most once; from its
 //!   expiry on (issue time plus [`OobPolicy::ttl_secs`], at most 10 minutes) it is
 //!   [`OobVerification::Expired`]; after [`OobPolicy::max_attempts`] wrong tries it is
@@ -87,7 +89,7 @@
 //! | 4      | 4    | reserved: 0 |
 //! | 8      | 8    | issued at (Unix seconds) |
 //! | 16     | 8    | expires at (Unix seconds): issued at plus 0 to [`OOB_MAX_TTL_SECS`] |
-//! | 24     | 32   | HMAC-SHA-256 tag of the code (all zero once used) |
+//! | 24     | 32   | HMAC-SHA-256 tag of the code (kept once used; all zero once withdrawn) |
 //!
 //! The tag is HMAC-SHA-256 under the server key of the 16 bytes `otpcore-oob-v1` followed by
 //! two zero bytes, then the digits (1 byte), the issue time and the expiry (8 bytes each),
@@ -383,11 +385,13 @@ pub enum OobVerification {
     Wrong,
     /// The code's validity has ended (whether or not this one was right).
     Expired,
-    /// The code was accepted before: a new one must be issued.
+    /// This very code was accepted before (a replay): a new one must be issued. A
+    /// [`Throttle`](crate::Throttle) does not count it as a failure.
     AlreadyUsed,
     /// The tries for this code are used up: refused even if right.
     TooManyAttempts,
-    /// No code was issued.
+    /// No code is pending: none was issued, or the one issued was accepted and this is a
+    /// different code.
     NoCodePending,
 }
 
@@ -399,9 +403,15 @@ impl OobVerification {
 }
 
 impl AttemptOutcome for OobVerification {
-    /// Only [`OobVerification::Valid`]: every other outcome is a failed attempt.
+    /// Only [`OobVerification::Valid`].
     fn is_success(&self) -> bool {
         self.is_valid()
+    }
+
+    /// [`OobVerification::AlreadyUsed`]: exactly the code accepted before. Every other
+    /// refusal is a failure.
+    fn is_replay(&self) -> bool {
+        matches!(self, OobVerification::AlreadyUsed)
     }
 }
 
@@ -624,13 +634,15 @@ impl OobRecord {
     /// Checks the code `typed` by the user (ASCII digits, optionally grouped by single
     /// spaces as in `"123 456"`) for `user_id` at Unix time `now`.
     ///
-    /// The outcome, in this order of precedence: [`OobVerification::NoCodePending`],
-    /// [`OobVerification::AlreadyUsed`], [`OobVerification::TooManyAttempts`],
-    /// [`OobVerification::Expired`] (from [`expires_at`](Self::expires_at) on), then
-    /// [`OobVerification::Valid`] or [`OobVerification::Wrong`]. Only the last two count a
-    /// try, which is recorded before the comparison's result is read; `Valid` marks the
-    /// code used and erases its tag. Persist the record after every call, before acting on
-    /// the outcome.
+    /// The outcome, in this order of precedence: [`OobVerification::NoCodePending`] when
+    /// no code was issued; once the code was accepted, [`OobVerification::AlreadyUsed`]
+    /// for that code typed again and `NoCodePending` for any other;
+    /// [`OobVerification::TooManyAttempts`], [`OobVerification::Expired`] (from
+    /// [`expires_at`](Self::expires_at) on), then [`OobVerification::Valid`] or
+    /// [`OobVerification::Wrong`]. Only the last two count a try, which is recorded before
+    /// the comparison's result is read; `Valid` marks the code used (its tag stays, to
+    /// recognise a replay). Persist the record after every call, before acting on the
+    /// outcome.
     ///
     /// Errors (nothing counted, the record unchanged): [`Error::OobTimeBeforeIssue`] when
     /// `now` is before the issue time; [`Error::CodeWrongLength`] or
@@ -657,7 +669,11 @@ impl OobRecord {
         let right = tag.ct_eq(&self.tag);
         tag.zeroize();
         if self.state == STATE_USED {
-            return Ok(OobVerification::AlreadyUsed);
+            return Ok(if bool::from(right) {
+                OobVerification::AlreadyUsed
+            } else {
+                OobVerification::NoCodePending
+            });
         }
         if self.attempts_used >= self.max_attempts {
             return Ok(OobVerification::TooManyAttempts);
@@ -668,7 +684,6 @@ impl OobRecord {
         self.attempts_used = self.attempts_used.saturating_add(1);
         if bool::from(right) {
             self.state = STATE_USED;
-            self.tag.zeroize();
             Ok(OobVerification::Valid)
         } else {
             Ok(OobVerification::Wrong)

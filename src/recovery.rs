@@ -121,7 +121,8 @@ pub enum RecoveryVerification {
         /// How many unused codes are left.
         remaining: usize,
     },
-    /// The code belongs to the set but was used before. Refuse it.
+    /// The code belongs to the set but was used before: refuse it. A replay, which a
+    /// [`Throttle`](crate::Throttle) does not count as a failure.
     Used {
         /// The slot of the code.
         slot: usize,
@@ -138,9 +139,16 @@ impl RecoveryVerification {
 }
 
 impl AttemptOutcome for RecoveryVerification {
-    /// Only [`RecoveryVerification::Valid`]: trying a used code is a failed attempt.
+    /// Only [`RecoveryVerification::Valid`].
     fn is_success(&self) -> bool {
         self.is_valid()
+    }
+
+    /// [`RecoveryVerification::Used`]: the typed code hashes to a used slot of the set,
+    /// so it is exactly a code that was valid and is used up. Any other code, however
+    /// close, is [`RecoveryVerification::Invalid`] and a failure.
+    fn is_replay(&self) -> bool {
+        matches!(self, RecoveryVerification::Used { .. })
     }
 }
 

@@ -4,6 +4,8 @@
 
 use sha2::{Digest, Sha256};
 
+#[cfg(doc)]
+use crate::AttemptOutcome;
 use crate::oob::{OOB_RECORD_LEN, OobCode, OobKey, OobPolicy, OobRecord, OobVerification};
 use crate::recovery::{
     RECOVERY_CODE_COUNT, RECOVERY_SALT_LEN, RecoveryCodes, RecoveryVerification,
@@ -138,8 +140,10 @@ impl UserState {
     /// Verifies a TOTP `code` at `now` under `throttle`: refused with
     /// [`Error::Throttled`] or [`Error::LockedOut`] while locked out (the code is not
     /// checked), otherwise verified with replay protection; a valid code's step is stored
-    /// and the throttle reset, a replayed or wrong code counts as a failure. Persist the
-    /// state after every call.
+    /// and the throttle reset, a wrong code counts as a failure, and a replayed one
+    /// ([`Verification::Replayed`]: the code of a step at or before the last accepted one)
+    /// is refused without counting (see [`AttemptOutcome::is_replay`]). Persist the state
+    /// after every call.
     pub fn verify_totp(
         &mut self,
         totp: &Totp,
@@ -158,7 +162,9 @@ impl UserState {
     /// Verifies an HOTP `code` against the stored counter under `throttle`, as
     /// [`verify_totp`](Self::verify_totp) does; a valid code moves the counter past it.
     /// A stored counter of `u64::MAX` is [`Error::CounterExhausted`] (see
-    /// [`Hotp::verify`]).
+    /// [`Hotp::verify`]). HOTP has no replay outcome: a code used before lies behind the
+    /// counter, outside the window, and is [`Verification::Invalid`], counted like any
+    /// wrong code.
     pub fn verify_hotp(
         &mut self,
         hotp: &Hotp,
@@ -176,7 +182,9 @@ impl UserState {
 
     /// Verifies a recovery code under `throttle` (the same failure count as codes, but
     /// allowed at the hard stop, which a valid code clears): a valid code's slot is marked
-    /// used and the throttle reset.
+    /// used and the throttle reset; a code not in the set counts as a failure; a used code
+    /// of the set ([`RecoveryVerification::Used`], an exact match only) is refused without
+    /// counting.
     pub fn verify_recovery(
         &mut self,
         throttle: &Throttle,
@@ -217,8 +225,9 @@ impl UserState {
     /// Verifies a typed out-of-band `code` for `user_id` under `throttle`, as
     /// [`verify_totp`](Self::verify_totp) does for TOTP: refused unchecked while locked
     /// out; otherwise [`OobRecord::verify`], where a valid code is used up and resets the
-    /// throttle, and every other outcome (wrong, expired, already used, too many tries, none
-    /// pending) counts as a failure. Persist the state after every call.
+    /// throttle, the code accepted before typed again ([`OobVerification::AlreadyUsed`]) is
+    /// refused without counting, and every other outcome (wrong, expired, too many tries,
+    /// none pending) counts as a failure. Persist the state after every call.
     pub fn verify_oob(
         &mut self,
         key: &OobKey,

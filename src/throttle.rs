@@ -112,16 +112,33 @@ pub struct ThrottleState {
 }
 
 /// The outcome of an attempt, as the throttle sees it: a success resets the failure count,
-/// a failure adds to it.
+/// a replay leaves it as it is, anything else is a failure and adds to it.
 pub trait AttemptOutcome {
     /// `true` when the attempt succeeded.
     fn is_success(&self) -> bool;
+
+    /// `true` when the attempt typed again a code that was valid and is used up: a
+    /// [`Verification::Replayed`] one-time code, the texted code already accepted
+    /// ([`OobVerification::AlreadyUsed`](crate::OobVerification::AlreadyUsed)), a used
+    /// recovery code ([`RecoveryVerification::Used`](crate::RecoveryVerification::Used)).
+    /// It is refused but not counted: only an exact match of such a code is a replay, so
+    /// it tells a guesser nothing about any code still usable, while counting it would let
+    /// a retried job, or anyone who saw the code, lock out the user who just passed.
+    /// The default is `false`.
+    fn is_replay(&self) -> bool {
+        false
+    }
 }
 
 impl AttemptOutcome for Verification {
-    /// Only [`Verification::Valid`]: a replayed code is a failed attempt too.
+    /// Only [`Verification::Valid`].
     fn is_success(&self) -> bool {
         self.is_valid()
+    }
+
+    /// [`Verification::Replayed`]: the code of a step at or before the last accepted one.
+    fn is_replay(&self) -> bool {
+        matches!(self, Verification::Replayed(_))
     }
 }
 
@@ -206,20 +223,22 @@ impl Throttle {
         *state = ThrottleState::default();
     }
 
-    /// Records `outcome` at `now` (see [`record_failure`](Self::record_failure) and
-    /// [`record_success`](Self::record_success)).
+    /// Records `outcome` at `now`: a success with [`record_success`](Self::record_success),
+    /// a replay ([`AttemptOutcome::is_replay`]) not at all, anything else with
+    /// [`record_failure`](Self::record_failure).
     pub fn record(&self, state: &mut ThrottleState, outcome: &impl AttemptOutcome, now: u64) {
         if outcome.is_success() {
             self.record_success(state);
-        } else {
+        } else if !outcome.is_replay() {
             let _ = self.record_failure(state, now);
         }
     }
 
     /// Runs one throttled one-time code attempt: refuses with [`Error::LockedOut`] or
     /// [`Error::Throttled`] without calling `verify` (see [`check`](Self::check)),
-    /// otherwise calls it and records its outcome. An error from `verify` (a malformed
-    /// code, say) is returned as is and not counted: it reveals nothing about the secret.
+    /// otherwise calls it and records its outcome (see [`record`](Self::record): a replay
+    /// is refused but not counted). An error from `verify` (a malformed code, say) is
+    /// returned as is and not counted: it reveals nothing about the secret.
     /// Persist `state` after every call, before acting on the outcome.
     pub fn attempt<T: AttemptOutcome>(
         &self,

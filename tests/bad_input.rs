@@ -1352,6 +1352,27 @@ fn hotp_windows_end_before_u64_max_so_no_accepted_code_is_replayable() {
         Ok(otpcore::Verification::Invalid)
     );
     assert_eq!(hotp.verify(&at_max, u64::MAX), Err(Error::CounterExhausted));
+    // The exhausted counter is checked before the code is read: it wins over a code that
+    // is too long (or otherwise malformed), as the docs and the C header say.
+    let too_long = "1".repeat(otpcore::MAX_CODE_INPUT_LEN + 1);
+    assert_eq!(
+        hotp.verify(&too_long, u64::MAX),
+        Err(Error::CounterExhausted)
+    );
+    assert_eq!(hotp.verify(&too_long, 0), Err(Error::CodeWrongLength));
+    let window = otpcore::MAX_RESYNC_WINDOW + 1;
+    assert_eq!(
+        hotp.resync(&too_long, "x", u64::MAX, window),
+        Err(Error::CounterExhausted)
+    );
+    assert_eq!(
+        hotp.resync(&too_long, "x", 0, window),
+        Err(Error::CodeWrongLength)
+    );
+    assert_eq!(
+        hotp.resync(&at_max, "x", 0, window),
+        Err(Error::CodeInvalidCharacter)
+    );
     // The last usable counter still works, and its successor is the exhausted counter.
     let last = hotp.generate(u64::MAX - 1).to_string();
     let matched = hotp.verify(&last, u64::MAX - 2).unwrap().valid_match();

@@ -1,6 +1,7 @@
 //! The README's C build, link and pkg-config commands, run as written: the build block in
 //! the checkout, the rest from a fresh directory holding the README's C quickstart as
-//! `app.c`, so the README and reality cannot drift apart. Also checks the shared library's
+//! `app.c`, so the README and reality cannot drift apart: once with `CARGO_TARGET_DIR`
+//! unset and once set to another (absolute) directory. Also checks the shared library's
 //! SONAME, which the README names.
 #![cfg(all(target_os = "linux", target_env = "gnu"))]
 #![allow(
@@ -38,15 +39,20 @@ fn blocks(text: &str, lang: &str) -> Vec<String> {
 }
 
 /// Runs `script` with `sh -e` in `dir`, with neither `PKG_CONFIG_PATH` nor
-/// `LD_LIBRARY_PATH` from the environment, so only what the README sets counts.
-fn sh(dir: &Path, script: &str) -> Output {
-    let output = Command::new("sh")
+/// `LD_LIBRARY_PATH` from the environment, so only what the README sets counts, and with
+/// `CARGO_TARGET_DIR` set to `target_dir` or unset.
+fn sh(dir: &Path, script: &str, target_dir: Option<&Path>) -> Output {
+    let mut command = Command::new("sh");
+    command
         .args(["-e", "-c", script])
         .current_dir(dir)
         .env_remove("PKG_CONFIG_PATH")
-        .env_remove("LD_LIBRARY_PATH")
-        .output()
-        .unwrap();
+        .env_remove("LD_LIBRARY_PATH");
+    match target_dir {
+        Some(target_dir) => command.env("CARGO_TARGET_DIR", target_dir),
+        None => command.env_remove("CARGO_TARGET_DIR"),
+    };
+    let output = command.output().unwrap();
     assert!(
         output.status.success(),
         "the README's commands failed ({}):\n{script}\n--- stdout\n{}\n--- stderr\n{}",
@@ -76,6 +82,9 @@ fn quickstart_runs(output: &Output) -> usize {
         .count()
 }
 
+/// The README's build, link and pkg-config blocks, with `CARGO_TARGET_DIR` unset and then
+/// set to a directory outside the checkout's `target` (the `ln` into the library's directory
+/// used to miss it).
 #[test]
 fn readme_c_build_link_and_pkg_config_commands_work_as_written() {
     for (tool, install) in [
@@ -88,6 +97,13 @@ fn readme_c_build_link_and_pkg_config_commands_work_as_written() {
             return;
         }
     }
+    readme_c_commands_work_with(None);
+    let elsewhere = root().join("target").join("c-packaging-target-dir");
+    readme_c_commands_work_with(Some(&elsewhere));
+}
+
+/// The README's C commands with `CARGO_TARGET_DIR` set to `target_dir` (absolute) or unset.
+fn readme_c_commands_work_with(target_dir: Option<&Path>) {
     let section = c_api_section();
     let sh_blocks = blocks(&section, "sh");
     let [build, link, pkg_config] = &sh_blocks[..] else {
@@ -99,8 +115,11 @@ fn readme_c_build_link_and_pkg_config_commands_work_as_written() {
         .expect("the C API section has the quickstart");
 
     // Build, in the checkout.
-    sh(root(), build);
-    let library = root().join("target/release/libotpcore.so");
+    sh(root(), build, target_dir);
+    let release = target_dir
+        .map_or_else(|| root().join("target"), Path::to_path_buf)
+        .join("release");
+    let library = release.join("libotpcore.so");
     let soname = support::soname();
     assert!(
         dynamic_section(&library).contains(&format!("Library soname: [{soname}]")),
@@ -109,7 +128,9 @@ fn readme_c_build_link_and_pkg_config_commands_work_as_written() {
         dynamic_section(&library)
     );
     assert!(
-        build.contains(&format!("ln -sf libotpcore.so target/release/{soname}\n")),
+        build.contains(&format!(
+            "ln -sf libotpcore.so ${{CARGO_TARGET_DIR:-target}}/release/{soname}\n"
+        )),
         "the README's build block should link the library to its SONAME {soname}"
     );
 
@@ -127,15 +148,22 @@ fn readme_c_build_link_and_pkg_config_commands_work_as_written() {
     );
     let checkout = format!("OTPCORE={}\n", root().display());
     let link = link.replacen(placeholder, &checkout, 1);
-    let output = sh(&project, &link);
+    let output = sh(&project, &link, target_dir);
     assert_eq!(quickstart_runs(&output), link.matches("./app\n").count());
     // The last program of the link block is the shared build: it records the SONAME.
     assert!(
         dynamic_section(&project.join("app")).contains(&format!("Shared library: [{soname}]")),
         "the shared build of app does not need {soname}"
     );
+    // It was linked against, and runs with, the library of this build.
+    assert!(
+        dynamic_section(&project.join("app"))
+            .contains(&format!("Library runpath: [{}]", release.display())),
+        "the shared build of app does not look in {}",
+        release.display()
+    );
 
-    let output = sh(&project, &format!("{checkout}{pkg_config}"));
+    let output = sh(&project, &format!("{checkout}{pkg_config}"), target_dir);
     assert_eq!(
         quickstart_runs(&output),
         pkg_config.matches("./app\n").count()

@@ -18,8 +18,8 @@ use support::memory::{drop_in_place, image, place};
 
 use otpcore::oob::{OOB_MAX_ATTEMPTS, OOB_MAX_TTL_SECS};
 use otpcore::{
-    Error, OOB_RECORD_LEN, OobKey, OobPolicy, OobRecord, OobState, OobVerification, Throttle,
-    ThrottleState,
+    AttemptOutcome, Error, OOB_RECORD_LEN, OobKey, OobPolicy, OobRecord, OobState, OobVerification,
+    Throttle, ThrottleState,
 };
 
 const T: u64 = 1_700_000_000;
@@ -357,12 +357,55 @@ fn the_record_holds_the_documented_tag_and_not_the_code() {
     let value = code.parse::<u32>().unwrap().to_be_bytes();
     assert!(!bytes.windows(4).any(|w| w == value));
     assert!(!bytes.windows(6).any(|w| w == code.as_bytes()));
-    // Once used, the tag is erased.
+    // Once used, the tag stays (to recognise a replay) and the state says used.
     assert_eq!(
         record.verify(&key, "alice", &code, T).unwrap(),
         OobVerification::Valid
     );
-    assert_eq!(&record.to_bytes()[24..], &[0; 32]);
+    assert_eq!(&record.to_bytes()[24..], &bytes[24..]);
+    assert_eq!(&record.to_bytes()[..4], &[2, 6, 1, 3]);
+}
+
+/// Once a code is accepted, only that very code is a replay ([`OobVerification::AlreadyUsed`],
+/// not counted by a throttle); every other code is [`OobVerification::NoCodePending`] and
+/// counted, so a guesser gets no free tries from a used code. A record of an older version,
+/// whose tag was erased on use, has no replay: every code is `NoCodePending`.
+#[test]
+fn after_use_only_the_used_code_is_a_replay() {
+    let key = key();
+    let mut rng = SplitMix(11);
+    let mut record = OobRecord::default();
+    let policy = OobPolicy::default();
+    let code = issue(&mut record, &key, b"alice", &policy, T, &mut rng);
+    assert!(record.verify(&key, "alice", &code, T).unwrap().is_valid());
+    let throttle = Throttle::default();
+    let mut state = ThrottleState::default();
+    for at in [T + 1, T + 10_000] {
+        let again = throttle.attempt(&mut state, at, || record.verify(&key, "alice", &code, at));
+        assert_eq!(again, Ok(OobVerification::AlreadyUsed));
+        assert!(again.unwrap().is_replay());
+    }
+    assert_eq!(state, ThrottleState::default());
+    for i in 0..4 {
+        let wrong = other_code(&code, i);
+        let outcome = throttle.attempt(&mut state, T + 1, || {
+            record.verify(&key, "alice", &wrong, T + 1)
+        });
+        assert_eq!(outcome, Ok(OobVerification::NoCodePending));
+    }
+    assert_eq!(state.failures, 4);
+    // Another user's id does not make the code a replay.
+    assert_eq!(
+        record.verify(&key, "bob", &code, T + 1).unwrap(),
+        OobVerification::NoCodePending
+    );
+    let mut erased = record.to_bytes();
+    erased[24..].fill(0);
+    let mut old = OobRecord::from_bytes(&erased).unwrap();
+    assert_eq!(
+        old.verify(&key, "alice", &code, T + 1).unwrap(),
+        OobVerification::NoCodePending
+    );
 }
 
 #[test]

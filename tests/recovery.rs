@@ -183,7 +183,7 @@ fn the_empty_set_accepts_nothing() {
 }
 
 #[test]
-fn used_and_unknown_codes_count_toward_the_throttle() {
+fn unknown_codes_count_toward_the_throttle_and_used_ones_do_not() {
     let throttle = Throttle {
         lockout_after: 2,
         ..Throttle::default()
@@ -193,10 +193,15 @@ fn used_and_unknown_codes_count_toward_the_throttle() {
     let now = 1_700_000_000;
     let first = throttle.attempt(&mut state, now, || stored.verify(shown[1].as_str()));
     assert!(first.unwrap().is_valid());
-    let again = throttle.attempt(&mut state, now, || stored.verify(shown[1].as_str()));
-    assert_eq!(again, Ok(RecoveryVerification::Used { slot: 1 }));
-    let unknown = throttle.attempt(&mut state, now, || stored.verify("zzzz-zzzz-zzzz-zzzz"));
-    assert_eq!(unknown, Ok(RecoveryVerification::Invalid));
+    for _ in 0..5 {
+        let again = throttle.attempt(&mut state, now, || stored.verify(shown[1].as_str()));
+        assert_eq!(again, Ok(RecoveryVerification::Used { slot: 1 }));
+    }
+    assert_eq!(state, ThrottleState::default());
+    for _ in 0..2 {
+        let unknown = throttle.attempt(&mut state, now, || stored.verify("zzzz-zzzz-zzzz-zzzz"));
+        assert_eq!(unknown, Ok(RecoveryVerification::Invalid));
+    }
     let locked = throttle.attempt(&mut state, now, || stored.verify(shown[2].as_str()));
     assert_eq!(locked, Err(Error::Throttled { retry_at: now + 60 }));
     assert_eq!(stored.remaining(), 9);

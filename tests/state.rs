@@ -300,7 +300,7 @@ fn totp() -> Totp {
 }
 
 #[test]
-fn totp_verification_stores_the_step_and_refuses_the_replay() {
+fn totp_verification_stores_the_step_and_refuses_the_replay_without_counting_it() {
     let totp = totp();
     let throttle = Throttle::default();
     let mut state = UserState::default();
@@ -308,8 +308,19 @@ fn totp_verification_stores_the_step_and_refuses_the_replay() {
     let first = state.verify_totp(&totp, &throttle, &code, T).unwrap();
     assert!(first.is_valid());
     assert_eq!(state.last_accepted(), Some(totp.step_at(T).unwrap()));
-    let again = state.verify_totp(&totp, &throttle, &code, T + 1).unwrap();
-    assert!(matches!(again, Verification::Replayed(_)));
+    // More replays than the hard stop: none counts, the user is not locked out.
+    for i in 0..=u64::from(throttle.hard_stop_after) {
+        let again = state
+            .verify_totp(&totp, &throttle, &code, T + i % 20)
+            .unwrap();
+        assert!(matches!(again, Verification::Replayed(_)));
+    }
+    assert_eq!(state.throttle, ThrottleState::default());
+    // A wrong code still counts.
+    let wrong = state
+        .verify_totp(&totp, &throttle, "000000", T + 1)
+        .unwrap();
+    assert_eq!(wrong, Verification::Invalid);
     assert_eq!(state.throttle.failures, 1);
 }
 
@@ -352,6 +363,7 @@ fn hotp_verification_moves_the_counter_past_the_code() {
     let valid = state.verify_hotp(&hotp, &throttle, "359152", T).unwrap();
     assert!(valid.is_valid());
     assert_eq!(state.hotp_counter, 3);
+    // HOTP has no replay outcome: the used code is behind the counter, a wrong code.
     let replay = state.verify_hotp(&hotp, &throttle, "359152", T).unwrap();
     assert_eq!(replay, Verification::Invalid);
     assert_eq!(state.throttle.failures, 1);
@@ -398,7 +410,57 @@ fn recovery_verification_marks_the_slot_and_persists() {
         reloaded.verify_recovery(&throttle, shown[4].as_str(), T),
         Ok(RecoveryVerification::Used { slot: 4 })
     );
-    assert_eq!(reloaded.throttle.failures, 1);
+    assert_eq!(reloaded.throttle.failures, 0);
+}
+
+/// A used recovery code typed again is a replay: refused, not counted, however often (five
+/// tries used to lock the user out). Only an exact match of a used code is free: a code not
+/// in the set, even one a symbol away from the used one, counts as a failure.
+#[test]
+fn a_used_recovery_code_tried_again_is_not_a_failure_but_any_other_code_is() {
+    let (recovery, shown) = RecoveryCodes::generate_with(counting).unwrap();
+    let throttle = Throttle::default();
+    let mut state = UserState {
+        recovery,
+        ..UserState::default()
+    };
+    let used = shown[2].as_str();
+    assert!(
+        state
+            .verify_recovery(&throttle, used, T)
+            .unwrap()
+            .is_valid()
+    );
+    // The same code in another spelling is the same code.
+    let spellings = [used.to_string(), used.to_uppercase(), used.replace('-', "")];
+    for i in 0..=throttle.hard_stop_after {
+        let typed = &spellings[i as usize % spellings.len()];
+        assert_eq!(
+            state.verify_recovery(&throttle, typed, T),
+            Ok(RecoveryVerification::Used { slot: 2 })
+        );
+    }
+    assert_eq!(state.throttle, ThrottleState::default());
+    // One symbol off the used code is not in the set: a failure, and the lockout follows.
+    let last = used.chars().last().unwrap();
+    let neighbour = format!(
+        "{}{}",
+        &used[..used.len() - 1],
+        if last == 'z' { 'y' } else { 'z' }
+    );
+    for _ in 0..throttle.lockout_after {
+        assert_eq!(
+            state.verify_recovery(&throttle, &neighbour, T),
+            Ok(RecoveryVerification::Invalid)
+        );
+    }
+    assert_eq!(state.throttle.failures, throttle.lockout_after);
+    assert_eq!(
+        state.verify_recovery(&throttle, used, T),
+        Err(Error::Throttled { retry_at: T + 60 })
+    );
+    // While locked out, a replay is refused unchecked, as any code is.
+    assert_eq!(state.throttle.failures, throttle.lockout_after);
 }
 
 #[test]
@@ -463,9 +525,23 @@ fn an_out_of_band_code_survives_a_round_trip_and_verifies_once_under_the_throttl
     );
     assert_eq!(loaded.throttle.failures, 0);
     let mut reloaded = UserState::decode(&encoded(&loaded)).unwrap();
+    // The used code again is a replay, not counted, even after its expiry.
+    for at in [T + 7, T + 10_000] {
+        assert_eq!(
+            reloaded.verify_oob(&key, &throttle, "alice", code.as_str(), at),
+            Ok(OobVerification::AlreadyUsed)
+        );
+    }
+    assert_eq!(reloaded.throttle.failures, 0);
+    // Any other code has nothing to match and counts.
+    let other = if code.as_str() == "000000" {
+        "000001"
+    } else {
+        "000000"
+    };
     assert_eq!(
-        reloaded.verify_oob(&key, &throttle, "alice", code.as_str(), T + 7),
-        Ok(OobVerification::AlreadyUsed)
+        reloaded.verify_oob(&key, &throttle, "alice", other, T + 8),
+        Ok(OobVerification::NoCodePending)
     );
     assert_eq!(reloaded.throttle.failures, 1);
 }

@@ -206,17 +206,24 @@ fn a_locked_out_attempt_does_not_run_the_verification() {
 }
 
 #[test]
-fn wrong_and_replayed_codes_count_and_lock_out_even_the_right_code() {
+fn wrong_codes_count_and_lock_out_even_the_right_code_and_replays_do_not_count() {
     let throttle = policy();
     let totp = totp();
     let mut state = ThrottleState::default();
     let good = totp.generate(T).unwrap().to_string();
-    let replay = throttle
-        .attempt(&mut state, T, || {
-            totp.verify(&good, T, Some(totp.step_at(T).unwrap()))
-        })
-        .unwrap();
-    assert!(matches!(replay, Verification::Replayed(_)));
+    let wrong = throttle.attempt(&mut state, T, || totp.verify("000000", T, None));
+    assert_eq!(wrong, Ok(Verification::Invalid));
+    // Replays, however many, are refused and leave the count as it is.
+    for _ in 0..10 {
+        let replay = throttle
+            .attempt(&mut state, T, || {
+                totp.verify(&good, T, Some(totp.step_at(T).unwrap()))
+            })
+            .unwrap();
+        assert!(matches!(replay, Verification::Replayed(_)));
+        assert_eq!(state.failures, 1);
+        assert_eq!(state.locked_until, 0);
+    }
     for _ in 0..2 {
         let wrong = throttle.attempt(&mut state, T, || totp.verify("000000", T, None));
         assert_eq!(wrong, Ok(Verification::Invalid));

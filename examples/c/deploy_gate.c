@@ -2,7 +2,8 @@
  * The deploy gate in C: a second factor before "Transport to Production", the flow that
  * `otpgate` (otpgate/src/bin/otpgate/) runs on a database, here on files. Enrolls a user (the key in groups of four and the key URI),
  * confirms the enrollment, hands out recovery codes, then gates a deployment: a fresh code
- * passes, a replayed one fails, wrong codes lock the user out, a recovery code works once.
+ * passes, a replayed one fails (without counting: it tells a guesser nothing), wrong codes
+ * lock the user out, a recovery code works once.
  *
  *   deploy_gate
  *       Runs the whole flow on a simulated clock, computing the codes a phone would show.
@@ -115,7 +116,7 @@ static void describe(otp_status status, const otp_user_state *state, uint64_t no
         printf("accepted (step %llu, drift %lld)\n", (unsigned long long)step, (long long)drift);
         break;
     case OTP_CODE_REPLAYED:
-        printf("refused: this code was already used\n");
+        printf("refused: this code was already used (not counted as a failure)\n");
         break;
     case OTP_CODE_INVALID:
         printf("refused: wrong code\n");
@@ -136,7 +137,7 @@ static void describe_recovery(otp_status status, const otp_user_state *state, ui
         printf("accepted (recovery code %u, %u left)\n", (unsigned)(slot + 1), (unsigned)remaining);
         break;
     case OTP_CODE_REPLAYED:
-        printf("refused: recovery code already used\n");
+        printf("refused: recovery code already used (not counted as a failure)\n");
         break;
     case OTP_CODE_INVALID:
         printf("refused: unknown recovery code\n");
@@ -188,7 +189,7 @@ static int demo(void) {
     uint8_t stored[OTP_USER_STATE_LEN];
     char code[OTP_CODE_BUFFER_SIZE], fresh[OTP_CODE_BUFFER_SIZE];
     char recovery[OTP_RECOVERY_CODES_TEXT_SIZE], first[OTP_RECOVERY_CODE_TEXT_LEN + 1];
-    static const char *const wrong[2] = {"123456", "654321"};
+    static const char *const wrong[3] = {"123456", "654321", "111111"};
     uint64_t start, now;
     size_t len, slot = 0, remaining = 0, i;
     otp_status status;
@@ -248,7 +249,7 @@ static int demo(void) {
     printf("[t+35s] the same code %s again (replayed, say from a shoulder-surfer)\n", fresh);
     transport(gate(&key, fresh, now, &state, "  "));
 
-    for (i = 0; i < 2; i++) {
+    for (i = 0; i < 3; i++) {
         now += 5;
         printf("[t+%us] wrong code %s\n", (unsigned)(now - start), wrong[i]);
         transport(gate(&key, wrong[i], now, &state, "  "));
@@ -256,7 +257,7 @@ static int demo(void) {
 
     now += 5;
     DEMO_CHECK("generate", otp_totp_generate(&key, now, code, sizeof code, &len));
-    printf("[t+50s] the right code %s, but the user is locked out\n", code);
+    printf("[t+55s] the right code %s, but the user is locked out\n", code);
     transport(gate(&key, code, now, &state, "  "));
 
     /* The state survives a restart: encode, decode, and the lockout is still there. */
@@ -591,8 +592,8 @@ static int gate_locked(int fd, const char *path, const char *key_path, const cha
                    path);
             return 0;
         }
-        /* Persist before acting on the outcome: the accepted step, or a refused code
-         * counted toward the throttle. */
+        /* Persist before acting on the outcome: the accepted step, or a wrong code
+         * counted toward the throttle (a replay is not counted). */
         if (!save(path, &state)) {
             return 2;
         }

@@ -15,9 +15,8 @@ use super::{
 };
 use otpcore::recovery::RecoveryCodeList;
 use otpcore::{
-    Error, KeyUri, OOB_RECORD_LEN, OobCode, OobKey, OobPolicy, OobRecord, OobState,
-    OobVerification, RecoveryCodes, RecoveryVerification, Secret, Throttle, Totp, TotpParams,
-    UserState, Verification,
+    Error, KeyUri, OobCode, OobPolicy, OobRecord, OobState, OobVerification, RecoveryCodes,
+    RecoveryVerification, Secret, Throttle, Totp, TotpParams, UserState, Verification,
 };
 
 /// How many times one decision reads and verifies again after a conflicting write before it
@@ -71,9 +70,9 @@ pub enum Refusal {
     /// The code is not a current authenticator code, and the texted code has had all its
     /// tries: refused even if right. Send a new one.
     SmsTooManyAttempts,
-    /// The code is not a current authenticator code, and the texted code was already used.
-    /// (Only a keyed hash of a texted code is kept, erased when it is used, so a used
-    /// texted code and a wrong one cannot be told apart: both count as a failure.)
+    /// The code is neither a current authenticator code nor the texted code, which was
+    /// already used: a failure. (The used texted code itself, typed again, is
+    /// [`Refusal::Replayed`] and not counted.)
     SmsAlreadyUsed,
     /// A new texted code was asked for too soon after the previous one.
     SmsTooSoon {
@@ -130,10 +129,12 @@ impl Refusal {
     fn from_oob(outcome: Result<OobVerification, Error>, now: u64) -> Result<(), Self> {
         match outcome {
             Ok(OobVerification::Valid) => Ok(()),
-            Ok(OobVerification::Wrong | OobVerification::NoCodePending) => Err(Refusal::Wrong),
+            Ok(OobVerification::Wrong) => Err(Refusal::Wrong),
             Ok(OobVerification::Expired) => Err(Refusal::SmsExpired),
             Ok(OobVerification::TooManyAttempts) => Err(Refusal::SmsTooManyAttempts),
-            Ok(OobVerification::AlreadyUsed) => Err(Refusal::SmsAlreadyUsed),
+            Ok(OobVerification::AlreadyUsed) => Err(Refusal::Replayed),
+            // Only checked when a texted code was issued: none pending means it was used.
+            Ok(OobVerification::NoCodePending) => Err(Refusal::SmsAlreadyUsed),
             Err(e) => Err(Refusal::from_core(e, now)),
         }
     }
@@ -402,7 +403,6 @@ impl<S: Store> Gate<S> {
                 secret: Secret::generate()?,
                 state: UserState::default(),
                 phone: phone.clone(),
-                accepted_texted: None,
             };
             let uri = key_uri(user, issuer, &record.secret)?;
             let audit = self.audit(user, "enroll", None, "pending", None, now);
@@ -625,19 +625,16 @@ impl<S: Store> Gate<S> {
                 return Ok(Round::refuse(Refusal::from_core(e, now)));
             }
             match record.state.issue_oob(&key, user, &self.oob_policy, now) {
-                Ok(code) => {
-                    record.accepted_texted = None;
-                    Ok(Round::accept_as(
-                        Issued {
-                            code,
-                            to,
-                            issued_at: record.state.oob.issued_at(),
-                            expires_at: record.state.oob.expires_at(),
-                        },
-                        None,
-                        "issued",
-                    ))
-                }
+                Ok(code) => Ok(Round::accept_as(
+                    Issued {
+                        code,
+                        to,
+                        issued_at: record.state.oob.issued_at(),
+                        expires_at: record.state.oob.expires_at(),
+                    },
+                    None,
+                    "issued",
+                )),
                 Err(Error::OobIssueTooSoon { retry_at }) => {
                     Ok(Round::refuse(Refusal::SmsTooSoon {
                         retry_at,
@@ -711,10 +708,11 @@ impl<S: Store> Gate<S> {
     }
 
     /// Verifies a code against the record under the throttle, as a TOTP code and then, as
-    /// [`check`](Self::check) describes, as the texted code. A replayed TOTP code is
-    /// refused without counting as a failure: it is a code that already passed, so
-    /// counting it would let a retried pipeline job, or anyone who saw a used code, lock
-    /// out the user who just passed, and it tells a guesser nothing about the next code.
+    /// [`check`](Self::check) describes, as the texted code. A replayed code (TOTP or
+    /// texted) is refused without counting as a failure, as the core decides
+    /// ([`otpcore::AttemptOutcome::is_replay`]): counting it would let a retried pipeline
+    /// job, or anyone who saw a used code, lock out the user who just passed, and it tells
+    /// a guesser nothing about the next code.
     fn verify_code(
         &self,
         user: &str,
@@ -727,30 +725,15 @@ impl<S: Store> Gate<S> {
         let before = record.state.throttle;
         let outcome = record.state.verify_totp(&totp, &self.throttle, code, now);
         match outcome {
-            Ok(Verification::Replayed(_)) => {
-                record.state.throttle = before;
-                Ok(Err(Refusal::Replayed))
-            }
             Ok(Verification::Invalid)
                 if texted == Texted::Accepted && texted_code_in_play(&record.state.oob, now) =>
             {
                 // One attempt, one failure: the texted code's outcome counts instead.
                 record.state.throttle = before;
                 let key = self.key.oob_key()?;
-                let pending = Zeroizing::new(record.state.oob.to_bytes());
                 let outcome = record
                     .state
                     .verify_oob(&key, &self.throttle, user, code, now);
-                match outcome {
-                    Ok(OobVerification::Valid) => record.accepted_texted = Some(pending),
-                    Ok(OobVerification::AlreadyUsed)
-                        if replays(&key, user, code, record.accepted_texted.as_deref()) =>
-                    {
-                        record.state.throttle = before;
-                        return Ok(Err(Refusal::Replayed));
-                    }
-                    _ => {}
-                }
                 Ok(Refusal::from_oob(outcome, now).map(|()| Accepted {
                     drift: 0,
                     factor: Factor::Sms,
@@ -839,20 +822,6 @@ fn texted_code_in_play(oob: &OobRecord, now: u64) -> bool {
     oob.state() != OobState::Empty
         && now >= oob.issued_at()
         && now < oob.expires_at().saturating_add(TEXTED_CODE_NOTICE_SECS)
-}
-
-/// Whether `code` is the texted code accepted before, from `accepted` (its record just
-/// before it was accepted), checked on a scratch copy at its issue time: a replay, which is
-/// refused as such and not counted, like a replayed TOTP code.
-fn replays(key: &OobKey, user: &str, code: &str, accepted: Option<&[u8; OOB_RECORD_LEN]>) -> bool {
-    let Some(mut scratch) = accepted.and_then(|bytes| OobRecord::from_bytes(bytes).ok()) else {
-        return false;
-    };
-    let at = scratch.issued_at();
-    matches!(
-        scratch.verify(key, user, code, at),
-        Ok(OobVerification::Valid)
-    )
 }
 
 /// The text message: the code first (phones offer to fill it in from there), who sends

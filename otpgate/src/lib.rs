@@ -36,6 +36,8 @@
 
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
+// docs.rs (`--cfg docsrs`, nightly): mark each item with the feature it needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod audit;
 mod database;

@@ -10,8 +10,8 @@
 //! | m    | [`UserState::encode`], of whatever version the core writes |
 //! | 1    | phone number length `p`: 0 for none, else 9 to 16 |
 //! | p    | the phone number for texted codes, as [`PhoneNumber`] checks it |
-//! | 1    | 1 when the last accepted texted code follows, else 0 |
-//! | 0 or 56 | that code's [`OobRecord`] as it was just before it was accepted |
+//! | 1    | 0 (1 in records written before: an [`OobRecord`] of 56 bytes follows) |
+//! | 0 or 56 | an older gate's copy of the last accepted texted code, read and dropped |
 //!
 //! The state is length-prefixed so that a new `UserState` encoding (a longer one) is read
 //! back by [`UserState::decode`] as it is; a later format adds fields after it and gets a
@@ -20,9 +20,10 @@
 //! sealed with the rest: it is personal data, and moving texted codes to another number
 //! must need the server key.
 //!
-//! The last accepted texted code is kept (its keyed tag, not the code) because the core
-//! erases the tag of a used code: with it, the gate can tell a replay of that code, which
-//! it refuses without counting a failure as it does for TOTP codes, from a wrong code.
+//! Older gates kept a copy of the last accepted texted code here, to tell its replay from a
+//! wrong code. The core now keeps a used code's tag and refuses its replay without
+//! counting it, so the copy is no longer written; one still stored is checked and dropped
+//! (the code it held, typed again once after the upgrade, counts as one failure).
 
 use std::vec::Vec;
 
@@ -80,9 +81,6 @@ pub(crate) struct Record {
     pub secret: Secret,
     pub state: UserState,
     pub phone: Option<PhoneNumber>,
-    /// The texted code last accepted, encoded as its record was just before (pending,
-    /// with its tag), to recognise its replay.
-    pub accepted_texted: Option<Zeroizing<[u8; OOB_RECORD_LEN]>>,
 }
 
 impl Record {
@@ -107,13 +105,7 @@ impl Record {
             .as_bytes();
         out.push(u8::try_from(phone.len()).map_err(|_| GateError::RecordCorrupt)?);
         out.extend_from_slice(phone);
-        match &self.accepted_texted {
-            None => out.push(0),
-            Some(texted) => {
-                out.push(1);
-                out.extend_from_slice(texted.as_slice());
-            }
-        }
+        out.push(0);
         Ok(out)
     }
 
@@ -138,11 +130,11 @@ impl Record {
         let (state, rest) = rest
             .split_at_checked(state_len)
             .ok_or(GateError::RecordCorrupt)?;
-        let (phone, accepted_texted) = if format == FORMAT_1 {
+        let phone = if format == FORMAT_1 {
             if !rest.is_empty() {
                 return Err(GateError::RecordCorrupt);
             }
-            (None, None)
+            None
         } else {
             decode_format_2_tail(rest)?
         };
@@ -151,16 +143,13 @@ impl Record {
             secret: Secret::from_bytes(secret).map_err(corrupt)?,
             state: UserState::decode(state).map_err(corrupt)?,
             phone,
-            accepted_texted,
         })
     }
 }
 
-/// What follows the state in format 2: the phone number and the last accepted texted
-/// code, each checked, and nothing after them.
-type Tail = (Option<PhoneNumber>, Option<Zeroizing<[u8; OOB_RECORD_LEN]>>);
-
-fn decode_format_2_tail(bytes: &[u8]) -> Result<Tail, GateError> {
+/// What follows the state in format 2: the phone number and an older gate's copy of the
+/// last accepted texted code (dropped), each checked, and nothing after them.
+fn decode_format_2_tail(bytes: &[u8]) -> Result<Option<PhoneNumber>, GateError> {
     let (&[phone_len], rest) = bytes
         .split_first_chunk::<1>()
         .ok_or(GateError::RecordCorrupt)?;
@@ -174,18 +163,17 @@ fn decode_format_2_tail(bytes: &[u8]) -> Result<Tail, GateError> {
                 .map_err(|_| GateError::RecordCorrupt)?,
         ),
     };
-    let accepted = match rest.split_first() {
-        Some((0, [])) => None,
+    match rest.split_first() {
+        Some((0, [])) => {}
         Some((1, texted)) => {
             let texted: [u8; OOB_RECORD_LEN] =
                 texted.try_into().map_err(|_| GateError::RecordCorrupt)?;
             let texted = Zeroizing::new(texted);
             OobRecord::from_bytes(&texted).map_err(|_| GateError::RecordCorrupt)?;
-            Some(texted)
         }
         _ => return Err(GateError::RecordCorrupt),
-    };
-    Ok((phone, accepted))
+    }
+    Ok(phone)
 }
 
 #[cfg(test)]
@@ -201,7 +189,6 @@ mod tests {
             secret: Secret::from_bytes(&[7; 20]).unwrap(),
             state,
             phone: Some(PhoneNumber::parse("+4915112345678").unwrap()),
-            accepted_texted: None,
         }
     }
 
@@ -213,19 +200,36 @@ mod tests {
         assert_eq!(back.secret.as_bytes(), &[7; 20]);
         assert_eq!(back.state, record().state);
         assert_eq!(back.phone, record().phone);
-        assert!(back.accepted_texted.is_none());
+        assert_eq!(
+            bytes.last(),
+            Some(&0),
+            "no copy of a texted code is written"
+        );
         let none = Record {
             phone: None,
             ..record()
         };
         let back = Record::decode(&none.encode().unwrap()).unwrap();
         assert_eq!(back.phone, None);
-        let texted = Record {
-            accepted_texted: Some(Zeroizing::new(texted_record())),
-            ..record()
-        };
-        let back = Record::decode(&texted.encode().unwrap()).unwrap();
-        assert_eq!(back.accepted_texted.as_deref(), Some(&texted_record()));
+    }
+
+    /// A record from an older gate, with its copy of the last accepted texted code.
+    fn with_texted_copy() -> Vec<u8> {
+        let mut bytes = record().encode().unwrap().to_vec();
+        *bytes.last_mut().unwrap() = 1;
+        bytes.extend_from_slice(&texted_record());
+        bytes
+    }
+
+    #[test]
+    fn an_older_records_copy_of_a_texted_code_is_read_and_dropped() {
+        let back = Record::decode(&with_texted_copy()).unwrap();
+        assert_eq!(back.state, record().state);
+        assert_eq!(back.phone, record().phone);
+        assert_eq!(
+            back.encode().unwrap().as_slice(),
+            record().encode().unwrap().as_slice()
+        );
     }
 
     fn texted_record() -> [u8; OOB_RECORD_LEN] {
@@ -242,11 +246,7 @@ mod tests {
 
     #[test]
     fn a_kept_texted_code_that_is_not_a_valid_record_or_not_56_bytes_is_corrupt() {
-        let texted = Record {
-            accepted_texted: Some(Zeroizing::new(texted_record())),
-            ..record()
-        };
-        let bytes = texted.encode().unwrap();
+        let bytes = with_texted_copy();
         let at = bytes.len() - OOB_RECORD_LEN;
         let mut bad = bytes.to_vec();
         bad[at] = 7; // not a record state

@@ -229,9 +229,19 @@ fn a_pipeline_gets_exit_codes_json_and_reasons() {
     ]);
     assert_eq!(run.code, Some(0), "{run:?}");
     assert_eq!(run.json()["recovery_codes_left"], 9);
-    let run = env.run(&["recover", "alice", &recovery[0]]);
-    assert_eq!(run.code, Some(1));
-    assert!(run.stderr.contains("already used"), "{run:?}");
+    // A used recovery code again, more often than the lockout needs: refused as used,
+    // never counted.
+    for _ in 0..6 {
+        let run = env.run(&["--json", "recover", "alice", &recovery[0]]);
+        assert_eq!(run.code, Some(1));
+        assert_eq!(run.json()["reason"], "recovery-code-used", "{run:?}");
+        assert!(run.stderr.contains("already used"), "{run:?}");
+    }
+    assert_eq!(
+        env.status("alice")["failures"],
+        0,
+        "replays are not failures"
+    );
 
     let next = code(&phone, step_now(&phone) + 1);
     let run = env.run(&["--json", "recovery-codes", "alice", &next]);
@@ -249,6 +259,47 @@ fn a_pipeline_gets_exit_codes_json_and_reasons() {
     // Usage errors are exit 2 as well.
     assert_eq!(env.run(&["check", "alice"]).code, Some(2));
     assert_eq!(env.run(&["frobnicate"]).code, Some(2));
+}
+
+/// The shared activation survives a step boundary between computing the confirmation's
+/// code and the process checking it, forced here: the first confirmation waits for the
+/// next step before it runs, so the process refuses the code (two steps back) as wrong;
+/// the helper enrolls again and confirms, and the user ends active with no failure and a
+/// fresh current-step code, as if no boundary had passed.
+#[test]
+fn activation_survives_a_step_boundary_before_the_confirmation() {
+    let env = Env::new("boundary");
+    let confirmations = std::cell::Cell::new(0);
+    let run = |args: &[&str]| {
+        if args.get(1) == Some(&"confirm") {
+            confirmations.set(confirmations.get() + 1);
+            if confirmations.get() == 1 {
+                let code = args[3];
+                let status = env.run(&["--json", "status", "alice"]);
+                assert_eq!(status.json()["status"], "pending");
+                let step = |now: u64| now / 30;
+                let start = step(otpcore::unix_time().unwrap());
+                while step(otpcore::unix_time().unwrap()) == start {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                let refused = env.run(&["--json", "confirm", "alice", code]);
+                assert_eq!(refused.json()["reason"], "wrong", "{refused:?}");
+                return refused;
+            }
+        }
+        env.run(args)
+    };
+    let (phone, confirmed) = gate_support::activate_with(run, "alice", &[]);
+    assert_eq!(confirmations.get(), 2);
+    assert_eq!(
+        confirmed.json()["recovery_codes"].as_array().unwrap().len(),
+        10
+    );
+    let status = env.status("alice");
+    assert_eq!(status["status"], "active");
+    assert_eq!(status["failures"], 0);
+    let run = env.run(&["check", "alice", &code(&phone, step_now(&phone))]);
+    assert_eq!(run.code, Some(0), "{run:?}");
 }
 
 #[test]

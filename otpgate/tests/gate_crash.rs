@@ -49,7 +49,10 @@ fn kill_9_during_confirm_and_check_never_loses_recovery_codes_or_passes_a_code_t
         let context = format!("seed {seed}, user {i}");
         let phone = env.enroll(&user);
 
-        let first = code(&phone, step_now(&phone).saturating_sub(1));
+        // Step boundaries: the current step's code is accepted whether the process sees
+        // this step or, a boundary later, the next; `accepted` is the step it stored.
+        let mut accepted = step_now(&phone);
+        let first = code(&phone, accepted);
         let delay = Duration::from_micros(rng.below(span));
         let run = killed_after(&env, &["--json", "confirm", &user, &first], delay);
         killed_confirms += usize::from(run.code.is_none());
@@ -64,7 +67,8 @@ fn kill_9_during_confirm_and_check_never_loses_recovery_codes_or_passes_a_code_t
                     run.stdout.is_empty(),
                     "{context}: codes shown, not committed"
                 );
-                let first = code(&phone, step_now(&phone).saturating_sub(1));
+                accepted = step_now(&phone);
+                let first = code(&phone, accepted);
                 let confirmed = env.run(&["--json", "confirm", &user, &first]);
                 assert_eq!(confirmed.code, Some(0), "{context}: {confirmed:?}");
             }
@@ -77,7 +81,10 @@ fn kill_9_during_confirm_and_check_never_loses_recovery_codes_or_passes_a_code_t
             assert_eq!(recovered.code, Some(0), "{context}: {recovered:?}");
         }
 
-        let fresh = code(&phone, step_now(&phone));
+        // The step after the accepted one: fresh, and in the window of a process in the
+        // accepted step, the next or the one after, so neither the check nor its replay
+        // below depends on where the boundaries fall.
+        let fresh = code(&phone, accepted + 1);
         let delay = Duration::from_micros(rng.below(span));
         let run = killed_after(&env, &["--json", "check", &user, &fresh], delay);
         killed_checks += usize::from(run.code.is_none());

@@ -236,6 +236,55 @@ fn a_recovery_code_works_once_and_new_codes_replace_the_old() {
     );
 }
 
+/// A code typed as apps show it, `123 456`, passes like `123456` (the README says so); a
+/// leading or trailing space is malformed: refused, not counted.
+#[test]
+fn a_code_with_an_inner_space_passes_and_an_outer_space_is_malformed() {
+    let store = MemoryStore::new();
+    let (gate, phone, _) = active(&store, "alice");
+    let fresh = code(&phone, T + 30);
+    for typed in [format!(" {fresh}"), format!("{fresh} ")] {
+        assert_eq!(
+            gate.check("alice", &typed, None, T + 30).unwrap(),
+            Err(Refusal::Refused(Error::CodeInvalidCharacter))
+        );
+    }
+    assert_eq!(gate.status("alice").unwrap().failures, 0);
+    let grouped = format!("{} {}", &fresh[..3], &fresh[3..]);
+    assert!(gate.check("alice", &grouped, None, T + 30).unwrap().is_ok());
+}
+
+/// A used recovery code tried again is refused as used and never counted (five tries used
+/// to lock the user out); a code that is not the user's still counts.
+#[test]
+fn a_used_recovery_code_tried_again_never_locks_the_user_out() {
+    let store = MemoryStore::new();
+    let (gate, phone, codes) = active(&store, "alice");
+    assert!(
+        gate.recover("alice", &codes[0], None, T + 1)
+            .unwrap()
+            .is_ok()
+    );
+    for i in 0..25 {
+        assert_eq!(
+            gate.recover("alice", &codes[0], None, T + 2 + i).unwrap(),
+            Err(Refusal::RecoveryCodeUsed)
+        );
+    }
+    assert_eq!(gate.status("alice").unwrap().failures, 0);
+    assert!(
+        gate.check("alice", &code(&phone, T + 30), None, T + 30)
+            .unwrap()
+            .is_ok()
+    );
+    assert_eq!(
+        gate.recover("alice", "aaaa-aaaa-aaaa-aaaa", None, T + 31)
+            .unwrap(),
+        Err(Refusal::UnknownRecoveryCode)
+    );
+    assert_eq!(gate.status("alice").unwrap().failures, 1);
+}
+
 #[test]
 fn enrollment_never_replaces_an_active_user_and_disable_turns_the_gate_off() {
     let store = MemoryStore::new();

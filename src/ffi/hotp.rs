@@ -161,7 +161,9 @@ pub unsafe extern "C" fn otp_hotp_generate(
 /// `*out_counter + 1` as the next counter before granting access (codes of that counter
 /// and earlier then fall outside every later window: HOTP's replay protection). The
 /// window ends at `UINT64_MAX - 1`, so `*out_counter + 1` never wraps; a `counter` of
-/// `UINT64_MAX` is `OTP_COUNTER_EXHAUSTED` (the key has no codes left).
+/// `UINT64_MAX` is `OTP_COUNTER_EXHAUSTED` (the key has no codes left). That is checked
+/// first, before the code is read: when both apply, an exhausted counter and a malformed
+/// code (too long, say), the status is `OTP_COUNTER_EXHAUSTED`.
 ///
 /// Other outcomes: `OTP_CODE_INVALID` (wrong code), `OTP_CODE_WRONG_LENGTH` (also for more
 /// than `OTP_MAX_CODE_INPUT_LEN` bytes), `OTP_CODE_INVALID_CHARACTER`. Every counter of the window is computed and compared in
@@ -198,7 +200,9 @@ pub unsafe extern "C" fn otp_hotp_verify(
 /// Returns `OTP_OK` only for such a pair; then the counter of the second code is written
 /// to `out_counter` (store `*out_counter + 1`) and its distance past `counter` to
 /// `out_drift`. Otherwise `OTP_CODE_INVALID`, a malformed-code status,
-/// `OTP_WINDOW_TOO_LARGE` or `OTP_COUNTER_EXHAUSTED`.
+/// `OTP_WINDOW_TOO_LARGE` or `OTP_COUNTER_EXHAUSTED`. When several apply they come in this
+/// order: `OTP_COUNTER_EXHAUSTED` (checked before the codes are read), then the first
+/// code's and the second code's malformed-code status, then `OTP_WINDOW_TOO_LARGE`.
 ///
 /// # Safety
 /// `key` points to an `otp_hotp`; `first` and `second` to `first_len` and `second_len`

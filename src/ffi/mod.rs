@@ -80,8 +80,9 @@ pub enum otp_status {
     OTP_INVALID_UTF8 = 5,
     /// The code is well-formed but matches no step (or counter) of the window: refuse it.
     OTP_CODE_INVALID = 6,
-    /// The code is right but for a step at or before the last accepted one: it was
-    /// already used. Refuse it.
+    /// A replay: the code is right but for a step at or before the last accepted one, or it
+    /// is a used recovery code, or the out-of-band code accepted before. Refuse it; the
+    /// `otp_user_state_verify_*` functions do not count it as a failure.
     OTP_CODE_REPLAYED = 7,
     /// A secret of zero bytes was given.
     OTP_SECRET_EMPTY = 10,
@@ -186,7 +187,8 @@ pub enum otp_status {
     OTP_OOB_CODE_EXPIRED = 66,
     /// The tries for this out-of-band code are used up: refused even if right.
     OTP_OOB_TOO_MANY_ATTEMPTS = 67,
-    /// No out-of-band code was issued for this record.
+    /// No out-of-band code is pending for this record: none was issued, or the one issued
+    /// was accepted and the typed code is another.
     OTP_OOB_NO_CODE_PENDING = 68,
 }
 

@@ -247,8 +247,9 @@ pub unsafe extern "C" fn otp_oob_issue(
 /// grouped by spaces) for the user `user_id` at Unix time `now` against `record`.
 ///
 /// Returns `OTP_OK` only for the right code, in time and within the tries; the code is
-/// then used. Otherwise, in this order of precedence: `OTP_OOB_NO_CODE_PENDING`,
-/// `OTP_CODE_REPLAYED` (the code was already accepted), `OTP_OOB_TOO_MANY_ATTEMPTS`
+/// then used. Otherwise, in this order of precedence: `OTP_OOB_NO_CODE_PENDING` (none was
+/// issued, or the one issued was accepted and this is another), `OTP_CODE_REPLAYED` (this
+/// very code was accepted before), `OTP_OOB_TOO_MANY_ATTEMPTS`
 /// (refused even if right), `OTP_OOB_CODE_EXPIRED`, `OTP_CODE_INVALID` (wrong; the try was
 /// counted). `record` is written back for `OTP_OK` and `OTP_CODE_INVALID`, the outcomes
 /// that count a try; persist it after every call, before acting on the outcome. Put the

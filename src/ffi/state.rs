@@ -176,9 +176,10 @@ pub unsafe extern "C" fn otp_user_state_decode(
 /// `OTP_OK` only for a valid code, with the step and drift written to `out_step` and
 /// `out_drift`; `OTP_CODE_REPLAYED` or `OTP_CODE_INVALID` for a refused one.
 ///
-/// `state` is read, and written back for these three outcomes, which count as attempts: a
-/// valid code stores its step and clears the failures, a replayed or wrong one counts as
-/// a failure and may start a lockout. Persist the state after every call (encode it),
+/// `state` is read, and written back for these three outcomes: a valid code stores its
+/// step and clears the failures, a wrong one counts as a failure and may start a lockout,
+/// a replayed one (the code of a step at or before the last accepted one) is refused
+/// without counting: it tells a guesser nothing. Persist the state after every call (encode it),
 /// before acting on the outcome. For any other status (`OTP_THROTTLED`, `OTP_LOCKED_OUT`,
 /// a malformed code,
 /// `OTP_TIME_BEFORE_T0`, `OTP_INVALID_THROTTLE`, `OTP_STATE_INVALID_FLAGS`,
@@ -228,6 +229,8 @@ pub unsafe extern "C" fn otp_user_state_verify_totp(
 /// code moves `state->hotp_counter` past it; a stored counter of `UINT64_MAX` is
 /// `OTP_COUNTER_EXHAUSTED` (see `otp_hotp_verify`). `state` is written back for `OTP_OK`
 /// and `OTP_CODE_INVALID` only; persist it after every call, before acting on the outcome.
+/// HOTP has no replay outcome: a code used before lies behind the counter and is
+/// `OTP_CODE_INVALID`, counted like any wrong code.
 ///
 /// # Safety
 /// `key` points to an `otp_hotp`; `throttle` to an `otp_throttle`; `code` to `code_len`
@@ -271,10 +274,11 @@ pub unsafe extern "C" fn otp_user_state_verify_hotp(
 ///
 /// `OTP_THROTTLED` without checking while a lockout runs; otherwise `OTP_OK` for an unused
 /// code of the set, which is marked used, with its slot (0 to 9) written to `out_slot` and
-/// the unused codes left to `out_remaining`; `OTP_CODE_REPLAYED` for a code used before;
-/// `OTP_CODE_INVALID` for one not in the set. `state` is written back for these three
-/// outcomes (a refused code counts as a failure); persist it after every call, before
-/// acting on the outcome. A malformed code is `OTP_RECOVERY_CODE_MALFORMED`, not counted.
+/// the unused codes left to `out_remaining`; `OTP_CODE_REPLAYED` for a code of the set
+/// used before (exactly that code: a replay, not counted); `OTP_CODE_INVALID` for one not
+/// in the set (counted as a failure). `state` is written back for these three outcomes;
+/// persist it after every call, before acting on the outcome. A malformed code is
+/// `OTP_RECOVERY_CODE_MALFORMED`, not counted.
 ///
 /// # Safety
 /// `throttle` points to an `otp_throttle`; `code` to `code_len` readable bytes; `state` to
@@ -314,9 +318,10 @@ pub unsafe extern "C" fn otp_user_state_verify_recovery(
 /// As `otp_user_state_verify_totp`: `OTP_THROTTLED` or `OTP_LOCKED_OUT` without checking
 /// while locked out; otherwise the outcome of `otp_oob_verify` (`OTP_OK` only for the right
 /// code, in time and within its tries, which is then used), and `state` is written back
-/// for every such outcome: a valid code clears the failures, every refusal
-/// (`OTP_CODE_INVALID`, `OTP_CODE_REPLAYED`, `OTP_OOB_CODE_EXPIRED`,
-/// `OTP_OOB_TOO_MANY_ATTEMPTS`, `OTP_OOB_NO_CODE_PENDING`) counts as a failure. Persist it
+/// for every such outcome: a valid code clears the failures, `OTP_CODE_REPLAYED` (the code
+/// accepted before, typed again) is refused without counting, and every other refusal
+/// (`OTP_CODE_INVALID`, `OTP_OOB_CODE_EXPIRED`, `OTP_OOB_TOO_MANY_ATTEMPTS`,
+/// `OTP_OOB_NO_CODE_PENDING`) counts as a failure. Persist it
 /// after every call, before acting on the outcome. For any other status (a malformed code,
 /// `OTP_OOB_TIME_BEFORE_ISSUE`, `OTP_OOB_RECORD_INVALID`, `OTP_INVALID_THROTTLE`,
 /// `OTP_STATE_INVALID_FLAGS`, `OTP_NOT_INITIALIZED`, ...) nothing is written.

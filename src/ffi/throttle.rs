@@ -127,8 +127,9 @@ pub unsafe extern "C" fn otp_throttle_validate(throttle: *const otp_throttle) ->
 ///
 /// For a flow of your own, the safe order is: `otp_throttle_check`; only on `OTP_OK`
 /// verify the code; then `otp_throttle_record_success` for a valid code or
-/// `otp_throttle_record_failure` for a wrong or replayed one (a malformed code is not
-/// counted); persist the state; only then act on the outcome. The
+/// `otp_throttle_record_failure` for a wrong one (neither for a malformed code nor for a
+/// replay, `OTP_CODE_REPLAYED`: a code that was valid and is used up, typed again, tells a
+/// guesser nothing); persist the state; only then act on the outcome. The
 /// `otp_user_state_verify_*` functions do all of this in one call.
 ///
 /// Errors: `OTP_INVALID_THROTTLE`.

@@ -262,11 +262,15 @@ static void test_verify_outcomes(void) {
     memcpy(grouped + 4, code + 3, 4);
     EXPECT(otp_oob_verify(&key, ALICE, ALICE_LEN, grouped, strlen(grouped), T + 299, &record),
            OTP_OK);
+    /* Used: the tag stays, to recognise this code typed again (a replay); any other code
+       finds no pending code. Neither writes the record. */
     CHECK(record.bytes[0] == 2 && record.bytes[2] == 3);
-    CHECK(all_bytes(record.bytes + 24, 32, 0));
+    CHECK(!all_bytes(record.bytes + 24, 32, 0));
     before = record;
     EXPECT(otp_oob_verify(&key, ALICE, ALICE_LEN, code, strlen(code), T + 299, &record),
            OTP_CODE_REPLAYED);
+    EXPECT(otp_oob_verify(&key, ALICE, ALICE_LEN, wrong, strlen(wrong), T + 299, &record),
+           OTP_OOB_NO_CODE_PENDING);
     CHECK(memcmp(&record, &before, sizeof record) == 0);
 
     /* Another key never verifies. */
@@ -404,9 +408,24 @@ static void test_user_state_verify_oob(void) {
                                      &decoded),
            OTP_OK);
     CHECK(decoded.throttle.failures == 0);
+    /* The used code again is a replay: refused, not counted, even after its expiry. Any
+       other code finds none pending and counts. */
     EXPECT(otp_user_state_verify_oob(&key, &throttle, ALICE, ALICE_LEN, TEXT(code), T + 4,
                                      &decoded),
            OTP_CODE_REPLAYED);
+    EXPECT(otp_user_state_verify_oob(&key, &throttle, ALICE, ALICE_LEN, TEXT(code), T + 4000,
+                                     &decoded),
+           OTP_CODE_REPLAYED);
+    CHECK(decoded.throttle.failures == 0);
+    {
+        char other[OTP_OOB_CODE_BUFFER_SIZE];
+        memcpy(other, code, strlen(code) + 1);
+        other[0] = (char)(other[0] == '9' ? '0' : other[0] + 1);
+        EXPECT(otp_user_state_verify_oob(&key, &throttle, ALICE, ALICE_LEN, TEXT(other), T + 5,
+                                         &decoded),
+               OTP_OOB_NO_CODE_PENDING);
+    }
+    CHECK(decoded.throttle.failures == 1);
 
     /* At the hard stop the code is not checked and nothing is written. */
     issue(&key, &policy, T + 100, &decoded.oob, code);

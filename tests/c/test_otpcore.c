@@ -346,6 +346,25 @@ static void test_hotp_verify_and_resync(void) {
     EXPECT(otp_hotp_verify(&key, TEXT("162583"), UINT64_MAX, &counter, &drift),
            OTP_COUNTER_EXHAUSTED);
     {
+        /* Both apply, an exhausted counter and a code too long: the header says the counter
+           comes first. */
+        char long_code[OTP_MAX_CODE_INPUT_LEN + 1];
+        memset(long_code, '1', sizeof long_code);
+        EXPECT(otp_hotp_verify(&key, long_code, sizeof long_code, UINT64_MAX, &counter, &drift),
+               OTP_COUNTER_EXHAUSTED);
+        EXPECT(otp_hotp_verify(&key, long_code, sizeof long_code, 0, &counter, &drift),
+               OTP_CODE_WRONG_LENGTH);
+        EXPECT(otp_hotp_resync(&key, long_code, sizeof long_code, TEXT("x"), UINT64_MAX,
+                               OTP_MAX_RESYNC_WINDOW + 1, &counter, &drift),
+               OTP_COUNTER_EXHAUSTED);
+        EXPECT(otp_hotp_resync(&key, long_code, sizeof long_code, TEXT("x"), 0,
+                               OTP_MAX_RESYNC_WINDOW + 1, &counter, &drift),
+               OTP_CODE_WRONG_LENGTH);
+        EXPECT(otp_hotp_resync(&key, TEXT("162583"), TEXT("x"), 0, OTP_MAX_RESYNC_WINDOW + 1,
+                               &counter, &drift),
+               OTP_CODE_INVALID_CHARACTER);
+    }
+    {
         /* Six digits behind more spaces than OTP_MAX_CODE_INPUT_LEN allows. */
         char padded[OTP_MAX_CODE_INPUT_LEN + 2];
         memset(padded, ' ', sizeof padded);

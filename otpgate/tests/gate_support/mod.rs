@@ -88,13 +88,10 @@ impl Env {
         phone(run.json()["secret"].as_str().unwrap())
     }
 
-    /// Enrolls and confirms `user` (with the previous step's code, so that the current
-    /// step's code is fresh for a check); returns the phone and the recovery codes.
+    /// Enrolls and confirms `user` as [`activate_with`] does, so that the current step's
+    /// code is fresh for a check; returns the phone and the recovery codes.
     pub fn activate(&self, user: &str) -> (Totp, Vec<String>) {
-        let phone = self.enroll(user);
-        let first = code(&phone, step_now(&phone).saturating_sub(1));
-        let run = self.run(&["--json", "confirm", user, &first]);
-        assert_eq!(run.code, Some(0), "{run:?}");
+        let (phone, run) = activate_with(|args| self.run(args), user, &[]);
         let codes = run.json()["recovery_codes"]
             .as_array()
             .unwrap()
@@ -133,6 +130,40 @@ impl Drop for Env {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Enrolls `user` (`enroll_args` after `enroll USER`) and confirms with the previous
+/// step's code, so that afterwards the code of the step the test sees is fresh for a check
+/// (and the one after it too). Returns the phone and the confirmation's run.
+///
+/// Immune to step boundaries: the process accepts the previous step's code while its own
+/// clock is in the step the code was computed in; when a boundary is crossed between
+/// computing the code and the process checking it, that code is two steps back and refused
+/// as wrong. Only then (the test's clock has moved on too, so it cannot hide a real
+/// refusal) the user is enrolled again, which replaces the pending record and its counted
+/// failure, and confirmed with the new previous step's code. Each retry needs another
+/// boundary within one enroll and confirm, 30 s apart.
+pub fn activate_with(
+    run: impl Fn(&[&str]) -> Run,
+    user: &str,
+    enroll_args: &[&str],
+) -> (Totp, Run) {
+    for _ in 0..4 {
+        let enrolled = run(&[&["--json", "enroll", user], enroll_args].concat());
+        assert_eq!(enrolled.code, Some(0), "{enrolled:?}");
+        let phone = phone(enrolled.json()["secret"].as_str().unwrap());
+        let step = step_now(&phone);
+        let first = code(&phone, step.saturating_sub(1));
+        let confirmed = run(&["--json", "confirm", user, &first]);
+        if confirmed.code == Some(0) {
+            return (phone, confirmed);
+        }
+        let crossed = step_now(&phone) > step;
+        let wrong = confirmed.code == Some(1) && confirmed.json()["reason"] == "wrong";
+        assert!(crossed && wrong, "{confirmed:?}");
+        eprintln!("{user}: a step boundary passed during the confirmation; enrolling again");
+    }
+    panic!("{user}: a step boundary passed during each of 4 confirmations");
 }
 
 pub fn phone(secret: &str) -> Totp {

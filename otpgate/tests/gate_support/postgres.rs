@@ -14,7 +14,7 @@ use otpgate::ServerKey;
 use postgres::config::Host;
 use postgres::{Client, Config, NoTls};
 
-use crate::gate_support::{BIN, Run, code, phone, step_now};
+use crate::gate_support::{BIN, Run, phone};
 use crate::support;
 
 pub const URL_VAR: &str = "OTPGATE_TEST_POSTGRES_URL";
@@ -184,13 +184,10 @@ impl Runner {
     }
 
     /// Enrolls and confirms `user` with the previous step's code, so the current step's
-    /// code is fresh for a check.
+    /// code is fresh for a check (see [`crate::gate_support::activate_with`]: immune to step
+    /// boundaries).
     pub fn activate(&self, user: &str) -> Totp {
-        let phone = self.enroll(user);
-        let first = code(&phone, step_now(&phone).saturating_sub(1));
-        let run = self.run(&["--json", "confirm", user, &first]);
-        assert_eq!(run.code, Some(0), "{run:?}");
-        phone
+        crate::gate_support::activate_with(|args| self.run(args), user, &[]).0
     }
 }
 
