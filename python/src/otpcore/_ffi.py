@@ -7,8 +7,8 @@ the module is imported it checks, and refuses to load (ImportError) on any diffe
 - the Python enumerations against the header's enumerations, both ways;
 - the library's `otp_version()` against the crate version the wheel was built from.
 
-The library is loaded with `ctypes.PyDLL`, so calls keep the GIL: they take well under a
-microsecond, and no thread can wipe an object (close) while another thread's call reads it.
+The library is loaded with `ctypes.PyDLL`, so calls keep the GIL (none takes more than a few
+microseconds): no thread can wipe an object (close) while another thread's call reads it.
 """
 
 from __future__ import annotations
