@@ -324,5 +324,5 @@ VERSION: str = _generated.VERSION
 
 def status_message(status: int) -> str:
     """The library's English text for `status` (no secret material)."""
-    return lib.otp_status_message(status).decode("ascii")
+    return str(lib.otp_status_message(status).decode("ascii"))
 

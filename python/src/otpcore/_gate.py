@@ -44,12 +44,12 @@ class ThrottleState:
     @property
     def failures(self) -> int:
         """Consecutive failures since the last success."""
-        return self._obj.failures
+        return int(self._obj.failures)
 
     @property
     def locked_until(self) -> int:
         """The Unix time until which attempts are refused (0 or past: not locked out)."""
-        return self._obj.locked_until
+        return int(self._obj.locked_until)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, ThrottleState):
@@ -100,22 +100,22 @@ class Throttle:
     @property
     def lockout_after(self) -> int:
         """The consecutive failure that starts the first lockout."""
-        return self._obj.lockout_after
+        return int(self._obj.lockout_after)
 
     @property
     def hard_stop_after(self) -> int:
         """The consecutive failure that is a hard stop."""
-        return self._obj.hard_stop_after
+        return int(self._obj.hard_stop_after)
 
     @property
     def lockout_secs(self) -> int:
         """The first lockout in seconds."""
-        return self._obj.lockout_secs
+        return int(self._obj.lockout_secs)
 
     @property
     def max_lockout_secs(self) -> int:
         """The longest lockout in seconds."""
-        return self._obj.max_lockout_secs
+        return int(self._obj.max_lockout_secs)
 
     def check(self, state: ThrottleState, now: int | None = None) -> None:
         """Raises `ThrottledError` when `state` allows no one-time code attempt at `now`."""
@@ -249,7 +249,7 @@ class RecoveryCodes:
     @property
     def used(self) -> int:
         """Bit `i` is set once code `i` has been used."""
-        return self._obj.used
+        return int(self._obj.used)
 
     @property
     def remaining(self) -> int:
@@ -356,22 +356,22 @@ class OobPolicy:
     @property
     def digits(self) -> int:
         """Digits per code."""
-        return self._obj.digits
+        return int(self._obj.digits)
 
     @property
     def ttl_secs(self) -> int:
         """How long a code is valid in seconds."""
-        return self._obj.ttl_secs
+        return int(self._obj.ttl_secs)
 
     @property
     def max_attempts(self) -> int:
         """Tries per code."""
-        return self._obj.max_attempts
+        return int(self._obj.max_attempts)
 
     @property
     def resend_cooldown_secs(self) -> int:
         """The least time between two codes for one user in seconds."""
-        return self._obj.resend_cooldown_secs
+        return int(self._obj.resend_cooldown_secs)
 
     def __repr__(self) -> str:
         return (
@@ -518,7 +518,7 @@ class UserState:
     @property
     def hotp_counter(self) -> int:
         """The next expected HOTP counter."""
-        return self._obj.hotp_counter
+        return int(self._obj.hotp_counter)
 
     @hotp_counter.setter
     def hotp_counter(self, value: int) -> None:
