@@ -26,6 +26,8 @@ from .errors import InternalError, check, error_for
 
 _lib = _ffi.lib
 _CODE_BUFFER_SIZE = _ffi.DEFINES["OTP_CODE_BUFFER_SIZE"]
+# The buffer type, looked up once: `create_string_buffer` does that on every call.
+_CodeBuffer = ctypes.c_char * _CODE_BUFFER_SIZE
 _OK = Status.OK
 _CODE_INVALID = Status.CODE_INVALID
 _CODE_REPLAYED = Status.CODE_REPLAYED
@@ -231,7 +233,8 @@ def _require_secret(secret: object) -> Secret:
 
 
 def _generated_code(status: int, buffer: ctypes.Array[ctypes.c_char], out_len: c_size_t) -> str:
-    check(status)
+    if status:
+        raise error_for(status)
     return buffer.raw[: out_len.value].decode("ascii")
 
 
@@ -289,14 +292,16 @@ class Totp(Wiped):
 
     def generate(self, t: int | None = None) -> str:
         """The code at Unix time `t` (default: now), zero-padded digits."""
-        buffer = ctypes.create_string_buffer(_CODE_BUFFER_SIZE)
+        if type(t) is not int or not 0 <= t <= U64_MAX:
+            t = now_or("t", t)
+        buffer = _CodeBuffer()
         out_len = c_size_t()
-        status = _lib.otp_totp_generate(self._obj, now_or("t", t), buffer, _CODE_BUFFER_SIZE, out_len)
+        status = _lib.otp_totp_generate(self._obj, t, buffer, _CODE_BUFFER_SIZE, out_len)
         return _generated_code(status, buffer, out_len)
 
     def generate_at_step(self, step: int) -> str:
         """The code of time step `step`."""
-        buffer = ctypes.create_string_buffer(_CODE_BUFFER_SIZE)
+        buffer = _CodeBuffer()
         out_len = c_size_t()
         status = _lib.otp_totp_generate_at_step(
             self._obj, uint("step", step), buffer, _CODE_BUFFER_SIZE, out_len
@@ -389,7 +394,7 @@ class Hotp(Wiped):
 
     def generate(self, counter: int) -> str:
         """The code for `counter`."""
-        buffer = ctypes.create_string_buffer(_CODE_BUFFER_SIZE)
+        buffer = _CodeBuffer()
         out_len = c_size_t()
         status = _lib.otp_hotp_generate(
             self._obj, uint("counter", counter), buffer, _CODE_BUFFER_SIZE, out_len
