@@ -101,9 +101,11 @@ def test_hotp_counter_flow(rfc_secret):
 def test_hotp_resync_accepts_two_consecutive_codes_only(rfc_secret):
     with Hotp(rfc_secret) as key:
         codes = [key.generate(c) for c in range(30)]
-        assert key.resync(codes[20], codes[21], counter=0) == Valid(21, 21)
-        assert key.resync(codes[20], codes[22], counter=0) == Invalid()
-        assert key.resync(codes[20], codes[21], counter=0, look_ahead=10) == Invalid()
+        assert key.resync(codes[20], codes[21], counter=0, look_ahead=20) == Valid(21, 21)
+        assert key.resync(codes[20], codes[22], counter=0, look_ahead=20) == Invalid()
+        assert key.resync(codes[20], codes[21], counter=0, look_ahead=19) == Invalid()
+        with pytest.raises(otpcore.SettingsError):
+            key.resync(codes[20], codes[21], counter=0, look_ahead=1001)
 
 
 def test_secret_round_trips_and_compares(rfc_secret):

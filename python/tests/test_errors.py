@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import pickle
 from typing import Callable
 
 import pytest
@@ -228,6 +229,14 @@ def test_input_families_are_value_errors_and_system_ones_os_errors():
     assert issubclass(PlatformError, OSError)
     for family in (InternalError, CodeRefusedError, ThrottledError):
         assert not issubclass(family, ValueError)
+
+
+@pytest.mark.parametrize("status", [s for s in Status if s is not S.OK], ids=lambda s: s.name)
+def test_exceptions_survive_pickling_as_multiprocessing_does(status: Status) -> None:
+    error = error_for(status, 1234)
+    again = pickle.loads(pickle.dumps(error))
+    assert type(again) is type(error) and again.status is status and str(again) == str(error)
+    assert getattr(again, "retry_at", None) == getattr(error, "retry_at", None)
 
 
 def test_a_status_the_header_does_not_list_is_an_internal_error():

@@ -6,7 +6,7 @@ import ctypes
 import enum
 from ctypes import c_bool, c_int64, c_size_t, c_uint32, c_uint64
 from dataclasses import dataclass
-from typing import Union
+from typing import Callable
 
 from . import _ffi
 from ._enums import Algorithm, OtpType, SecretPolicy, Status
@@ -147,10 +147,10 @@ class Secret(Wiped):
         return self
 
     @classmethod
-    def _filled(cls, status_of: object) -> Secret:
+    def _filled(cls, status_of: Callable[[ctypes.Structure], int]) -> Secret:
         """A new secret filled by `status_of(obj)`; wiped at once if that fails."""
         secret = cls._new()
-        status = status_of(secret._obj)  # type: ignore[operator]
+        status = status_of(secret._obj)
         if status:
             secret.close()
             raise error_for(status)
@@ -416,11 +416,11 @@ class Hotp(Wiped):
             return INVALID
         raise error_for(status)
 
-    def resync(self, first: str, second: str, counter: int, look_ahead: int = 100) -> Verification:
+    def resync(self, first: str, second: str, counter: int, *, look_ahead: int) -> Verification:
         """Resynchronises a counter that drifted beyond the look-ahead (RFC 4226 §7.4):
-        `Valid` only when the two codes belong to consecutive counters within `look_ahead`
-        (at most 1000) of `counter`; the match is the second code's counter, so store its
-        `next_counter`."""
+        `Valid` only when the two codes belong to consecutive counters `c` and `c + 1`, `c`
+        at most `look_ahead` (at most 1000) past `counter`; the match is the second code's
+        counter, so store its `next_counter`."""
         raw_first, raw_second = _code(first), _code(second)
         matched = c_uint64()
         drift = c_int64()
@@ -469,7 +469,7 @@ class KeyUri:
     """
 
     account: str
-    issuer: Union[str, None] = None
+    issuer: str | None = None
     kind: OtpType = OtpType.TOTP
     algorithm: Algorithm = Algorithm.SHA1
     digits: int = 6

@@ -23,9 +23,14 @@ class OtpError(Exception):
 
     def __init__(self, status: int, detail: str | None = None) -> None:
         self.status = status
+        self._detail = detail
         name = status.name if isinstance(status, Status) else "unknown status"
         text = f"{_ffi.status_message(status)} ({name}, status {int(status)})"
         super().__init__(f"{text}: {detail}" if detail else text)
+
+    def __reduce__(self) -> tuple[type[OtpError], tuple[object, ...]]:
+        # Rebuilt from the status, not the message (multiprocessing pickles exceptions).
+        return type(self), (self.status, self._detail)
 
 
 class InternalError(OtpError):
@@ -65,6 +70,9 @@ class ThrottledError(OtpError):
         super().__init__(status, None if retry_at is None else f"retry at {retry_at}")
         #: The Unix time from which a new attempt is allowed; None at the hard stop.
         self.retry_at = retry_at
+
+    def __reduce__(self) -> tuple[type[OtpError], tuple[object, ...]]:
+        return type(self), (self.status, self.retry_at)
 
 
 class TimeError(OtpError, ValueError):
