@@ -11,6 +11,10 @@ otpcore and pyotp installed:
 The verify cases: `hit_now` is the code of the current step (pyotp stops after its second
 code), `hit_back` the previous step's (pyotp stops after the first), `miss` a wrong code
 (pyotp computes all three). otpcore computes and compares the whole window every time.
+
+`--loop CASE SIDE CALLS` only makes CALLS calls of one case of one side, for counting
+instructions (which other processes do not disturb) under valgrind: the count with CALLS
+calls minus the count with 0, divided by CALLS, is the cost of one call.
 """
 
 from __future__ import annotations
@@ -82,7 +86,14 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--number", type=int, default=20000, help="calls per case per round")
+    parser.add_argument("--loop", nargs=3, metavar=("CASE", "SIDE", "CALLS"))
     args = parser.parse_args(argv)
+    if args.loop:
+        case, side, calls = args.loop
+        fn = cases()[case][("otpcore", "pyotp").index(side)]
+        for _ in range(int(calls)):
+            fn()
+        return
 
     load_before = os.getloadavg()
     times = measure(args.rounds, args.number)
