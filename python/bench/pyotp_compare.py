@@ -44,7 +44,8 @@ def cases() -> dict[str, tuple[Callable[[], object], Callable[[], object]]]:
     ours = otpcore.Totp(otpcore.Secret.from_bytes(key))
     theirs = pyotp.TOTP(text)
     now, back = theirs.at(T), theirs.at(T - 30)
-    miss = str((int(now) + 1) % 1_000_000).zfill(6)
+    window = {back, now, theirs.at(T + 30)}
+    miss = next(code for code in ("000000", "000001", "000002", "000003") if code not in window)
     calls = {
         "generate": (lambda: ours.generate(T), lambda: theirs.at(T)),
         "verify hit_now": (lambda: ours.verify(now, T), lambda: theirs.verify(now, for_time=T, valid_window=1)),
@@ -56,7 +57,6 @@ def cases() -> dict[str, tuple[Callable[[], object], Callable[[], object]]]:
             assert a() == b(), name
         else:
             assert bool(a()) == b(), name
-    assert not theirs.verify(miss, for_time=T, valid_window=1), "the wrong code matches: run again"
     return calls
 
 
