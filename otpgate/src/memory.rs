@@ -72,6 +72,7 @@ impl Store for MemoryStore {
             action: audit.action.clone(),
             outcome: String::from(audit.outcome),
             drift: audit.drift,
+            actor: audit.actor.clone(),
         });
         Ok(Swap::Written)
     }
