@@ -40,7 +40,8 @@ impl Backend {
             "export OTPGATE_TEST_POSTGRES_URL=$(otpgate/tests/postgres/server.sh start \"$(mktemp -d)\")",
         ) {
             let schema = format!(
-                "svc_{name}_{}_{}",
+                "svc_{}_{}_{}",
+                name.replace('-', "_"),
                 std::process::id(),
                 N.fetch_add(1, Ordering::SeqCst)
             );
