@@ -175,8 +175,8 @@ pub enum TokenCommand {
         name: String,
         /// `check`: check, recover, send-code, status. `admin`: also enroll, confirm,
         /// reset, disable, phone, recovery-codes and log.
-        #[arg(long, value_parser = ["check", "admin"])]
-        scope: String,
+        #[arg(long, value_parser = parse_scope)]
+        scope: otpgate::Scope,
     },
     /// The tokens, revoked ones too (never their values).
     List,
@@ -185,6 +185,11 @@ pub enum TokenCommand {
         /// The token's name.
         name: String,
     },
+}
+
+/// `check` or `admin`.
+fn parse_scope(label: &str) -> Result<otpgate::Scope, String> {
+    otpgate::Scope::parse(label).ok_or_else(|| String::from("check or admin"))
 }
 
 /// `otpgate serve`'s options.
