@@ -40,6 +40,9 @@ pub struct AuditEntry {
     pub outcome: &'static str,
     /// The clock drift of an accepted code, in time steps.
     pub drift: Option<i64>,
+    /// Who asked: the name of the service token that made the request (`otpgate serve`),
+    /// `None` for the command run directly on the database.
+    pub actor: Option<String>,
     /// The key the store computes the entry's MAC with.
     pub key: AuditKey,
 }
@@ -54,6 +57,7 @@ impl AuditEntry {
             action: self.action.as_deref(),
             outcome: self.outcome,
             drift: self.drift,
+            actor: self.actor.as_deref(),
         }
     }
 
@@ -81,6 +85,8 @@ pub struct AuditRecord {
     pub outcome: String,
     /// See [`AuditEntry::drift`].
     pub drift: Option<i64>,
+    /// See [`AuditEntry::actor`].
+    pub actor: Option<String>,
     /// The entry's MAC ([`AuditEntry::mac`]); `None` for a row written before the trail was
     /// authenticated (or inserted without one).
     pub mac: Option<Vec<u8>>,
@@ -96,6 +102,7 @@ impl AuditRecord {
             action: self.action.as_deref(),
             outcome: &self.outcome,
             drift: self.drift,
+            actor: self.actor.as_deref(),
         }
     }
 }
@@ -116,6 +123,8 @@ pub struct AuditFields<'a> {
     pub outcome: &'a str,
     /// See [`AuditEntry::drift`].
     pub drift: Option<i64>,
+    /// See [`AuditEntry::actor`].
+    pub actor: Option<&'a str>,
 }
 
 impl AuditFields<'_> {
@@ -137,6 +146,7 @@ impl AuditFields<'_> {
             }
             None => out.push(0),
         }
+        put_text(&mut out, self.actor);
         out
     }
 }

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use std::vec::Vec;
 
 use crate::{
-    AuditEntry, AuditRecord, Gate, GateError, ServerKey, SqliteStore, Store, Stored, Swap, keyfile,
+    AuditEntry, AuditRecord, Gate, GateError, Scope, ServerKey, SqliteStore, Store, Stored, Swap,
+    TokenInfo, TokenStore, keyfile,
 };
 
 /// The store a `--db` string names.
@@ -82,6 +83,43 @@ impl Database {
             Database::Postgres(store) => store.as_ref(),
         }
     }
+
+    fn tokens(&self) -> &dyn TokenStore {
+        match self {
+            Database::Sqlite(store) => store,
+            #[cfg(feature = "postgres")]
+            Database::Postgres(store) => store.as_ref(),
+        }
+    }
+
+    /// Whether this is an SQLite database (one writer at a time per file).
+    pub fn is_sqlite(&self) -> bool {
+        matches!(self, Database::Sqlite(_))
+    }
+}
+
+impl TokenStore for Database {
+    fn create_token(
+        &self,
+        name: &str,
+        scope: Scope,
+        digest: &[u8; 32],
+        now: u64,
+    ) -> Result<(), GateError> {
+        self.tokens().create_token(name, scope, digest, now)
+    }
+
+    fn list_tokens(&self) -> Result<Vec<TokenInfo>, GateError> {
+        self.tokens().list_tokens()
+    }
+
+    fn revoke_token(&self, name: &str, now: u64) -> Result<(), GateError> {
+        self.tokens().revoke_token(name, now)
+    }
+
+    fn token_by_digest(&self, digest: &[u8; 32]) -> Result<Option<TokenInfo>, GateError> {
+        self.tokens().token_by_digest(digest)
+    }
 }
 
 impl Store for Database {
@@ -143,18 +181,32 @@ impl Gate<Database> {
         key_file: Option<&Path>,
         create: bool,
     ) -> Result<Self, GateError> {
+        // Before connecting: a URL without a key file is told so, not a connection error.
         let path = key_path(db, key_file)?;
         let named = key_file.is_some();
         let store = Database::open(db, create)?;
-        let key = match &store {
-            // Under the write lock: of several enrollments into a new database, one sets
-            // the key up and the others find it done.
-            Database::Sqlite(sqlite) if create => {
-                sqlite.set_up_key(|set_up| choose_key(set_up, &path, named, create))?
-            }
-            _ => choose_key(store.key_check()?.is_some(), &path, named, create)?,
-        };
+        let key = server_key(&path, &store, named, create)?;
         Gate::open(store, key)
+    }
+}
+
+/// The server key of `store` from the key file at `path` ([`key_path`]), `named` when the
+/// caller named the file (`--key-file`); created only with `create` and only for a store
+/// without a key check. The policy of [`Gate::open_database`], for callers that wrap the
+/// store (`otpgate serve`).
+pub fn server_key(
+    path: &Path,
+    store: &Database,
+    named: bool,
+    create: bool,
+) -> Result<ServerKey, GateError> {
+    match store {
+        // Under the write lock: of several enrollments into a new database, one sets the
+        // key up and the others find it done.
+        Database::Sqlite(sqlite) if create => {
+            sqlite.set_up_key(|set_up| choose_key(set_up, path, named, create))
+        }
+        _ => choose_key(store.key_check()?.is_some(), path, named, create),
     }
 }
 

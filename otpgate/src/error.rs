@@ -149,6 +149,13 @@ pub enum GateError {
         /// Their kinds and names.
         names: String,
     },
+    /// A service token name is empty, too long or holds other characters than letters,
+    /// digits, `.`, `_` and `-`.
+    InvalidTokenName,
+    /// A service token of this name exists (or existed: revoked names stay taken).
+    TokenExists,
+    /// No service token of this name.
+    UnknownToken,
 }
 
 impl fmt::Display for GateError {
@@ -266,6 +273,13 @@ impl fmt::Display for GateError {
                 "the database has objects the gate did not create on its tables ({names}): \
                  they could roll records back, so the database is refused; drop them"
             ),
+            GateError::InvalidTokenName => f.write_str(
+                "invalid token name: 1 to 64 letters, digits, '.', '_' or '-'",
+            ),
+            GateError::TokenExists => f.write_str(
+                "a token of this name exists or existed (revoked names stay taken): pick another name",
+            ),
+            GateError::UnknownToken => f.write_str("no token of this name"),
         }
     }
 }

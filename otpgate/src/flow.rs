@@ -318,6 +318,8 @@ pub struct Gate<S> {
     throttle: Throttle,
     params: TotpParams,
     oob_policy: OobPolicy,
+    /// Written into every audit entry: who asked (a service token's name).
+    actor: Option<String>,
 }
 
 impl<S: Store> Gate<S> {
@@ -339,7 +341,14 @@ impl<S: Store> Gate<S> {
             throttle: Throttle::default(),
             params: TotpParams::default(),
             oob_policy: OobPolicy::default(),
+            actor: None,
         })
+    }
+
+    /// Names who makes the following decisions in their audit entries (`otpgate serve`:
+    /// the name of the token of the request); `None` for the command run directly.
+    pub fn set_actor(&mut self, actor: Option<&str>) {
+        self.actor = actor.map(String::from);
     }
 
     /// The same gate with another throttling policy.
@@ -786,6 +795,7 @@ impl<S: Store> Gate<S> {
             outcome,
             drift,
             key: self.key.audit_key(),
+            actor: self.actor.clone(),
         }
     }
 

@@ -54,6 +54,7 @@ mod rotate;
 mod seal;
 mod sqlite;
 mod store;
+pub mod token;
 
 #[cfg(feature = "postgres")]
 pub use self::postgres::{
@@ -61,7 +62,7 @@ pub use self::postgres::{
     STATEMENT_TIMEOUT,
 };
 pub use audit::{AuditBreak, AuditEntry, AuditFields, AuditKey, AuditRecord, AuditVerification};
-pub use database::{Database, database_url, key_path};
+pub use database::{Database, database_url, key_path, server_key};
 pub use deliver::{DELIVERY_TIMEOUT, DeliveryCommand};
 pub use error::GateError;
 pub use flow::{
@@ -75,3 +76,4 @@ pub use rotate::{Rotated, rotate_key};
 pub use seal::{SERVER_KEY_LEN, ServerKey};
 pub use sqlite::{BUSY_TIMEOUT, SCHEMA_VERSION, SqliteStore};
 pub use store::{Store, Stored, Swap, next_version};
+pub use token::{Scope, TokenInfo, TokenStore};

@@ -73,6 +73,7 @@ impl Store for MemoryStore {
             action: audit.action.clone(),
             outcome: String::from(audit.outcome),
             drift: audit.drift,
+            actor: audit.actor.clone(),
             mac: Some(mac),
         });
         Ok(Swap::Written)

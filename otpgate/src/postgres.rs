@@ -62,8 +62,10 @@ use tokio_postgres::{Client, Statement};
 
 pub use self::session::ANSWER_MARGIN;
 use self::session::Deadline;
+use super::token::stored_scope;
 use super::{
-    AuditEntry, AuditRecord, GateError, SCHEMA_VERSION, Store, Stored, Swap, next_version,
+    AuditEntry, AuditRecord, GateError, SCHEMA_VERSION, Scope, Store, Stored, Swap, TokenInfo,
+    TokenStore, next_version,
 };
 
 /// How long a runner tries to connect (TCP, TLS and authentication together) before
@@ -109,6 +111,15 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE audit ADD COLUMN mac BYTEA;
      INSERT INTO meta (name, value)
          SELECT 'audit_chain_start', convert_to(COALESCE(MAX(id), 0)::TEXT, 'UTF8') FROM audit;",
+    // 3: `otpgate serve`'s tokens (digests only), and which token made each decision.
+    "CREATE TABLE tokens (
+         name TEXT PRIMARY KEY,
+         scope TEXT NOT NULL,
+         digest BYTEA NOT NULL UNIQUE,
+         created BIGINT NOT NULL,
+         revoked BIGINT
+     );
+     ALTER TABLE audit ADD COLUMN actor TEXT;",
 ];
 
 // Both stores write the same schema version: a database moved from one to the other (or
@@ -139,6 +150,7 @@ const AUDIT_COLUMNS: &[AuditColumn] = &[
     ("action", Type::TEXT, |row| &row.entry.action),
     ("outcome", Type::TEXT, |row| &row.entry.outcome),
     ("drift", Type::INT8, |row| &row.entry.drift),
+    ("actor", Type::TEXT, |row| &row.entry.actor),
     ("mac", Type::BYTEA, |row| &row.mac),
 ];
 
@@ -198,7 +210,7 @@ impl Statements {
                     client.prepare_typed(&insert_audit, &audit_types),
                     client.prepare("SELECT value FROM meta WHERE name = 'key_check'"),
                     client.prepare_typed(
-                        "SELECT id, time, \"user\", event, action, outcome, drift, mac FROM audit
+                        "SELECT id, time, \"user\", event, action, outcome, drift, actor, mac FROM audit
                          WHERE $1::TEXT IS NULL OR \"user\" = $1 ORDER BY id DESC LIMIT $2",
                         &[Type::TEXT, Type::INT8],
                     ),
@@ -332,12 +344,12 @@ fn refuse_foreign_objects(client: &Client, deadline: &Deadline) -> Result<(), Ga
         "SELECT 'trigger ' || tgname FROM pg_trigger
          WHERE NOT tgisinternal AND tgrelid = ANY (ARRAY[
              to_regclass('users'), to_regclass('audit'), to_regclass('meta'),
-             to_regclass('schema_version')])
+             to_regclass('schema_version'), to_regclass('tokens')])
          UNION ALL
          SELECT 'rule ' || rulename FROM pg_rewrite
          WHERE rulename <> '_RETURN' AND ev_class = ANY (ARRAY[
              to_regclass('users'), to_regclass('audit'), to_regclass('meta'),
-             to_regclass('schema_version')])",
+             to_regclass('schema_version'), to_regclass('tokens')])",
         &[],
     ))?;
     let names = rows
@@ -560,11 +572,86 @@ impl Store for PostgresStore {
                     action: row.try_get(4).map_err(unreadable)?,
                     outcome: row.try_get(5).map_err(unreadable)?,
                     drift: row.try_get(6).map_err(unreadable)?,
-                    mac: row.try_get(7).map_err(unreadable)?,
+                    actor: row.try_get(7).map_err(unreadable)?,
+                    mac: row.try_get(8).map_err(unreadable)?,
                 })
             })
             .collect::<Result<Vec<_>, GateError>>()?;
         entries.reverse();
         Ok(entries)
+    }
+}
+
+/// A token row: name, scope, created, revoked.
+fn token_info(row: &tokio_postgres::Row) -> Result<TokenInfo, GateError> {
+    let created: i64 = row.try_get(2).map_err(column_error)?;
+    let revoked: Option<i64> = row.try_get(3).map_err(column_error)?;
+    let time = |t: i64| u64::try_from(t).map_err(|_| GateError::Store(format!("bad time {t}")));
+    Ok(TokenInfo {
+        name: row.try_get(0).map_err(column_error)?,
+        scope: stored_scope(row.try_get(1).map_err(column_error)?)?,
+        created: time(created)?,
+        revoked: revoked.map(time).transpose()?,
+    })
+}
+
+impl TokenStore for PostgresStore {
+    fn create_token(
+        &self,
+        name: &str,
+        scope: Scope,
+        digest: &[u8; 32],
+        now: u64,
+    ) -> Result<(), GateError> {
+        let now = to_sql_int(now)?;
+        let s = self.session()?;
+        let inserted = s.deadline.call(s.client.execute(
+            "INSERT INTO tokens (name, scope, digest, created) VALUES ($1, $2, $3, $4)
+             ON CONFLICT DO NOTHING",
+            &[&name, &scope.label(), &digest.as_slice(), &now],
+        ))?;
+        if inserted == 1 {
+            Ok(())
+        } else {
+            Err(GateError::TokenExists)
+        }
+    }
+
+    fn list_tokens(&self) -> Result<Vec<TokenInfo>, GateError> {
+        let s = self.session()?;
+        s.deadline
+            .call(s.client.query(
+                "SELECT name, scope, created, revoked FROM tokens ORDER BY name",
+                &[],
+            ))?
+            .iter()
+            .map(token_info)
+            .collect()
+    }
+
+    fn revoke_token(&self, name: &str, now: u64) -> Result<(), GateError> {
+        let now = to_sql_int(now)?;
+        let s = self.session()?;
+        let found = s.deadline.call(s.client.execute(
+            "UPDATE tokens SET revoked = COALESCE(revoked, $2) WHERE name = $1",
+            &[&name, &now],
+        ))?;
+        if found == 1 {
+            Ok(())
+        } else {
+            Err(GateError::UnknownToken)
+        }
+    }
+
+    fn token_by_digest(&self, digest: &[u8; 32]) -> Result<Option<TokenInfo>, GateError> {
+        let s = self.session()?;
+        s.deadline
+            .call(s.client.query_opt(
+                "SELECT name, scope, created, revoked FROM tokens WHERE digest = $1",
+                &[&digest.as_slice()],
+            ))?
+            .as_ref()
+            .map(token_info)
+            .transpose()
     }
 }

@@ -169,6 +169,7 @@ fn rotation_entry(now: u64, new: &ServerKey) -> AuditEntry {
         action: None,
         outcome: "accepted",
         drift: None,
+        actor: None,
         key: new.audit_key(),
     }
 }

@@ -36,7 +36,11 @@ use rusqlite::{
     Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
 };
 
-use super::{AuditEntry, AuditRecord, GateError, ServerKey, Store, Stored, Swap, next_version};
+use super::token::stored_scope;
+use super::{
+    AuditEntry, AuditRecord, GateError, Scope, ServerKey, Store, Stored, Swap, TokenInfo,
+    TokenStore, next_version,
+};
 
 /// How long a process waits for another one's write lock.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -84,6 +88,15 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE audit ADD COLUMN mac BLOB;
      INSERT INTO meta (name, value)
          SELECT 'audit_chain_start', CAST(COALESCE(MAX(id), 0) AS TEXT) FROM audit;",
+    // 3: `otpgate serve`'s tokens (digests only), and which token made each decision.
+    "CREATE TABLE tokens (
+         name TEXT PRIMARY KEY,
+         scope TEXT NOT NULL,
+         digest BLOB NOT NULL UNIQUE,
+         created INTEGER NOT NULL,
+         revoked INTEGER
+     );
+     ALTER TABLE audit ADD COLUMN actor TEXT;",
 ];
 
 /// The schema version this program writes.
@@ -371,8 +384,8 @@ impl Store for SqliteStore {
             .optional()
             .map_err(record_error)?;
         tx.execute(
-            "INSERT INTO audit (time, user, event, action, outcome, drift, mac)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO audit (time, user, event, action, outcome, drift, actor, mac)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![
                 time,
                 audit.user,
@@ -380,6 +393,7 @@ impl Store for SqliteStore {
                 audit.action,
                 audit.outcome,
                 audit.drift,
+                audit.actor,
                 audit.mac(previous.as_deref()),
             ],
         )
@@ -434,7 +448,7 @@ impl Store for SqliteStore {
         let mut statement = self
             .conn
             .prepare(
-                "SELECT id, time, user, event, action, outcome, drift, mac FROM audit
+                "SELECT id, time, user, event, action, outcome, drift, actor, mac FROM audit
                  WHERE ?1 IS NULL OR user = ?1 ORDER BY id DESC LIMIT ?2",
             )
             .map_err(store_error)?;
@@ -448,12 +462,107 @@ impl Store for SqliteStore {
                     action: row.get(4)?,
                     outcome: row.get(5)?,
                     drift: row.get(6)?,
-                    mac: row.get(7)?,
+                    actor: row.get(7)?,
+                    mac: row.get(8)?,
                 })
             })
             .map_err(store_error)?;
         let mut entries = rows.collect::<Result<Vec<_>, _>>().map_err(record_error)?;
         entries.reverse();
         Ok(entries)
+    }
+}
+
+impl TokenStore for SqliteStore {
+    fn create_token(
+        &self,
+        name: &str,
+        scope: Scope,
+        digest: &[u8; 32],
+        now: u64,
+    ) -> Result<(), GateError> {
+        let inserted = self
+            .conn
+            .execute(
+                "INSERT INTO tokens (name, scope, digest, created) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT DO NOTHING",
+                params![name, scope.label(), digest.as_slice(), to_sql_int(now)?],
+            )
+            .map_err(store_error)?;
+        if inserted == 1 {
+            Ok(())
+        } else {
+            Err(GateError::TokenExists)
+        }
+    }
+
+    fn list_tokens(&self) -> Result<Vec<TokenInfo>, GateError> {
+        let mut statement = self
+            .conn
+            .prepare("SELECT name, scope, created, revoked FROM tokens ORDER BY name")
+            .map_err(store_error)?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, u64>(2)?,
+                    row.get::<_, Option<u64>>(3)?,
+                ))
+            })
+            .map_err(store_error)?;
+        rows.map(|row| {
+            let (name, scope, created, revoked) = row.map_err(store_error)?;
+            Ok(TokenInfo {
+                name,
+                scope: stored_scope(&scope)?,
+                created,
+                revoked,
+            })
+        })
+        .collect()
+    }
+
+    fn revoke_token(&self, name: &str, now: u64) -> Result<(), GateError> {
+        let found = self
+            .conn
+            .execute(
+                "UPDATE tokens SET revoked = COALESCE(revoked, ?2) WHERE name = ?1",
+                params![name, to_sql_int(now)?],
+            )
+            .map_err(store_error)?;
+        if found == 1 {
+            Ok(())
+        } else {
+            Err(GateError::UnknownToken)
+        }
+    }
+
+    fn token_by_digest(&self, digest: &[u8; 32]) -> Result<Option<TokenInfo>, GateError> {
+        let row = self
+            .conn
+            .query_row(
+                "SELECT name, scope, created, revoked FROM tokens WHERE digest = ?1",
+                [digest.as_slice()],
+                |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, u64>(2)?,
+                        row.get::<_, Option<u64>>(3)?,
+                    ))
+                },
+            )
+            .optional()
+            .map_err(store_error)?;
+        row.map(|(name, scope, created, revoked)| {
+            Ok(TokenInfo {
+                name,
+                scope: stored_scope(&scope)?,
+                created,
+                revoked,
+            })
+        })
+        .transpose()
     }
 }

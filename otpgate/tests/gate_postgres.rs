@@ -121,7 +121,7 @@ fn runners_starting_together_on_a_new_schema_migrate_it_once() {
                 .map(|v| v.to_string())
                 .collect::<Vec<_>>()
                 .join(","),
-            "one migration, recorded once"
+            "each migration recorded once"
         );
         assert_eq!(
             db.sql_one("SELECT count(*) FROM meta WHERE name = 'key_check'"),

@@ -48,12 +48,17 @@ def test_enrollment_login_replay_and_recovery(totp):
     assert len(encoded) == UserState.ENCODED_LEN == 472
     loaded = UserState.decode(encoded)
     assert loaded == state and loaded.last_accepted == totp.step_at(NOW)
+    # A replay is refused and not counted: it tells a guesser nothing.
     assert loaded.verify_totp(totp, throttle, code, NOW) == Replayed()
+    assert loaded.throttle.failures == 0
+    assert loaded.verify_totp(totp, throttle, wrong(code), NOW) == Invalid()
     assert loaded.throttle.failures == 1
     assert loaded.verify_recovery(throttle, shown[0].upper().replace("-", ""), NOW) == RecoveryValid(0, 9)
     assert loaded.throttle.failures == 0
     assert loaded.verify_recovery(throttle, shown[0], NOW) == Replayed()
+    assert loaded.throttle.failures == 0
     assert loaded.verify_recovery(throttle, "0000-0000-0000-0000", NOW) == Invalid()
+    assert loaded.throttle.failures == 1
     assert loaded.recovery.remaining == 9 and loaded.recovery.used == 1
 
 

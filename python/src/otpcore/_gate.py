@@ -132,7 +132,8 @@ class Throttle:
             raise _throttle_error(status, state)
 
     def record_failure(self, state: ThrottleState, now: int | None = None) -> None:
-        """Counts a wrong or replayed code in `state`, maybe starting a lockout."""
+        """Counts a wrong code in `state`, maybe starting a lockout (not a replay: a used
+        code typed again tells a guesser nothing)."""
         _require("state", state, ThrottleState)
         check(_lib.otp_throttle_record_failure(self._obj, now_or("now", now), state._obj))
 
@@ -557,8 +558,8 @@ class UserState:
         """Verifies a TOTP code at `now` with replay protection from this state, under
         `throttle`. While the user is locked out nothing is checked: `ThrottledError`
         (THROTTLED with `retry_at`, or LOCKED_OUT at the hard stop). Otherwise `Valid`
-        (the step is stored, failures cleared), `Replayed` or `Invalid` (a failure is
-        counted); persist the state in every one of these cases. Malformed input raises
+        (the step is stored, failures cleared), `Replayed` (refused, not counted: a used
+        code tells a guesser nothing) or `Invalid` (a failure is counted); persist the state in every one of these cases. Malformed input raises
         `CodeFormatError` and is not counted."""
         _require("totp", totp, Totp)
         _require("throttle", throttle, Throttle)
@@ -593,7 +594,7 @@ class UserState:
     def verify_recovery(self, throttle: Throttle, code: str, now: int | None = None) -> Verification:
         """Verifies a recovery code against `recovery` under `throttle` (the same failure
         count as one-time codes; the hard stop does not refuse it, so a valid one is how a
-        user gets out of it): `RecoveryValid`, `Replayed` (used before) or `Invalid`; a
+        user gets out of it): `RecoveryValid`, `Replayed` (used before; not counted) or `Invalid`; a
         running lockout raises `ThrottledError`. Persist the state after every call."""
         _require("throttle", throttle, Throttle)
         raw = _code(code)
