@@ -81,6 +81,18 @@ pub enum GateError {
     /// A database given by URL (`postgresql://...`) needs the server key file named:
     /// there is no database path to put it beside.
     KeyFileRequired,
+    /// A link's validity is out of range: from one second to `max_secs`.
+    InvalidValidity {
+        /// The longest validity allowed, in seconds.
+        max_secs: u64,
+    },
+    /// The issuer is empty, longer than 200 characters or holds control characters.
+    InvalidIssuer,
+    /// The approval's action is empty, longer than 200 characters or holds control
+    /// characters.
+    InvalidAction,
+    /// No approval has this id.
+    UnknownApproval,
 }
 
 impl fmt::Display for GateError {
@@ -152,6 +164,20 @@ impl fmt::Display for GateError {
             GateError::KeyFileRequired => f.write_str(
                 "a database URL needs the server key file named: give --key-file PATH or set \
                  OTPGATE_KEY_FILE (the same key on every runner, kept out of the database)",
+            ),
+            GateError::InvalidValidity { max_secs } => write!(
+                f,
+                "invalid validity: from 1 second to {max_secs} seconds ({} hours)",
+                max_secs / 3600
+            ),
+            GateError::InvalidIssuer => {
+                f.write_str("invalid issuer: 1 to 200 characters without control characters")
+            }
+            GateError::InvalidAction => {
+                f.write_str("invalid action: 1 to 200 characters without control characters")
+            }
+            GateError::UnknownApproval => f.write_str(
+                "no approval with this id: check the id `otpgate request` printed",
             ),
         }
     }

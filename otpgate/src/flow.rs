@@ -361,6 +361,11 @@ impl<S: Store> Gate<S> {
         &self.store
     }
 
+    /// The server key, for what the gate's other modules derive from it.
+    pub(crate) fn server_key(&self) -> &ServerKey {
+        &self.key
+    }
+
     /// The TOTP parameters codes are checked with.
     pub fn params(&self) -> TotpParams {
         self.params
@@ -752,7 +757,7 @@ impl<S: Store> Gate<S> {
         }
     }
 
-    fn read(&self, user: &str) -> Result<(u64, Record), GateError> {
+    pub(crate) fn read(&self, user: &str) -> Result<(u64, Record), GateError> {
         check_user(user)?;
         let stored = self.store.load(user)?.ok_or(GateError::UnknownUser)?;
         let record = self.open_record(user, stored.version, &stored.sealed)?;
@@ -876,14 +881,14 @@ fn inactive(status: Status) -> Option<Refusal> {
     }
 }
 
-fn check_user(user: &str) -> Result<(), GateError> {
+pub(crate) fn check_user(user: &str) -> Result<(), GateError> {
     if user.is_empty() || user.len() > MAX_USER_LEN || user.chars().any(char::is_control) {
         return Err(GateError::InvalidUser);
     }
     Ok(())
 }
 
-fn key_uri(
+pub(crate) fn key_uri(
     user: &str,
     issuer: &str,
     secret: &Secret,

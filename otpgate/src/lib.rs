@@ -37,11 +37,14 @@
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
+mod approval;
 mod audit;
 mod database;
 mod deliver;
 mod error;
 mod flow;
+mod invite;
+mod link;
 pub mod keyfile;
 mod memory;
 mod phone;
@@ -54,6 +57,10 @@ mod store;
 
 #[cfg(feature = "postgres")]
 pub use self::postgres::{CONNECT_TIMEOUT, MIGRATION_LOCK, PostgresStore, STATEMENT_TIMEOUT};
+pub use approval::{
+    APPROVAL_MAX_VALIDITY_SECS, APPROVAL_VALIDITY_SECS, Approval, ApprovalRequest,
+    ApprovalStatus,
+};
 pub use audit::{AuditEntry, AuditRecord};
 pub use database::{Database, database_url, key_path};
 pub use deliver::{DELIVERY_TIMEOUT, DeliveryCommand};
@@ -61,6 +68,14 @@ pub use error::GateError;
 pub use flow::{
     Accepted, Decision, Enrollment, Factor, Gate, MAX_ROUNDS, MAX_USER_LEN, Recovered, Refusal,
     Sent, TEXTED_CODE_NOTICE_SECS, UserStatus,
+};
+pub use invite::{
+    INVITE_MAX_VALIDITY_SECS, INVITE_VALIDITY_SECS, InvitePage, Invitation, MAX_LABEL_CHARS,
+    grouped_key, qr_svg_image,
+};
+pub use link::{
+    ApprovalKey, ApprovalRow, ApprovalState, InviteRow, LINK_TOKEN_LEN, LinkStore, LinkToken,
+    TokenHash,
 };
 pub use memory::MemoryStore;
 pub use phone::{PHONE_MAX_DIGITS, PHONE_MIN_DIGITS, PhoneError, PhoneNumber};

@@ -53,6 +53,8 @@ use super::{
     AuditEntry, AuditRecord, GateError, SCHEMA_VERSION, Store, Stored, Swap, next_version,
 };
 
+mod links;
+
 /// How long a runner tries to connect before [`GateError::StoreUnavailable`], unless the
 /// URL sets `connect_timeout`.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -86,6 +88,27 @@ const MIGRATIONS: &[&str] = &[
          drift BIGINT
      );
      CREATE INDEX audit_by_user ON audit (\"user\", id);",
+    // 2: links (issue 17): enrollment invitations and approvals, by their token's hash.
+    "CREATE TABLE invites (
+         token_hash BYTEA PRIMARY KEY,
+         \"user\" TEXT NOT NULL,
+         issuer TEXT NOT NULL,
+         secret_digest BYTEA NOT NULL,
+         created BIGINT NOT NULL,
+         expires BIGINT NOT NULL,
+         used BIGINT
+     );
+     CREATE TABLE approvals (
+         id TEXT PRIMARY KEY,
+         token_hash BYTEA NOT NULL UNIQUE,
+         \"user\" TEXT NOT NULL,
+         action TEXT NOT NULL,
+         requester TEXT,
+         created BIGINT NOT NULL,
+         expires BIGINT NOT NULL,
+         state TEXT NOT NULL,
+         decided BIGINT
+     );",
 ];
 
 // Both stores write the same schema version: a database moved from one to the other (or

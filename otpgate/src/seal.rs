@@ -30,6 +30,8 @@ const RECORD_CONTEXT: &[u8] = b"otpgate record v1\0";
 const KEY_CHECK_CONTEXT: &[u8] = b"otpgate key check v1\0";
 /// The label the out-of-band code key is derived from (see [`ServerKey::oob_key`]).
 const OOB_KEY_LABEL: &[u8] = b"otpgate out-of-band code key v1\0";
+/// The label the key of link pages' CSRF tokens is derived from (see [`ServerKey::link_tag`]).
+const LINK_KEY_LABEL: &[u8] = b"otpgate link form key v1\0";
 /// The SHA-256 block size, for HMAC's pads.
 const SHA256_BLOCK: usize = 64;
 
@@ -131,6 +133,13 @@ impl ServerKey {
     pub(crate) fn oob_key(&self) -> Result<OobKey, GateError> {
         let derived = Zeroizing::new(hmac_sha256(&self.bytes, OOB_KEY_LABEL));
         Ok(OobKey::new(derived.as_slice())?)
+    }
+
+    /// HMAC-SHA-256 of `message` under a key derived from the server key for link pages
+    /// (their forms' CSRF tokens): stable across restarts, and useless for anything else.
+    pub(crate) fn link_tag(&self, message: &[u8]) -> [u8; 32] {
+        let derived = Zeroizing::new(hmac_sha256(&self.bytes, LINK_KEY_LABEL));
+        hmac_sha256(&derived, message)
     }
 
     fn seal_with(&self, aad: &[u8], msg: &[u8]) -> Result<Vec<u8>, GateError> {

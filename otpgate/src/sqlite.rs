@@ -38,6 +38,8 @@ use rusqlite::{
 
 use super::{AuditEntry, AuditRecord, GateError, Store, Stored, Swap, next_version};
 
+mod links;
+
 /// How long a process waits for another one's write lock.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -79,6 +81,27 @@ const MIGRATIONS: &[&str] = &[
          drift INTEGER
      );
      CREATE INDEX audit_by_user ON audit (user, id);",
+    // 2: links (issue 17): enrollment invitations and approvals, by their token's hash.
+    "CREATE TABLE invites (
+         token_hash BLOB PRIMARY KEY,
+         user TEXT NOT NULL,
+         issuer TEXT NOT NULL,
+         secret_digest BLOB NOT NULL,
+         created INTEGER NOT NULL,
+         expires INTEGER NOT NULL,
+         used INTEGER
+     );
+     CREATE TABLE approvals (
+         id TEXT PRIMARY KEY,
+         token_hash BLOB NOT NULL UNIQUE,
+         user TEXT NOT NULL,
+         action TEXT NOT NULL,
+         requester TEXT,
+         created INTEGER NOT NULL,
+         expires INTEGER NOT NULL,
+         state TEXT NOT NULL,
+         decided INTEGER
+     );",
 ];
 
 /// The schema version this program writes.

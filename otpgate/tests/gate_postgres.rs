@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 
 use gate_support::{BIN, Rng, Run, code, phone, step_now};
 use otpcore::Totp;
-use otpgate::ServerKey;
+use otpgate::{SCHEMA_VERSION, ServerKey};
 use postgres::config::Host;
 use postgres::{Client, Config, NoTls};
 
@@ -290,9 +290,12 @@ fn runners_starting_together_on_a_new_schema_migrate_it_once() {
             assert_eq!(run.code, Some(0), "round {round}: {run:?}");
         }
         assert_eq!(
-            db.sql_one("SELECT string_agg(version::text, ',') FROM schema_version"),
-            "1",
-            "one migration, recorded once"
+            db.sql_one("SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_version"),
+            (1..=SCHEMA_VERSION)
+                .map(|v| v.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+            "each migration recorded once"
         );
         assert_eq!(
             db.sql_one("SELECT count(*) FROM meta"),
@@ -303,7 +306,10 @@ fn runners_starting_together_on_a_new_schema_migrate_it_once() {
         if round == 4 {
             // A schema from a newer otpgate is refused, not written to.
             db.admin()
-                .batch_execute("INSERT INTO schema_version (version) VALUES (2)")
+                .batch_execute(&format!(
+                    "INSERT INTO schema_version (version) VALUES ({})",
+                    SCHEMA_VERSION + 1
+                ))
                 .unwrap();
             let run = b.run(&["status", "u0"]);
             assert_eq!(run.code, Some(2), "{run:?}");
