@@ -14,12 +14,10 @@
 
 use std::string::String;
 
-use super::invite::{check_label, expiry};
 use super::flow::check_user;
-use super::link::{hex, ApprovalKey, ApprovalRow, ApprovalState, LinkStore, LinkToken, TokenHash};
-use super::{
-    Accepted, AuditEntry, Decision, Gate, GateError, PhoneNumber, Sent, Store, Swap,
-};
+use super::invite::{check_label, expiry};
+use super::link::{ApprovalKey, ApprovalRow, ApprovalState, LinkStore, LinkToken, TokenHash, hex};
+use super::{Accepted, AuditEntry, Decision, Gate, GateError, PhoneNumber, Sent, Store, Swap};
 
 /// How long an approval waits for its code unless told otherwise: ten minutes.
 pub const APPROVAL_VALIDITY_SECS: u64 = 600;
@@ -278,8 +276,14 @@ mod tests {
             Some(Refusal::Wrong)
         );
         assert!(gate.approve(link, &code, NOW).unwrap().unwrap().is_ok());
-        assert_eq!(gate.approval(&request.id, NOW).unwrap().status, ApprovalStatus::Granted);
-        assert!(gate.approve(link, &code, NOW + 1).unwrap().is_none(), "replayed POST");
+        assert_eq!(
+            gate.approval(&request.id, NOW).unwrap().status,
+            ApprovalStatus::Granted
+        );
+        assert!(
+            gate.approve(link, &code, NOW + 1).unwrap().is_none(),
+            "replayed POST"
+        );
         assert!(!gate.decline(link, NOW + 1).unwrap());
         // The approval's code is spent for check, and a check's code for an approval.
         assert_eq!(
@@ -312,7 +316,11 @@ mod tests {
             .request_approval("alice", "deploy 2", None, 60, NOW)
             .unwrap();
         let code = phone.generate(NOW + 60).unwrap().to_string();
-        assert!(gate.approve(request.token.as_str(), &code, NOW + 60).unwrap().is_none());
+        assert!(
+            gate.approve(request.token.as_str(), &code, NOW + 60)
+                .unwrap()
+                .is_none()
+        );
         assert_eq!(
             gate.approval(&request.id, NOW + 60).unwrap().status,
             ApprovalStatus::Expired
@@ -335,15 +343,25 @@ mod tests {
     fn requests_are_checked() {
         let (gate, _) = enrolled();
         let bad = |user: &str, action: &str, valid: u64| {
-            gate.request_approval(user, action, None, valid, NOW).unwrap_err()
+            gate.request_approval(user, action, None, valid, NOW)
+                .unwrap_err()
         };
         assert_eq!(bad("nobody", "deploy", 60), GateError::UnknownUser);
         assert_eq!(bad("", "deploy", 60), GateError::InvalidUser);
         assert_eq!(bad("alice", "", 60), GateError::InvalidAction);
         assert_eq!(bad("alice", "a\nb", 60), GateError::InvalidAction);
         assert_eq!(bad("alice", &"x".repeat(201), 60), GateError::InvalidAction);
-        assert!(matches!(bad("alice", "deploy", 0), GateError::InvalidValidity { .. }));
-        assert!(matches!(bad("alice", "deploy", 3601), GateError::InvalidValidity { .. }));
-        assert_eq!(gate.approval("nope", NOW).unwrap_err(), GateError::UnknownApproval);
+        assert!(matches!(
+            bad("alice", "deploy", 0),
+            GateError::InvalidValidity { .. }
+        ));
+        assert!(matches!(
+            bad("alice", "deploy", 3601),
+            GateError::InvalidValidity { .. }
+        ));
+        assert_eq!(
+            gate.approval("nope", NOW).unwrap_err(),
+            GateError::UnknownApproval
+        );
     }
 }

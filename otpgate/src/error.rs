@@ -176,9 +176,9 @@ impl fmt::Display for GateError {
             GateError::InvalidAction => {
                 f.write_str("invalid action: 1 to 200 characters without control characters")
             }
-            GateError::UnknownApproval => f.write_str(
-                "no approval with this id: check the id `otpgate request` printed",
-            ),
+            GateError::UnknownApproval => {
+                f.write_str("no approval with this id: check the id `otpgate request` printed")
+            }
         }
     }
 }

@@ -11,8 +11,8 @@
 use std::string::String;
 use std::vec::Vec;
 
-use otpcore::recovery::RecoveryCodeList;
 use otpcore::Secret;
+use otpcore::recovery::RecoveryCodeList;
 use qrcode::{EcLevel, QrCode};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
@@ -242,7 +242,9 @@ mod tests {
     #[test]
     fn a_link_shows_its_enrollment_until_the_right_code_then_dies() {
         let gate = gate();
-        let invitation = gate.invite("alice", "Deploy Portal", None, 3600, NOW).unwrap();
+        let invitation = gate
+            .invite("alice", "Deploy Portal", None, 3600, NOW)
+            .unwrap();
         assert_eq!(invitation.expires_at, NOW + 3600);
         let link = invitation.token.as_str();
         let page = gate.invite_page(link, NOW).unwrap().unwrap();
@@ -282,17 +284,32 @@ mod tests {
     fn dead_links_are_one_answer() {
         let gate = gate();
         let old = gate.invite("bob", "otpgate", None, 60, NOW).unwrap();
-        assert!(gate.invite_page(old.token.as_str(), NOW + 60).unwrap().is_none());
+        assert!(
+            gate.invite_page(old.token.as_str(), NOW + 60)
+                .unwrap()
+                .is_none()
+        );
         assert!(gate.invite_page("nonsense", NOW).unwrap().is_none());
         assert!(gate.invite_page(&"a".repeat(64), NOW).unwrap().is_none());
         // A new invitation replaces the enrollment: the old link dies even before expiry.
         let new = gate.invite("bob", "otpgate", None, 60, NOW + 1).unwrap();
-        assert!(gate.invite_page(old.token.as_str(), NOW + 2).unwrap().is_none());
-        let page = gate.invite_page(new.token.as_str(), NOW + 2).unwrap().unwrap();
+        assert!(
+            gate.invite_page(old.token.as_str(), NOW + 2)
+                .unwrap()
+                .is_none()
+        );
+        let page = gate
+            .invite_page(new.token.as_str(), NOW + 2)
+            .unwrap()
+            .unwrap();
         // Confirmed on the command line: the link dies too.
         let first = code(&gate, &page, NOW + 2);
         assert!(gate.confirm("bob", &first, NOW + 2).unwrap().is_ok());
-        assert!(gate.invite_page(new.token.as_str(), NOW + 3).unwrap().is_none());
+        assert!(
+            gate.invite_page(new.token.as_str(), NOW + 3)
+                .unwrap()
+                .is_none()
+        );
         assert_eq!(
             gate.invite("bob", "otpgate", None, 60, NOW).unwrap_err(),
             GateError::AlreadyEnrolled
@@ -318,9 +335,10 @@ mod tests {
         ));
         // Nothing was enrolled by the refused invitations.
         assert_eq!(gate.status("carol").unwrap_err(), GateError::UnknownUser);
-        assert!(gate
-            .invite("carol", "otpgate", None, INVITE_MAX_VALIDITY_SECS, NOW)
-            .is_ok());
+        assert!(
+            gate.invite("carol", "otpgate", None, INVITE_MAX_VALIDITY_SECS, NOW)
+                .is_ok()
+        );
     }
 
     #[test]
@@ -345,11 +363,18 @@ mod tests {
         assert_eq!(sent.to.as_str(), "+4915112345678");
         // Same rules as send-code: not again within the cooldown.
         assert!(matches!(
-            gate.invite_send_code(link, None, NOW + 1, |_, _| Ok(())).unwrap().unwrap(),
+            gate.invite_send_code(link, None, NOW + 1, |_, _| Ok(()))
+                .unwrap()
+                .unwrap(),
             Err(Refusal::SmsTooSoon { .. })
         ));
         let code = texted.split(' ').next().unwrap();
-        assert!(gate.confirm_invite(link, code, NOW + 2).unwrap().unwrap().is_ok());
+        assert!(
+            gate.confirm_invite(link, code, NOW + 2)
+                .unwrap()
+                .unwrap()
+                .is_ok()
+        );
         assert!(gate.invite_page(link, NOW + 3).unwrap().is_none());
     }
 }

@@ -44,8 +44,8 @@ mod deliver;
 mod error;
 mod flow;
 mod invite;
-mod link;
 pub mod keyfile;
+mod link;
 mod memory;
 mod phone;
 #[cfg(feature = "postgres")]
@@ -58,8 +58,7 @@ mod store;
 #[cfg(feature = "postgres")]
 pub use self::postgres::{CONNECT_TIMEOUT, MIGRATION_LOCK, PostgresStore, STATEMENT_TIMEOUT};
 pub use approval::{
-    APPROVAL_MAX_VALIDITY_SECS, APPROVAL_VALIDITY_SECS, Approval, ApprovalRequest,
-    ApprovalStatus,
+    APPROVAL_MAX_VALIDITY_SECS, APPROVAL_VALIDITY_SECS, Approval, ApprovalRequest, ApprovalStatus,
 };
 pub use audit::{AuditEntry, AuditRecord};
 pub use database::{Database, database_url, key_path};
@@ -70,7 +69,7 @@ pub use flow::{
     Sent, TEXTED_CODE_NOTICE_SECS, UserStatus,
 };
 pub use invite::{
-    INVITE_MAX_VALIDITY_SECS, INVITE_VALIDITY_SECS, InvitePage, Invitation, MAX_LABEL_CHARS,
+    INVITE_MAX_VALIDITY_SECS, INVITE_VALIDITY_SECS, Invitation, InvitePage, MAX_LABEL_CHARS,
     grouped_key, qr_svg_image,
 };
 pub use link::{

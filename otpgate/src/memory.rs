@@ -161,9 +161,11 @@ impl LinkStore for MemoryStore {
         audit: &AuditEntry,
     ) -> Result<Swap, GateError> {
         let mut inner = self.lock()?;
-        let Some(approval) = inner.approvals.iter_mut().find(|a| {
-            a.id == id && a.state == ApprovalState::Pending && now < a.expires
-        }) else {
+        let Some(approval) = inner
+            .approvals
+            .iter_mut()
+            .find(|a| a.id == id && a.state == ApprovalState::Pending && now < a.expires)
+        else {
             return Ok(Swap::Conflict);
         };
         approval.state = state;

@@ -290,7 +290,9 @@ fn runners_starting_together_on_a_new_schema_migrate_it_once() {
             assert_eq!(run.code, Some(0), "round {round}: {run:?}");
         }
         assert_eq!(
-            db.sql_one("SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_version"),
+            db.sql_one(
+                "SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_version"
+            ),
             (1..=SCHEMA_VERSION)
                 .map(|v| v.to_string())
                 .collect::<Vec<_>>()

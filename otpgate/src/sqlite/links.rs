@@ -22,7 +22,9 @@ fn time(value: i64) -> Result<u64, GateError> {
     u64::try_from(value).map_err(|_| GateError::RecordUnreadable)
 }
 
-fn invite(row: &Row<'_>) -> rusqlite::Result<(Vec<u8>, String, String, Vec<u8>, i64, i64, Option<i64>)> {
+fn invite(
+    row: &Row<'_>,
+) -> rusqlite::Result<(Vec<u8>, String, String, Vec<u8>, i64, i64, Option<i64>)> {
     Ok((
         row.get(0)?,
         row.get(1)?,
@@ -64,7 +66,9 @@ impl LinkStore for SqliteStore {
     fn insert_invite(&self, invite: &InviteRow) -> Result<(), GateError> {
         self.conn
             .execute(
-                &format!("INSERT INTO invites ({INVITE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL)"),
+                &format!(
+                    "INSERT INTO invites ({INVITE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL)"
+                ),
                 params![
                     invite.token_hash.as_slice(),
                     invite.user,
@@ -149,8 +153,7 @@ impl LinkStore for SqliteStore {
         }
         .optional()
         .map_err(record_error)?;
-        let Some((id, token_hash, user, action, requester, created, expires, state, decided)) =
-            row
+        let Some((id, token_hash, user, action, requester, created, expires, state, decided)) = row
         else {
             return Ok(None);
         };

@@ -1,7 +1,7 @@
 //! The enrollment screen: the QR code drawn on a terminal, the key in groups of four.
 
-pub use otpgate::{grouped_key, qr_svg_image};
 use otpgate::GateError;
+pub use otpgate::{grouped_key, qr_svg_image};
 use qrcode::{Color, EcLevel, QrCode};
 
 fn qr(uri: &str) -> Result<QrCode, GateError> {
