@@ -238,7 +238,12 @@ impl<S: Store + LinkStore> Gate<S> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::panic, clippy::arithmetic_side_effects)]
+    #![allow(
+        clippy::unwrap_used,
+        clippy::panic,
+        clippy::arithmetic_side_effects,
+        clippy::indexing_slicing
+    )]
     use super::*;
     use crate::{MemoryStore, Refusal, ServerKey};
     use otpcore::{Secret, Totp};

@@ -223,7 +223,7 @@ pub fn qr_svg_image(uri: &str) -> Result<String, GateError> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::panic)]
+    #![allow(clippy::unwrap_used, clippy::panic, clippy::arithmetic_side_effects)]
     use super::*;
     use crate::{MemoryStore, ServerKey};
     use otpcore::Totp;

@@ -47,6 +47,8 @@ mod invite;
 pub mod keyfile;
 mod link;
 mod memory;
+#[cfg(feature = "serve")]
+pub mod pages;
 mod phone;
 #[cfg(feature = "postgres")]
 mod postgres;

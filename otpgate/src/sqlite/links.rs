@@ -22,9 +22,9 @@ fn time(value: i64) -> Result<u64, GateError> {
     u64::try_from(value).map_err(|_| GateError::RecordUnreadable)
 }
 
-fn invite(
-    row: &Row<'_>,
-) -> rusqlite::Result<(Vec<u8>, String, String, Vec<u8>, i64, i64, Option<i64>)> {
+type InviteColumns = (Vec<u8>, String, String, Vec<u8>, i64, i64, Option<i64>);
+
+fn invite(row: &Row<'_>) -> rusqlite::Result<InviteColumns> {
     Ok((
         row.get(0)?,
         row.get(1)?,
