@@ -173,9 +173,10 @@ impl<S: Store + LinkStore> Gate<S> {
     /// A code typed on the approval page: checked by [`Gate::check`] with the action, and
     /// when accepted the approval is granted if no one decided it first. `None` when the
     /// link is dead, or was decided (or expired) while the code was checked: the code is
-    /// spent then, and nothing is granted twice.
+    /// spent then, and nothing is granted twice. The check's audit entry names the
+    /// approval's requester, as the grant's does.
     pub fn approve(
-        &self,
+        &mut self,
         token: &str,
         code: &str,
         now: u64,
@@ -183,7 +184,11 @@ impl<S: Store + LinkStore> Gate<S> {
         let Some(approval) = self.approval_page(token, now)? else {
             return Ok(None);
         };
-        match self.check(&approval.user, code, Some(&approval.action), now)? {
+        let previous = self.actor().map(String::from);
+        self.set_actor(approval.requester.as_deref());
+        let checked = self.check(&approval.user, code, Some(&approval.action), now);
+        self.set_actor(previous.as_deref());
+        match checked? {
             Err(refusal) => Ok(Some(Err(refusal))),
             Ok(accepted) => match self.decide_approval(&approval, ApprovalState::Granted, now)? {
                 Swap::Written => Ok(Some(Ok(accepted))),
@@ -230,6 +235,7 @@ impl<S: Store + LinkStore> Gate<S> {
             action: Some(approval.action.clone()),
             outcome: state.label(),
             drift: None,
+            actor: approval.requester.clone(),
         };
         self.store()
             .decide_approval(&approval.id, state, now, &audit)
@@ -262,7 +268,7 @@ mod tests {
 
     #[test]
     fn a_right_code_grants_once_and_is_spent_for_check() {
-        let (gate, phone) = enrolled();
+        let (mut gate, phone) = enrolled();
         let request = gate
             .request_approval("alice", "deploy 1.4.2", Some("ci"), 600, NOW)
             .unwrap();
@@ -316,7 +322,7 @@ mod tests {
 
     #[test]
     fn expired_and_declined_approvals_grant_nothing() {
-        let (gate, phone) = enrolled();
+        let (mut gate, phone) = enrolled();
         let request = gate
             .request_approval("alice", "deploy 2", None, 60, NOW)
             .unwrap();

@@ -22,6 +22,9 @@ pub struct AuditEntry {
     pub outcome: &'static str,
     /// The clock drift of an accepted code, in time steps.
     pub drift: Option<i64>,
+    /// Who asked: the name of the service token that made the request (`otpgate serve`),
+    /// `None` for the command run directly on the database.
+    pub actor: Option<String>,
 }
 
 /// An entry read back from a store, with the text labels as stored.
@@ -41,4 +44,6 @@ pub struct AuditRecord {
     pub outcome: String,
     /// See [`AuditEntry::drift`].
     pub drift: Option<i64>,
+    /// See [`AuditEntry::actor`].
+    pub actor: Option<String>,
 }

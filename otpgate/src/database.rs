@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use std::vec::Vec;
 
 use crate::{
-    AuditEntry, AuditRecord, Gate, GateError, ServerKey, SqliteStore, Store, Stored, Swap, keyfile,
+    AuditEntry, AuditRecord, Gate, GateError, Scope, ServerKey, SqliteStore, Store, Stored, Swap,
+    TokenInfo, TokenStore, keyfile,
 };
 
 /// The store a `--db` string names.
@@ -52,6 +53,43 @@ impl Database {
             #[cfg(feature = "postgres")]
             Database::Postgres(store) => store,
         }
+    }
+
+    fn tokens(&self) -> &dyn TokenStore {
+        match self {
+            Database::Sqlite(store) => store,
+            #[cfg(feature = "postgres")]
+            Database::Postgres(store) => store,
+        }
+    }
+
+    /// Whether this is an SQLite database (one writer at a time per file).
+    pub fn is_sqlite(&self) -> bool {
+        matches!(self, Database::Sqlite(_))
+    }
+}
+
+impl TokenStore for Database {
+    fn create_token(
+        &self,
+        name: &str,
+        scope: Scope,
+        digest: &[u8; 32],
+        now: u64,
+    ) -> Result<(), GateError> {
+        self.tokens().create_token(name, scope, digest, now)
+    }
+
+    fn list_tokens(&self) -> Result<Vec<TokenInfo>, GateError> {
+        self.tokens().list_tokens()
+    }
+
+    fn revoke_token(&self, name: &str, now: u64) -> Result<(), GateError> {
+        self.tokens().revoke_token(name, now)
+    }
+
+    fn token_by_digest(&self, digest: &[u8; 32]) -> Result<Option<TokenInfo>, GateError> {
+        self.tokens().token_by_digest(digest)
     }
 }
 
@@ -108,17 +146,28 @@ impl Gate<Database> {
         key_file: Option<&Path>,
         create: bool,
     ) -> Result<Self, GateError> {
-        let path = key_path(db, key_file)?;
         let store = Database::open(db, create)?;
-        let key: ServerKey = match (store.key_check()?, keyfile::read_key(&path)?) {
-            (_, Some(key)) => key,
-            (None, None) if create => keyfile::create_key(&path)?,
-            (_, None) => {
-                return Err(GateError::MissingServerKey {
-                    path: format!("{}", path.display()),
-                });
-            }
-        };
+        let key = server_key(db, key_file, &store, create)?;
         Gate::open(store, key)
+    }
+}
+
+/// The server key for the database `db` names (already opened as `store`): read from
+/// `key_file` (or beside an SQLite database); created only with `create` and only for a
+/// store without a key check. The policy of [`Gate::open_database`], for callers that
+/// wrap the store (`otpgate serve`).
+pub fn server_key(
+    db: &Path,
+    key_file: Option<&Path>,
+    store: &impl Store,
+    create: bool,
+) -> Result<ServerKey, GateError> {
+    let path = key_path(db, key_file)?;
+    match (store.key_check()?, keyfile::read_key(&path)?) {
+        (_, Some(key)) => Ok(key),
+        (None, None) if create => keyfile::create_key(&path),
+        (_, None) => Err(GateError::MissingServerKey {
+            path: format!("{}", path.display()),
+        }),
     }
 }

@@ -81,6 +81,13 @@ pub enum GateError {
     /// A database given by URL (`postgresql://...`) needs the server key file named:
     /// there is no database path to put it beside.
     KeyFileRequired,
+    /// A service token name is empty, too long or holds other characters than letters,
+    /// digits, `.`, `_` and `-`.
+    InvalidTokenName,
+    /// A service token of this name exists (or existed: revoked names stay taken).
+    TokenExists,
+    /// No service token of this name.
+    UnknownToken,
     /// A link's validity is out of range: from one second to `max_secs`.
     InvalidValidity {
         /// The longest validity allowed, in seconds.
@@ -165,6 +172,13 @@ impl fmt::Display for GateError {
                 "a database URL needs the server key file named: give --key-file PATH or set \
                  OTPGATE_KEY_FILE (the same key on every runner, kept out of the database)",
             ),
+            GateError::InvalidTokenName => f.write_str(
+                "invalid token name: 1 to 64 letters, digits, '.', '_' or '-'",
+            ),
+            GateError::TokenExists => f.write_str(
+                "a token of this name exists or existed (revoked names stay taken): pick another name",
+            ),
+            GateError::UnknownToken => f.write_str("no token of this name"),
             GateError::InvalidValidity { max_secs } => write!(
                 f,
                 "invalid validity: from 1 second to {max_secs} seconds ({} hours)",

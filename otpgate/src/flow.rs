@@ -315,6 +315,8 @@ pub struct Gate<S> {
     throttle: Throttle,
     params: TotpParams,
     oob_policy: OobPolicy,
+    /// Written into every audit entry: who asked (a service token's name).
+    actor: Option<String>,
 }
 
 impl<S: Store> Gate<S> {
@@ -336,7 +338,19 @@ impl<S: Store> Gate<S> {
             throttle: Throttle::default(),
             params: TotpParams::default(),
             oob_policy: OobPolicy::default(),
+            actor: None,
         })
+    }
+
+    /// Names who makes the following decisions in their audit entries (`otpgate serve`:
+    /// the name of the token of the request); `None` for the command run directly.
+    pub fn set_actor(&mut self, actor: Option<&str>) {
+        self.actor = actor.map(String::from);
+    }
+
+    /// Who the following decisions are recorded as made by (see [`set_actor`](Self::set_actor)).
+    pub fn actor(&self) -> Option<&str> {
+        self.actor.as_deref()
     }
 
     /// The same gate with another throttling policy.
@@ -796,6 +810,7 @@ impl<S: Store> Gate<S> {
             action: action.map(String::from),
             outcome,
             drift,
+            actor: self.actor.clone(),
         }
     }
 

@@ -56,6 +56,7 @@ mod record;
 mod seal;
 mod sqlite;
 mod store;
+pub mod token;
 
 #[cfg(feature = "postgres")]
 pub use self::postgres::{CONNECT_TIMEOUT, MIGRATION_LOCK, PostgresStore, STATEMENT_TIMEOUT};
@@ -63,7 +64,7 @@ pub use approval::{
     APPROVAL_MAX_VALIDITY_SECS, APPROVAL_VALIDITY_SECS, Approval, ApprovalRequest, ApprovalStatus,
 };
 pub use audit::{AuditEntry, AuditRecord};
-pub use database::{Database, database_url, key_path};
+pub use database::{Database, database_url, key_path, server_key};
 pub use deliver::{DELIVERY_TIMEOUT, DeliveryCommand};
 pub use error::GateError;
 pub use flow::{
@@ -84,3 +85,4 @@ pub use record::Status;
 pub use seal::{SERVER_KEY_LEN, ServerKey};
 pub use sqlite::{BUSY_TIMEOUT, SCHEMA_VERSION, SqliteStore};
 pub use store::{Store, Stored, Swap, next_version};
+pub use token::{Scope, TokenInfo, TokenStore};

@@ -30,6 +30,7 @@ impl Inner {
             action: audit.action.clone(),
             outcome: String::from(audit.outcome),
             drift: audit.drift,
+            actor: audit.actor.clone(),
         });
         Ok(())
     }

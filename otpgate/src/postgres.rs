@@ -49,8 +49,10 @@ use postgres::error::SqlState;
 use postgres::tls::{MakeTlsConnect, TlsConnect};
 use postgres::{Client, Config, NoTls, Socket};
 
+use super::token::stored_scope;
 use super::{
-    AuditEntry, AuditRecord, GateError, SCHEMA_VERSION, Store, Stored, Swap, next_version,
+    AuditEntry, AuditRecord, GateError, SCHEMA_VERSION, Scope, Store, Stored, Swap, TokenInfo,
+    TokenStore, next_version,
 };
 
 mod links;
@@ -88,7 +90,16 @@ const MIGRATIONS: &[&str] = &[
          drift BIGINT
      );
      CREATE INDEX audit_by_user ON audit (\"user\", id);",
-    // 2: links (issue 17): enrollment invitations and approvals, by their token's hash.
+    // 2: `otpgate serve`'s tokens (digests only), and which token made each decision.
+    "CREATE TABLE tokens (
+         name TEXT PRIMARY KEY,
+         scope TEXT NOT NULL,
+         digest BYTEA NOT NULL UNIQUE,
+         created BIGINT NOT NULL,
+         revoked BIGINT
+     );
+     ALTER TABLE audit ADD COLUMN actor TEXT;",
+    // 3: links (issue 17): enrollment invitations and approvals, by their token's hash.
     "CREATE TABLE invites (
          token_hash BYTEA PRIMARY KEY,
          \"user\" TEXT NOT NULL,
@@ -363,8 +374,8 @@ impl Store for PostgresStore {
             return Ok(Swap::Conflict);
         }
         tx.execute(
-            "INSERT INTO audit (time, \"user\", event, action, outcome, drift)
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO audit (time, \"user\", event, action, outcome, drift, actor)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
             &[
                 &time,
                 &audit.user,
@@ -372,6 +383,7 @@ impl Store for PostgresStore {
                 &audit.action,
                 &audit.outcome,
                 &audit.drift,
+                &audit.actor,
             ],
         )
         .map_err(store_error)?;
@@ -410,7 +422,7 @@ impl Store for PostgresStore {
         let rows = self
             .client()?
             .query(
-                "SELECT id, time, \"user\", event, action, outcome, drift FROM audit
+                "SELECT id, time, \"user\", event, action, outcome, drift, actor FROM audit
                  WHERE $1::TEXT IS NULL OR \"user\" = $1 ORDER BY id DESC LIMIT $2",
                 &[&user, &limit],
             )
@@ -428,10 +440,87 @@ impl Store for PostgresStore {
                     action: row.try_get(4).map_err(unreadable)?,
                     outcome: row.try_get(5).map_err(unreadable)?,
                     drift: row.try_get(6).map_err(unreadable)?,
+                    actor: row.try_get(7).map_err(unreadable)?,
                 })
             })
             .collect::<Result<Vec<_>, GateError>>()?;
         entries.reverse();
         Ok(entries)
+    }
+}
+
+/// A token row: name, scope, created, revoked.
+fn token_info(row: &postgres::Row) -> Result<TokenInfo, GateError> {
+    let created: i64 = row.try_get(2).map_err(column_error)?;
+    let revoked: Option<i64> = row.try_get(3).map_err(column_error)?;
+    let time = |t: i64| u64::try_from(t).map_err(|_| GateError::Store(format!("bad time {t}")));
+    Ok(TokenInfo {
+        name: row.try_get(0).map_err(column_error)?,
+        scope: stored_scope(row.try_get(1).map_err(column_error)?)?,
+        created: time(created)?,
+        revoked: revoked.map(time).transpose()?,
+    })
+}
+
+impl TokenStore for PostgresStore {
+    fn create_token(
+        &self,
+        name: &str,
+        scope: Scope,
+        digest: &[u8; 32],
+        now: u64,
+    ) -> Result<(), GateError> {
+        let inserted = self
+            .client()?
+            .execute(
+                "INSERT INTO tokens (name, scope, digest, created) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT DO NOTHING",
+                &[&name, &scope.label(), &digest.as_slice(), &to_sql_int(now)?],
+            )
+            .map_err(store_error)?;
+        if inserted == 1 {
+            Ok(())
+        } else {
+            Err(GateError::TokenExists)
+        }
+    }
+
+    fn list_tokens(&self) -> Result<Vec<TokenInfo>, GateError> {
+        self.client()?
+            .query(
+                "SELECT name, scope, created, revoked FROM tokens ORDER BY name",
+                &[],
+            )
+            .map_err(store_error)?
+            .iter()
+            .map(token_info)
+            .collect()
+    }
+
+    fn revoke_token(&self, name: &str, now: u64) -> Result<(), GateError> {
+        let found = self
+            .client()?
+            .execute(
+                "UPDATE tokens SET revoked = COALESCE(revoked, $2) WHERE name = $1",
+                &[&name, &to_sql_int(now)?],
+            )
+            .map_err(store_error)?;
+        if found == 1 {
+            Ok(())
+        } else {
+            Err(GateError::UnknownToken)
+        }
+    }
+
+    fn token_by_digest(&self, digest: &[u8; 32]) -> Result<Option<TokenInfo>, GateError> {
+        self.client()?
+            .query_opt(
+                "SELECT name, scope, created, revoked FROM tokens WHERE digest = $1",
+                &[&digest.as_slice()],
+            )
+            .map_err(store_error)?
+            .as_ref()
+            .map(token_info)
+            .transpose()
     }
 }

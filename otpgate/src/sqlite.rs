@@ -36,7 +36,11 @@ use rusqlite::{
     Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
 };
 
-use super::{AuditEntry, AuditRecord, GateError, Store, Stored, Swap, next_version};
+use super::token::stored_scope;
+use super::{
+    AuditEntry, AuditRecord, GateError, Scope, Store, Stored, Swap, TokenInfo, TokenStore,
+    next_version,
+};
 
 mod links;
 
@@ -81,7 +85,16 @@ const MIGRATIONS: &[&str] = &[
          drift INTEGER
      );
      CREATE INDEX audit_by_user ON audit (user, id);",
-    // 2: links (issue 17): enrollment invitations and approvals, by their token's hash.
+    // 2: `otpgate serve`'s tokens (digests only), and which token made each decision.
+    "CREATE TABLE tokens (
+         name TEXT PRIMARY KEY,
+         scope TEXT NOT NULL,
+         digest BLOB NOT NULL UNIQUE,
+         created INTEGER NOT NULL,
+         revoked INTEGER
+     );
+     ALTER TABLE audit ADD COLUMN actor TEXT;",
+    // 3: links (issue 17): enrollment invitations and approvals, by their token's hash.
     "CREATE TABLE invites (
          token_hash BLOB PRIMARY KEY,
          user TEXT NOT NULL,
@@ -324,15 +337,16 @@ impl Store for SqliteStore {
         )
         .map_err(store_error)?;
         tx.execute(
-            "INSERT INTO audit (time, user, event, action, outcome, drift)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO audit (time, user, event, action, outcome, drift, actor)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
                 time,
                 audit.user,
                 audit.event,
                 audit.action,
                 audit.outcome,
-                audit.drift
+                audit.drift,
+                audit.actor
             ],
         )
         .map_err(store_error)?;
@@ -375,7 +389,7 @@ impl Store for SqliteStore {
         let mut statement = self
             .conn
             .prepare(
-                "SELECT id, time, user, event, action, outcome, drift FROM audit
+                "SELECT id, time, user, event, action, outcome, drift, actor FROM audit
                  WHERE ?1 IS NULL OR user = ?1 ORDER BY id DESC LIMIT ?2",
             )
             .map_err(store_error)?;
@@ -389,11 +403,106 @@ impl Store for SqliteStore {
                     action: row.get(4)?,
                     outcome: row.get(5)?,
                     drift: row.get(6)?,
+                    actor: row.get(7)?,
                 })
             })
             .map_err(store_error)?;
         let mut entries = rows.collect::<Result<Vec<_>, _>>().map_err(record_error)?;
         entries.reverse();
         Ok(entries)
+    }
+}
+
+impl TokenStore for SqliteStore {
+    fn create_token(
+        &self,
+        name: &str,
+        scope: Scope,
+        digest: &[u8; 32],
+        now: u64,
+    ) -> Result<(), GateError> {
+        let inserted = self
+            .conn
+            .execute(
+                "INSERT INTO tokens (name, scope, digest, created) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT DO NOTHING",
+                params![name, scope.label(), digest.as_slice(), to_sql_int(now)?],
+            )
+            .map_err(store_error)?;
+        if inserted == 1 {
+            Ok(())
+        } else {
+            Err(GateError::TokenExists)
+        }
+    }
+
+    fn list_tokens(&self) -> Result<Vec<TokenInfo>, GateError> {
+        let mut statement = self
+            .conn
+            .prepare("SELECT name, scope, created, revoked FROM tokens ORDER BY name")
+            .map_err(store_error)?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, u64>(2)?,
+                    row.get::<_, Option<u64>>(3)?,
+                ))
+            })
+            .map_err(store_error)?;
+        rows.map(|row| {
+            let (name, scope, created, revoked) = row.map_err(store_error)?;
+            Ok(TokenInfo {
+                name,
+                scope: stored_scope(&scope)?,
+                created,
+                revoked,
+            })
+        })
+        .collect()
+    }
+
+    fn revoke_token(&self, name: &str, now: u64) -> Result<(), GateError> {
+        let found = self
+            .conn
+            .execute(
+                "UPDATE tokens SET revoked = COALESCE(revoked, ?2) WHERE name = ?1",
+                params![name, to_sql_int(now)?],
+            )
+            .map_err(store_error)?;
+        if found == 1 {
+            Ok(())
+        } else {
+            Err(GateError::UnknownToken)
+        }
+    }
+
+    fn token_by_digest(&self, digest: &[u8; 32]) -> Result<Option<TokenInfo>, GateError> {
+        let row = self
+            .conn
+            .query_row(
+                "SELECT name, scope, created, revoked FROM tokens WHERE digest = ?1",
+                [digest.as_slice()],
+                |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, u64>(2)?,
+                        row.get::<_, Option<u64>>(3)?,
+                    ))
+                },
+            )
+            .optional()
+            .map_err(store_error)?;
+        row.map(|(name, scope, created, revoked)| {
+            Ok(TokenInfo {
+                name,
+                scope: stored_scope(&scope)?,
+                created,
+                revoked,
+            })
+        })
+        .transpose()
     }
 }

@@ -71,7 +71,7 @@ fn invited<S: Store + LinkStore>(gate: &Gate<S>, user: &str) -> Totp {
 }
 
 fn links_on(opener: &dyn Opener) {
-    let gate = opener.open();
+    let mut gate = opener.open();
     let phone = invited(&gate, "alice");
 
     // Expired invitation on the store: dead.
@@ -94,7 +94,7 @@ fn links_on(opener: &dyn Opener) {
             .map(|_| {
                 let (barrier, link, code) = (&barrier, request.token.as_str(), code.as_str());
                 s.spawn(move || {
-                    let gate = opener.open();
+                    let mut gate = opener.open();
                     barrier.wait();
                     gate.approve(link, code, at).unwrap()
                 })
@@ -174,6 +174,14 @@ fn links_on(opener: &dyn Opener) {
         .filter(|e| e.event == "check" && e.outcome == "accepted")
         .count();
     assert_eq!(accepted_checks, 1, "the code was accepted once");
+    // The approval's check and grant name the requester.
+    let grant = log.iter().find(|e| e.outcome == "granted").unwrap();
+    assert_eq!(grant.actor.as_deref(), Some("ci"));
+    let check = log
+        .iter()
+        .find(|e| e.event == "check" && e.outcome == "accepted")
+        .unwrap();
+    assert_eq!(check.actor.as_deref(), Some("ci"));
 }
 
 #[test]

@@ -162,8 +162,8 @@ impl LinkStore for PostgresStore {
             return Ok(Swap::Conflict);
         }
         tx.execute(
-            "INSERT INTO audit (time, \"user\", event, action, outcome, drift)
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO audit (time, \"user\", event, action, outcome, drift, actor)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
             &[
                 &to_sql_int(audit.time)?,
                 &audit.user,
@@ -171,6 +171,7 @@ impl LinkStore for PostgresStore {
                 &audit.action,
                 &audit.outcome,
                 &audit.drift,
+                &audit.actor,
             ],
         )
         .map_err(store_error)?;

@@ -191,15 +191,16 @@ impl LinkStore for SqliteStore {
             return Ok(Swap::Conflict);
         }
         tx.execute(
-            "INSERT INTO audit (time, user, event, action, outcome, drift)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO audit (time, user, event, action, outcome, drift, actor)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
                 to_sql_int(audit.time)?,
                 audit.user,
                 audit.event,
                 audit.action,
                 audit.outcome,
-                audit.drift
+                audit.drift,
+                audit.actor
             ],
         )
         .map_err(store_error)?;

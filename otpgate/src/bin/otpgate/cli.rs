@@ -26,6 +26,25 @@ pub struct Cli {
     /// Print one JSON object per command on standard output.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Ask `otpgate serve` at URL (`https://HOST:PORT`) instead of opening the database:
+    /// check, recover, send-code and status, with a token instead of the server key.
+    #[cfg(feature = "serve")]
+    #[arg(long, env = "OTPGATE_SERVER", global = true, value_name = "URL")]
+    pub server: Option<String>,
+    /// The file holding the service token [default: the OTPGATE_TOKEN variable].
+    #[cfg(feature = "serve")]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
+    /// Verify the service's TLS certificate against the CA certificates (PEM) in PATH
+    /// instead of the system's trusted roots.
+    #[cfg(feature = "serve")]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub ca_file: Option<PathBuf>,
+    /// The whole request to the service (connect, TLS, request, answer) must end within
+    /// SECS seconds, else exit 2.
+    #[cfg(feature = "serve")]
+    #[arg(long, global = true, default_value_t = 10.0, value_name = "SECS")]
+    pub timeout: f64,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -139,4 +158,64 @@ pub enum Command {
     },
     /// A simulated walkthrough in memory: enroll, confirm, deploys, a lockout, recovery.
     Demo,
+    /// Tokens for `otpgate serve` (run on the service's host, on its database).
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// The gate as an HTTP service: the only process holding the server key and the
+    /// database; runners ask it with `otpgate --server URL check ...` and a token.
+    #[cfg(feature = "serve")]
+    Serve(ServeOptions),
+}
+
+#[derive(Subcommand)]
+pub enum TokenCommand {
+    /// Create token NAME and print it, once (only its digest is stored).
+    Create {
+        /// Its name, written in the audit entry of every request made with it.
+        name: String,
+        /// `check`: check, recover, send-code, status. `admin`: also enroll, confirm,
+        /// reset, disable, phone, recovery-codes and log.
+        #[arg(long, value_parser = ["check", "admin"])]
+        scope: String,
+    },
+    /// The tokens, revoked ones too (never their values).
+    List,
+    /// Revoke token NAME: the next request with it is refused.
+    Revoke {
+        /// The token's name.
+        name: String,
+    },
+}
+
+/// `otpgate serve`'s options.
+#[cfg(feature = "serve")]
+#[derive(clap::Args)]
+pub struct ServeOptions {
+    /// Where to listen: HOST:PORT (port 0: any free port, printed on startup) or
+    /// unix:PATH.
+    #[arg(long, default_value = "127.0.0.1:8477", value_name = "ADDR")]
+    pub listen: String,
+    /// The TLS certificate chain (PEM); with --tls-key, the service speaks HTTPS only.
+    #[arg(long, value_name = "PATH", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The TLS private key (PEM).
+    #[arg(long, value_name = "PATH", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve plain HTTP on an address that is not loopback: tokens and codes then cross
+    /// the network readable by anyone on the path.
+    #[arg(long)]
+    pub insecure_plain_http: bool,
+    /// Database connections deciding at once (SQLite: they queue for its one writer).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub connections: u16,
+    /// Requests in progress at once; more wait.
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u16).range(1..))]
+    pub max_concurrent: u16,
+    /// Requests per second one token may make (a burst of twice as many); more are
+    /// answered 429 with Retry-After.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+    pub token_rate: u32,
+    /// The delivery command for `send-code` (see `otpgate send-code --help`).
+    #[arg(long, env = "OTPGATE_DELIVER_COMMAND", value_name = "CMD")]
+    pub deliver_command: Option<String>,
 }

@@ -2,14 +2,15 @@
 
 use otpcore::{RecoveryCode, unix_time};
 use otpgate::{
-    DELIVERY_TIMEOUT, Database, DeliveryCommand, Factor, Gate, GateError, SqliteStore, database_url,
+    DELIVERY_TIMEOUT, Database, DeliveryCommand, Gate, GateError, SqliteStore, database_url,
 };
-use serde_json::{Value, json};
+use serde_json::json;
 use zeroize::Zeroizing;
 
 use crate::cli::{Cli, Command};
 use crate::output::{
-    Exit, Out, audit_json, audit_text, decided, recovery_text, status_json, status_text,
+    Answer, Exit, Out, audit_json, audit_text, check_json, recover_json, recovery_text, sent_json,
+    status_json,
 };
 use crate::screen::{enrollment_screen, grouped_key, qr_svg_image};
 
@@ -19,10 +20,16 @@ fn open_gate(cli: &Cli, create: bool) -> Result<Gate<Database>, GateError> {
     Gate::open_database(&cli.db, cli.key_file.as_deref(), create)
 }
 
-pub fn run(cli: &Cli, out: &Out) -> Result<Exit, GateError> {
+/// A command's failure: the gate's error, or (`serve`) the service's.
+pub type Failure = Box<dyn std::error::Error>;
+
+pub fn run(cli: &Cli, out: &Out) -> Result<Exit, Failure> {
     let now = unix_time()?;
     match &cli.command {
-        Command::Demo => crate::demo::demo(out),
+        Command::Demo => Ok(crate::demo::demo(out)?),
+        Command::Token(command) => Ok(crate::tokens::run(cli, command, out, now)?),
+        #[cfg(feature = "serve")]
+        Command::Serve(options) => crate::serve::run(cli, options),
         Command::Enroll {
             user,
             issuer,
@@ -71,39 +78,12 @@ pub fn run(cli: &Cli, out: &Out) -> Result<Exit, GateError> {
             }
         }
         Command::Check { user, code, action } => {
-            let gate = open_gate(cli, false)?;
-            decided(
-                out,
-                user,
-                gate.check(user, code, action.as_deref(), now)?,
-                |a| match a.factor {
-                    Factor::Totp => (
-                        vec![("factor", json!("totp")), ("drift", json!(a.drift))],
-                        format!("accepted: {user} (clock drift {} steps)", a.drift),
-                    ),
-                    Factor::Sms => (
-                        vec![("factor", json!("sms")), ("drift", Value::Null)],
-                        format!("accepted: {user} (texted code)"),
-                    ),
-                },
-            )
+            let decision = open_gate(cli, false)?.check(user, code, action.as_deref(), now)?;
+            Ok(out.answer(Answer::Check, &check_json(user, &decision), now))
         }
         Command::Recover { user, code, action } => {
-            let gate = open_gate(cli, false)?;
-            decided(
-                out,
-                user,
-                gate.recover(user, code, action.as_deref(), now)?,
-                |r| {
-                    (
-                        vec![("recovery_codes_left", json!(r.remaining))],
-                        format!(
-                            "accepted: {user} with a recovery code ({} left)",
-                            r.remaining
-                        ),
-                    )
-                },
-            )
+            let decision = open_gate(cli, false)?.recover(user, code, action.as_deref(), now)?;
+            Ok(out.answer(Answer::Recover, &recover_json(user, &decision), now))
         }
         Command::SendCode {
             user,
@@ -122,20 +102,7 @@ pub fn run(cli: &Cli, out: &Out) -> Result<Exit, GateError> {
                 gate.send_code(user, issuer, action.as_deref(), now, |to, message| {
                     command.deliver(to.as_str(), message, DELIVERY_TIMEOUT)
                 })?;
-            decided(out, user, decision, |sent| {
-                (
-                    vec![
-                        ("to", json!(sent.to.masked())),
-                        ("expires_at", json!(sent.expires_at)),
-                    ],
-                    format!(
-                        "code sent to {} for {user}; valid until {} ({} s)",
-                        sent.to.masked(),
-                        sent.expires_at,
-                        sent.expires_at.saturating_sub(now)
-                    ),
-                )
-            })
+            Ok(out.answer(Answer::SendCode, &sent_json(user, &decision), now))
         }
         Command::Phone { user, number } => {
             open_gate(cli, false)?.set_phone(user, number, now)?;
@@ -145,9 +112,7 @@ pub fn run(cli: &Cli, out: &Out) -> Result<Exit, GateError> {
         }
         Command::Status { user } => {
             let status = open_gate(cli, false)?.status(user)?;
-            out.json(&status_json(user, &status));
-            out.text(status_text(user, &status, now));
-            Ok(Exit::Accepted)
+            Ok(out.answer(Answer::Status, &status_json(user, &status), now))
         }
         Command::Reset { user } => {
             open_gate(cli, false)?.reset(user, now)?;
@@ -182,7 +147,8 @@ pub fn run(cli: &Cli, out: &Out) -> Result<Exit, GateError> {
             if database_url(&cli.db).is_some() {
                 return Err(GateError::Store(String::from(
                     "backup copies an SQLite database; back a PostgreSQL one up with pg_dump",
-                )));
+                ))
+                .into());
             }
             SqliteStore::open(&cli.db)?.backup_to(file)?;
             out.json(&json!({ "result": "accepted", "backup": format!("{}", file.display()) }));

@@ -11,7 +11,12 @@ mod output;
 mod cli;
 mod commands;
 mod demo;
+#[cfg(feature = "serve")]
+mod remote;
 mod screen;
+#[cfg(feature = "serve")]
+mod serve;
+mod tokens;
 
 use cli::Cli;
 use output::{Exit, Out};
@@ -22,7 +27,14 @@ fn main() -> ExitCode {
         Err(e) => return parse_failure(&e),
     };
     let out = Out { json: cli.json };
-    match commands::run(&cli, &out) {
+    #[cfg(feature = "serve")]
+    let outcome = match &cli.server {
+        Some(server) => remote::run(&cli, server, &out),
+        None => commands::run(&cli, &out),
+    };
+    #[cfg(not(feature = "serve"))]
+    let outcome = commands::run(&cli, &out);
+    match outcome {
         Ok(Exit::Accepted) => ExitCode::SUCCESS,
         Ok(Exit::Refused) => ExitCode::from(1),
         Err(e) => {
@@ -54,7 +66,7 @@ fn parse_failure(e: &clap::Error) -> ExitCode {
 fn no_command_but_help(mut args: impl Iterator<Item = String>) -> bool {
     while let Some(arg) = args.next() {
         match arg.as_str() {
-            "--db" | "--key-file" => {
+            "--db" | "--key-file" | "--server" | "--token-file" | "--ca-file" | "--timeout" => {
                 args.next();
             }
             option if option.starts_with('-') => {}

@@ -1,0 +1,194 @@
+//! Listening: TCP (with TLS or, on loopback, plain) or a unix socket; hyper serves each
+//! connection, with a header read timeout; a signal stops the accepting and waits for
+//! the connections' requests in progress.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, UnixListener};
+use tokio_rustls::TlsAcceptor;
+use tower::ServiceExt;
+
+use super::{READ_TIMEOUT, REQUEST_TIMEOUT};
+
+/// Where to listen.
+pub enum Address {
+    Tcp(SocketAddr),
+    Unix(PathBuf),
+}
+
+/// Who is on the other end, for the access log.
+#[derive(Clone)]
+pub struct Peer(pub String);
+
+type Error = Box<dyn std::error::Error>;
+
+impl Address {
+    /// `HOST:PORT` (an IP address) or `unix:PATH`.
+    pub fn parse(text: &str) -> Result<Self, Error> {
+        if let Some(path) = text.strip_prefix("unix:") {
+            return Ok(Address::Unix(PathBuf::from(path)));
+        }
+        text.parse().map(Address::Tcp).map_err(|_| {
+            format!("--listen {text}: give IP:PORT (e.g. 127.0.0.1:8477, [::1]:0) or unix:PATH")
+                .into()
+        })
+    }
+
+    /// A loopback address or a unix socket: nothing crosses a network.
+    pub fn is_local(&self) -> bool {
+        match self {
+            Address::Tcp(addr) => addr.ip().is_loopback(),
+            Address::Unix(_) => true,
+        }
+    }
+}
+
+/// The TLS acceptor for the certificate chain and key in PEM files (rustls with ring).
+pub fn tls_acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, Error> {
+    let read = |path: &Path| {
+        std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+    };
+    let certs = rustls_pemfile::certs(&mut read(cert)?.as_slice())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("{}: not a PEM certificate chain: {e}", cert.display()))?;
+    if certs.is_empty() {
+        return Err(format!("{}: no certificate in it", cert.display()).into());
+    }
+    let key_pem = zeroize::Zeroizing::new(read(key)?);
+    let private = rustls_pemfile::private_key(&mut key_pem.as_slice())
+        .map_err(|e| format!("{}: not a PEM private key: {e}", key.display()))?
+        .ok_or_else(|| format!("{}: no private key in it", key.display()))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS: {e}"))?
+        .with_no_client_auth()
+        .with_single_cert(certs, private)
+        .map_err(|e| format!("TLS: the certificate and the key do not go together: {e}"))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+enum Listener {
+    Tcp(TcpListener),
+    Unix(UnixListener, PathBuf),
+}
+
+impl Listener {
+    async fn accept(&self) -> std::io::Result<(Pin<Box<dyn Io>>, String)> {
+        match self {
+            Listener::Tcp(l) => {
+                let (stream, peer) = l.accept().await?;
+                let _ = stream.set_nodelay(true);
+                Ok((Box::pin(stream), peer.to_string()))
+            }
+            Listener::Unix(l, _) => {
+                let (stream, _) = l.accept().await?;
+                Ok((Box::pin(stream), String::from("unix")))
+            }
+        }
+    }
+}
+
+/// Serves `router` on `address` until SIGTERM or SIGINT, then lets the requests in
+/// progress finish (at most [`REQUEST_TIMEOUT`]). The bound address is printed first, on
+/// standard output: `otpgate serve: listening on http://127.0.0.1:PORT`.
+pub async fn serve(
+    address: Address,
+    tls: Option<TlsAcceptor>,
+    router: Router,
+) -> Result<(), Error> {
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let listener = match address {
+        Address::Tcp(addr) => {
+            let l = TcpListener::bind(addr)
+                .await
+                .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+            let bound = l.local_addr()?;
+            say_listening(&format!("{scheme}://{bound}"));
+            Listener::Tcp(l)
+        }
+        Address::Unix(path) => {
+            let l = UnixListener::bind(&path)
+                .map_err(|e| format!("cannot listen on {}: {e}", path.display()))?;
+            say_listening(&format!("{scheme}+unix://{}", path.display()));
+            Listener::Unix(l, path)
+        }
+    };
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    let graceful = GracefulShutdown::new();
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+        };
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                // Out of file descriptors and the like: wait a moment, go on.
+                eprintln!("otpgate serve: accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let service = router.clone().map_request(
+            move |mut request: hyper::Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(Peer(peer.clone()));
+                request
+            },
+        );
+        let watcher = graceful.watcher();
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            let io: Pin<Box<dyn Io>> = match tls {
+                None => stream,
+                Some(tls) => match tokio::time::timeout(READ_TIMEOUT, tls.accept(stream)).await {
+                    Ok(Ok(stream)) => Box::pin(stream),
+                    // A failed or slow handshake: nothing to answer.
+                    _ => return,
+                },
+            };
+            let mut http = hyper::server::conn::http1::Builder::new();
+            http.timer(TokioTimer::new())
+                .header_read_timeout(READ_TIMEOUT)
+                .keep_alive(true);
+            let connection =
+                http.serve_connection(TokioIo::new(io), TowerToHyperService::new(service));
+            let _ = watcher.watch(connection).await;
+        });
+    }
+    eprintln!("otpgate serve: stopping: no new connections, finishing the requests in progress");
+    if let Listener::Unix(_, path) = &listener {
+        let _ = std::fs::remove_file(path);
+    }
+    drop(listener);
+    if tokio::time::timeout(REQUEST_TIMEOUT, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        eprintln!("otpgate serve: some connections did not finish in time");
+    }
+    eprintln!("otpgate serve: stopped");
+    Ok(())
+}
+
+fn say_listening(url: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "otpgate serve: listening on {url}");
+    let _ = out.flush();
+}

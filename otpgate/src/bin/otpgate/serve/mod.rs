@@ -1,0 +1,137 @@
+//! `otpgate serve`: the gate as an HTTP service (axum on hyper and tokio), the only
+//! process that opens the database and the server key. Runners hold a token instead.
+//!
+//! - Listening: TLS (rustls) with `--tls-cert`/`--tls-key`; plain HTTP only on a loopback
+//!   address or a unix socket, unless `--insecure-plain-http`.
+//! - Limits: a body of at most 16 KiB, request headers within 10 s, a whole request
+//!   within 30 s, `--max-concurrent` requests at once, `--token-rate` per token.
+//! - SIGTERM or SIGINT: stop accepting, finish the requests in progress, exit 0.
+
+mod api;
+mod error;
+mod limit;
+mod listen;
+mod metrics;
+mod pool;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::Response;
+use otpgate::{DeliveryCommand, GateError};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
+
+use crate::cli::{Cli, ServeOptions};
+use crate::output::Exit;
+use api::{Actor, App, AppState};
+use error::ApiError;
+
+/// The largest request body.
+pub const MAX_BODY: usize = 16 * 1024;
+/// How long a client may take to send its request headers, and its body.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a whole request may take; a decision is a few milliseconds.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub fn run(cli: &Cli, options: &ServeOptions) -> Result<Exit, Box<dyn std::error::Error>> {
+    let listen = listen::Address::parse(&options.listen)?;
+    let tls = match (&options.tls_cert, &options.tls_key) {
+        (Some(cert), Some(key)) => Some(listen::tls_acceptor(cert, key)?),
+        _ => None,
+    };
+    if tls.is_none() && !listen.is_local() && !options.insecure_plain_http {
+        return Err(format!(
+            "refusing plain HTTP on {}, which is not a loopback address or a unix socket: \
+             give --tls-cert and --tls-key (or, knowing that tokens and codes then cross \
+             the network in clear, --insecure-plain-http)",
+            options.listen
+        )
+        .into());
+    }
+    let deliver = options
+        .deliver_command
+        .as_deref()
+        .map(DeliveryCommand::parse)
+        .transpose()?;
+    let connections = usize::from(options.connections);
+    let pool = pool::GatePool::open(cli.db.clone(), cli.key_file.clone(), connections)?;
+    let app = Arc::new(App {
+        pool: Arc::new(pool),
+        metrics: metrics::Metrics::default(),
+        limiter: limit::RateLimiter::new(options.token_rate),
+        deliver,
+    });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(connections.saturating_add(4))
+        .build()
+        .map_err(|e| GateError::Store(format!("cannot start the runtime: {e}")))?;
+    let router = router(app, usize::from(options.max_concurrent));
+    runtime.block_on(listen::serve(listen, tls, router))?;
+    // Decisions whose clients went away are still finishing on blocking threads: each ends
+    // within the store's own timeouts.
+    runtime.shutdown_timeout(REQUEST_TIMEOUT);
+    Ok(Exit::Accepted)
+}
+
+/// The routes with their limits, panic catching and the access log.
+fn router(app: AppState, max_concurrent: usize) -> Router {
+    let mut router = Router::new();
+    for (path, _, handler) in api::routes() {
+        router = router.route(path, handler);
+    }
+    router
+        .fallback(api::not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(RequestBodyTimeoutLayer::new(READ_TIMEOUT))
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+            max_concurrent,
+        ))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(CatchPanicLayer::custom(|_| {
+            axum::response::IntoResponse::into_response(ApiError::Internal(
+                "the service failed on this request; nothing was accepted",
+            ))
+        }))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            access_log,
+        ))
+        .with_state(app)
+}
+
+/// One line per request on standard error: peer, method, path, status, time and token
+/// name. Never the query, the headers (the token) or the body (the codes).
+async fn access_log(
+    axum::extract::State(app): axum::extract::State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let peer = request
+        .extensions()
+        .get::<listen::Peer>()
+        .map_or_else(|| String::from("-"), |p| p.0.clone());
+    let response = next.run(request).await;
+    let actor = response
+        .extensions()
+        .get::<Actor>()
+        .map_or("-", |a| a.0.as_str());
+    app.metrics.response(response.status().as_u16());
+    eprintln!(
+        "access: {peer} {method} {path} {} {:.1}ms token={actor}",
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    response
+}

@@ -1,0 +1,151 @@
+//! The gates the service decides with: a bounded set of database connections, each used
+//! by one request at a time on a blocking thread (the gate and its stores are synchronous).
+//!
+//! SQLite has one writer per file. Connections of one process that all poll SQLite's lock
+//! (the busy handler) waste the lock's free moments; here they queue for it on one mutex
+//! instead, in the order they came, and SQLite's own lock only sees other processes (the
+//! `otpgate` commands of an administrator). PostgreSQL connections write in parallel.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use otpgate::{
+    AuditEntry, AuditRecord, Database, Gate, GateError, Store, Stored, Swap, server_key,
+};
+use tokio::sync::Semaphore;
+
+use super::error::ApiError;
+
+/// A database connection as the service uses it.
+pub struct ServiceStore {
+    pub db: Database,
+    /// SQLite: the lock writers of this process queue for.
+    writer: Option<Arc<Mutex<()>>>,
+}
+
+impl ServiceStore {
+    fn write_lock(&self) -> Result<Option<MutexGuard<'_, ()>>, GateError> {
+        self.writer
+            .as_ref()
+            .map(|lock| {
+                lock.lock()
+                    .map_err(|_| GateError::Store(String::from("the writer lock is poisoned")))
+            })
+            .transpose()
+    }
+}
+
+impl Store for ServiceStore {
+    fn load(&self, user: &str) -> Result<Option<Stored>, GateError> {
+        self.db.load(user)
+    }
+
+    fn compare_and_swap(
+        &self,
+        user: &str,
+        expected: Option<u64>,
+        sealed: &[u8],
+        audit: &AuditEntry,
+    ) -> Result<Swap, GateError> {
+        let _writer = self.write_lock()?;
+        self.db.compare_and_swap(user, expected, sealed, audit)
+    }
+
+    fn key_check(&self) -> Result<Option<Vec<u8>>, GateError> {
+        self.db.key_check()
+    }
+
+    fn init_key_check(&self, check: &[u8]) -> Result<Vec<u8>, GateError> {
+        let _writer = self.write_lock()?;
+        self.db.init_key_check(check)
+    }
+
+    fn audit_log(&self, user: Option<&str>, limit: usize) -> Result<Vec<AuditRecord>, GateError> {
+        self.db.audit_log(user, limit)
+    }
+}
+
+/// The service's gate.
+pub type ServiceGate = Gate<ServiceStore>;
+
+/// At most `size` gates, opened when needed and reused.
+pub struct GatePool {
+    db: PathBuf,
+    key_file: Option<PathBuf>,
+    idle: Mutex<Vec<ServiceGate>>,
+    permits: Semaphore,
+    writer: Option<Arc<Mutex<()>>>,
+}
+
+impl GatePool {
+    /// Opens the first gate now (creating the database and the key file when neither
+    /// exists), so a wrong key or an unreachable database stops the service at startup.
+    pub fn open(db: PathBuf, key_file: Option<PathBuf>, size: usize) -> Result<Self, GateError> {
+        let database = Database::open(&db, true)?;
+        let writer = database.is_sqlite().then(|| Arc::new(Mutex::new(())));
+        let key = server_key(&db, key_file.as_deref(), &database, true)?;
+        let first = Gate::open(
+            ServiceStore {
+                db: database,
+                writer: writer.clone(),
+            },
+            key,
+        )?;
+        Ok(GatePool {
+            db,
+            key_file,
+            idle: Mutex::new(vec![first]),
+            permits: Semaphore::new(size),
+            writer,
+        })
+    }
+
+    fn open_gate(&self) -> Result<ServiceGate, GateError> {
+        let database = Database::open(&self.db, false)?;
+        let key = server_key(&self.db, self.key_file.as_deref(), &database, false)?;
+        Gate::open(
+            ServiceStore {
+                db: database,
+                writer: self.writer.clone(),
+            },
+            key,
+        )
+    }
+
+    fn idle(&self) -> MutexGuard<'_, Vec<ServiceGate>> {
+        // A panic while the list was locked leaves a list of whole gates: still usable.
+        self.idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Runs `job` with a gate of its own on a blocking thread, once one of the pool's
+    /// places is free. A gate whose connection failed is closed, not reused; a panic in
+    /// `job` is an internal error (and its gate is dropped with it).
+    pub async fn run<T: Send + 'static>(
+        self: &Arc<Self>,
+        job: impl FnOnce(&mut ServiceGate) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| ApiError::Internal("the service is shutting down"))?;
+        let pool = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            let taken = pool.idle().pop();
+            let mut gate = match taken {
+                Some(gate) => gate,
+                None => pool.open_gate()?,
+            };
+            gate.set_actor(None);
+            let result = job(&mut gate);
+            if !result.as_ref().is_err_and(ApiError::store_failed) {
+                pool.idle().push(gate);
+            }
+            result
+        })
+        .await
+        .map_err(|_| ApiError::Internal("the decision failed; nothing was accepted"))?
+    }
+}
