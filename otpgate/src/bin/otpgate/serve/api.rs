@@ -32,6 +32,10 @@ pub struct App {
     pub metrics: Metrics,
     pub limiter: RateLimiter,
     pub deliver: Option<DeliveryCommand>,
+    /// Served over TLS (links are `https://`, pages carry HSTS).
+    pub tls: bool,
+    /// Wakes the readers waiting for an approval's decision.
+    pub decisions: super::links::Decisions,
 }
 
 pub type AppState = Arc<App>;
@@ -143,7 +147,7 @@ pub const OPENAPI: &str = include_str!("../../../../openapi.json");
 /// One request: the token checked (known, not revoked, of a scope that allows `needed`,
 /// within its rate), then `job` on a gate of the pool that writes the token's name into
 /// its audit entries. `job` answers the command's JSON object.
-async fn decide(
+pub(super) async fn decide(
     app: &AppState,
     endpoint: &'static str,
     bearer: Bearer,

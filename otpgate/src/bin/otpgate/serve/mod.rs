@@ -10,6 +10,7 @@
 mod api;
 mod error;
 mod limit;
+mod links;
 mod listen;
 mod metrics;
 mod pool;
@@ -65,6 +66,8 @@ pub fn run(cli: &Cli, options: &ServeOptions) -> Result<Exit, Box<dyn std::error
         metrics: metrics::Metrics::default(),
         limiter: limit::RateLimiter::new(options.token_rate),
         deliver,
+        tls: tls.is_some(),
+        decisions: links::Decisions::default(),
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -82,9 +85,10 @@ pub fn run(cli: &Cli, options: &ServeOptions) -> Result<Exit, Box<dyn std::error
 /// The routes with their limits, panic catching and the access log.
 fn router(app: AppState, max_concurrent: usize) -> Router {
     let mut router = Router::new();
-    for (path, _, handler) in api::routes() {
+    for (path, _, handler) in api::routes().into_iter().chain(links::routes()) {
         router = router.route(path, handler);
     }
+    let tls = app.tls;
     router
         .fallback(api::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -100,6 +104,9 @@ fn router(app: AppState, max_concurrent: usize) -> Router {
             axum::response::IntoResponse::into_response(ApiError::Internal(
                 "the service failed on this request; nothing was accepted",
             ))
+        }))
+        .layer(axum::middleware::from_fn(move |request, next| {
+            links::with_page_headers(tls, request, next)
         }))
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
@@ -117,7 +124,7 @@ async fn access_log(
 ) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
-    let path = request.uri().path().to_owned();
+    let path = links::loggable_path(request.uri().path());
     let peer = request
         .extensions()
         .get::<listen::Peer>()
