@@ -158,6 +158,25 @@ pub enum Command {
     },
     /// A simulated walkthrough in memory: enroll, confirm, deploys, a lockout, recovery.
     Demo,
+    /// Invite USER to enroll by link (run on the service's host, on its database): enrolls
+    /// USER (pending) and prints a single-use link to the service's enrollment page.
+    #[cfg(feature = "serve")]
+    Invite {
+        /// The user id.
+        user: String,
+        /// The service name shown in authenticator apps.
+        #[arg(long, default_value = "otpgate")]
+        issuer: String,
+        /// Where texted codes go: E.164, e.g. +4915112345678.
+        #[arg(long, value_name = "NUMBER")]
+        phone: Option<String>,
+        /// How long the link works, in seconds (at most 604800, a week).
+        #[arg(long, default_value_t = otpgate::INVITE_VALIDITY_SECS, value_name = "SECS")]
+        valid: u64,
+        /// The service's address as users reach it, e.g. https://gate.example.com.
+        #[arg(long, value_name = "URL")]
+        base_url: String,
+    },
     /// Tokens for `otpgate serve` (run on the service's host, on its database).
     #[command(subcommand)]
     Token(TokenCommand),

@@ -58,6 +58,36 @@ pub fn run(cli: &Cli, out: &Out) -> Result<Exit, Failure> {
             out.text(enrollment_screen(user, &key, &enrollment.uri)?);
             Ok(Exit::Accepted)
         }
+        #[cfg(feature = "serve")]
+        Command::Invite {
+            user,
+            issuer,
+            phone,
+            valid,
+            base_url,
+        } => {
+            if let Some(phone) = phone {
+                otpgate::PhoneNumber::parse(phone)?;
+            }
+            let gate = open_gate(cli, true)?;
+            let invitation = gate.invite(user, issuer, phone.as_deref(), *valid, now)?;
+            let link = format!(
+                "{}/enroll/{}",
+                base_url.trim_end_matches('/'),
+                invitation.token.as_str()
+            );
+            out.json(&json!({
+                "result": "invited",
+                "user": user,
+                "link": link,
+                "expires_at": invitation.expires_at,
+            }));
+            out.text(format!(
+                "{user} is invited; send this link (it works once, until {}):\n{link}",
+                otpgate::pages::utc(invitation.expires_at)
+            ));
+            Ok(Exit::Accepted)
+        }
         Command::Confirm { user, code } => {
             let gate = open_gate(cli, false)?;
             match gate.confirm(user, code, now)? {

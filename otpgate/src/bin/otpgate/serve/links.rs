@@ -228,7 +228,10 @@ async fn read_approval(
     if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(ApiError::Gate(GateError::UnknownApproval));
     }
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
+    let started = tokio::time::Instant::now();
+    let deadline = started
+        .checked_add(Duration::from_secs(wait))
+        .unwrap_or(started);
     // Subscribed before the first read: a decision between a read and the wait is seen.
     let mut decided = app.decisions.0.subscribe();
     let read_id = id.clone();
@@ -261,7 +264,9 @@ async fn read_approval(
             .and_then(Value::as_u64)
             .zip(unix_time().ok())
             .map_or(0, |(at, now)| at.saturating_sub(now));
-        let until = deadline.min(now + Duration::from_secs(expires_in) + Duration::from_millis(20));
+        let until = now
+            .checked_add(Duration::from_secs(expires_in).saturating_add(Duration::from_millis(20)))
+            .map_or(deadline, |expiry| deadline.min(expiry));
         tokio::select! {
             changed = decided.changed() => {
                 if changed.is_err() {
@@ -391,14 +396,14 @@ fn well_formed(token: &Result<Path<String>, PathRejection>) -> Option<String> {
     }
 }
 
-fn form_or_bad<T>(form: Result<Form<T>, FormRejection>) -> Result<T, Response> {
+fn form_or_bad<T>(form: Result<Form<T>, FormRejection>) -> Result<T, Box<Response>> {
     match form {
         Ok(Form(form)) => Ok(form),
-        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(page(
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(Box::new(page(
             StatusCode::PAYLOAD_TOO_LARGE,
             &ProblemPage::bad_form(),
-        )),
-        Err(_) => Err(bad_form()),
+        ))),
+        Err(_) => Err(Box::new(bad_form())),
     }
 }
 
@@ -452,7 +457,7 @@ async fn enroll_confirm(
     };
     let form = match form_or_bad(form) {
         Ok(form) => form,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     run_page(&app, move |gate, now| {
         if let Some(refused) = csrf_fails(gate, &token, &form.csrf) {
@@ -503,7 +508,7 @@ async fn enroll_sms(
     };
     let form = match form_or_bad(form) {
         Ok(form) => form,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let shared = Arc::clone(&app);
     run_page(&app, move |gate, now| {
@@ -600,7 +605,7 @@ async fn approve_code(
     };
     let form = match form_or_bad(form) {
         Ok(form) => form,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let shared = Arc::clone(&app);
     run_page(&app, move |gate, now| {
@@ -652,7 +657,7 @@ async fn approve_sms(
     };
     let form = match form_or_bad(form) {
         Ok(form) => form,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let shared = Arc::clone(&app);
     run_page(&app, move |gate, now| {
@@ -716,7 +721,7 @@ async fn approve_decline(
     };
     let form = match form_or_bad(form) {
         Ok(form) => form,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let shared = Arc::clone(&app);
     run_page(&app, move |gate, now| {
