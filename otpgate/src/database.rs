@@ -146,26 +146,21 @@ impl Gate<Database> {
         key_file: Option<&Path>,
         create: bool,
     ) -> Result<Self, GateError> {
+        // Before connecting: a URL without a key file is told so, not a connection error.
+        let path = key_path(db, key_file)?;
         let store = Database::open(db, create)?;
-        let key = server_key(db, key_file, &store, create)?;
+        let key = server_key(&path, &store, create)?;
         Gate::open(store, key)
     }
 }
 
-/// The server key for the database `db` names (already opened as `store`): read from
-/// `key_file` (or beside an SQLite database); created only with `create` and only for a
-/// store without a key check. The policy of [`Gate::open_database`], for callers that
-/// wrap the store (`otpgate serve`).
-pub fn server_key(
-    db: &Path,
-    key_file: Option<&Path>,
-    store: &impl Store,
-    create: bool,
-) -> Result<ServerKey, GateError> {
-    let path = key_path(db, key_file)?;
-    match (store.key_check()?, keyfile::read_key(&path)?) {
+/// The server key of `store` from the key file at `path` ([`key_path`]); created only with
+/// `create` and only for a store without a key check. The policy of
+/// [`Gate::open_database`], for callers that wrap the store (`otpgate serve`).
+pub fn server_key(path: &Path, store: &impl Store, create: bool) -> Result<ServerKey, GateError> {
+    match (store.key_check()?, keyfile::read_key(path)?) {
         (_, Some(key)) => Ok(key),
-        (None, None) if create => keyfile::create_key(&path),
+        (None, None) if create => keyfile::create_key(path),
         (_, None) => Err(GateError::MissingServerKey {
             path: format!("{}", path.display()),
         }),

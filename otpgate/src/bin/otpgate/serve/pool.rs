@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use otpgate::{
     ApprovalKey, ApprovalRow, ApprovalState, AuditEntry, AuditRecord, Database, Gate, GateError,
-    InviteRow, LinkStore, Store, Stored, Swap, TokenHash, server_key,
+    InviteRow, LinkStore, Store, Stored, Swap, TokenHash, key_path, server_key,
 };
 use tokio::sync::Semaphore;
 
@@ -108,7 +108,7 @@ pub type ServiceGate = Gate<ServiceStore>;
 /// At most `size` gates, opened when needed and reused.
 pub struct GatePool {
     db: PathBuf,
-    key_file: Option<PathBuf>,
+    key_path: PathBuf,
     idle: Mutex<Vec<ServiceGate>>,
     permits: Semaphore,
     writer: Option<Arc<Mutex<()>>>,
@@ -118,9 +118,10 @@ impl GatePool {
     /// Opens the first gate now (creating the database and the key file when neither
     /// exists), so a wrong key or an unreachable database stops the service at startup.
     pub fn open(db: PathBuf, key_file: Option<PathBuf>, size: usize) -> Result<Self, GateError> {
+        let key_path = key_path(&db, key_file.as_deref())?;
         let database = Database::open(&db, true)?;
         let writer = database.is_sqlite().then(|| Arc::new(Mutex::new(())));
-        let key = server_key(&db, key_file.as_deref(), &database, true)?;
+        let key = server_key(&key_path, &database, true)?;
         let first = Gate::open(
             ServiceStore {
                 db: database,
@@ -130,7 +131,7 @@ impl GatePool {
         )?;
         Ok(GatePool {
             db,
-            key_file,
+            key_path,
             idle: Mutex::new(vec![first]),
             permits: Semaphore::new(size),
             writer,
@@ -139,7 +140,7 @@ impl GatePool {
 
     fn open_gate(&self) -> Result<ServiceGate, GateError> {
         let database = Database::open(&self.db, false)?;
-        let key = server_key(&self.db, self.key_file.as_deref(), &database, false)?;
+        let key = server_key(&self.key_path, &database, false)?;
         Gate::open(
             ServiceStore {
                 db: database,

@@ -1,0 +1,192 @@
+#!/usr/bin/env python3
+"""otpgate serve under load (issue 16, part 5), beside its floors, in one run.
+
+32 keep-alive HTTP clients on loopback (wrk, Debian's `wrk` package) send checks to
+`otpgate serve`, spread over USERS users; the service's figures are printed next to the
+floors of ../shared/bench-floors measured in the same run (floor_sqlite with 16 writers;
+pgbench with 32 clients when OTPGATE_TEST_POSTGRES_URL is set), interleaved, REPEATS times,
+with min and median and the load average.
+
+Every request is a whole decision with its commit: each user's code is accepted once during
+the setup, and the load then checks that same code again, which the gate refuses as
+replayed after reading, unsealing and verifying the record, and commits with its audit row
+like an acceptance (one user can pass only one fresh code per 30 s step, so a load of
+accepted codes would need hundreds of thousands of users). The outcome counts from
+/metrics are printed to show that.
+
+usage: python3 otpgate/benches/service_load.py   (from the repository root; builds
+release binaries of otpgate and the floors)
+"""
+import base64, hashlib, hmac, http.client, json, os, re, shutil, statistics, struct
+import subprocess, sys, tempfile, time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+FLOORS = os.path.join(ROOT, "..", "shared", "bench-floors")
+USERS = int(os.environ.get("USERS", "1000"))
+REPEATS = int(os.environ.get("REPEATS", "3"))
+SECONDS = int(os.environ.get("SECONDS", "10"))
+CLIENTS = 32
+
+
+def run(*args, **kw):
+    return subprocess.run(args, check=True, capture_output=True, text=True, **kw).stdout
+
+
+def totp(secret, step):
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+    mac = hmac.new(key, struct.pack(">Q", step), hashlib.sha1).digest()
+    offset = mac[-1] & 15
+    return "%06d" % ((struct.unpack(">I", mac[offset:offset + 4])[0] & 0x7FFFFFFF) % 10**6)
+
+
+class Service:
+    def __init__(self, binary, db_args, connections, workdir):
+        self.binary, self.db_args = binary, db_args
+        out = run(binary, *db_args, "--json", "token", "create", "bench%d" % time.time_ns(),
+                  "--scope", "admin")
+        self.token = json.loads(out)["token"]
+        self.log = open(os.path.join(workdir, "serve.log"), "w")
+        self.proc = subprocess.Popen(
+            [binary, *db_args, "serve", "--listen", "127.0.0.1:0", "--token-rate", "1000000",
+             "--connections", str(connections)],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        line = self.proc.stdout.readline()
+        self.port = int(re.search(r":(\d+)$", line.strip()).group(1))
+        self.conn = http.client.HTTPConnection("127.0.0.1", self.port)
+
+    def call(self, method, path, body=None):
+        headers = {"Authorization": "Bearer " + self.token}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+            body = json.dumps(body)
+        self.conn.request(method, path, body=body, headers=headers)
+        response = self.conn.getresponse()
+        data = response.read()
+        return response.status, (json.loads(data) if data[:1] == b"{" else data.decode())
+
+    def setup(self, prefix):
+        """USERS users with their code accepted once; returns [(user, code)]."""
+        # Start right after a step boundary, so the codes stay in the window for the run.
+        wait = 30 - time.time() % 30
+        if wait < 30 - 2:
+            time.sleep(wait + 0.2)
+        pairs = []
+        for i in range(USERS):
+            user = "%s%d" % (prefix, i)
+            status, answer = self.call("POST", "/v1/users/%s/enroll" % user, {})
+            assert status == 200, answer
+            secret = answer["secret"]
+            step = int(time.time()) // 30
+            status, answer = self.call("POST", "/v1/users/%s/confirm" % user,
+                                       {"code": totp(secret, step - 1)})
+            assert answer["result"] == "accepted", answer
+            code = totp(secret, step)
+            status, answer = self.call("POST", "/v1/users/%s/check" % user, {"code": code})
+            assert answer["result"] == "accepted", answer
+            pairs.append((user, code))
+        return pairs
+
+    def metrics(self):
+        return self.call("GET", "/metrics")[1]
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait()
+
+
+def wrk(service, pairs, workdir):
+    script = os.path.join(workdir, "check.lua")
+    with open(script, "w") as f:
+        f.write("local pairs = {\n")
+        for user, code in pairs:
+            f.write('  {"/v1/users/%s/check", \'{"code":"%s"}\'},\n' % (user, code))
+        f.write("}\n")
+        f.write("local i = 0\n")
+        f.write("init = function(args) math.randomseed(os.time() + math.random(1000)); "
+                "i = math.random(#pairs) end\n")
+        f.write("request = function()\n  i = i %% #pairs + 1\n  local p = pairs[i]\n"
+                "  return wrk.format('POST', p[1], {['Content-Type'] = 'application/json', "
+                "['Authorization'] = 'Bearer %s'}, p[2])\nend\n" % service.token)
+    out = run("wrk", "-t2", "-c%d" % CLIENTS, "-d%ds" % SECONDS, "--latency", "-s", script,
+              "http://127.0.0.1:%d" % service.port)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    lat = {}
+    for pct, value, unit in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", out, re.M):
+        lat[pct] = float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+    return rps, lat["50"], lat["99"], int(non2xx.group(1)) if non2xx else 0
+
+
+def floor_sqlite(workdir, binary):
+    out = run(binary, os.path.join(workdir, "floor.db"), "16", "300", "row")
+    return float(re.search(r"aggregate_ops_s=([\d.]+)", out).group(1))
+
+
+def pgbench(url, workdir):
+    pgbench = sorted(p for p in os.popen("ls /usr/lib/postgresql/*/bin/pgbench").read().split())
+    sql = os.path.join(workdir, "insert.sql")
+    with open(sql, "w") as f:
+        f.write("INSERT INTO floor VALUES (:client_id, 1);\n")
+    run("psql", url, "-qc", "DROP TABLE IF EXISTS floor; CREATE TABLE floor (id int, v int)")
+    out = run(pgbench[-1], "-n", "-M", "prepared", "-f", sql, "-c", "32", "-j", "2", "-T",
+              str(SECONDS), url)
+    return float(re.search(r"tps = ([\d.]+)", out).group(1))
+
+
+def outcomes(metrics):
+    return dict(re.findall(r'endpoint="check",outcome="([^"]+)"\} (\d+)', metrics))
+
+
+def main():
+    workdir = tempfile.mkdtemp(prefix="otpgate-load-")
+    subprocess.run(["cargo", "build", "--release", "-p", "otpgate", "--features",
+                    "serve,postgres"], cwd=ROOT, check=True)
+    binary = os.path.join(ROOT, "target", "release", "otpgate")
+    floor_bin = os.path.join(workdir, "floor_sqlite")
+    run("cc", "-O2", "-o", floor_bin, os.path.join(FLOORS, "floor_sqlite.c"), "-lsqlite3")
+    backends = [("sqlite", ["--db", os.path.join(workdir, "gate.db")], 4)]
+    url = os.environ.get("OTPGATE_TEST_POSTGRES_URL")
+    if url:
+        schema = "load%d" % os.getpid()
+        run("psql", url, "-qc", "CREATE SCHEMA %s" % schema)
+        sep = "&" if "?" in url else "?"
+        backends.append(("postgres", ["--db", "%s%soptions=-c%%20search_path%%3D%s"
+                                      % (url, sep, schema),
+                                      "--key-file", os.path.join(workdir, "pg.key")], 32))
+    results = {}
+    for rep in range(REPEATS):
+        for name, db_args, connections in backends:
+            service = Service(binary, db_args, connections, workdir)
+            try:
+                pairs = service.setup("r%d_" % rep)
+                before = outcomes(service.metrics())
+                rps, p50, p99, non2xx = wrk(service, pairs, workdir)
+                after = outcomes(service.metrics())
+            finally:
+                service.stop()
+            counted = {k: int(v) - int(before.get(k, 0)) for k, v in after.items()
+                       if int(v) - int(before.get(k, 0))}
+            floor = floor_sqlite(workdir, floor_bin) if name == "sqlite" else pgbench(url, workdir)
+            load = os.getloadavg()[0]
+            results.setdefault(name, []).append((rps, p50, p99, floor, load))
+            print("%s run %d: %.0f checks/s, p50 %.2f ms, p99 %.2f ms, non-2xx %d, outcomes %s;"
+                  " floor %s/s; load %.2f" % (name, rep + 1, rps, p50, p99, non2xx, counted,
+                                             floor, load), flush=True)
+    print()
+    print("| store | checks/s min / median | p50 ms median | p99 ms min / median / max "
+          "| floor/s min / median | ratio (median/median) | load avg |")
+    print("|---|---|---|---|---|---|---|")
+    for name, rows in results.items():
+        rps = [r[0] for r in rows]; p50 = [r[1] for r in rows]; p99 = [r[2] for r in rows]
+        floor = [r[3] for r in rows]; load = [r[4] for r in rows]
+        print("| %s | %.0f / %.0f | %.2f | %.2f / %.2f / %.2f | %.0f / %.0f | %.2fx | %.1f-%.1f |"
+              % (name, min(rps), statistics.median(rps), statistics.median(p50), min(p99),
+                 statistics.median(p99), max(p99), min(floor), statistics.median(floor),
+                 statistics.median(rps) / statistics.median(floor), min(load), max(load)))
+    if url:
+        run("psql", url, "-qc", "DROP SCHEMA %s CASCADE" % schema)
+    shutil.rmtree(workdir)
+
+
+if __name__ == "__main__":
+    main()

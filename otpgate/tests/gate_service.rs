@@ -1,0 +1,584 @@
+//! `otpgate serve` and `otpgate --server URL ...` as real processes on a real port: single
+//! use under 32 concurrent runners, token scopes and revocation, bad requests, deadlines
+//! against a silent server, TLS, and a clean stop on SIGTERM. On SQLite, and on
+//! PostgreSQL when `OTPGATE_TEST_POSTGRES_URL` is set.
+#![cfg(all(feature = "serve", unix))]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
+
+mod gate_support;
+mod service_support;
+#[cfg(feature = "postgres")]
+#[path = "../../tests/support/mod.rs"]
+mod support;
+
+use std::net::TcpListener;
+use std::process::Command;
+use std::sync::Barrier;
+use std::time::{Duration, Instant};
+
+use gate_support::{Env, Run, code, step_now};
+use serde_json::json;
+use service_support::{Backend, runner};
+
+const RUNNERS: usize = 32;
+const ROUNDS: usize = 20;
+
+#[test]
+fn thirty_two_runners_checking_one_code_through_the_service_pass_it_once() {
+    for backend in Backend::all("svc-race") {
+        let service = backend.serve(&[]);
+        let admin = backend.token("admin", "admin");
+        let runner_token = backend.token("runner", "check");
+        for round in 0..ROUNDS {
+            let user = format!("user{round}");
+            let phone = service.activate(&admin, &user);
+            let fresh = code(&phone, step_now(&phone));
+            let barrier = Barrier::new(RUNNERS);
+            let runs: Vec<Run> = std::thread::scope(|s| {
+                let handles: Vec<_> = (0..RUNNERS)
+                    .map(|_| {
+                        s.spawn(|| {
+                            let mut cmd =
+                                service.runner(&runner_token, &["--json", "check", &user, &fresh]);
+                            barrier.wait();
+                            Run::from(cmd.output().unwrap())
+                        })
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            let audit = service.audit(&admin, &user, "check");
+            let outcomes: Vec<String> = audit
+                .iter()
+                .map(|e| e["outcome"].as_str().unwrap().to_owned())
+                .collect();
+            let context = format!("{} round {round}", backend.name());
+            gate_support::assert_exactly_one_accepted(&runs, &outcomes, "accepted", round);
+            assert!(
+                audit.iter().all(|e| e["actor"] == "runner"),
+                "{context}: every decision names its token: {audit:?}"
+            );
+            // The same JSON as the direct mode.
+            let winner = runs.iter().find(|r| r.code == Some(0)).unwrap().json();
+            assert_eq!(winner["result"], "accepted", "{context}");
+            assert_eq!(winner["user"], user.as_str());
+            assert_eq!(winner["factor"], "totp");
+        }
+        let log = service.log_text();
+        for token in [&admin, &runner_token] {
+            assert!(
+                !log.contains(token.as_str()),
+                "a token in the service's log"
+            );
+        }
+    }
+}
+
+/// The admin endpoints, each with a body it would accept.
+fn admin_calls(user: &str) -> Vec<(&'static str, String, Option<serde_json::Value>)> {
+    vec![
+        ("POST", format!("/v1/users/{user}/enroll"), Some(json!({}))),
+        (
+            "POST",
+            format!("/v1/users/{user}/confirm"),
+            Some(json!({"code": "123456"})),
+        ),
+        ("POST", format!("/v1/users/{user}/reset"), None),
+        ("POST", format!("/v1/users/{user}/disable"), None),
+        (
+            "PUT",
+            format!("/v1/users/{user}/phone"),
+            Some(json!({"number": "+4915112345678"})),
+        ),
+        (
+            "POST",
+            format!("/v1/users/{user}/recovery-codes"),
+            Some(json!({"code": "123456"})),
+        ),
+        ("GET", String::from("/v1/log"), None),
+    ]
+}
+
+#[test]
+#[allow(irrefutable_let_patterns)]
+fn a_check_token_is_refused_admin_endpoints_and_revoked_or_unknown_tokens_nothing() {
+    for backend in Backend::all("svc-tokens") {
+        let service = backend.serve(&[]);
+        let admin = backend.token("admin", "admin");
+        let check = backend.token("ci-runner", "check");
+        let phone = service.activate(&admin, "alice");
+        let before = service.audit(&admin, "alice", "check").len();
+        let body = |b: &Option<serde_json::Value>| {
+            b.as_ref()
+                .map(|b| ("application/json", b.to_string().into_bytes()))
+        };
+        for (method, path, payload) in admin_calls("alice") {
+            let (status, answer) = service.call(method, &path, Some(&check), body(&payload));
+            assert_eq!(status, 403, "{method} {path}: {answer}");
+            assert_eq!(answer["error"]["code"], "forbidden", "{path}");
+        }
+        assert_eq!(service.audit(&admin, "alice", "disable").len(), 0);
+        assert_eq!(
+            service
+                .call("GET", "/v1/users/alice/status", Some(&check), None)
+                .0,
+            200
+        );
+
+        // Unknown and revoked tokens: 401, the runner exits 2 and says why, never the token.
+        let unknown = format!("otpgate_{}", "0".repeat(64));
+        let (status, answer) = service.call("GET", "/v1/users/alice/status", Some(&unknown), None);
+        assert_eq!(
+            (status, answer["error"]["code"].as_str()),
+            (401, Some("invalid-token"))
+        );
+        let revoke: Run = backend
+            .host_command()
+            .args(["token", "revoke", "ci-runner"])
+            .output()
+            .unwrap()
+            .into();
+        assert_eq!(revoke.code, Some(0), "{revoke:?}");
+        let fresh = code(&phone, step_now(&phone));
+        for token in [&check, &unknown] {
+            let run = Run::from(
+                service
+                    .runner(token, &["--json", "check", "alice", &fresh])
+                    .output()
+                    .unwrap(),
+            );
+            assert_eq!(run.code, Some(2), "{run:?}");
+            assert!(run.stderr.contains("401 (invalid-token)"), "{run:?}");
+            assert_eq!(run.json()["result"], "error");
+            assert!(!run.stdout.contains(token.as_str()) && !run.stderr.contains(token.as_str()));
+        }
+        let (status, answer) = service.call("GET", "/v1/users/alice/status", None, None);
+        assert_eq!(
+            (status, answer["error"]["code"].as_str()),
+            (401, Some("missing-token"))
+        );
+        let run = Run::from(
+            runner(&service.url, "", &["check", "alice", &fresh])
+                .env_remove("OTPGATE_TOKEN")
+                .output()
+                .unwrap(),
+        );
+        assert_eq!(run.code, Some(2), "{run:?}");
+        assert!(run.stderr.contains("OTPGATE_TOKEN"), "{run:?}");
+        assert_eq!(
+            service.audit(&admin, "alice", "check").len(),
+            before,
+            "nothing decided"
+        );
+        // The fresh code still passes, with a working token.
+        let run = Run::from(
+            service
+                .runner(&admin, &["check", "alice", &fresh])
+                .output()
+                .unwrap(),
+        );
+        assert_eq!(run.code, Some(0), "{run:?}");
+
+        // The list shows names and scopes, never a token; the database holds digests only.
+        let list: Run = backend
+            .host_command()
+            .args(["--json", "token", "list"])
+            .output()
+            .unwrap()
+            .into();
+        let tokens = list.json()["tokens"].as_array().unwrap().clone();
+        assert_eq!(tokens.len(), 2);
+        assert_eq!(tokens[1]["name"], "ci-runner");
+        assert!(tokens[1]["revoked"].is_u64());
+        let log = service.log_text();
+        for token in [&admin, &check, &unknown] {
+            assert!(!list.stdout.contains(token.as_str()));
+            assert!(
+                !log.contains(token.as_str()),
+                "a token in the service's log"
+            );
+        }
+        if let Backend::Sqlite(env) = &backend {
+            let bytes = std::fs::read(&env.db).unwrap();
+            let wal = std::fs::read(env.db.with_extension("db-wal")).unwrap_or_default();
+            for token in [&admin, &check] {
+                let needle = token.as_bytes();
+                for file in [&bytes, &wal] {
+                    assert!(
+                        !file.windows(needle.len()).any(|w| w == needle),
+                        "token stored"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn bad_requests_get_a_specific_4xx_write_nothing_and_the_service_keeps_serving() {
+    let backend = Backend::Sqlite(Env::new("svc-bad"));
+    let service = backend.serve(&[]);
+    let admin = backend.token("admin", "admin");
+    let phone = service.activate(&admin, "alice");
+    let check = "/v1/users/alice/check";
+    let json_body = |text: &str| Some(("application/json", text.as_bytes().to_vec()));
+    let huge = format!(
+        "{{\"code\":\"123456\",\"action\":\"{}\"}}",
+        "x".repeat(1 << 20)
+    );
+    let long_user = format!("/v1/users/{}/check", "u".repeat(200));
+    let cases: Vec<(&str, String, Option<(&str, Vec<u8>)>, u16, &str)> = vec![
+        (
+            "malformed JSON",
+            check.into(),
+            json_body("{\"code\": "),
+            400,
+            "malformed-json",
+        ),
+        (
+            "unknown field",
+            check.into(),
+            json_body(r#"{"code":"123456","admin":true}"#),
+            422,
+            "invalid-body",
+        ),
+        (
+            "missing field",
+            check.into(),
+            json_body(r#"{"action":"x"}"#),
+            422,
+            "invalid-body",
+        ),
+        (
+            "1 MiB body",
+            check.into(),
+            Some(("application/json", huge.into_bytes())),
+            413,
+            "body-too-large",
+        ),
+        (
+            "wrong content type",
+            check.into(),
+            Some(("text/plain", br#"{"code":"123456"}"#.to_vec())),
+            415,
+            "unsupported-media-type",
+        ),
+        (
+            "letters in the code",
+            check.into(),
+            json_body(r#"{"code":"12a456"}"#),
+            400,
+            "invalid-code",
+        ),
+        (
+            "a short code",
+            check.into(),
+            json_body(r#"{"code":"12345"}"#),
+            400,
+            "invalid-code",
+        ),
+        (
+            "a user id too long",
+            long_user,
+            json_body(r#"{"code":"123456"}"#),
+            400,
+            "invalid-user",
+        ),
+        (
+            "a control character in the user id",
+            "/v1/users/a%01b/check".into(),
+            json_body(r#"{"code":"123456"}"#),
+            400,
+            "invalid-user",
+        ),
+        (
+            "a control character in the action",
+            check.into(),
+            json_body(r#"{"code":"123456","action":"a\nb"}"#),
+            400,
+            "invalid-action",
+        ),
+        (
+            "an unknown path",
+            "/v1/users/alice/approve".into(),
+            json_body("{}"),
+            404,
+            "not-found",
+        ),
+    ];
+    for (what, path, body, status, error) in cases {
+        let (got, answer) = service.call("POST", &path, Some(&admin), body);
+        assert_eq!(got, status, "{what}: {answer}");
+        assert_eq!(answer["error"]["code"], error, "{what}: {answer}");
+        assert!(answer["error"]["message"].is_string(), "{what}");
+        assert_eq!(
+            service.audit(&admin, "alice", "check").len(),
+            0,
+            "{what}: written"
+        );
+        assert_eq!(service.call("GET", "/healthz", None, None).0, 200, "{what}");
+    }
+    let (status, answer) =
+        service.post("/v1/users/nobody/check", &admin, &json!({"code": "123456"}));
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (404, Some("unknown-user"))
+    );
+    // Still serving, and deciding.
+    let fresh = code(&phone, step_now(&phone));
+    let (status, answer) = service.post(check, &admin, &json!({"code": fresh}));
+    assert_eq!(
+        (status, answer["result"].as_str()),
+        (200, Some("accepted")),
+        "{answer}"
+    );
+    let (status, answer) = service.post(check, &admin, &json!({"code": fresh}));
+    assert_eq!(
+        (status, answer["reason"].as_str()),
+        (200, Some("replayed")),
+        "{answer}"
+    );
+    assert!(!service.log_text().contains(&fresh), "a code in the log");
+    // Metrics count the decisions.
+    let metrics = ureq::get(format!("{}/metrics", service.url))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    assert!(metrics.contains("otpgate_decisions_total{endpoint=\"check\",outcome=\"accepted\"} 1"));
+    assert!(metrics.contains("otpgate_decisions_total{endpoint=\"check\",outcome=\"replayed\"} 1"));
+    assert!(metrics.contains("otpgate_decision_seconds_count"));
+}
+
+#[test]
+fn every_path_of_the_openapi_document_is_served_and_asks_for_a_token() {
+    let backend = Backend::Sqlite(Env::new("svc-openapi"));
+    let service = backend.serve(&[]);
+    let (status, doc) = service.call("GET", "/v1/openapi.json", None, None);
+    assert_eq!(status, 200);
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter(|m| *m != "parameters")
+        {
+            let secured = item[method]["security"]
+                .as_array()
+                .is_none_or(|s| !s.is_empty());
+            let (status, answer) = service.call(
+                &method.to_uppercase(),
+                &path.replace("{user}", "alice"),
+                None,
+                None,
+            );
+            let expected = if secured { 401 } else { 200 };
+            assert_eq!(status, expected, "{method} {path}: {answer}");
+        }
+    }
+}
+
+/// A runner against a server that never answers, and a server that is not there: exit 2
+/// within the deadline.
+#[test]
+fn a_silent_or_absent_service_gives_exit_2_within_the_deadline() {
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", silent.local_addr().unwrap());
+    let accepter = std::thread::spawn(move || {
+        // Accept and hold the connections, never answering.
+        let mut held = Vec::new();
+        for _ in 0..2 {
+            held.push(silent.accept().unwrap());
+        }
+        std::thread::sleep(Duration::from_secs(5));
+    });
+    for args in [
+        vec!["--timeout", "1.5", "--json", "check", "alice", "123456"],
+        vec!["--timeout", "1.5", "status", "alice"],
+    ] {
+        let started = Instant::now();
+        let run = Run::from(runner(&url, "t", &args).output().unwrap());
+        let took = started.elapsed();
+        assert_eq!(run.code, Some(2), "{run:?}");
+        assert!(took < Duration::from_secs(4), "took {took:?}");
+        assert!(took >= Duration::from_millis(1400), "took {took:?}");
+    }
+    accepter.join().unwrap();
+    // Nothing listens on a port just released.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let run = Run::from(
+        runner(
+            &format!("http://{port}"),
+            "t",
+            &["check", "alice", "123456"],
+        )
+        .output()
+        .unwrap(),
+    );
+    assert_eq!(run.code, Some(2), "{run:?}");
+    // Plain http:// to another host is refused before anything is sent.
+    let run = Run::from(
+        runner("http://192.0.2.1:8477", "t", &["check", "alice", "123456"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(run.code, Some(2), "{run:?}");
+    assert!(run.stderr.contains("loopback"), "{run:?}");
+}
+
+#[test]
+fn tls_is_verified_against_the_ca_file_and_plain_http_stays_on_loopback() {
+    let backend = Backend::Sqlite(Env::new("svc-tls"));
+    let dir = &backend.env().dir;
+    let (ca, ca_key) = (dir.join("ca.pem"), dir.join("ca-key.pem"));
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let openssl = |args: &[&str]| {
+        let made = Command::new("openssl")
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+            ])
+            .args(["-nodes", "-days", "1"])
+            .args(args)
+            .output()
+            .expect("openssl (apt-get install openssl)");
+        assert!(made.status.success(), "{made:?}");
+    };
+    // A CA, and the service's certificate signed by it.
+    openssl(
+        &[
+            "-subj",
+            "/CN=otpgate test CA",
+            "-keyout",
+            ca_key.to_str().unwrap(),
+        ]
+        .into_iter()
+        .chain(["-out", ca.to_str().unwrap()])
+        .collect::<Vec<_>>(),
+    );
+    openssl(&[
+        "-subj",
+        "/CN=localhost",
+        "-CA",
+        ca.to_str().unwrap(),
+        "-CAkey",
+        ca_key.to_str().unwrap(),
+        "-addext",
+        "subjectAltName=IP:127.0.0.1,DNS:localhost",
+        "-addext",
+        "basicConstraints=critical,CA:FALSE",
+        "-keyout",
+        key.to_str().unwrap(),
+        "-out",
+        cert.to_str().unwrap(),
+    ]);
+    let service = backend.serve(&[
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ]);
+    assert!(
+        service.url.starts_with("https://127.0.0.1:"),
+        "{}",
+        service.url
+    );
+    let admin = backend.token("admin", "admin");
+    let phone = service_tls_activate(&service.url, &admin, &ca);
+    let fresh = code(&phone, step_now(&phone));
+    let with_ca = |extra: &[&str]| {
+        let mut args = extra.to_vec();
+        args.extend(["--json", "check", "alice", &fresh]);
+        Run::from(runner(&service.url, &admin, &args).output().unwrap())
+    };
+    // Not signed by a trusted root: refused before the code is sent.
+    let run = with_ca(&[]);
+    assert_eq!(run.code, Some(2), "{run:?}");
+    let run = with_ca(&["--ca-file", ca.to_str().unwrap()]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    drop(service);
+
+    // Plain HTTP on an address that is not loopback is refused at startup.
+    let run: Run = backend
+        .host_command()
+        .args(["serve", "--listen", "0.0.0.0:0"])
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(run.code, Some(2), "{run:?}");
+    assert!(run.stderr.contains("--insecure-plain-http"), "{run:?}");
+}
+
+/// Enrolls and confirms alice over TLS with the runner's CA file, through curl-free ureq.
+fn service_tls_activate(url: &str, admin: &str, ca: &std::path::Path) -> otpcore::Totp {
+    let pem = std::fs::read(ca).unwrap();
+    let certs: Vec<_> = ureq::tls::parse_pem(&pem)
+        .filter_map(|item| match item.unwrap() {
+            ureq::tls::PemItem::Certificate(c) => Some(c),
+            _ => None,
+        })
+        .collect();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .tls_config(
+            ureq::tls::TlsConfig::builder()
+                .root_certs(ureq::tls::RootCerts::new_with_certs(&certs))
+                .build(),
+        )
+        .build()
+        .into();
+    let post = |path: &str, body: serde_json::Value| -> serde_json::Value {
+        agent
+            .post(format!("{url}{path}"))
+            .header("Authorization", format!("Bearer {admin}"))
+            .send_json(&body)
+            .unwrap()
+            .body_mut()
+            .read_json()
+            .unwrap()
+    };
+    let enrolled = post("/v1/users/alice/enroll", json!({}));
+    let phone = gate_support::phone(enrolled["secret"].as_str().unwrap());
+    let first = code(&phone, step_now(&phone).saturating_sub(1));
+    let confirmed = post("/v1/users/alice/confirm", json!({ "code": first }));
+    assert_eq!(confirmed["result"], "accepted", "{confirmed}");
+    phone
+}
+
+#[test]
+fn sigterm_stops_accepting_and_exits_0() {
+    let backend = Backend::Sqlite(Env::new("svc-term"));
+    let mut service = backend.serve(&[]);
+    assert_eq!(service.call("GET", "/healthz", None, None).0, 200);
+    let pid = service.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = service.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "still running");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(0));
+    assert!(service.log_text().contains("otpgate serve: stopped"));
+}
