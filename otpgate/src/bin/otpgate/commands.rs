@@ -30,6 +30,10 @@ pub fn run(cli: &Cli, out: &Out) -> Result<Exit, Failure> {
         Command::Token(command) => Ok(crate::tokens::run(cli, command, out, now)?),
         #[cfg(feature = "serve")]
         Command::Serve(options) => crate::serve::run(cli, options),
+        #[cfg(feature = "serve")]
+        Command::Request { .. } | Command::Approval { .. } => {
+            Err("request and approval ask the service: give --server URL (and its token)".into())
+        }
         Command::Enroll {
             user,
             issuer,
@@ -69,13 +73,11 @@ pub fn run(cli: &Cli, out: &Out) -> Result<Exit, Failure> {
             if let Some(phone) = phone {
                 otpgate::PhoneNumber::parse(phone)?;
             }
+            let base = crate::serve::links::check_public_url(base_url)
+                .map_err(|e| format!("--base-url {e}"))?;
             let gate = open_gate(cli, true)?;
             let invitation = gate.invite(user, issuer, phone.as_deref(), *valid, now)?;
-            let link = format!(
-                "{}/enroll/{}",
-                base_url.trim_end_matches('/'),
-                invitation.token.as_str()
-            );
+            let link = format!("{base}/enroll/{}", invitation.token.as_str());
             out.json(&json!({
                 "result": "invited",
                 "user": user,

@@ -16,7 +16,7 @@ use askama::Template;
 use axum::Json;
 use axum::extract::rejection::{FormRejection, JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{Form, Path, Query, Request, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
@@ -36,7 +36,10 @@ use super::api::{AppState, Bearer, decide};
 use super::error::ApiError;
 
 /// The longest `?wait=` of `GET /v1/approvals/{id}`, in seconds.
-pub const MAX_WAIT_SECS: u64 = 60;
+/// Below the service's whole-request timeout, so a long poll is answered, not cut off;
+/// `otpgate request` asks again until its own wait ends.
+pub const MAX_WAIT_SECS: u64 = 20;
+const _: () = assert!(MAX_WAIT_SECS < super::REQUEST_TIMEOUT.as_secs());
 
 /// Tells long-polling readers that some approval was decided: they read theirs again.
 pub struct Decisions(watch::Sender<u64>);
@@ -150,28 +153,50 @@ pub struct WaitQuery {
     wait: Option<u64>,
 }
 
-/// The service's address as the client named it (the `Host` header), for links.
-fn base_url(headers: &HeaderMap, tls: bool) -> String {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| {
-            !h.is_empty()
-                && h.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
-        })
-        .unwrap_or("localhost");
-    format!("{}://{host}", if tls { "https" } else { "http" })
+/// A `--public-url` (or `invite --base-url`): `https://HOST[:PORT][/PREFIX]`, or
+/// `http://` (a service behind a TLS proxy, or loopback); no query, fragment, user info,
+/// blank or control character. Returned without a trailing `/`.
+pub fn check_public_url(url: &str) -> Result<String, String> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    let fine = rest.is_some_and(|rest| {
+        let host = rest.split('/').next().unwrap_or_default();
+        !host.is_empty()
+            && !host.contains('@')
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && !b"?#\\\"<>`{}|^".contains(&b))
+    });
+    if !fine {
+        return Err(format!(
+            "{url:?}: give the service's address as browsers reach it, \
+             https://HOST[:PORT][/PATH] (no query or fragment)"
+        ));
+    }
+    Ok(url.trim_end_matches('/').to_owned())
+}
+
+/// The start of every link: the service's public URL, never a request's `Host` header.
+fn base_url(app: &AppState) -> Result<String, ApiError> {
+    app.public_url.clone().ok_or_else(|| {
+        ApiError::BadRequest(
+            "no-public-url",
+            String::from(
+                "the service listens on a unix socket and has no --public-url: \
+                 it cannot make links",
+            ),
+        )
+    })
 }
 
 async fn create_invite(
     State(app): State<AppState>,
-    headers: HeaderMap,
     bearer: Bearer,
     body: Result<Json<InviteBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(body) = body?;
-    let base = base_url(&headers, app.tls);
+    let base = base_url(&app)?;
     decide(&app, "invite", bearer, Scope::Admin, move |gate, now| {
         let issuer = body.issuer.as_deref().unwrap_or("otpgate");
         let valid = body.valid_secs.unwrap_or(INVITE_VALIDITY_SECS);
@@ -188,12 +213,11 @@ async fn create_invite(
 
 async fn create_approval(
     State(app): State<AppState>,
-    headers: HeaderMap,
     bearer: Bearer,
     body: Result<Json<ApprovalBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(body) = body?;
-    let base = base_url(&headers, app.tls);
+    let base = base_url(&app)?;
     decide(&app, "approval", bearer, Scope::Check, move |gate, now| {
         let valid = body.valid_secs.unwrap_or(APPROVAL_VALIDITY_SECS);
         let requester = gate.actor().map(String::from);
@@ -755,6 +779,30 @@ mod tests {
             "/approve/…/code"
         );
         assert_eq!(loggable_path("/v1/approvals/12"), "/v1/approvals/12");
+    }
+
+    #[test]
+    fn public_urls_are_plain_addresses() {
+        assert_eq!(
+            check_public_url("https://gate.example.com/").unwrap(),
+            "https://gate.example.com"
+        );
+        assert_eq!(
+            check_public_url("http://127.0.0.1:8477/gate").unwrap(),
+            "http://127.0.0.1:8477/gate"
+        );
+        for bad in [
+            "gate.example.com",
+            "ftp://gate",
+            "https://",
+            "https://a@evil.example",
+            "https://gate/?x=1",
+            "https://gate/#x",
+            "https://ga te",
+            "https://gate/\"",
+        ] {
+            assert!(check_public_url(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@
 mod api;
 mod error;
 mod limit;
-mod links;
+pub(crate) mod links;
 mod listen;
 mod metrics;
 mod pool;
@@ -60,22 +60,37 @@ pub fn run(cli: &Cli, options: &ServeOptions) -> Result<Exit, Box<dyn std::error
         .map(DeliveryCommand::parse)
         .transpose()?;
     let connections = usize::from(options.connections);
+    let public_url = options
+        .public_url
+        .as_deref()
+        .map(links::check_public_url)
+        .transpose()?;
     let pool = pool::GatePool::open(cli.db.clone(), cli.key_file.clone(), connections)?;
-    let app = Arc::new(App {
-        pool: Arc::new(pool),
-        metrics: metrics::Metrics::default(),
-        limiter: limit::RateLimiter::new(options.token_rate),
-        deliver,
-        tls: tls.is_some(),
-        decisions: links::Decisions::default(),
-    });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .max_blocking_threads(connections.saturating_add(4))
         .build()
         .map_err(|e| GateError::Store(format!("cannot start the runtime: {e}")))?;
-    let router = router(app, usize::from(options.max_concurrent));
-    runtime.block_on(listen::serve(listen, tls, router))?;
+    let max_concurrent = usize::from(options.max_concurrent);
+    runtime.block_on(async move {
+        let bound = listen::bind(listen, tls.is_some()).await?;
+        // Links name --public-url, else the address bound over TCP; never the Host header
+        // of a request, which whoever sends the request chooses.
+        let public_url = public_url.or_else(|| {
+            (bound.url.starts_with("http://") || bound.url.starts_with("https://"))
+                .then(|| bound.url.clone())
+        });
+        let app = Arc::new(App {
+            pool: Arc::new(pool),
+            metrics: metrics::Metrics::default(),
+            limiter: limit::RateLimiter::new(options.token_rate),
+            deliver,
+            tls: tls.is_some(),
+            public_url,
+            decisions: links::Decisions::default(),
+        });
+        listen::serve(bound, tls, router(app, max_concurrent)).await
+    })?;
     // Decisions whose clients went away are still finishing on blocking threads: each ends
     // within the store's own timeouts.
     runtime.shutdown_timeout(REQUEST_TIMEOUT);
