@@ -87,7 +87,8 @@ fn request(
     }
     let mut err = String::new();
     let _ = child.stderr.take().unwrap().read_to_string(&mut err);
-    panic!("request printed no link: {printed}{err}");
+    let status = child.wait();
+    panic!("request printed no link ({status:?}): {printed}{err}");
 }
 
 /// Waits for `child` at most `limit`: its exit code and standard error.

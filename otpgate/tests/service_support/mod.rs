@@ -155,10 +155,10 @@ impl Backend {
 impl Drop for Backend {
     fn drop(&mut self) {
         #[cfg(feature = "postgres")]
-        if let Backend::Postgres { admin, schema, .. } = self {
-            if let Ok(mut client) = postgres::Client::connect(admin, postgres::NoTls) {
-                let _ = client.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"));
-            }
+        if let Backend::Postgres { admin, schema, .. } = self
+            && let Ok(mut client) = postgres::Client::connect(admin, postgres::NoTls)
+        {
+            let _ = client.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"));
         }
     }
 }
