@@ -59,8 +59,14 @@ class Service:
         if body is not None:
             headers["Content-Type"] = "application/json"
             body = json.dumps(body)
-        self.conn.request(method, path, body=body, headers=headers)
-        response = self.conn.getresponse()
+        try:
+            self.conn.request(method, path, body=body, headers=headers)
+            response = self.conn.getresponse()
+        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+            # The service closes a keep-alive connection idle for 10 s (its header timeout).
+            self.conn = http.client.HTTPConnection("127.0.0.1", self.port)
+            self.conn.request(method, path, body=body, headers=headers)
+            response = self.conn.getresponse()
         data = response.read()
         return response.status, (json.loads(data) if data[:1] == b"{" else data.decode())
 

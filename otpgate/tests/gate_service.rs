@@ -233,7 +233,9 @@ fn bad_requests_get_a_specific_4xx_write_nothing_and_the_service_keeps_serving()
         "x".repeat(1 << 20)
     );
     let long_user = format!("/v1/users/{}/check", "u".repeat(200));
-    let cases: Vec<(&str, String, Option<(&str, Vec<u8>)>, u16, &str)> = vec![
+    /// What is wrong, the path, the body with its content type, the status, the error code.
+    type Case<'a> = (&'a str, String, Option<(&'a str, Vec<u8>)>, u16, &'a str);
+    let cases: Vec<Case> = vec![
         (
             "malformed JSON",
             check.into(),

@@ -475,6 +475,11 @@ pub async fn not_found() -> ApiError {
     ApiError::NotFound
 }
 
+/// A path of the API with a method it does not take.
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]

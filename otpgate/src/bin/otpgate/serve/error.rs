@@ -27,6 +27,8 @@ pub enum ApiError {
     Body(StatusCode, &'static str, &'static str),
     /// No such endpoint.
     NotFound,
+    /// The endpoint exists, with another method.
+    MethodNotAllowed,
     /// The gate's own error.
     Gate(GateError),
     /// The decision did not end in time, or crashed: nothing may be assumed of it.
@@ -70,6 +72,11 @@ impl ApiError {
             ApiError::BadRequest(code, message) => (S::BAD_REQUEST, code, message.clone()),
             ApiError::Body(status, code, message) => (*status, code, String::from(*message)),
             ApiError::NotFound => (S::NOT_FOUND, "not-found", String::from("no such endpoint")),
+            ApiError::MethodNotAllowed => (
+                S::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                String::from("this endpoint takes another method (see /v1/openapi.json)"),
+            ),
             ApiError::Gate(e) => gate_parts(e),
             ApiError::Internal(message) => {
                 (S::INTERNAL_SERVER_ERROR, "internal", String::from(*message))

@@ -106,6 +106,7 @@ fn router(app: AppState, max_concurrent: usize) -> Router {
     let tls = app.tls;
     router
         .fallback(api::not_found)
+        .method_not_allowed_fallback(api::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(RequestBodyTimeoutLayer::new(READ_TIMEOUT))
         .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
