@@ -156,6 +156,18 @@ pub enum GateError {
     TokenExists,
     /// No service token of this name.
     UnknownToken,
+    /// A link's validity is out of range: from one second to `max_secs`.
+    InvalidValidity {
+        /// The longest validity allowed, in seconds.
+        max_secs: u64,
+    },
+    /// The issuer is empty, longer than 200 characters or holds control characters.
+    InvalidIssuer,
+    /// The approval's action is empty, longer than 200 characters or holds control
+    /// characters.
+    InvalidAction,
+    /// No approval has this id.
+    UnknownApproval,
 }
 
 impl fmt::Display for GateError {
@@ -280,6 +292,20 @@ impl fmt::Display for GateError {
                 "a token of this name exists or existed (revoked names stay taken): pick another name",
             ),
             GateError::UnknownToken => f.write_str("no token of this name"),
+            GateError::InvalidValidity { max_secs } => write!(
+                f,
+                "invalid validity: from 1 second to {max_secs} seconds ({} hours)",
+                max_secs / 3600
+            ),
+            GateError::InvalidIssuer => {
+                f.write_str("invalid issuer: 1 to 200 characters without control characters")
+            }
+            GateError::InvalidAction => {
+                f.write_str("invalid action: 1 to 200 characters without control characters")
+            }
+            GateError::UnknownApproval => {
+                f.write_str("no approval with this id: check the id `otpgate request` printed")
+            }
         }
     }
 }

@@ -351,6 +351,11 @@ impl<S: Store> Gate<S> {
         self.actor = actor.map(String::from);
     }
 
+    /// Who the following decisions are recorded as made by (see [`set_actor`](Self::set_actor)).
+    pub fn actor(&self) -> Option<&str> {
+        self.actor.as_deref()
+    }
+
     /// The same gate with another throttling policy.
     pub fn with_throttle(self, throttle: Throttle) -> Result<Self, GateError> {
         throttle.validate()?;
@@ -371,6 +376,11 @@ impl<S: Store> Gate<S> {
     /// The store underneath.
     pub fn store(&self) -> &S {
         &self.store
+    }
+
+    /// The server key, for what the gate's other modules derive from it.
+    pub(crate) fn server_key(&self) -> &ServerKey {
+        &self.key
     }
 
     /// The TOTP parameters codes are checked with.
@@ -755,7 +765,7 @@ impl<S: Store> Gate<S> {
         }
     }
 
-    fn read(&self, user: &str) -> Result<(u64, Record), GateError> {
+    pub(crate) fn read(&self, user: &str) -> Result<(u64, Record), GateError> {
         check_user(user)?;
         let stored = self.store.load(user)?.ok_or(GateError::UnknownUser)?;
         let record = self.open_record(user, stored.version, &stored.sealed)?;
@@ -876,7 +886,7 @@ pub fn check_user(user: &str) -> Result<(), GateError> {
     Ok(())
 }
 
-fn key_uri(
+pub(crate) fn key_uri(
     user: &str,
     issuer: &str,
     secret: &Secret,

@@ -39,13 +39,18 @@
 // docs.rs (`--cfg docsrs`, nightly): mark each item with the feature it needs.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod approval;
 mod audit;
 mod database;
 mod deliver;
 mod error;
 mod flow;
+mod invite;
 pub mod keyfile;
+mod link;
 mod memory;
+#[cfg(feature = "serve")]
+pub mod pages;
 mod phone;
 #[cfg(feature = "postgres")]
 mod postgres;
@@ -61,6 +66,9 @@ pub use self::postgres::{
     ANSWER_MARGIN, AUDIT_CHAIN_LOCK, CONNECT_TIMEOUT, LOCK_TIMEOUT, MIGRATION_LOCK, PostgresStore,
     STATEMENT_TIMEOUT,
 };
+pub use approval::{
+    APPROVAL_MAX_VALIDITY_SECS, APPROVAL_VALIDITY_SECS, Approval, ApprovalRequest, ApprovalStatus,
+};
 pub use audit::{AuditBreak, AuditEntry, AuditFields, AuditKey, AuditRecord, AuditVerification};
 pub use database::{Database, database_url, key_path, server_key};
 pub use deliver::{DELIVERY_TIMEOUT, DeliveryCommand};
@@ -68,6 +76,14 @@ pub use error::GateError;
 pub use flow::{
     Accepted, Decision, Enrollment, Factor, Gate, MAX_ROUNDS, MAX_USER_LEN, Recovered, Refusal,
     Sent, TEXTED_CODE_NOTICE_SECS, UserStatus, check_user,
+};
+pub use invite::{
+    INVITE_MAX_VALIDITY_SECS, INVITE_VALIDITY_SECS, Invitation, InvitePage, MAX_LABEL_CHARS,
+    grouped_key, qr_svg_image,
+};
+pub use link::{
+    ApprovalKey, ApprovalRow, ApprovalState, InviteRow, LINK_TOKEN_LEN, LinkStore, LinkToken,
+    TokenHash,
 };
 pub use memory::MemoryStore;
 pub use phone::{PHONE_MAX_DIGITS, PHONE_MIN_DIGITS, PhoneError, PhoneNumber};

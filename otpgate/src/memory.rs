@@ -6,6 +6,7 @@ use std::string::String;
 use std::sync::{Mutex, MutexGuard};
 use std::vec::Vec;
 
+use super::link::{ApprovalKey, ApprovalRow, ApprovalState, InviteRow, LinkStore, TokenHash};
 use super::{AuditEntry, AuditRecord, GateError, Store, Stored, Swap, next_version};
 
 #[derive(Default)]
@@ -13,6 +14,28 @@ struct Inner {
     users: HashMap<String, Stored>,
     audit: Vec<AuditRecord>,
     key_check: Option<Vec<u8>>,
+    invites: HashMap<TokenHash, InviteRow>,
+    approvals: Vec<ApprovalRow>,
+}
+
+impl Inner {
+    fn append(&mut self, audit: &AuditEntry) -> Result<(), GateError> {
+        let id = i64::try_from(self.audit.len())
+            .map_err(|_| GateError::Store(String::from("audit trail full")))?;
+        let mac = audit.mac(self.audit.last().and_then(|e| e.mac.as_deref()));
+        self.audit.push(AuditRecord {
+            id,
+            time: audit.time,
+            user: audit.user.clone(),
+            event: String::from(audit.event),
+            action: audit.action.clone(),
+            outcome: String::from(audit.outcome),
+            drift: audit.drift,
+            actor: audit.actor.clone(),
+            mac: Some(mac),
+        });
+        Ok(())
+    }
 }
 
 /// A [`Store`] in memory, shared between threads.
@@ -62,20 +85,7 @@ impl Store for MemoryStore {
             sealed: sealed.to_vec(),
         };
         inner.users.insert(String::from(user), stored);
-        let id = i64::try_from(inner.audit.len())
-            .map_err(|_| GateError::Store(String::from("audit trail full")))?;
-        let mac = audit.mac(inner.audit.last().and_then(|e| e.mac.as_deref()));
-        inner.audit.push(AuditRecord {
-            id,
-            time: audit.time,
-            user: audit.user.clone(),
-            event: String::from(audit.event),
-            action: audit.action.clone(),
-            outcome: String::from(audit.outcome),
-            drift: audit.drift,
-            actor: audit.actor.clone(),
-            mac: Some(mac),
-        });
+        inner.append(audit)?;
         Ok(Swap::Written)
     }
 
@@ -108,5 +118,67 @@ impl Store for MemoryStore {
             .collect();
         entries.reverse();
         Ok(entries)
+    }
+}
+
+impl LinkStore for MemoryStore {
+    fn insert_invite(&self, invite: &InviteRow) -> Result<(), GateError> {
+        self.lock()?
+            .invites
+            .insert(invite.token_hash, invite.clone());
+        Ok(())
+    }
+
+    fn find_invite(&self, token_hash: &TokenHash) -> Result<Option<InviteRow>, GateError> {
+        Ok(self.lock()?.invites.get(token_hash).cloned())
+    }
+
+    fn use_invite(&self, token_hash: &TokenHash, now: u64) -> Result<bool, GateError> {
+        let mut inner = self.lock()?;
+        match inner.invites.get_mut(token_hash) {
+            Some(invite) if invite.used.is_none() => {
+                invite.used = Some(now);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    fn insert_approval(&self, approval: &ApprovalRow) -> Result<(), GateError> {
+        self.lock()?.approvals.push(approval.clone());
+        Ok(())
+    }
+
+    fn find_approval(&self, key: ApprovalKey<'_>) -> Result<Option<ApprovalRow>, GateError> {
+        Ok(self
+            .lock()?
+            .approvals
+            .iter()
+            .find(|a| match key {
+                ApprovalKey::Id(id) => a.id == id,
+                ApprovalKey::Token(hash) => a.token_hash == *hash,
+            })
+            .cloned())
+    }
+
+    fn decide_approval(
+        &self,
+        id: &str,
+        state: ApprovalState,
+        now: u64,
+        audit: &AuditEntry,
+    ) -> Result<Swap, GateError> {
+        let mut inner = self.lock()?;
+        let Some(approval) = inner
+            .approvals
+            .iter_mut()
+            .find(|a| a.id == id && a.state == ApprovalState::Pending && now < a.expires)
+        else {
+            return Ok(Swap::Conflict);
+        };
+        approval.state = state;
+        approval.decided = Some(now);
+        inner.append(audit)?;
+        Ok(Swap::Written)
     }
 }

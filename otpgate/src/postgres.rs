@@ -68,6 +68,8 @@ use super::{
     TokenStore, next_version,
 };
 
+mod links;
+
 /// How long a runner tries to connect (TCP, TLS and authentication together) before
 /// [`GateError::StoreUnavailable`], unless the URL sets `connect_timeout`.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -120,6 +122,27 @@ const MIGRATIONS: &[&str] = &[
          revoked BIGINT
      );
      ALTER TABLE audit ADD COLUMN actor TEXT;",
+    // 4: links (issue 17): enrollment invitations and approvals, by their token's hash.
+    "CREATE TABLE invites (
+         token_hash BYTEA PRIMARY KEY,
+         \"user\" TEXT NOT NULL,
+         issuer TEXT NOT NULL,
+         secret_digest BYTEA NOT NULL,
+         created BIGINT NOT NULL,
+         expires BIGINT NOT NULL,
+         used BIGINT
+     );
+     CREATE TABLE approvals (
+         id TEXT PRIMARY KEY,
+         token_hash BYTEA NOT NULL UNIQUE,
+         \"user\" TEXT NOT NULL,
+         action TEXT NOT NULL,
+         requester TEXT,
+         created BIGINT NOT NULL,
+         expires BIGINT NOT NULL,
+         state TEXT NOT NULL,
+         decided BIGINT
+     );",
 ];
 
 // Both stores write the same schema version: a database moved from one to the other (or
@@ -165,6 +188,37 @@ fn audit_insert_statement() -> String {
         columns.join(", "),
         values.join(", ")
     )
+}
+
+/// Appends `audit` to the trail inside `tx`, after the decision's own row write: one writer
+/// at a time extends the chain (the lock is taken after the row's own lock, so the wait for
+/// it never holds a row another writer needs, and held to the commit, so the next writer
+/// reads this row's MAC as its previous one).
+async fn append_audit(
+    tx: &tokio_postgres::Transaction<'_>,
+    statements: &Statements,
+    audit: &AuditEntry,
+    time: i64,
+) -> Result<(), tokio_postgres::Error> {
+    // Sent together, answered in order: the MAC is read by a statement that starts (and
+    // takes its snapshot) after the lock is granted.
+    let (_, last) = try_join(
+        tx.execute(&statements.chain_lock, &[&AUDIT_CHAIN_LOCK]),
+        tx.query_opt(&statements.last_mac, &[]),
+    )
+    .await?;
+    let previous: Option<Vec<u8>> = last.map(|row| row.try_get(0)).transpose()?;
+    let row = AuditRow {
+        time,
+        entry: audit,
+        mac: audit.mac(previous.as_deref()),
+    };
+    let params: Vec<&(dyn ToSql + Sync)> = AUDIT_COLUMNS
+        .iter()
+        .map(|column| (column.2)(&row))
+        .collect();
+    tx.execute(&statements.insert_audit, &params).await?;
+    Ok(())
 }
 
 /// The statements a connection prepares once, after the schema is up to date.
@@ -344,12 +398,14 @@ fn refuse_foreign_objects(client: &Client, deadline: &Deadline) -> Result<(), Ga
         "SELECT 'trigger ' || tgname FROM pg_trigger
          WHERE NOT tgisinternal AND tgrelid = ANY (ARRAY[
              to_regclass('users'), to_regclass('audit'), to_regclass('meta'),
-             to_regclass('schema_version'), to_regclass('tokens')])
+             to_regclass('schema_version'), to_regclass('tokens'),
+             to_regclass('invites'), to_regclass('approvals')])
          UNION ALL
          SELECT 'rule ' || rulename FROM pg_rewrite
          WHERE rulename <> '_RETURN' AND ev_class = ANY (ARRAY[
              to_regclass('users'), to_regclass('audit'), to_regclass('meta'),
-             to_regclass('schema_version'), to_regclass('tokens')])",
+             to_regclass('schema_version'), to_regclass('tokens'),
+             to_regclass('invites'), to_regclass('approvals')])",
         &[],
     ))?;
     let names = rows
@@ -486,28 +542,7 @@ impl Store for PostgresStore {
                 // Dropping the transaction rolls it back.
                 return Ok(Swap::Conflict);
             }
-            // One writer at a time extends the chain: the lock is taken after the row's
-            // own lock (so the wait for it never holds a row another writer needs) and
-            // held to the commit, so the next writer reads this row's MAC as its previous
-            // one.
-            // Sent together, answered in order: the MAC is read by a statement that starts
-            // (and takes its snapshot) after the lock is granted.
-            let (_, last) = try_join(
-                tx.execute(&statements.chain_lock, &[&AUDIT_CHAIN_LOCK]),
-                tx.query_opt(&statements.last_mac, &[]),
-            )
-            .await?;
-            let previous: Option<Vec<u8>> = last.map(|row| row.try_get(0)).transpose()?;
-            let row = AuditRow {
-                time,
-                entry: audit,
-                mac: audit.mac(previous.as_deref()),
-            };
-            let params: Vec<&(dyn ToSql + Sync)> = AUDIT_COLUMNS
-                .iter()
-                .map(|column| (column.2)(&row))
-                .collect();
-            tx.execute(&statements.insert_audit, &params).await?;
+            append_audit(&tx, statements, audit, time).await?;
             // The answer to COMMIT comes after the commit is flushed.
             tx.commit().await?;
             Ok(Swap::Written)

@@ -32,6 +32,8 @@ const KEY_CHECK_CONTEXT: &[u8] = b"otpgate key check v1\0";
 const OOB_KEY_LABEL: &[u8] = b"otpgate out-of-band code key v1\0";
 /// The label the audit trail's MAC key is derived from (see [`ServerKey::audit_key`]).
 const AUDIT_KEY_LABEL: &[u8] = b"otpgate audit chain key v1\0";
+/// The label the key of link pages' CSRF tokens is derived from (see [`ServerKey::link_tag`]).
+const LINK_KEY_LABEL: &[u8] = b"otpgate link form key v1\0";
 /// The SHA-256 block size, for HMAC's pads.
 const SHA256_BLOCK: usize = 64;
 
@@ -140,6 +142,13 @@ impl ServerKey {
     /// algorithm; no second file to keep).
     pub fn audit_key(&self) -> crate::AuditKey {
         crate::AuditKey::from_bytes(hmac_sha256(&self.bytes, AUDIT_KEY_LABEL))
+    }
+
+    /// HMAC-SHA-256 of `message` under a key derived from the server key for link pages
+    /// (their forms' CSRF tokens): stable across restarts, and useless for anything else.
+    pub(crate) fn link_tag(&self, message: &[u8]) -> [u8; 32] {
+        let derived = Zeroizing::new(hmac_sha256(&self.bytes, LINK_KEY_LABEL));
+        hmac_sha256(&derived, message)
     }
 
     fn seal_with(&self, aad: &[u8], msg: &[u8]) -> Result<Vec<u8>, GateError> {

@@ -42,6 +42,8 @@ use super::{
     TokenStore, next_version,
 };
 
+mod links;
+
 /// How long a process waits for another one's write lock.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -97,6 +99,27 @@ const MIGRATIONS: &[&str] = &[
          revoked INTEGER
      );
      ALTER TABLE audit ADD COLUMN actor TEXT;",
+    // 4: links (issue 17): enrollment invitations and approvals, by their token's hash.
+    "CREATE TABLE invites (
+         token_hash BLOB PRIMARY KEY,
+         user TEXT NOT NULL,
+         issuer TEXT NOT NULL,
+         secret_digest BLOB NOT NULL,
+         created INTEGER NOT NULL,
+         expires INTEGER NOT NULL,
+         used INTEGER
+     );
+     CREATE TABLE approvals (
+         id TEXT PRIMARY KEY,
+         token_hash BLOB NOT NULL UNIQUE,
+         user TEXT NOT NULL,
+         action TEXT NOT NULL,
+         requester TEXT,
+         created INTEGER NOT NULL,
+         expires INTEGER NOT NULL,
+         state TEXT NOT NULL,
+         decided INTEGER
+     );",
 ];
 
 /// The schema version this program writes.
@@ -328,6 +351,35 @@ pub(crate) fn to_sql_int(value: u64) -> Result<i64, GateError> {
     i64::try_from(value).map_err(|_| GateError::Store(format!("{value} does not fit SQLite")))
 }
 
+/// Appends `audit` to the trail inside `tx`, chained to the last row's MAC. The caller holds
+/// the write lock (`BEGIN IMMEDIATE`): no other writer extends the chain meanwhile.
+fn append_audit(tx: &Transaction<'_>, audit: &AuditEntry, time: i64) -> Result<(), GateError> {
+    let previous: Option<Vec<u8>> = tx
+        .query_row(
+            "SELECT mac FROM audit WHERE mac IS NOT NULL ORDER BY id DESC LIMIT 1",
+            [],
+            |row| row.get(0),
+        )
+        .optional()
+        .map_err(record_error)?;
+    tx.execute(
+        "INSERT INTO audit (time, user, event, action, outcome, drift, actor, mac)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            time,
+            audit.user,
+            audit.event,
+            audit.action,
+            audit.outcome,
+            audit.drift,
+            audit.actor,
+            audit.mac(previous.as_deref()),
+        ],
+    )
+    .map_err(store_error)?;
+    Ok(())
+}
+
 impl Store for SqliteStore {
     fn load(&self, user: &str) -> Result<Option<Stored>, GateError> {
         let row = self
@@ -374,30 +426,7 @@ impl Store for SqliteStore {
             params![user, version, sealed, time],
         )
         .map_err(store_error)?;
-        // The write lock is held (BEGIN IMMEDIATE): no other writer extends the chain now.
-        let previous: Option<Vec<u8>> = tx
-            .query_row(
-                "SELECT mac FROM audit WHERE mac IS NOT NULL ORDER BY id DESC LIMIT 1",
-                [],
-                |row| row.get(0),
-            )
-            .optional()
-            .map_err(record_error)?;
-        tx.execute(
-            "INSERT INTO audit (time, user, event, action, outcome, drift, actor, mac)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![
-                time,
-                audit.user,
-                audit.event,
-                audit.action,
-                audit.outcome,
-                audit.drift,
-                audit.actor,
-                audit.mac(previous.as_deref()),
-            ],
-        )
-        .map_err(store_error)?;
+        append_audit(&tx, audit, time)?;
         tx.commit().map_err(store_error)?;
         Ok(Swap::Written)
     }

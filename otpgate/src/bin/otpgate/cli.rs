@@ -180,6 +180,49 @@ pub enum Command {
     },
     /// A simulated walkthrough in memory: enroll, confirm, deploys, a lockout, recovery.
     Demo,
+    /// Invite USER to enroll by link (run on the service's host, on its database): enrolls
+    /// USER (pending) and prints a single-use link to the service's enrollment page.
+    #[cfg(feature = "serve")]
+    Invite {
+        /// The user id.
+        user: String,
+        /// The service name shown in authenticator apps.
+        #[arg(long, default_value = "otpgate")]
+        issuer: String,
+        /// Where texted codes go: E.164, e.g. +4915112345678.
+        #[arg(long, value_name = "NUMBER")]
+        phone: Option<String>,
+        /// How long the link works, in seconds (at most 604800, a week).
+        #[arg(long, default_value_t = otpgate::INVITE_VALIDITY_SECS, value_name = "SECS")]
+        valid: u64,
+        /// The service's address as users reach it, e.g. https://gate.example.com.
+        #[arg(long, value_name = "URL")]
+        base_url: String,
+    },
+    /// Ask USER to approve ACTION (with `--server`): prints the link to the approval's
+    /// page, waits for the decision and exits 0 only when USER granted it with a fresh
+    /// code; 1 when declined, expired or still pending when the wait ends; 2 on error.
+    #[cfg(feature = "serve")]
+    Request {
+        /// The user id whose code approves.
+        user: String,
+        /// What is approved, shown on the page and in the audit trail, e.g. "deploy 1.4.2".
+        #[arg(long, value_name = "T")]
+        action: String,
+        /// How long to wait for the decision: SECS, or a number with s, m or h (e.g. 10m)
+        /// [default: until the approval expires].
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        wait: Option<u64>,
+        /// How long the approval can be granted, in seconds (at most 3600).
+        #[arg(long, default_value_t = otpgate::APPROVAL_VALIDITY_SECS, value_name = "SECS")]
+        valid: u64,
+    },
+    /// Read approval ID (with `--server`): exit 0 granted, 1 pending, declined or expired.
+    #[cfg(feature = "serve")]
+    Approval {
+        /// The approval's id, as `request` printed it.
+        id: String,
+    },
     /// Tokens for `otpgate serve` (run on the service's host, on its database).
     #[command(subcommand)]
     Token(TokenCommand),
@@ -245,4 +288,29 @@ pub struct ServeOptions {
     /// The delivery command for `send-code` (see `otpgate send-code --help`).
     #[arg(long, env = "OTPGATE_DELIVER_COMMAND", value_name = "CMD")]
     pub deliver_command: Option<String>,
+    /// The service's address as people's browsers reach it (e.g. https://gate.example.com),
+    /// the start of every enrollment and approval link [default: the listen address].
+    /// Links never follow a request's Host header.
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
+}
+
+/// `--wait`: seconds, or a number followed by `s`, `m` or `h`; at most a day.
+#[cfg(feature = "serve")]
+fn parse_duration(text: &str) -> Result<u64, String> {
+    let (number, unit) = match text.strip_suffix(['s', 'm', 'h']) {
+        Some(number) => (number, text.get(number.len()..).unwrap_or("s")),
+        None => (text, "s"),
+    };
+    let scale = match unit {
+        "m" => 60,
+        "h" => 3600,
+        _ => 1,
+    };
+    number
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(scale))
+        .filter(|secs| (1..=86_400).contains(secs))
+        .ok_or_else(|| format!("{text:?}: give 1 s to 24 h, e.g. 90, 90s, 10m or 1h"))
 }

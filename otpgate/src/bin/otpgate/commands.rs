@@ -30,6 +30,10 @@ pub fn run(cli: &Cli, out: &Out) -> Result<Exit, Failure> {
         Command::Token(command) => Ok(crate::tokens::run(cli, command, out, now)?),
         #[cfg(feature = "serve")]
         Command::Serve(options) => crate::serve::run(cli, options),
+        #[cfg(feature = "serve")]
+        Command::Request { .. } | Command::Approval { .. } => {
+            Err("request and approval ask the service: give --server URL (and its token)".into())
+        }
         Command::Enroll {
             user,
             issuer,
@@ -80,6 +84,34 @@ pub fn run(cli: &Cli, out: &Out) -> Result<Exit, Failure> {
                 "qr_svg": qr_svg.as_ref().map(|p| format!("{}", p.display())),
             }));
             out.text(enrollment_screen(user, &key, &enrollment.uri)?.as_str());
+            Ok(Exit::Accepted)
+        }
+        #[cfg(feature = "serve")]
+        Command::Invite {
+            user,
+            issuer,
+            phone,
+            valid,
+            base_url,
+        } => {
+            if let Some(phone) = phone {
+                otpgate::PhoneNumber::parse(phone)?;
+            }
+            let base = crate::serve::links::check_public_url(base_url)
+                .map_err(|e| format!("--base-url {e}"))?;
+            let gate = open_gate(cli, true)?;
+            let invitation = gate.invite(user, issuer, phone.as_deref(), *valid, now)?;
+            let link = format!("{base}/enroll/{}", invitation.token.as_str());
+            out.json(&json!({
+                "result": "invited",
+                "user": user,
+                "link": link,
+                "expires_at": invitation.expires_at,
+            }));
+            out.text(format!(
+                "{user} is invited; send this link (it works once, until {}):\n{link}",
+                otpgate::pages::utc(invitation.expires_at)
+            ));
             Ok(Exit::Accepted)
         }
         Command::Confirm { user, code } => {

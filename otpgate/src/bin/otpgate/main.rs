@@ -8,6 +8,8 @@ use serde_json::json;
 
 #[macro_use]
 mod output;
+#[cfg(feature = "serve")]
+mod approvals;
 mod cli;
 mod commands;
 mod demo;

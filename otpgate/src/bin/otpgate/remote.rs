@@ -27,47 +27,12 @@ struct Call {
 }
 
 pub fn run(cli: &Cli, server: &str, out: &Out) -> Result<Exit, Failure> {
+    if let Some(exit) = crate::approvals::run(cli, server, out)? {
+        return Ok(exit);
+    }
     let call = call(&cli.command)?;
-    let base = check_server_url(server)?;
-    if !cli.timeout.is_finite() || cli.timeout <= 0.0 || cli.timeout > 3600.0 {
-        return Err("--timeout: a number of seconds above 0, at most 3600".into());
-    }
-    let deadline = Duration::from_secs_f64(cli.timeout);
-    let token = token(cli)?;
-    let tls = TlsConfig::builder().root_certs(roots(cli)?).build();
-    let url = format!("{}{}", base.trim_end_matches('/'), call.path);
-    let post = call.post.clone();
-    // The request runs on a thread of its own and the answer is awaited for the deadline
-    // at most: ureq's global timeout bounds it too, and this holds even where it could not
-    // (a name lookup that hangs).
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(request(&url, post.as_ref(), &token, tls, deadline));
-    });
-    let (status, text) = match rx.recv_timeout(deadline) {
-        Ok(answer) => answer?,
-        Err(_) => {
-            return Err(format!(
-                "no answer from the service within the deadline ({} s): nothing was decided \
-                 for this run",
-                cli.timeout
-            )
-            .into());
-        }
-    };
-    let value: Value = serde_json::from_str(&text)
-        .map_err(|_| format!("the service answered {status} with something that is not JSON"))?;
-    if status != 200 {
-        let code = value
-            .pointer("/error/code")
-            .and_then(Value::as_str)
-            .unwrap_or("unknown");
-        let message = value
-            .pointer("/error/message")
-            .and_then(Value::as_str)
-            .unwrap_or("no message");
-        return Err(format!("the service answered {status} ({code}): {message}").into());
-    }
+    let service = Service::new(cli, server)?;
+    let value = service.ask(&call.path, call.post.as_ref(), service.timeout)?;
     // Fail closed on anything but a decision about this user.
     let result = value.get("result").unwrap_or(&Value::Null).as_str();
     let accepted = matches!(result, Some("accepted"));
@@ -79,6 +44,75 @@ pub fn run(cli: &Cli, server: &str, out: &Out) -> Result<Exit, Failure> {
         return Err("the service's answer is not a decision about this user".into());
     }
     Ok(out.answer(call.kind, &value, unix_time()?))
+}
+
+/// The service, its token and TLS roots, checked before the clock starts.
+pub struct Service {
+    base: String,
+    token: Zeroizing<String>,
+    tls: TlsConfig,
+    /// `--timeout`: the deadline of one request.
+    pub timeout: Duration,
+}
+
+impl Service {
+    pub fn new(cli: &Cli, server: &str) -> Result<Self, Failure> {
+        let base = check_server_url(server)?.trim_end_matches('/').to_owned();
+        if !cli.timeout.is_finite() || cli.timeout <= 0.0 || cli.timeout > 3600.0 {
+            return Err("--timeout: a number of seconds above 0, at most 3600".into());
+        }
+        Ok(Service {
+            base,
+            token: token(cli)?,
+            tls: TlsConfig::builder().root_certs(roots(cli)?).build(),
+            timeout: Duration::from_secs_f64(cli.timeout),
+        })
+    }
+
+    /// One request (`path` with its query; a POST of `post` when given), answered within
+    /// `deadline` with 200 and a JSON object; anything else is an error.
+    pub fn ask(
+        &self,
+        path: &str,
+        post: Option<&Value>,
+        deadline: Duration,
+    ) -> Result<Value, Failure> {
+        let url = format!("{}{path}", self.base);
+        let (post, token, tls) = (post.cloned(), self.token.clone(), self.tls.clone());
+        // The request runs on a thread of its own and the answer is awaited for the
+        // deadline at most: ureq's global timeout bounds it too, and this holds even where
+        // it could not (a name lookup that hangs).
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(request(&url, post.as_ref(), &token, tls, deadline));
+        });
+        let (status, text) = match rx.recv_timeout(deadline) {
+            Ok(answer) => answer?,
+            Err(_) => {
+                return Err(format!(
+                    "no answer from the service within the deadline ({:.1} s): nothing was \
+                     decided for this run",
+                    deadline.as_secs_f64()
+                )
+                .into());
+            }
+        };
+        let value: Value = serde_json::from_str(&text).map_err(|_| {
+            format!("the service answered {status} with something that is not JSON")
+        })?;
+        if status != 200 {
+            let code = value
+                .pointer("/error/code")
+                .and_then(Value::as_str)
+                .unwrap_or("unknown");
+            let message = value
+                .pointer("/error/message")
+                .and_then(Value::as_str)
+                .unwrap_or("no message");
+            return Err(format!("the service answered {status} ({code}): {message}").into());
+        }
+        Ok(value)
+    }
 }
 
 /// The commands a runner may send, as requests.
@@ -117,8 +151,8 @@ fn call(command: &Command) -> Result<Call, Failure> {
         },
         _ => {
             return Err(
-                "with --server, otpgate sends only check, recover, send-code and \
-                        status; administer users on the service's host or through its API \
+                "with --server, otpgate sends only check, recover, send-code, \
+                        status, request and approval; administer users on the service's host or through its API \
                         with an admin token"
                     .into(),
             );
@@ -229,7 +263,7 @@ fn roots(cli: &Cli) -> Result<RootCerts, Failure> {
 }
 
 /// A user id as one path segment: unreserved characters as they are, the rest as %XX.
-fn encode(user: &str) -> String {
+pub fn encode(user: &str) -> String {
     let mut out = String::with_capacity(user.len());
     for byte in user.bytes() {
         if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~' | b'@') {

@@ -2,19 +2,9 @@
 
 use otpcore::{KeyUri, Secret};
 use otpgate::GateError;
+pub use otpgate::{grouped_key, qr_svg_image};
 use qrcode::{Color, EcLevel, QrCode};
 use zeroize::Zeroizing;
-
-pub fn grouped_key(secret: &Secret) -> Result<Zeroizing<String>, GateError> {
-    let mut buf = Zeroizing::new([0u8; otpcore::MAX_SECRET_BASE32_LEN]);
-    let key = secret.to_base32(buf.as_mut_slice())?;
-    let groups: Vec<&str> = key
-        .as_bytes()
-        .chunks(4)
-        .filter_map(|g| std::str::from_utf8(g).ok())
-        .collect();
-    Ok(Zeroizing::new(groups.join(" ")))
-}
 
 fn qr(uri: &str) -> Result<QrCode, GateError> {
     QrCode::with_error_correction_level(uri.as_bytes(), EcLevel::L)
@@ -30,15 +20,6 @@ pub fn check_drawable(user: &str, issuer: &str) -> Result<(), GateError> {
     let mut buf = Zeroizing::new(vec![0u8; uri.encoded_len(&secret)?]);
     let text = uri.to_buf(&secret, buf.as_mut_slice())?;
     enrollment_screen(user, &grouped_key(&secret)?, text).map(|_| ())
-}
-
-pub fn qr_svg_image(uri: &str) -> Result<String, GateError> {
-    Ok(qr(uri)?
-        .render::<qrcode::render::svg::Color<'_>>()
-        .min_dimensions(256, 256)
-        .dark_color(qrcode::render::svg::Color("#000000"))
-        .light_color(qrcode::render::svg::Color("#ffffff"))
-        .build())
 }
 
 /// Modules of light margin around the code: drawn in white, so it is there on a dark

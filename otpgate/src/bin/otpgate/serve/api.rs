@@ -32,6 +32,13 @@ pub struct App {
     pub metrics: Metrics,
     pub limiter: RateLimiter,
     pub deliver: Option<DeliveryCommand>,
+    /// Served over TLS (links are `https://`, pages carry HSTS).
+    pub tls: bool,
+    /// The service's address as people reach it, for links (`--public-url`, else the
+    /// bound TCP address); `None` on a unix socket without `--public-url`.
+    pub public_url: Option<String>,
+    /// Wakes the readers waiting for an approval's decision.
+    pub decisions: super::links::Decisions,
 }
 
 pub type AppState = Arc<App>;
@@ -143,7 +150,7 @@ pub const OPENAPI: &str = include_str!("../../../../openapi.json");
 /// One request: the token checked (known, not revoked, of a scope that allows `needed`,
 /// within its rate), then `job` on a gate of the pool that writes the token's name into
 /// its audit entries. `job` answers the command's JSON object.
-async fn decide(
+pub(super) async fn decide(
     app: &AppState,
     endpoint: &'static str,
     bearer: Bearer,
@@ -480,7 +487,7 @@ mod tests {
 
     use super::*;
 
-    /// The committed OpenAPI document names exactly the router's endpoints.
+    /// The committed OpenAPI document names exactly the router's API endpoints.
     #[test]
     fn the_openapi_document_lists_every_route_and_no_other() {
         let doc: Value = serde_json::from_str(OPENAPI).unwrap();
@@ -497,8 +504,14 @@ mod tests {
                 }
             }
         }
+        // The API's routes and the link endpoints under /v1/ (the pages are HTML, not API).
         let routed: BTreeSet<(String, String)> = routes()
             .into_iter()
+            .chain(
+                super::super::links::routes()
+                    .into_iter()
+                    .filter(|(path, _, _)| path.starts_with("/v1/")),
+            )
             .map(|(path, method, _)| (path.to_owned(), method.as_str().to_owned()))
             .collect();
         assert_eq!(documented, routed);

@@ -103,31 +103,40 @@ impl Listener {
     }
 }
 
-/// Serves `router` on `address` until SIGTERM or SIGINT, then lets the requests in
-/// progress finish (at most [`REQUEST_TIMEOUT`]). The bound address is printed first, on
-/// standard output: `otpgate serve: listening on http://127.0.0.1:PORT`.
-pub async fn serve(
-    address: Address,
-    tls: Option<TlsAcceptor>,
-    router: Router,
-) -> Result<(), Error> {
-    let scheme = if tls.is_some() { "https" } else { "http" };
-    let listener = match address {
+/// A bound listener and the URL it answers on.
+pub struct Bound {
+    listener: Listener,
+    /// `http://127.0.0.1:PORT` (the port actually bound), or `http+unix://PATH`.
+    pub url: String,
+}
+
+/// Binds `address` (port 0: any free port) and prints the bound address on standard
+/// output: `otpgate serve: listening on http://127.0.0.1:PORT`.
+pub async fn bind(address: Address, tls: bool) -> Result<Bound, Error> {
+    let scheme = if tls { "https" } else { "http" };
+    let (listener, url) = match address {
         Address::Tcp(addr) => {
             let l = TcpListener::bind(addr)
                 .await
                 .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
             let bound = l.local_addr()?;
-            say_listening(&format!("{scheme}://{bound}"));
-            Listener::Tcp(l)
+            (Listener::Tcp(l), format!("{scheme}://{bound}"))
         }
         Address::Unix(path) => {
             let l = UnixListener::bind(&path)
                 .map_err(|e| format!("cannot listen on {}: {e}", path.display()))?;
-            say_listening(&format!("{scheme}+unix://{}", path.display()));
-            Listener::Unix(l, path)
+            let url = format!("{scheme}+unix://{}", path.display());
+            (Listener::Unix(l, path), url)
         }
     };
+    say_listening(&url);
+    Ok(Bound { listener, url })
+}
+
+/// Serves `router` on the bound listener until SIGTERM or SIGINT, then lets the requests
+/// in progress finish (at most [`REQUEST_TIMEOUT`]).
+pub async fn serve(bound: Bound, tls: Option<TlsAcceptor>, router: Router) -> Result<(), Error> {
+    let listener = bound.listener;
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     let graceful = GracefulShutdown::new();

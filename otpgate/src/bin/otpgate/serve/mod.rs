@@ -10,6 +10,7 @@
 mod api;
 mod error;
 mod limit;
+pub(crate) mod links;
 mod listen;
 mod metrics;
 mod pool;
@@ -59,20 +60,37 @@ pub fn run(cli: &Cli, options: &ServeOptions) -> Result<Exit, Box<dyn std::error
         .map(DeliveryCommand::parse)
         .transpose()?;
     let connections = usize::from(options.connections);
+    let public_url = options
+        .public_url
+        .as_deref()
+        .map(links::check_public_url)
+        .transpose()?;
     let pool = pool::GatePool::open(cli.db.clone(), cli.key_file.clone(), connections)?;
-    let app = Arc::new(App {
-        pool: Arc::new(pool),
-        metrics: metrics::Metrics::default(),
-        limiter: limit::RateLimiter::new(options.token_rate),
-        deliver,
-    });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .max_blocking_threads(connections.saturating_add(4))
         .build()
         .map_err(|e| GateError::Store(format!("cannot start the runtime: {e}")))?;
-    let router = router(app, usize::from(options.max_concurrent));
-    runtime.block_on(listen::serve(listen, tls, router))?;
+    let max_concurrent = usize::from(options.max_concurrent);
+    runtime.block_on(async move {
+        let bound = listen::bind(listen, tls.is_some()).await?;
+        // Links name --public-url, else the address bound over TCP; never the Host header
+        // of a request, which whoever sends the request chooses.
+        let public_url = public_url.or_else(|| {
+            (bound.url.starts_with("http://") || bound.url.starts_with("https://"))
+                .then(|| bound.url.clone())
+        });
+        let app = Arc::new(App {
+            pool: Arc::new(pool),
+            metrics: metrics::Metrics::default(),
+            limiter: limit::RateLimiter::new(options.token_rate),
+            deliver,
+            tls: tls.is_some(),
+            public_url,
+            decisions: links::Decisions::default(),
+        });
+        listen::serve(bound, tls, router(app, max_concurrent)).await
+    })?;
     // Decisions whose clients went away are still finishing on blocking threads: each ends
     // within the store's own timeouts.
     runtime.shutdown_timeout(REQUEST_TIMEOUT);
@@ -82,9 +100,10 @@ pub fn run(cli: &Cli, options: &ServeOptions) -> Result<Exit, Box<dyn std::error
 /// The routes with their limits, panic catching and the access log.
 fn router(app: AppState, max_concurrent: usize) -> Router {
     let mut router = Router::new();
-    for (path, _, handler) in api::routes() {
+    for (path, _, handler) in api::routes().into_iter().chain(links::routes()) {
         router = router.route(path, handler);
     }
+    let tls = app.tls;
     router
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
@@ -102,6 +121,9 @@ fn router(app: AppState, max_concurrent: usize) -> Router {
                 "the service failed on this request; nothing was accepted",
             ))
         }))
+        .layer(axum::middleware::from_fn(move |request, next| {
+            links::with_page_headers(tls, request, next)
+        }))
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
             access_log,
@@ -118,7 +140,7 @@ async fn access_log(
 ) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
-    let path = request.uri().path().to_owned();
+    let path = links::loggable_path(request.uri().path());
     let peer = request
         .extensions()
         .get::<listen::Peer>()

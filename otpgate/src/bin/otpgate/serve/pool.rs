@@ -10,7 +10,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use otpgate::{
-    AuditEntry, AuditRecord, Database, Gate, GateError, Store, Stored, Swap, key_path, server_key,
+    ApprovalKey, ApprovalRow, ApprovalState, AuditEntry, AuditRecord, Database, Gate, GateError,
+    InviteRow, LinkStore, Store, Stored, Swap, TokenHash, key_path, server_key,
 };
 use tokio::sync::Semaphore;
 
@@ -66,6 +67,42 @@ impl Store for ServiceStore {
 
     fn audit_chain_start(&self) -> Result<i64, GateError> {
         self.db.audit_chain_start()
+    }
+}
+
+impl LinkStore for ServiceStore {
+    fn insert_invite(&self, invite: &InviteRow) -> Result<(), GateError> {
+        let _writer = self.write_lock()?;
+        self.db.insert_invite(invite)
+    }
+
+    fn find_invite(&self, token_hash: &TokenHash) -> Result<Option<InviteRow>, GateError> {
+        self.db.find_invite(token_hash)
+    }
+
+    fn use_invite(&self, token_hash: &TokenHash, now: u64) -> Result<bool, GateError> {
+        let _writer = self.write_lock()?;
+        self.db.use_invite(token_hash, now)
+    }
+
+    fn insert_approval(&self, approval: &ApprovalRow) -> Result<(), GateError> {
+        let _writer = self.write_lock()?;
+        self.db.insert_approval(approval)
+    }
+
+    fn find_approval(&self, key: ApprovalKey<'_>) -> Result<Option<ApprovalRow>, GateError> {
+        self.db.find_approval(key)
+    }
+
+    fn decide_approval(
+        &self,
+        id: &str,
+        state: ApprovalState,
+        now: u64,
+        audit: &AuditEntry,
+    ) -> Result<Swap, GateError> {
+        let _writer = self.write_lock()?;
+        self.db.decide_approval(id, state, now, audit)
     }
 }
 

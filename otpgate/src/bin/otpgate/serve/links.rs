@@ -1,0 +1,815 @@
+//! The web pages (enrollment by link, approval of an action) and the link endpoints of the
+//! API: `POST /v1/invites` (admin), `POST /v1/approvals` and `GET /v1/approvals/{id}`
+//! (check; `?wait=SECONDS` long-polls until the approval is decided, expires or the wait
+//! ends, woken by the decision itself, not by polling).
+//!
+//! Pages: every state-changing form is a `POST` carrying the link's CSRF token
+//! ([`otpgate::Gate::csrf_token`]); a form without it (or with another link's) is a 403
+//! and changes nothing. A code that is not six digits is answered on the page without
+//! reaching the gate. Dead links get one page, 404, whatever the reason. Every page and
+//! asset carries [`otpgate::pages::page_headers`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use askama::Template;
+use axum::Json;
+use axum::extract::rejection::{FormRejection, JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{Form, Path, Query, Request, State};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{MethodRouter, get, post};
+use otpcore::unix_time;
+use otpgate::pages::{
+    ApprovePage, DecidedPage, EnrollPage, EnrolledPage, ProblemPage, error_advice, page_headers,
+    refusal_advice,
+};
+use otpgate::{
+    APPROVAL_VALIDITY_SECS, DELIVERY_TIMEOUT, GateError, INVITE_VALIDITY_SECS, LinkToken, Scope,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::watch;
+
+use super::api::{AppState, Bearer, decide};
+use super::error::ApiError;
+
+/// The longest `?wait=` of `GET /v1/approvals/{id}`, in seconds.
+/// Below the service's whole-request timeout, so a long poll is answered, not cut off;
+/// `otpgate request` asks again until its own wait ends.
+pub const MAX_WAIT_SECS: u64 = 20;
+const _: () = assert!(MAX_WAIT_SECS < super::REQUEST_TIMEOUT.as_secs());
+
+/// Tells long-polling readers that some approval was decided: they read theirs again.
+pub struct Decisions(watch::Sender<u64>);
+
+impl Default for Decisions {
+    fn default() -> Self {
+        Decisions(watch::channel(0).0)
+    }
+}
+
+impl Decisions {
+    fn decided(&self) {
+        self.0.send_modify(|n| *n = n.wrapping_add(1));
+    }
+}
+
+/// The pages, their assets and the link endpoints of the API.
+pub fn routes() -> Vec<(&'static str, Method, MethodRouter<AppState>)> {
+    vec![
+        ("/v1/invites", Method::POST, post(create_invite)),
+        ("/v1/approvals", Method::POST, post(create_approval)),
+        ("/v1/approvals/{id}", Method::GET, get(read_approval)),
+        ("/enroll/{token}", Method::GET, get(enroll_page)),
+        (
+            "/enroll/{token}/confirm",
+            Method::POST,
+            post(enroll_confirm),
+        ),
+        ("/enroll/{token}/sms", Method::POST, post(enroll_sms)),
+        ("/approve/{token}", Method::GET, get(approve_page)),
+        ("/approve/{token}/code", Method::POST, post(approve_code)),
+        ("/approve/{token}/sms", Method::POST, post(approve_sms)),
+        (
+            "/approve/{token}/decline",
+            Method::POST,
+            post(approve_decline),
+        ),
+        ("/assets/page.css", Method::GET, get(css)),
+        ("/assets/page.js", Method::GET, get(js)),
+    ]
+}
+
+/// The path as the access log may show it: a link's token replaced by `…`.
+pub fn loggable_path(path: &str) -> String {
+    for prefix in ["/enroll/", "/approve/"] {
+        if let Some(rest) = path.strip_prefix(prefix) {
+            let tail = rest.find('/').map_or("", |i| rest.get(i..).unwrap_or(""));
+            return format!("{prefix}…{tail}");
+        }
+    }
+    path.to_owned()
+}
+
+/// Adds the pages' headers to every answer of a page or asset (`tls`: with HSTS).
+pub async fn with_page_headers(tls: bool, request: Request, next: Next) -> Response {
+    let page = {
+        let path = request.uri().path();
+        path.starts_with("/enroll/")
+            || path.starts_with("/approve/")
+            || path.starts_with("/assets/")
+    };
+    let mut response = next.run(request).await;
+    if page {
+        let headers = response.headers_mut();
+        for (name, value) in page_headers(tls) {
+            headers.insert(
+                HeaderName::from_static(name),
+                HeaderValue::from_static(value),
+            );
+        }
+    }
+    response
+}
+
+async fn css() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        otpgate::pages::PAGE_CSS,
+    )
+}
+
+async fn js() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        otpgate::pages::PAGE_JS,
+    )
+}
+
+// ----- API
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InviteBody {
+    user: String,
+    issuer: Option<String>,
+    phone: Option<String>,
+    valid_secs: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalBody {
+    user: String,
+    action: String,
+    valid_secs: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaitQuery {
+    wait: Option<u64>,
+}
+
+/// A `--public-url` (or `invite --base-url`): `https://HOST[:PORT][/PREFIX]`, or
+/// `http://` (a service behind a TLS proxy, or loopback); no query, fragment, user info,
+/// blank or control character. Returned without a trailing `/`.
+pub fn check_public_url(url: &str) -> Result<String, String> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    let fine = rest.is_some_and(|rest| {
+        let host = rest.split('/').next().unwrap_or_default();
+        !host.is_empty()
+            && !host.contains('@')
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && !b"?#\\\"<>`{}|^".contains(&b))
+    });
+    if !fine {
+        return Err(format!(
+            "{url:?}: give the service's address as browsers reach it, \
+             https://HOST[:PORT][/PATH] (no query or fragment)"
+        ));
+    }
+    Ok(url.trim_end_matches('/').to_owned())
+}
+
+/// The start of every link: the service's public URL, never a request's `Host` header.
+fn base_url(app: &AppState) -> Result<String, ApiError> {
+    app.public_url.clone().ok_or_else(|| {
+        ApiError::BadRequest(
+            "no-public-url",
+            String::from(
+                "the service listens on a unix socket and has no --public-url: \
+                 it cannot make links",
+            ),
+        )
+    })
+}
+
+async fn create_invite(
+    State(app): State<AppState>,
+    bearer: Bearer,
+    body: Result<Json<InviteBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(body) = body?;
+    let base = base_url(&app)?;
+    decide(&app, "invite", bearer, Scope::Admin, move |gate, now| {
+        let issuer = body.issuer.as_deref().unwrap_or("otpgate");
+        let valid = body.valid_secs.unwrap_or(INVITE_VALIDITY_SECS);
+        let invitation = gate.invite(&body.user, issuer, body.phone.as_deref(), valid, now)?;
+        Ok(json!({
+            "result": "invited",
+            "user": invitation.user,
+            "link": format!("{base}/enroll/{}", invitation.token.as_str()),
+            "expires_at": invitation.expires_at,
+        }))
+    })
+    .await
+}
+
+async fn create_approval(
+    State(app): State<AppState>,
+    bearer: Bearer,
+    body: Result<Json<ApprovalBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(body) = body?;
+    let base = base_url(&app)?;
+    decide(&app, "approval", bearer, Scope::Check, move |gate, now| {
+        let valid = body.valid_secs.unwrap_or(APPROVAL_VALIDITY_SECS);
+        let requester = gate.actor().map(String::from);
+        let request =
+            gate.request_approval(&body.user, &body.action, requester.as_deref(), valid, now)?;
+        Ok(json!({
+            "result": "pending",
+            "id": request.id,
+            "user": body.user,
+            "action": body.action,
+            "link": format!("{base}/approve/{}", request.token.as_str()),
+            "expires_at": request.expires_at,
+        }))
+    })
+    .await
+}
+
+async fn read_approval(
+    State(app): State<AppState>,
+    bearer: Bearer,
+    id: Result<Path<String>, PathRejection>,
+    query: Result<Query<WaitQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let (Path(id), Query(query)) = (id?, query?);
+    let wait = query.wait.unwrap_or(0);
+    if wait > MAX_WAIT_SECS {
+        return Err(ApiError::BadRequest(
+            "invalid-wait",
+            format!("wait: 0 to {MAX_WAIT_SECS} seconds"),
+        ));
+    }
+    if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ApiError::Gate(GateError::UnknownApproval));
+    }
+    let started = tokio::time::Instant::now();
+    let deadline = started
+        .checked_add(Duration::from_secs(wait))
+        .unwrap_or(started);
+    // Subscribed before the first read: a decision between a read and the wait is seen.
+    let mut decided = app.decisions.0.subscribe();
+    let read_id = id.clone();
+    let first = decide(
+        &app,
+        "approval-read",
+        bearer,
+        Scope::Check,
+        move |gate, now| approval_json(gate, &read_id, now),
+    )
+    .await?;
+    let (parts, body) = first.into_parts();
+    let bytes = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .map_err(|_| ApiError::Internal("cannot read the answer"))?;
+    let mut value: Value =
+        serde_json::from_slice(&bytes).map_err(|_| ApiError::Internal("cannot read the answer"))?;
+    loop {
+        let pending = value.get("result").and_then(Value::as_str) == Some("pending");
+        let now = tokio::time::Instant::now();
+        if !pending || now >= deadline {
+            return Ok(Response::from_parts(
+                parts,
+                Json(value).into_response().into_body(),
+            ));
+        }
+        // Wake at a decision, at the approval's expiry or at the end of the wait.
+        let expires_in = value
+            .get("expires_at")
+            .and_then(Value::as_u64)
+            .zip(unix_time().ok())
+            .map_or(0, |(at, now)| at.saturating_sub(now));
+        let until = now
+            .checked_add(Duration::from_secs(expires_in).saturating_add(Duration::from_millis(20)))
+            .map_or(deadline, |expiry| deadline.min(expiry));
+        tokio::select! {
+            changed = decided.changed() => {
+                if changed.is_err() {
+                    return Err(ApiError::Internal("the service is shutting down"));
+                }
+            }
+            () = tokio::time::sleep_until(until) => {}
+        }
+        // The token was checked by the first read; the same approval is read again.
+        let read_id = id.clone();
+        value = app
+            .pool
+            .run(move |gate| {
+                let now = unix_time().map_err(GateError::from)?;
+                approval_json(gate, &read_id, now)
+            })
+            .await?;
+    }
+}
+
+fn approval_json(gate: &super::pool::ServiceGate, id: &str, now: u64) -> Result<Value, ApiError> {
+    let approval = gate.approval(id, now)?;
+    Ok(json!({
+        "result": approval.status.label(),
+        "id": approval.id,
+        "user": approval.user,
+        "action": approval.action,
+        "requester": approval.requester,
+        "expires_at": approval.expires_at,
+        "decided_at": approval.decided_at,
+    }))
+}
+
+// ----- pages
+
+#[derive(Deserialize)]
+pub struct CodeForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    code: String,
+}
+
+#[derive(Deserialize)]
+pub struct PhoneForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    phone: String,
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// A rendered page with its status.
+fn page(status: StatusCode, template: &impl Template) -> Response {
+    match template.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(_) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the page could not be drawn",
+        )
+            .into_response(),
+    }
+}
+
+fn dead() -> Response {
+    page(StatusCode::NOT_FOUND, &ProblemPage::dead_link())
+}
+
+fn bad_form() -> Response {
+    page(StatusCode::FORBIDDEN, &ProblemPage::bad_form())
+}
+
+fn unavailable() -> Response {
+    page(StatusCode::SERVICE_UNAVAILABLE, &ProblemPage::unavailable())
+}
+
+/// What a page's job answers: a page, or a fault (shown as [`ProblemPage::unavailable`]).
+type PageJob = Result<Response, GateError>;
+
+async fn run_page(
+    app: &AppState,
+    job: impl FnOnce(&mut super::pool::ServiceGate, u64) -> PageJob + Send + 'static,
+) -> Response {
+    let result = app
+        .pool
+        .run(move |gate| {
+            let now = unix_time().map_err(GateError::from)?;
+            Ok(job(gate, now))
+        })
+        .await;
+    match result {
+        Ok(Ok(response)) => response,
+        Ok(Err(e)) => {
+            eprintln!("otpgate: page: {e}");
+            unavailable()
+        }
+        Err(_) => unavailable(),
+    }
+}
+
+/// A code field's text when it can be a code (six digits, blanks around ignored), else
+/// what to tell the person.
+fn form_code(code: &str) -> Result<String, String> {
+    let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+    if code.is_empty() {
+        return Err(String::from(
+            "Type the 6-digit code your app shows, then press the button.",
+        ));
+    }
+    if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(String::from(
+            "A code is 6 digits, without letters: type the code your app shows.",
+        ));
+    }
+    Ok(code)
+}
+
+fn well_formed(token: &Result<Path<String>, PathRejection>) -> Option<String> {
+    match token {
+        Ok(Path(token)) if LinkToken::hash_of(token).is_some() => Some(token.clone()),
+        _ => None,
+    }
+}
+
+fn form_or_bad<T>(form: Result<Form<T>, FormRejection>) -> Result<T, Box<Response>> {
+    match form {
+        Ok(Form(form)) => Ok(form),
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(Box::new(page(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &ProblemPage::bad_form(),
+        ))),
+        Err(_) => Err(Box::new(bad_form())),
+    }
+}
+
+fn enroll_view(
+    gate: &super::pool::ServiceGate,
+    token: &str,
+    now: u64,
+    status: StatusCode,
+    error: Option<String>,
+    notice: Option<String>,
+) -> PageJob {
+    let Some(invite) = gate.invite_page(token, now)? else {
+        return Ok(dead());
+    };
+    let csrf = gate.csrf_token(&invite.token_hash);
+    Ok(page(
+        status,
+        &EnrollPage::new(&invite, token, &csrf, error, notice)?,
+    ))
+}
+
+async fn enroll_page(
+    State(app): State<AppState>,
+    token: Result<Path<String>, PathRejection>,
+) -> Response {
+    let Some(token) = well_formed(&token) else {
+        return dead();
+    };
+    run_page(&app, move |gate, now| {
+        enroll_view(gate, &token, now, StatusCode::OK, None, None)
+    })
+    .await
+}
+
+/// The CSRF check of a link's form: `None` when the token is right.
+fn csrf_fails(gate: &super::pool::ServiceGate, token: &str, given: &str) -> Option<Response> {
+    match LinkToken::hash_of(token) {
+        Some(hash) if gate.csrf_matches(&hash, given) => None,
+        Some(_) => Some(bad_form()),
+        None => Some(dead()),
+    }
+}
+
+async fn enroll_confirm(
+    State(app): State<AppState>,
+    token: Result<Path<String>, PathRejection>,
+    form: Result<Form<CodeForm>, FormRejection>,
+) -> Response {
+    let Some(token) = well_formed(&token) else {
+        return dead();
+    };
+    let form = match form_or_bad(form) {
+        Ok(form) => form,
+        Err(response) => return *response,
+    };
+    run_page(&app, move |gate, now| {
+        if let Some(refused) = csrf_fails(gate, &token, &form.csrf) {
+            return Ok(refused);
+        }
+        let code = match form_code(&form.code) {
+            Ok(code) => code,
+            Err(advice) => {
+                return enroll_view(
+                    gate,
+                    &token,
+                    now,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    Some(advice),
+                    None,
+                );
+            }
+        };
+        let Some(page_user) = gate.invite_page(&token, now)?.map(|p| p.user) else {
+            return Ok(dead());
+        };
+        match gate.confirm_invite(&token, &code, now)? {
+            None => Ok(dead()),
+            Some(Ok(codes)) => {
+                let codes = codes.iter().map(|c| c.as_str().to_owned()).collect();
+                Ok(page(StatusCode::OK, &EnrolledPage::new(&page_user, codes)))
+            }
+            Some(Err(refusal)) => enroll_view(
+                gate,
+                &token,
+                now,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(refusal_advice(&refusal)),
+                None,
+            ),
+        }
+    })
+    .await
+}
+
+async fn enroll_sms(
+    State(app): State<AppState>,
+    token: Result<Path<String>, PathRejection>,
+    form: Result<Form<PhoneForm>, FormRejection>,
+) -> Response {
+    let Some(token) = well_formed(&token) else {
+        return dead();
+    };
+    let form = match form_or_bad(form) {
+        Ok(form) => form,
+        Err(response) => return *response,
+    };
+    let shared = Arc::clone(&app);
+    run_page(&app, move |gate, now| {
+        if let Some(refused) = csrf_fails(gate, &token, &form.csrf) {
+            return Ok(refused);
+        }
+        let phone = form.phone.trim();
+        let phone = (!phone.is_empty()).then_some(phone);
+        let Some(command) = shared.deliver.as_ref() else {
+            let advice = error_advice(&GateError::NoDeliveryCommand);
+            return enroll_view(
+                gate,
+                &token,
+                now,
+                StatusCode::SERVICE_UNAVAILABLE,
+                advice,
+                None,
+            );
+        };
+        let sent = gate.invite_send_code(&token, phone, now, |to, text| {
+            command.deliver(to.as_str(), text, DELIVERY_TIMEOUT)
+        });
+        match sent {
+            Ok(None) => Ok(dead()),
+            Ok(Some(Ok(sent))) => {
+                let notice = format!(
+                    "We texted a code to {}. Type it in the code field and press Confirm.",
+                    sent.to.masked()
+                );
+                enroll_view(gate, &token, now, StatusCode::OK, None, Some(notice))
+            }
+            Ok(Some(Err(refusal))) => enroll_view(
+                gate,
+                &token,
+                now,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(refusal_advice(&refusal)),
+                None,
+            ),
+            Err(e) => match error_advice(&e) {
+                Some(advice) => enroll_view(
+                    gate,
+                    &token,
+                    now,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    Some(advice),
+                    None,
+                ),
+                None => Err(e),
+            },
+        }
+    })
+    .await
+}
+
+fn approve_view(
+    gate: &super::pool::ServiceGate,
+    token: &str,
+    now: u64,
+    status: StatusCode,
+    error: Option<String>,
+    notice: Option<String>,
+) -> PageJob {
+    let Some(approval) = gate.approval_page(token, now)? else {
+        return Ok(dead());
+    };
+    let csrf = gate.csrf_token(&approval.token_hash);
+    Ok(page(
+        status,
+        &ApprovePage::new(&approval, token, &csrf, error, notice),
+    ))
+}
+
+async fn approve_page(
+    State(app): State<AppState>,
+    token: Result<Path<String>, PathRejection>,
+) -> Response {
+    let Some(token) = well_formed(&token) else {
+        return dead();
+    };
+    run_page(&app, move |gate, now| {
+        approve_view(gate, &token, now, StatusCode::OK, None, None)
+    })
+    .await
+}
+
+async fn approve_code(
+    State(app): State<AppState>,
+    token: Result<Path<String>, PathRejection>,
+    form: Result<Form<CodeForm>, FormRejection>,
+) -> Response {
+    let Some(token) = well_formed(&token) else {
+        return dead();
+    };
+    let form = match form_or_bad(form) {
+        Ok(form) => form,
+        Err(response) => return *response,
+    };
+    let shared = Arc::clone(&app);
+    run_page(&app, move |gate, now| {
+        if let Some(refused) = csrf_fails(gate, &token, &form.csrf) {
+            return Ok(refused);
+        }
+        let code = match form_code(&form.code) {
+            Ok(code) => code,
+            Err(advice) => {
+                return approve_view(
+                    gate,
+                    &token,
+                    now,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    Some(advice),
+                    None,
+                );
+            }
+        };
+        let Some(action) = gate.approval_page(&token, now)?.map(|a| a.action) else {
+            return Ok(dead());
+        };
+        match gate.approve(&token, &code, now)? {
+            None => Ok(dead()),
+            Some(Ok(_)) => {
+                shared.decisions.decided();
+                Ok(page(StatusCode::OK, &DecidedPage::granted(&action)))
+            }
+            Some(Err(refusal)) => approve_view(
+                gate,
+                &token,
+                now,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(refusal_advice(&refusal)),
+                None,
+            ),
+        }
+    })
+    .await
+}
+
+async fn approve_sms(
+    State(app): State<AppState>,
+    token: Result<Path<String>, PathRejection>,
+    form: Result<Form<CsrfForm>, FormRejection>,
+) -> Response {
+    let Some(token) = well_formed(&token) else {
+        return dead();
+    };
+    let form = match form_or_bad(form) {
+        Ok(form) => form,
+        Err(response) => return *response,
+    };
+    let shared = Arc::clone(&app);
+    run_page(&app, move |gate, now| {
+        if let Some(refused) = csrf_fails(gate, &token, &form.csrf) {
+            return Ok(refused);
+        }
+        let Some(command) = shared.deliver.as_ref() else {
+            let advice = error_advice(&GateError::NoDeliveryCommand);
+            return approve_view(
+                gate,
+                &token,
+                now,
+                StatusCode::SERVICE_UNAVAILABLE,
+                advice,
+                None,
+            );
+        };
+        let sent = gate.approval_send_code(&token, "otpgate", now, |to, text| {
+            command.deliver(to.as_str(), text, DELIVERY_TIMEOUT)
+        });
+        match sent {
+            Ok(None) => Ok(dead()),
+            Ok(Some(Ok(sent))) => {
+                let notice = format!(
+                    "We texted a code to {}. Type it above and press Approve.",
+                    sent.to.masked()
+                );
+                approve_view(gate, &token, now, StatusCode::OK, None, Some(notice))
+            }
+            Ok(Some(Err(refusal))) => approve_view(
+                gate,
+                &token,
+                now,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(refusal_advice(&refusal)),
+                None,
+            ),
+            Err(e) => match error_advice(&e) {
+                Some(advice) => approve_view(
+                    gate,
+                    &token,
+                    now,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    Some(advice),
+                    None,
+                ),
+                None => Err(e),
+            },
+        }
+    })
+    .await
+}
+
+async fn approve_decline(
+    State(app): State<AppState>,
+    token: Result<Path<String>, PathRejection>,
+    form: Result<Form<CsrfForm>, FormRejection>,
+) -> Response {
+    let Some(token) = well_formed(&token) else {
+        return dead();
+    };
+    let form = match form_or_bad(form) {
+        Ok(form) => form,
+        Err(response) => return *response,
+    };
+    let shared = Arc::clone(&app);
+    run_page(&app, move |gate, now| {
+        if let Some(refused) = csrf_fails(gate, &token, &form.csrf) {
+            return Ok(refused);
+        }
+        let Some(action) = gate.approval_page(&token, now)?.map(|a| a.action) else {
+            return Ok(dead());
+        };
+        if gate.decline(&token, now)? {
+            shared.decisions.decided();
+            Ok(page(StatusCode::OK, &DecidedPage::declined(&action)))
+        } else {
+            Ok(dead())
+        }
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn link_tokens_stay_out_of_the_log() {
+        let token = "ab".repeat(32);
+        assert_eq!(loggable_path(&format!("/enroll/{token}")), "/enroll/…");
+        assert_eq!(
+            loggable_path(&format!("/approve/{token}/code")),
+            "/approve/…/code"
+        );
+        assert_eq!(loggable_path("/v1/approvals/12"), "/v1/approvals/12");
+    }
+
+    #[test]
+    fn public_urls_are_plain_addresses() {
+        assert_eq!(
+            check_public_url("https://gate.example.com/").unwrap(),
+            "https://gate.example.com"
+        );
+        assert_eq!(
+            check_public_url("http://127.0.0.1:8477/gate").unwrap(),
+            "http://127.0.0.1:8477/gate"
+        );
+        for bad in [
+            "gate.example.com",
+            "ftp://gate",
+            "https://",
+            "https://a@evil.example",
+            "https://gate/?x=1",
+            "https://gate/#x",
+            "https://ga te",
+            "https://gate/\"",
+        ] {
+            assert!(check_public_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn codes_on_forms_are_six_digits() {
+        assert_eq!(form_code(" 123 456 ").unwrap(), "123456");
+        assert!(form_code("").is_err());
+        assert!(form_code("abcdef").is_err());
+        assert!(form_code(&"1".repeat(1 << 20)).is_err());
+    }
+}

@@ -1,0 +1,472 @@
+//! The enrollment and approval pages in a real browser: the real `otpgate serve` on an
+//! ephemeral port, headless Chromium driven through chromedriver, `otpgate request` as a
+//! runner process. Screenshots of every page at 360 and 1280 pixels go to
+//! `TARGET/screenshots/`. Bad input on every form is posted by a plain HTTP client.
+#![cfg(all(feature = "serve", unix))]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::cast_possible_truncation
+)]
+
+mod gate_support;
+mod service_support;
+#[path = "../../tests/support/mod.rs"]
+mod support;
+mod web_support;
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+use fantoccini::Locator;
+use otpcore::{KeyUri, Secret};
+use serde_json::{Value, json};
+
+use gate_support::{Env, Run, code, phone, step_now};
+use service_support::{Backend, Service};
+use web_support::*;
+
+/// `otpgate --json status USER` on the service's host: the user's failures and more.
+fn user_status(backend: &Backend, user: &str) -> Value {
+    let run: Run = backend
+        .host_command()
+        .args(["--json", "status", user])
+        .output()
+        .unwrap()
+        .into();
+    run.json()
+}
+
+/// Invites `user` through the API; the link.
+fn invite(service: &Service, admin: &str, user: &str) -> String {
+    let (status, answer) = service.post(
+        "/v1/invites",
+        admin,
+        &json!({ "user": user, "issuer": "ACME Deploys" }),
+    );
+    assert_eq!(status, 200, "{answer}");
+    let link = answer["link"].as_str().unwrap().to_owned();
+    assert!(
+        link.starts_with(&format!("{}/enroll/", service.url)),
+        "{link}"
+    );
+    link
+}
+
+/// `otpgate --server URL request USER --action ACTION ARGS` in the background, and the
+/// link it printed.
+fn request(
+    service: &Service,
+    token: &str,
+    user: &str,
+    action: &str,
+    args: &[&str],
+) -> (Child, String) {
+    let mut all = vec!["request", user, "--action", action];
+    all.extend_from_slice(args);
+    let mut child = service.runner(token, &all).spawn().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut printed = String::new();
+    let mut line = String::new();
+    while out.read_line(&mut line).unwrap() > 0 {
+        printed.push_str(&line);
+        if line.starts_with("http") {
+            // The rest of its output is read when it ends.
+            let link = line.trim().to_owned();
+            child.stdout = None;
+            std::thread::spawn(move || {
+                let _ = out.read_to_string(&mut String::new());
+            });
+            return (child, link);
+        }
+        line.clear();
+    }
+    let mut err = String::new();
+    let _ = child.stderr.take().unwrap().read_to_string(&mut err);
+    let status = child.wait();
+    panic!("request printed no link ({status:?}): {printed}{err}");
+}
+
+/// Waits for `child` at most `limit`: its exit code and standard error.
+fn exit_of(mut child: Child, limit: Duration) -> (Option<i32>, String) {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            let _ = child.stderr.take().unwrap().read_to_string(&mut err);
+            return (status.code(), err);
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            panic!("request did not end within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enrollment_by_link_in_a_browser() {
+    if !browser_available() {
+        return;
+    }
+    let backend = Backend::Sqlite(Env::new("web-enroll"));
+    let admin = backend.token("portal", "admin");
+    let check = backend.token("ci", "check");
+    let service = backend.serve(&[]);
+    let link = invite(&service, &admin, "alice");
+    let mut driver = Driver::start();
+    let browser = driver.session(1280).await;
+
+    browser.goto(&link).await.unwrap();
+    assert_eq!(text_of(&browser, "user").await, "alice");
+    let key = text_of(&browser, "key").await;
+    let secret: String = key.split_whitespace().collect();
+    let alice = phone(&secret);
+    // The QR code on the page, as a phone's camera would read it from the screen.
+    let wide = screenshots(&browser, "enroll").await;
+    let expected = {
+        let secret = Secret::from_base32(&secret).unwrap();
+        let uri = KeyUri::totp("alice").with_issuer("ACME Deploys");
+        let mut buf = vec![0u8; uri.encoded_len(&secret).unwrap()];
+        uri.to_buf(&secret, &mut buf).unwrap().to_owned()
+    };
+    assert_eq!(qr_codes(&wide), vec![expected]);
+
+    // A wrong code: said so on the page, and counted like `confirm`.
+    submit_code(&browser, &wrong_code(&alice), "confirm").await;
+    assert!(
+        text_of(&browser, "error")
+            .await
+            .to_lowercase()
+            .contains("code"),
+        "{}",
+        browser.source().await.unwrap()
+    );
+    assert_eq!(user_status(&backend, "alice")["failures"], 1);
+    assert_eq!(user_status(&backend, "alice")["status"], "pending");
+    screenshots(&browser, "enroll-wrong-code").await;
+
+    // The right code, as the phone shows it now; once more with the next step if the
+    // step changed between computing and checking.
+    let step = step_now(&alice);
+    submit_code(&browser, &code(&alice, step), "confirm").await;
+    if !has(&browser, "recovery-codes").await {
+        submit_code(&browser, &code(&alice, step + 1), "confirm").await;
+    }
+    let codes: Vec<String> = text_of(&browser, "recovery-codes")
+        .await
+        .lines()
+        .map(|l| l.trim().to_owned())
+        .filter(|l| !l.is_empty())
+        .collect();
+    assert_eq!(codes.len(), 10, "{codes:?}");
+    screenshots(&browser, "enrolled").await;
+    assert_eq!(user_status(&backend, "alice")["status"], "active");
+
+    // A recovery code from the page works at the gate, once.
+    let run: Run = service
+        .runner(&check, &["recover", "alice", &codes[3]])
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(run.code, Some(0), "{run:?}");
+
+    // The link is dead now: one page for every dead link.
+    browser.goto(&link).await.unwrap();
+    assert_eq!(
+        text_of(&browser, "problem").await,
+        "This link does not work"
+    );
+    assert!(!has(&browser, "key").await);
+    screenshots(&browser, "dead-link").await;
+    browser.close().await.unwrap();
+    // No link token in the access log.
+    let token = link.rsplit('/').next().unwrap();
+    assert!(!service.log_text().contains(token));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approvals_in_a_browser() {
+    if !browser_available() {
+        return;
+    }
+    let backend = Backend::Sqlite(Env::new("web-approve"));
+    let admin = backend.token("portal", "admin");
+    let check = backend.token("pipeline", "check");
+    let service = backend.serve(&[]);
+    // Confirmed with the previous step's code: the current step's is fresh.
+    let bob = service.activate(&admin, "bob");
+    let mut last = step_now(&bob).saturating_sub(1);
+    let mut driver = Driver::start();
+    let browser = driver.session(1280).await;
+
+    // request in the background; its link opened, a wrong code, then the right one.
+    let (runner, link) = request(&service, &check, "bob", "deploy 1.4.2", &["--wait", "2m"]);
+    assert!(
+        link.starts_with(&format!("{}/approve/", service.url)),
+        "{link}"
+    );
+    browser.goto(&link).await.unwrap();
+    assert_eq!(text_of(&browser, "action").await, "deploy 1.4.2");
+    assert_eq!(text_of(&browser, "user").await, "bob");
+    assert_eq!(text_of(&browser, "requester").await, "pipeline");
+    screenshots(&browser, "approve").await;
+    submit_code(&browser, &wrong_code(&bob), "approve").await;
+    assert!(has(&browser, "error").await);
+    screenshots(&browser, "approve-wrong-code").await;
+    let step = fresh_step(&bob, last);
+    submit_code(&browser, &code(&bob, step), "approve").await;
+    last = step;
+    if !has(&browser, "outcome").await {
+        last = fresh_step(&bob, last);
+        submit_code(&browser, &code(&bob, last), "approve").await;
+    }
+    assert_eq!(text_of(&browser, "outcome").await, "Approved");
+    screenshots(&browser, "approved").await;
+    let (exit, err) = exit_of(runner, Duration::from_secs(30));
+    assert_eq!(exit, Some(0), "{err}");
+
+    // An approval left alone expires: request exits 1, and so does reading it.
+    let (runner, _) = request(&service, &check, "bob", "deploy 1.4.3", &["--valid", "2"]);
+    let (exit, err) = exit_of(runner, Duration::from_secs(30));
+    assert_eq!(exit, Some(1), "{err}");
+    assert!(err.contains("expired"), "{err}");
+
+    // Two browsers submit the right code at once: granted once.
+    let (status, created) = service.post(
+        "/v1/approvals",
+        &check,
+        &json!({ "user": "bob", "action": "deploy 1.5.0" }),
+    );
+    assert_eq!(status, 200, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let race_link = created["link"].as_str().unwrap().to_owned();
+    let other = driver.session(1280).await;
+    browser.goto(&race_link).await.unwrap();
+    other.goto(&race_link).await.unwrap();
+    let step = fresh_step(&bob, last);
+    let right = code(&bob, step);
+    for b in [&browser, &other] {
+        b.find(Locator::Id("code"))
+            .await
+            .unwrap()
+            .send_keys(&right)
+            .await
+            .unwrap();
+    }
+    let (a, b) = (
+        browser.find(Locator::Id("approve")).await.unwrap(),
+        other.find(Locator::Id("approve")).await.unwrap(),
+    );
+    let (ra, rb) = tokio::join!(a.click(), b.click());
+    ra.unwrap();
+    rb.unwrap();
+    let mut approved = 0;
+    for b in [&browser, &other] {
+        if has(b, "outcome").await {
+            assert_eq!(text_of(b, "outcome").await, "Approved");
+            approved += 1;
+        } else {
+            // The other finds it decided (the one dead-link page) or its code spent.
+            assert!(has(b, "problem").await || has(b, "error").await);
+        }
+    }
+    assert_eq!(approved, 1);
+    let run: Run = service
+        .runner(&check, &["--json", "approval", &id])
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(run.json()["result"], "granted");
+    let grants: Vec<Value> = service
+        .audit(&admin, "bob", "approval")
+        .into_iter()
+        .filter(|e| e["action"] == "deploy 1.5.0")
+        .collect();
+    assert_eq!(grants.len(), 1, "{grants:?}");
+    assert_eq!(grants[0]["outcome"], "granted");
+    browser.close().await.unwrap();
+    other.close().await.unwrap();
+}
+
+/// Bad input on every form: a clear message or a 4xx, and nothing written.
+#[test]
+fn bad_input_on_every_form_changes_nothing() {
+    let backend = Backend::Sqlite(Env::new("web-bad"));
+    let admin = backend.token("portal", "admin");
+    let check = backend.token("pipeline", "check");
+    let service = backend.serve(&[]);
+    let enroll = invite(&service, &admin, "carol");
+    let dave = service.activate(&admin, "dave");
+    let (_, approval) = service.post(
+        "/v1/approvals",
+        &check,
+        &json!({ "user": "dave", "action": "deploy 2.0" }),
+    );
+    let approve = approval["link"].as_str().unwrap().to_owned();
+    let other_csrf = csrf_of(&page("GET", &approve, None).1);
+    let csrf = csrf_of(&page("GET", &enroll, None).1);
+    let approve_csrf = other_csrf.clone();
+    let before = (
+        user_status(&backend, "carol"),
+        user_status(&backend, "dave"),
+        service.audit(&admin, "dave", "check").len(),
+    );
+    let big = format!("csrf={csrf}&code={}", "1".repeat(1 << 20));
+    for (form_url, csrf) in [
+        (format!("{enroll}/confirm"), &csrf),
+        (format!("{approve}/code"), &approve_csrf),
+    ] {
+        for (body, want, says) in [
+            (format!("csrf={csrf}&code="), 422, "Type the 6-digit code"),
+            (format!("csrf={csrf}&code=abcdef"), 422, "6 digits"),
+            (format!("csrf={csrf}&code=12345"), 422, "6 digits"),
+            (
+                String::from("code=123456"),
+                403,
+                "This form was not accepted",
+            ),
+            (
+                format!("csrf={}&code=123456", "0".repeat(64)),
+                403,
+                "This form was not accepted",
+            ),
+            (String::from("%%%"), 403, "This form was not accepted"),
+            (big.clone(), 413, "This form was not accepted"),
+        ] {
+            let (status, html) = if body.len() > 4096 {
+                let path = form_url.strip_prefix(&service.url).unwrap();
+                raw_http(
+                    &service.url,
+                    &format!(
+                        "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded"
+                    ),
+                    body.as_bytes(),
+                )
+            } else {
+                page("POST", &form_url, Some(&body))
+            };
+            assert_eq!(
+                status,
+                want,
+                "{form_url} {}: {html}",
+                &body[..body.len().min(40)]
+            );
+            assert!(html.contains(says), "{html}");
+        }
+    }
+    // Another link's CSRF token is not this link's.
+    let (status, _) = page(
+        "POST",
+        &format!("{enroll}/confirm"),
+        Some(&format!("csrf={other_csrf}&code=123456")),
+    );
+    assert_eq!(status, 403);
+    for path in ["sms", "decline"] {
+        let (status, _) = page("POST", &format!("{approve}/{path}"), Some("csrf=x"));
+        assert_eq!(status, 403, "{path}");
+    }
+    let (status, _) = page(
+        "POST",
+        &format!("{enroll}/sms"),
+        Some("phone=%2B4915112345678"),
+    );
+    assert_eq!(status, 403);
+    // A malformed or unknown link: the one dead-link page.
+    for url in [
+        format!("{}/enroll/zz", service.url),
+        format!("{}/approve/{}", service.url, "ab".repeat(32)),
+    ] {
+        let (status, html) = page("GET", &url, None);
+        assert_eq!(status, 404);
+        assert!(html.contains("This link does not work"));
+    }
+    assert_eq!(
+        (
+            user_status(&backend, "carol"),
+            user_status(&backend, "dave"),
+            service.audit(&admin, "dave", "check").len(),
+        ),
+        before,
+        "bad input wrote something"
+    );
+
+    // A replayed POST: the declining form sent twice declines once, then finds the link dead.
+    let decline = format!("csrf={approve_csrf}");
+    let (status, html) = page("POST", &format!("{approve}/decline"), Some(&decline));
+    assert_eq!(status, 200, "{html}");
+    let (status, html) = page("POST", &format!("{approve}/decline"), Some(&decline));
+    assert_eq!(status, 404, "{html}");
+    let step = step_now(&dave);
+    let (status, _) = page(
+        "POST",
+        &format!("{approve}/code"),
+        Some(&format!("csrf={approve_csrf}&code={}", code(&dave, step))),
+    );
+    assert_eq!(status, 404);
+    let declines = service.audit(&admin, "dave", "approval");
+    assert_eq!(declines.len(), 1, "{declines:?}");
+    assert_eq!(declines[0]["outcome"], "declined");
+
+    // Links name the service's own address, whatever Host a request claims.
+    let body = json!({ "user": "erin" }).to_string();
+    let (status, answer) = raw_http(
+        &service.url,
+        &format!(
+            "POST /v1/invites HTTP/1.1\r\nHost: evil.example\r\nAuthorization: Bearer {admin}\r\nContent-Type: application/json"
+        ),
+        body.as_bytes(),
+    );
+    assert_eq!(status, 200, "{answer}");
+    let answer: Value = serde_json::from_str(&answer).unwrap();
+    assert!(
+        answer["link"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{}/enroll/", service.url)),
+        "{answer}"
+    );
+    // The API's own bad input for the link endpoints: 4xx with a specific code.
+    for (body, want, code) in [
+        (
+            json!({ "user": "dave", "action": "" }),
+            400,
+            "invalid-action",
+        ),
+        (
+            json!({ "user": "dave", "action": "x", "valid_secs": 3601 }),
+            400,
+            "invalid-validity",
+        ),
+        (
+            json!({ "user": "nobody", "action": "x" }),
+            404,
+            "unknown-user",
+        ),
+        (json!({ "user": "dave" }), 422, "invalid-body"),
+    ] {
+        let (status, answer) = service.post("/v1/approvals", &check, &body);
+        assert_eq!(
+            (status, answer["error"]["code"].as_str()),
+            (want, Some(code)),
+            "{answer}"
+        );
+    }
+    let (status, answer) = service.call("GET", "/v1/approvals/00ff?wait=21", Some(&check), None);
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (400, Some("invalid-wait"))
+    );
+    let (status, answer) = service.call("GET", "/v1/approvals/00ff", Some(&check), None);
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (404, Some("unknown-approval"))
+    );
+    let (status, _) = service.post("/v1/invites", &check, &json!({ "user": "frank" }));
+    assert_eq!(status, 403);
+}
