@@ -211,6 +211,8 @@ fn links_on_postgres() {
     let env = Env::new("links-pg");
     let key = env.dir.join("gate.key");
     std::fs::write(&key, ServerKey::generate().unwrap().to_hex().as_bytes()).unwrap();
+    // A key file must be private to be read.
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     links_on(&Postgres { url, key });
     client
         .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))

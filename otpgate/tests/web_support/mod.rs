@@ -150,11 +150,19 @@ pub async fn has(browser: &Client, id: &str) -> bool {
     browser.find(Locator::Id(id)).await.is_ok()
 }
 
-/// Types `code` in the page's code field and presses the button `button`.
+/// Types `code` in the page's code field and presses the button `button`, then waits until
+/// the browser has left the page (a loaded machine may answer the click before the next
+/// page replaces this one, and a find would then look at the old page).
 pub async fn submit_code(browser: &Client, code: &str, button: &str) {
-    let field = browser.find(Locator::Id("code")).await.unwrap();
+    let field = browser
+        .wait()
+        .at_most(PAGE_WAIT)
+        .for_element(Locator::Id("code"))
+        .await
+        .unwrap_or_else(|e| panic!("no code field: {e}"));
     field.clear().await.unwrap();
     field.send_keys(code).await.unwrap();
+    let page = browser.find(Locator::Css("html")).await.unwrap();
     browser
         .find(Locator::Id(button))
         .await
@@ -162,7 +170,18 @@ pub async fn submit_code(browser: &Client, code: &str, button: &str) {
         .click()
         .await
         .unwrap();
+    let deadline = std::time::Instant::now() + PAGE_WAIT;
+    while page.tag_name().await.is_ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the page stayed after pressing #{button}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
+
+/// How long a page may take to load on a loaded machine.
+const PAGE_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Where screenshots go: `screenshots/` in the target directory (beside the binary's
 /// `debug/`, wherever CARGO_TARGET_DIR puts it).
