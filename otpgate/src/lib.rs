@@ -51,6 +51,7 @@ mod record;
 mod seal;
 mod sqlite;
 mod store;
+mod writelock;
 
 #[cfg(feature = "postgres")]
 pub use self::postgres::{CONNECT_TIMEOUT, MIGRATION_LOCK, PostgresStore, STATEMENT_TIMEOUT};

@@ -16,48 +16,44 @@
 //!   version is read, so no other writer can come between the check and the write, and a
 //!   transaction never has to upgrade from reading to writing (which SQLite refuses with
 //!   `SQLITE_BUSY` and no wait).
-//! - **A busy timeout of [`BUSY_TIMEOUT`].** Concurrent checks queue for the write lock
-//!   (polling every 200 µs) instead of failing; only a lock held longer than that is
-//!   [`GateError::StoreBusy`].
+//! - **Writers queue for a lock of their own** ([`writelock`](super::writelock)): a fair
+//!   mutex per database within a process, a blocking `flock` on `DB-lock` beside the
+//!   database across processes, both held around the write transaction, so concurrent
+//!   checks wait their turn instead of polling SQLite's lock. A write waits
+//!   [`BUSY_TIMEOUT`] in all (the lock, then SQLite's busy timeout for writers that do not
+//!   take the lock); past it, [`GateError::StoreBusy`].
+//! - **The WAL stays between processes** (`SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE`): the last
+//!   connection to close neither checkpoints nor deletes `-wal` and `-shm`, so a process
+//!   per check does not pay for a checkpoint (two syncs) and a new WAL (its header and
+//!   directory synced) every time. SQLite's automatic checkpoint (at 1000 pages of log)
+//!   copies the log into the database, inside a commit, after that commit is synced.
+//!   Without the checkpoint on close, SQLite keeps the files as `SQLITE_FCNTL_PERSIST_WAL`
+//!   would (`sqlite3WalClose` deletes them only after a checkpoint), so that setting, out
+//!   of reach without `unsafe`, is not needed. The `-wal` file holds committed decisions:
+//!   a restore must remove it (README, backup section).
 //! - **A versioned schema.** `schema_version` holds the version; [`SqliteStore::open`]
 //!   applies the missing migrations in one `BEGIN IMMEDIATE` transaction (two processes
 //!   opening a new database at once: the second waits, then finds nothing to do) and
-//!   refuses a database newer than it knows ([`GateError::SchemaTooNew`]).
+//!   refuses a database newer than it knows ([`GateError::SchemaTooNew`]). Opening an
+//!   up-to-date database costs one query for it.
 //! - A path starting with `file:` is an SQLite URI, so `file:otpgate.db?mode=ro` opens a
 //!   database read-only (every decision then fails with [`GateError::StoreReadOnly`]).
 
+use std::cell::Cell;
 use std::format;
 use std::path::Path;
 use std::string::String;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use std::vec::Vec;
 
-use rusqlite::{
-    Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
-};
+use rusqlite::config::DbConfig;
+use rusqlite::{Connection, ErrorCode, MAIN_DB, OpenFlags, OptionalExtension, params};
 
+use super::writelock::{Held, WriteLock};
 use super::{AuditEntry, AuditRecord, GateError, Store, Stored, Swap, next_version};
 
-/// How long a process waits for another one's write lock.
+/// How long a write waits for other writers, in all.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// The wait between two tries of a locked database. A decision holds the lock for one
-/// commit (about a millisecond), so a short poll serves queued writers in turn; SQLite's
-/// own busy timeout sleeps up to 100 ms per try and made 16 concurrent writers some 40
-/// times slower per check than one.
-const BUSY_POLL: Duration = Duration::from_micros(200);
-
-/// The busy handler: waits [`BUSY_POLL`] and tries again, for [`BUSY_TIMEOUT`] in all.
-fn wait_for_lock(tries: i32) -> bool {
-    let waited = u32::try_from(tries)
-        .ok()
-        .and_then(|tries| BUSY_POLL.checked_mul(tries));
-    if waited.is_none_or(|waited| waited >= BUSY_TIMEOUT) {
-        return false;
-    }
-    std::thread::sleep(BUSY_POLL);
-    true
-}
 
 /// The schema's migrations, in order; the schema version is how many are applied.
 const MIGRATIONS: &[&str] = &[
@@ -88,6 +84,12 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// any number of processes and threads can open the same file.
 pub struct SqliteStore {
     conn: Connection,
+    /// `None` for a database nothing else can write: in memory, or opened read-only.
+    lock: Option<WriteLock>,
+    /// How long a write waits for other writers, in all.
+    timeout: Duration,
+    /// Inside [`batch`](Self::batch): writes join its transaction.
+    in_batch: Cell<bool>,
 }
 
 impl SqliteStore {
@@ -119,7 +121,8 @@ impl SqliteStore {
                 store_error(e)
             }
         })?;
-        conn.busy_handler(Some(wait_for_lock))
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(store_error)?;
+        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
             .map_err(store_error)?;
         // The journal mode is a property of the file (set once, kept); synchronous is per
         // connection.
@@ -132,9 +135,83 @@ impl SqliteStore {
         }
         conn.execute_batch("PRAGMA synchronous=FULL")
             .map_err(store_error)?;
-        let store = SqliteStore { conn };
+        let lock = match conn.path() {
+            Some(file)
+                if !file.is_empty() && !conn.is_readonly(MAIN_DB).map_err(store_error)? =>
+            {
+                Some(WriteLock::new(Path::new(file)))
+            }
+            _ => None,
+        };
+        let store = SqliteStore {
+            conn,
+            lock,
+            timeout: BUSY_TIMEOUT,
+            in_batch: Cell::new(false),
+        };
         store.migrate()?;
         Ok(store)
+    }
+
+    /// The same store with another bound on how long a write waits for other writers
+    /// ([`BUSY_TIMEOUT`] by default).
+    pub fn with_lock_timeout(mut self, timeout: Duration) -> Result<Self, GateError> {
+        deadline_after(timeout)?;
+        self.conn.busy_timeout(timeout).map_err(store_error)?;
+        self.timeout = timeout;
+        Ok(self)
+    }
+
+    /// Runs `writes` in one transaction, committed (one sync) when it returns `Ok`, rolled
+    /// back as a whole otherwise: for bulk imports (enrolling a whole directory of users),
+    /// where a synced commit per user would take hours. Each write in it stays atomic on
+    /// its own (a failed one leaves nothing behind), but none is durable, nor visible to
+    /// other connections, before `batch` returned `Ok`: never decide codes in a batch.
+    pub fn batch<T>(&self, writes: impl FnOnce() -> Result<T, GateError>) -> Result<T, GateError> {
+        if self.in_batch.get() {
+            return Err(GateError::Store(String::from(
+                "a batch cannot hold another batch",
+            )));
+        }
+        let tx = self.begin_write()?;
+        let value = {
+            let _batch = BatchFlag::set(&self.in_batch);
+            writes()?
+        };
+        tx.commit()?;
+        Ok(value)
+    }
+
+    /// Starts a write transaction: waits (for [`Self::timeout`] in all) for the write lock,
+    /// then for SQLite's with what is left; inside a [`batch`](Self::batch), a savepoint.
+    fn begin_write(&self) -> Result<WriteTx<'_>, GateError> {
+        if self.in_batch.get() {
+            self.conn
+                .execute_batch("SAVEPOINT otpgate_write")
+                .map_err(store_error)?;
+            return Ok(WriteTx {
+                conn: &self.conn,
+                nested: true,
+                done: false,
+                _held: None,
+            });
+        }
+        let deadline = deadline_after(self.timeout)?;
+        let held = match &self.lock {
+            Some(lock) => Some(lock.acquire(deadline)?),
+            None => None,
+        };
+        let left = deadline.saturating_duration_since(Instant::now());
+        self.conn.busy_timeout(left).map_err(store_error)?;
+        let begun = self.conn.execute_batch("BEGIN IMMEDIATE");
+        self.conn.busy_timeout(self.timeout).map_err(store_error)?;
+        begun.map_err(store_error)?;
+        Ok(WriteTx {
+            conn: &self.conn,
+            nested: false,
+            done: false,
+            _held: held,
+        })
     }
 
     /// Writes a consistent copy of the database to `path` with `VACUUM INTO`, safe while
@@ -157,26 +234,33 @@ impl SqliteStore {
             .map_err(store_error)
     }
 
+    /// The schema version: one query on an up-to-date database, a second one only when
+    /// that fails (a new database has no `schema_version` table).
     fn schema_version(&self) -> Result<i64, GateError> {
-        let has_table: bool = self
-            .conn
-            .query_row(
-                "SELECT EXISTS (SELECT 1 FROM sqlite_master
-                                WHERE type = 'table' AND name = 'schema_version')",
-                [],
-                |row| row.get(0),
-            )
-            .map_err(store_error)?;
-        if !has_table {
-            return Ok(0);
+        let version = self.conn.query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_version",
+            [],
+            |row| row.get(0),
+        );
+        match version {
+            Ok(version) => Ok(version),
+            Err(e) => {
+                let has_table: bool = self
+                    .conn
+                    .query_row(
+                        "SELECT EXISTS (SELECT 1 FROM sqlite_master
+                                        WHERE type = 'table' AND name = 'schema_version')",
+                        [],
+                        |row| row.get(0),
+                    )
+                    .map_err(store_error)?;
+                if has_table {
+                    Err(store_error(e))
+                } else {
+                    Ok(0)
+                }
+            }
         }
-        self.conn
-            .query_row(
-                "SELECT COALESCE(MAX(version), 0) FROM schema_version",
-                [],
-                |row| row.get(0),
-            )
-            .map_err(store_error)
     }
 
     /// Applies the missing migrations; a read only when there are none, so a read-only or
@@ -189,8 +273,7 @@ impl SqliteStore {
         if found == SCHEMA_VERSION {
             return Ok(());
         }
-        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
-            .map_err(store_error)?;
+        let tx = self.begin_write()?;
         tx.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
             .map_err(store_error)?;
         // Read again under the write lock: another process may have migrated meanwhile.
@@ -208,7 +291,7 @@ impl SqliteStore {
                 .map_err(store_error)?;
             }
         }
-        tx.commit().map_err(store_error)
+        tx.commit()
     }
 }
 
@@ -229,6 +312,75 @@ fn create_private(path: &Path) -> Result<(), GateError> {
             "cannot create {}: {e}",
             path.display()
         ))),
+    }
+}
+
+/// The moment `timeout` from now; a timeout too long to have one is an error.
+fn deadline_after(timeout: Duration) -> Result<Instant, GateError> {
+    Instant::now()
+        .checked_add(timeout)
+        .ok_or_else(|| GateError::Store(format!("a lock timeout of {timeout:?} is too long")))
+}
+
+/// A write transaction (or, inside a batch, a savepoint) with the write lock: rolled back
+/// unless committed, then the lock released.
+struct WriteTx<'a> {
+    conn: &'a Connection,
+    nested: bool,
+    done: bool,
+    _held: Option<Held<'a>>,
+}
+
+impl WriteTx<'_> {
+    fn commit(mut self) -> Result<(), GateError> {
+        self.done = true;
+        let end = if self.nested {
+            "RELEASE otpgate_write"
+        } else {
+            "COMMIT"
+        };
+        let committed = self.conn.execute_batch(end);
+        if committed.is_err() {
+            self.done = false;
+        }
+        committed.map_err(store_error)
+    }
+}
+
+impl std::ops::Deref for WriteTx<'_> {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        self.conn
+    }
+}
+
+impl Drop for WriteTx<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            let end = if self.nested {
+                "ROLLBACK TO otpgate_write; RELEASE otpgate_write"
+            } else {
+                "ROLLBACK"
+            };
+            let _ = self.conn.execute_batch(end);
+        }
+    }
+}
+
+/// Marks a store as inside a batch until dropped.
+struct BatchFlag<'a>(&'a Cell<bool>);
+
+impl<'a> BatchFlag<'a> {
+    fn set(flag: &'a Cell<bool>) -> Self {
+        flag.set(true);
+        BatchFlag(flag)
+    }
+}
+
+impl Drop for BatchFlag<'_> {
+    fn drop(&mut self) {
+        self.0.set(false);
     }
 }
 
@@ -279,8 +431,7 @@ impl Store for SqliteStore {
         sealed: &[u8],
         audit: &AuditEntry,
     ) -> Result<Swap, GateError> {
-        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
-            .map_err(store_error)?;
+        let tx = self.begin_write()?;
         let current: Option<i64> = tx
             .query_row("SELECT version FROM users WHERE user = ?1", [user], |row| {
                 row.get(0)
@@ -313,7 +464,7 @@ impl Store for SqliteStore {
             ],
         )
         .map_err(store_error)?;
-        tx.commit().map_err(store_error)?;
+        tx.commit()?;
         Ok(Swap::Written)
     }
 
@@ -329,8 +480,7 @@ impl Store for SqliteStore {
     }
 
     fn init_key_check(&self, check: &[u8]) -> Result<Vec<u8>, GateError> {
-        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
-            .map_err(store_error)?;
+        let tx = self.begin_write()?;
         tx.execute(
             "INSERT OR IGNORE INTO meta (name, value) VALUES ('key_check', ?1)",
             [check],
@@ -343,7 +493,7 @@ impl Store for SqliteStore {
                 |row| row.get(0),
             )
             .map_err(store_error)?;
-        tx.commit().map_err(store_error)?;
+        tx.commit()?;
         Ok(stored)
     }
 
