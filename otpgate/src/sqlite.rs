@@ -202,9 +202,7 @@ impl SqliteStore {
     /// then for SQLite's with what is left; inside a [`batch`](Self::batch), a savepoint.
     fn begin_write(&self) -> Result<WriteTx<'_>, GateError> {
         if self.in_batch.get() {
-            self.conn
-                .execute_batch("SAVEPOINT otpgate_write")
-                .map_err(store_error)?;
+            run_cached(&self.conn, "SAVEPOINT otpgate_write").map_err(store_error)?;
             return Ok(WriteTx {
                 conn: &self.conn,
                 nested: true,
@@ -219,7 +217,7 @@ impl SqliteStore {
         };
         let left = deadline.saturating_duration_since(Instant::now());
         self.conn.busy_timeout(left).map_err(store_error)?;
-        let begun = self.conn.execute_batch("BEGIN IMMEDIATE");
+        let begun = run_cached(&self.conn, "BEGIN IMMEDIATE");
         self.conn.busy_timeout(self.timeout).map_err(store_error)?;
         begun.map_err(store_error)?;
         Ok(WriteTx {
@@ -331,6 +329,12 @@ fn create_private(path: &Path) -> Result<(), GateError> {
     }
 }
 
+/// Runs one statement without parameters, parsed once per connection (a write begins and
+/// ends with one: a bulk import runs millions).
+fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
+}
+
 /// The moment `timeout` from now; a timeout too long to have one is an error.
 fn deadline_after(timeout: Duration) -> Result<Instant, GateError> {
     Instant::now()
@@ -355,7 +359,7 @@ impl WriteTx<'_> {
         } else {
             "COMMIT"
         };
-        let committed = self.conn.execute_batch(end);
+        let committed = run_cached(self.conn, end);
         if committed.is_err() {
             self.done = false;
         }
