@@ -50,6 +50,7 @@ mod postgres;
 mod record;
 mod seal;
 mod sqlite;
+mod sqlitetx;
 mod store;
 mod writelock;
 

@@ -39,7 +39,6 @@
 //! - A path starting with `file:` is an SQLite URI, so `file:otpgate.db?mode=ro` opens a
 //!   database read-only (every decision then fails with [`GateError::StoreReadOnly`]).
 
-use std::cell::Cell;
 use std::format;
 use std::path::Path;
 use std::string::String;
@@ -49,7 +48,8 @@ use std::vec::Vec;
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, ErrorCode, MAIN_DB, OpenFlags, OptionalExtension, params};
 
-use super::writelock::{Held, WriteLock};
+use super::sqlitetx::{BatchFlag, Cached, WriteTx, run_cached};
+use super::writelock::WriteLock;
 use super::{AuditEntry, AuditRecord, GateError, Store, Stored, Swap, next_version};
 
 /// How long a write waits for other writers, in all.
@@ -91,13 +91,13 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// A [`Store`] in an SQLite database file. One per thread (a connection is not shared);
 /// any number of processes and threads can open the same file.
 pub struct SqliteStore {
-    conn: Connection,
+    conn: Cached,
     /// `None` for a database nothing else can write: in memory, or opened read-only.
     lock: Option<WriteLock>,
     /// How long a write waits for other writers, in all.
     timeout: Duration,
     /// Inside [`batch`](Self::batch): writes join its transaction.
-    in_batch: Cell<bool>,
+    in_batch: std::cell::Cell<bool>,
 }
 
 impl SqliteStore {
@@ -153,11 +153,12 @@ impl SqliteStore {
             }
             _ => None,
         };
+        conn.set_prepared_statement_cache_capacity(Cached::CAPACITY);
         let store = SqliteStore {
-            conn,
+            conn: Cached(conn),
             lock,
             timeout: BUSY_TIMEOUT,
-            in_batch: Cell::new(false),
+            in_batch: std::cell::Cell::new(false),
         };
         store.migrate()?;
         Ok(store)
@@ -329,12 +330,6 @@ fn create_private(path: &Path) -> Result<(), GateError> {
     }
 }
 
-/// Runs one statement without parameters, parsed once per connection (a write begins and
-/// ends with one: a bulk import runs millions).
-fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
-    conn.prepare_cached(sql)?.execute([]).map(|_| ())
-}
-
 /// The moment `timeout` from now; a timeout too long to have one is an error.
 fn deadline_after(timeout: Duration) -> Result<Instant, GateError> {
     Instant::now()
@@ -342,69 +337,7 @@ fn deadline_after(timeout: Duration) -> Result<Instant, GateError> {
         .ok_or_else(|| GateError::Store(format!("a lock timeout of {timeout:?} is too long")))
 }
 
-/// A write transaction (or, inside a batch, a savepoint) with the write lock: rolled back
-/// unless committed, then the lock released.
-struct WriteTx<'a> {
-    conn: &'a Connection,
-    nested: bool,
-    done: bool,
-    _held: Option<Held<'a>>,
-}
-
-impl WriteTx<'_> {
-    fn commit(mut self) -> Result<(), GateError> {
-        self.done = true;
-        let end = if self.nested {
-            "RELEASE otpgate_write"
-        } else {
-            "COMMIT"
-        };
-        let committed = run_cached(self.conn, end);
-        if committed.is_err() {
-            self.done = false;
-        }
-        committed.map_err(store_error)
-    }
-}
-
-impl std::ops::Deref for WriteTx<'_> {
-    type Target = Connection;
-
-    fn deref(&self) -> &Connection {
-        self.conn
-    }
-}
-
-impl Drop for WriteTx<'_> {
-    fn drop(&mut self) {
-        if !self.done {
-            let end = if self.nested {
-                "ROLLBACK TO otpgate_write; RELEASE otpgate_write"
-            } else {
-                "ROLLBACK"
-            };
-            let _ = self.conn.execute_batch(end);
-        }
-    }
-}
-
-/// Marks a store as inside a batch until dropped.
-struct BatchFlag<'a>(&'a Cell<bool>);
-
-impl<'a> BatchFlag<'a> {
-    fn set(flag: &'a Cell<bool>) -> Self {
-        flag.set(true);
-        BatchFlag(flag)
-    }
-}
-
-impl Drop for BatchFlag<'_> {
-    fn drop(&mut self) {
-        self.0.set(false);
-    }
-}
-
-fn store_error(e: rusqlite::Error) -> GateError {
+pub(crate) fn store_error(e: rusqlite::Error) -> GateError {
     match e.sqlite_error_code() {
         Some(ErrorCode::ReadOnly) => GateError::StoreReadOnly,
         Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => GateError::StoreBusy,
