@@ -11,7 +11,7 @@
 //! path, one synced commit each), in interleaved rounds, 1,000 users then 1,000,000.
 //!
 //! `cargo bench -p otpgate --bench users` (about 2 minutes; `-- ROUNDS CHECKS` to change
-//! the 3 rounds of 2,000 checks); the figures are in BENCHMARKS.md.
+//! the 7 rounds of 1,000 checks); the figures are in BENCHMARKS.md.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -97,8 +97,8 @@ fn main() {
         .skip(1)
         .filter_map(|a| a.parse().ok())
         .collect();
-    let rounds = args.first().copied().unwrap_or(3);
-    let checks = args.get(1).copied().unwrap_or(2_000);
+    let rounds = args.first().copied().unwrap_or(7);
+    let checks = args.get(1).copied().unwrap_or(1_000);
     let dir = std::env::temp_dir().join(format!("otpgate-bench-users-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
