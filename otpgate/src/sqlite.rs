@@ -9,9 +9,9 @@
 //!   power loss, which would let an accepted code pass again). WAL rather than a rollback
 //!   journal because readers (`status`, `log`) then never block the writers, and a commit
 //!   is one sync of the log instead of several. The cost: the database is three files
-//!   (`.db`, `-wal`, `-shm`) on a local file system (WAL needs shared memory, so no NFS),
-//!   and a backup must go through SQLite (the README's backup section), not `cp` of the
-//!   `.db` alone.
+//!   (`.db`, `-wal`, `-shm`, and the writers' `-lock` beside them) on a local file system
+//!   (WAL needs shared memory, so no NFS), and a backup must go through SQLite (the
+//!   README's backup section), not `cp` of the `.db` alone.
 //! - **`BEGIN IMMEDIATE` for the compare-and-swap.** The write lock is taken before the
 //!   version is read, so no other writer can come between the check and the write, and a
 //!   transaction never has to upgrade from reading to writing (which SQLite refuses with
