@@ -58,8 +58,10 @@ mod record;
 mod rotate;
 mod seal;
 mod sqlite;
+mod sqlitetx;
 mod store;
 pub mod token;
+mod writelock;
 
 #[cfg(feature = "postgres")]
 pub use self::postgres::{

@@ -9,34 +9,48 @@
 //!   power loss, which would let an accepted code pass again). WAL rather than a rollback
 //!   journal because readers (`status`, `log`) then never block the writers, and a commit
 //!   is one sync of the log instead of several. The cost: the database is three files
-//!   (`.db`, `-wal`, `-shm`) on a local file system (WAL needs shared memory, so no NFS),
-//!   and a backup must go through SQLite (the README's backup section), not `cp` of the
-//!   `.db` alone.
+//!   (`.db`, `-wal`, `-shm`, and the writers' `-lock` beside them) on a local file system
+//!   (WAL needs shared memory, so no NFS), and a backup must go through SQLite (the
+//!   README's backup section), not `cp` of the `.db` alone.
 //! - **`BEGIN IMMEDIATE` for the compare-and-swap.** The write lock is taken before the
 //!   version is read, so no other writer can come between the check and the write, and a
 //!   transaction never has to upgrade from reading to writing (which SQLite refuses with
 //!   `SQLITE_BUSY` and no wait).
-//! - **A busy timeout of [`BUSY_TIMEOUT`].** Concurrent checks queue for the write lock
-//!   (polling every 200 µs) instead of failing; only a lock held longer than that is
-//!   [`GateError::StoreBusy`].
+//! - **Writers queue for a lock of their own** ([`writelock`](super::writelock)): a fair
+//!   mutex per database within a process, a blocking `flock` on `DB-lock` beside the
+//!   database across processes, both held around the write transaction, so concurrent
+//!   checks wait their turn instead of polling SQLite's lock. A write waits
+//!   [`BUSY_TIMEOUT`] in all (the lock, then SQLite's busy timeout for writers that do not
+//!   take the lock); past it, [`GateError::StoreBusy`].
+//! - **The WAL stays between processes** (`SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE`): the last
+//!   connection to close neither checkpoints nor deletes `-wal` and `-shm`, so a process
+//!   per check does not pay for a checkpoint (two syncs) and a new WAL (its header and
+//!   directory synced) every time. SQLite's automatic checkpoint (at 1000 pages of log)
+//!   copies the log into the database, inside a commit, after that commit is synced.
+//!   Without the checkpoint on close, SQLite keeps the files as `SQLITE_FCNTL_PERSIST_WAL`
+//!   would (`sqlite3WalClose` deletes them only after a checkpoint), so that setting, out
+//!   of reach without `unsafe`, is not needed. The `-wal` file holds committed decisions:
+//!   a restore must remove it (README, backup section).
 //! - **A versioned schema.** `schema_version` holds the version; [`SqliteStore::open`]
 //!   applies the missing migrations in one `BEGIN IMMEDIATE` transaction (two processes
 //!   opening a new database at once: the second waits, then finds nothing to do) and
-//!   refuses a database newer than it knows ([`GateError::SchemaTooNew`]).
+//!   refuses a database newer than it knows ([`GateError::SchemaTooNew`]). Opening an
+//!   up-to-date database costs one query for it.
 //! - A path starting with `file:` is an SQLite URI, so `file:otpgate.db?mode=ro` opens a
 //!   database read-only (every decision then fails with [`GateError::StoreReadOnly`]).
 
 use std::format;
 use std::path::Path;
 use std::string::String;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use std::vec::Vec;
 
-use rusqlite::{
-    Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
-};
+use rusqlite::config::DbConfig;
+use rusqlite::{Connection, ErrorCode, MAIN_DB, OpenFlags, OptionalExtension, params};
 
+use super::sqlitetx::{BatchFlag, Cached, WriteTx, run_cached};
 use super::token::stored_scope;
+use super::writelock::WriteLock;
 use super::{
     AuditEntry, AuditRecord, GateError, Scope, ServerKey, Store, Stored, Swap, TokenInfo,
     TokenStore, next_version,
@@ -44,26 +58,16 @@ use super::{
 
 mod links;
 
-/// How long a process waits for another one's write lock.
+/// How long a write waits for other writers, in all.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The wait between two tries of a locked database. A decision holds the lock for one
-/// commit (about a millisecond), so a short poll serves queued writers in turn; SQLite's
-/// own busy timeout sleeps up to 100 ms per try and made 16 concurrent writers some 40
-/// times slower per check than one.
-const BUSY_POLL: Duration = Duration::from_micros(200);
+/// Each connection's page cache, in KiB (SQLite's default is 2,000): enough for the
+/// interior pages of the tables and indexes of a million users, so that a check reads
+/// only the leaf pages of its user from the file.
+const CACHE_KIB: u32 = 8 * 1024;
 
-/// The busy handler: waits [`BUSY_POLL`] and tries again, for [`BUSY_TIMEOUT`] in all.
-fn wait_for_lock(tries: i32) -> bool {
-    let waited = u32::try_from(tries)
-        .ok()
-        .and_then(|tries| BUSY_POLL.checked_mul(tries));
-    if waited.is_none_or(|waited| waited >= BUSY_TIMEOUT) {
-        return false;
-    }
-    std::thread::sleep(BUSY_POLL);
-    true
-}
+/// The page cache inside a [`SqliteStore::batch`].
+const BATCH_CACHE_KIB: u32 = 64 * 1024;
 
 /// The schema's migrations, in order; the schema version is how many are applied.
 const MIGRATIONS: &[&str] = &[
@@ -128,7 +132,13 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// A [`Store`] in an SQLite database file. One per thread (a connection is not shared);
 /// any number of processes and threads can open the same file.
 pub struct SqliteStore {
-    conn: Connection,
+    conn: Cached,
+    /// `None` for a database nothing else can write: in memory, or opened read-only.
+    lock: Option<WriteLock>,
+    /// How long a write waits for other writers, in all.
+    timeout: Duration,
+    /// Inside [`batch`](Self::batch): writes join its transaction.
+    in_batch: std::cell::Cell<bool>,
 }
 
 impl SqliteStore {
@@ -160,7 +170,8 @@ impl SqliteStore {
                 store_error(e)
             }
         })?;
-        conn.busy_handler(Some(wait_for_lock))
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(store_error)?;
+        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
             .map_err(store_error)?;
         // The journal mode is a property of the file (set once, kept); synchronous is per
         // connection.
@@ -171,12 +182,93 @@ impl SqliteStore {
             conn.query_row("PRAGMA journal_mode=WAL", [], |row| row.get::<_, String>(0))
                 .map_err(store_error)?;
         }
-        conn.execute_batch("PRAGMA synchronous=FULL")
-            .map_err(store_error)?;
-        let store = SqliteStore { conn };
+        conn.execute_batch(&format!(
+            "PRAGMA synchronous=FULL; PRAGMA cache_size=-{CACHE_KIB}"
+        ))
+        .map_err(store_error)?;
+        let lock = match conn.path() {
+            Some(file)
+                if !file.is_empty() && !conn.is_readonly(MAIN_DB).map_err(store_error)? =>
+            {
+                Some(WriteLock::new(Path::new(file)))
+            }
+            _ => None,
+        };
+        conn.set_prepared_statement_cache_capacity(Cached::CAPACITY);
+        let store = SqliteStore {
+            conn: Cached(conn),
+            lock,
+            timeout: BUSY_TIMEOUT,
+            in_batch: std::cell::Cell::new(false),
+        };
         store.migrate()?;
         store.refuse_foreign_objects()?;
         Ok(store)
+    }
+
+    /// The same store with another bound on how long a write waits for other writers
+    /// ([`BUSY_TIMEOUT`] by default).
+    pub fn with_lock_timeout(mut self, timeout: Duration) -> Result<Self, GateError> {
+        deadline_after(timeout)?;
+        self.conn.busy_timeout(timeout).map_err(store_error)?;
+        self.timeout = timeout;
+        Ok(self)
+    }
+
+    /// Runs `writes` in one transaction, committed (one sync) when it returns `Ok`, rolled
+    /// back as a whole otherwise: for bulk imports (enrolling a whole directory of users),
+    /// where a synced commit per user would take hours. Each write in it stays atomic on
+    /// its own (a failed one leaves nothing behind), but none is durable, nor visible to
+    /// other connections, before `batch` returned `Ok`: never decide codes in a batch.
+    pub fn batch<T>(&self, writes: impl FnOnce() -> Result<T, GateError>) -> Result<T, GateError> {
+        if self.in_batch.get() {
+            return Err(GateError::Store(String::from(
+                "a batch cannot hold another batch",
+            )));
+        }
+        let tx = self.begin_write()?;
+        // A batch's pages stay in memory until its commit rather than spill into the log.
+        tx.execute_batch(&format!("PRAGMA cache_size=-{BATCH_CACHE_KIB}"))
+            .map_err(store_error)?;
+        let value = {
+            let _batch = BatchFlag::set(&self.in_batch);
+            writes()
+        };
+        let committed = value.and_then(|value| tx.commit().map(|()| value));
+        self.conn
+            .execute_batch(&format!("PRAGMA cache_size=-{CACHE_KIB}"))
+            .map_err(store_error)?;
+        committed
+    }
+
+    /// Starts a write transaction: waits (for [`Self::timeout`] in all) for the write lock,
+    /// then for SQLite's with what is left; inside a [`batch`](Self::batch), a savepoint.
+    fn begin_write(&self) -> Result<WriteTx<'_>, GateError> {
+        if self.in_batch.get() {
+            run_cached(&self.conn, "SAVEPOINT otpgate_write").map_err(store_error)?;
+            return Ok(WriteTx {
+                conn: &self.conn,
+                nested: true,
+                done: false,
+                _held: None,
+            });
+        }
+        let deadline = deadline_after(self.timeout)?;
+        let held = match &self.lock {
+            Some(lock) => Some(lock.acquire(deadline)?),
+            None => None,
+        };
+        let left = deadline.saturating_duration_since(Instant::now());
+        self.conn.busy_timeout(left).map_err(store_error)?;
+        let begun = run_cached(&self.conn, "BEGIN IMMEDIATE");
+        self.conn.busy_timeout(self.timeout).map_err(store_error)?;
+        begun.map_err(store_error)?;
+        Ok(WriteTx {
+            conn: &self.conn,
+            nested: false,
+            done: false,
+            _held: held,
+        })
     }
 
     /// Writes a consistent copy of the database to `path` with `VACUUM INTO`, safe while
@@ -215,8 +307,7 @@ impl SqliteStore {
         &self,
         choose: impl FnOnce(bool) -> Result<ServerKey, GateError>,
     ) -> Result<ServerKey, GateError> {
-        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
-            .map_err(store_error)?;
+        let tx = self.begin_write()?;
         let stored = self.key_check()?;
         let key = choose(stored.is_some())?;
         if stored.is_none() {
@@ -226,7 +317,7 @@ impl SqliteStore {
             )
             .map_err(store_error)?;
         }
-        tx.commit().map_err(store_error)?;
+        tx.commit()?;
         Ok(key)
     }
 
@@ -254,26 +345,36 @@ impl SqliteStore {
         }
     }
 
+    /// The schema version: one query on an up-to-date database, more only when that fails
+    /// (a new database has no `schema_version` table).
     fn schema_version(&self) -> Result<i64, GateError> {
-        let has_table: bool = self
-            .conn
-            .query_row(
-                "SELECT EXISTS (SELECT 1 FROM sqlite_master
-                                WHERE type = 'table' AND name = 'schema_version')",
-                [],
-                |row| row.get(0),
-            )
-            .map_err(store_error)?;
-        if !has_table {
-            return Ok(0);
-        }
-        self.conn
-            .query_row(
+        let read = || {
+            self.conn.query_row(
                 "SELECT COALESCE(MAX(version), 0) FROM schema_version",
                 [],
                 |row| row.get(0),
             )
-            .map_err(store_error)
+        };
+        match read() {
+            Ok(version) => Ok(version),
+            Err(_) => {
+                let has_table: bool = self
+                    .conn
+                    .query_row(
+                        "SELECT EXISTS (SELECT 1 FROM sqlite_master
+                                        WHERE type = 'table' AND name = 'schema_version')",
+                        [],
+                        |row| row.get(0),
+                    )
+                    .map_err(store_error)?;
+                if !has_table {
+                    return Ok(0);
+                }
+                // Each statement reads its own snapshot: another process may have committed
+                // the table between the two, so only a second failure on it is an error.
+                read().map_err(store_error)
+            }
+        }
     }
 
     /// Applies the missing migrations; a read only when there are none, so a read-only or
@@ -286,8 +387,7 @@ impl SqliteStore {
         if found == SCHEMA_VERSION {
             return Ok(());
         }
-        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
-            .map_err(store_error)?;
+        let tx = self.begin_write()?;
         tx.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
             .map_err(store_error)?;
         // Read again under the write lock: another process may have migrated meanwhile.
@@ -305,7 +405,7 @@ impl SqliteStore {
                 .map_err(store_error)?;
             }
         }
-        tx.commit().map_err(store_error)
+        tx.commit()
     }
 }
 
@@ -327,6 +427,13 @@ fn create_private(path: &Path) -> Result<(), GateError> {
             path.display()
         ))),
     }
+}
+
+/// The moment `timeout` from now; a timeout too long to have one is an error.
+fn deadline_after(timeout: Duration) -> Result<Instant, GateError> {
+    Instant::now()
+        .checked_add(timeout)
+        .ok_or_else(|| GateError::Store(format!("a lock timeout of {timeout:?} is too long")))
 }
 
 pub(crate) fn store_error(e: rusqlite::Error) -> GateError {
@@ -353,7 +460,7 @@ pub(crate) fn to_sql_int(value: u64) -> Result<i64, GateError> {
 
 /// Appends `audit` to the trail inside `tx`, chained to the last row's MAC. The caller holds
 /// the write lock (`BEGIN IMMEDIATE`): no other writer extends the chain meanwhile.
-fn append_audit(tx: &Transaction<'_>, audit: &AuditEntry, time: i64) -> Result<(), GateError> {
+fn append_audit(tx: &Connection, audit: &AuditEntry, time: i64) -> Result<(), GateError> {
     let previous: Option<Vec<u8>> = tx
         .query_row(
             "SELECT mac FROM audit WHERE mac IS NOT NULL ORDER BY id DESC LIMIT 1",
@@ -405,8 +512,7 @@ impl Store for SqliteStore {
         sealed: &[u8],
         audit: &AuditEntry,
     ) -> Result<Swap, GateError> {
-        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
-            .map_err(store_error)?;
+        let tx = self.begin_write()?;
         let current: Option<i64> = tx
             .query_row("SELECT version FROM users WHERE user = ?1", [user], |row| {
                 row.get(0)
@@ -427,7 +533,7 @@ impl Store for SqliteStore {
         )
         .map_err(store_error)?;
         append_audit(&tx, audit, time)?;
-        tx.commit().map_err(store_error)?;
+        tx.commit()?;
         Ok(Swap::Written)
     }
 
@@ -443,8 +549,7 @@ impl Store for SqliteStore {
     }
 
     fn init_key_check(&self, check: &[u8]) -> Result<Vec<u8>, GateError> {
-        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
-            .map_err(store_error)?;
+        let tx = self.begin_write()?;
         tx.execute(
             "INSERT OR IGNORE INTO meta (name, value) VALUES ('key_check', ?1)",
             [check],
@@ -457,7 +562,7 @@ impl Store for SqliteStore {
                 |row| row.get(0),
             )
             .map_err(store_error)?;
-        tx.commit().map_err(store_error)?;
+        tx.commit()?;
         Ok(stored)
     }
 
