@@ -27,7 +27,7 @@ use otpcore::{KeyUri, Secret};
 use serde_json::{Value, json};
 
 use gate_support::{Env, Run, code, phone, step_now};
-use service_support::{Backend, Service};
+use service_support::{Backend, Service, raw_http};
 use web_support::*;
 
 /// `otpgate --json status USER` on the service's host: the user's failures and more.

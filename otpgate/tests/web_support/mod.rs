@@ -3,7 +3,7 @@
 //! forms posted by a plain HTTP client, and codes a phone would show.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -255,40 +255,6 @@ pub fn fresh_step(phone: &Totp, last: u64) -> u64 {
         assert!(Instant::now() < deadline, "the clock did not move");
         std::thread::sleep(Duration::from_millis(250));
     }
-}
-
-/// A raw HTTP/1.1 request (`Connection: close`), for what a client library would not
-/// send (another Host header): the status and the body.
-pub fn raw_http(url: &str, request_head: &str, body: &[u8]) -> (u16, String) {
-    let addr = url.strip_prefix("http://").unwrap();
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    stream
-        .write_all(
-            format!(
-                "{request_head}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                body.len()
-            )
-            .as_bytes(),
-        )
-        .unwrap();
-    // A server may answer (413) and close before a large body is all sent.
-    let _ = stream.write_all(body);
-    let mut answer = Vec::new();
-    let _ = stream.read_to_end(&mut answer);
-    let answer = String::from_utf8_lossy(&answer).into_owned();
-    let status = answer
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = answer
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
 }
 
 /// A page's answer to a GET or a form POST: the status and the HTML.
