@@ -7,7 +7,7 @@ use std::vec::Vec;
 
 use crate::{
     AuditEntry, AuditRecord, Gate, GateError, Scope, ServerKey, SqliteStore, Store, Stored, Swap,
-    TokenInfo, TokenStore, keyfile,
+    SwapRequest, TokenInfo, TokenStore, keyfile,
 };
 
 /// The store a `--db` string names.
@@ -135,6 +135,10 @@ impl Store for Database {
         audit: &AuditEntry,
     ) -> Result<Swap, GateError> {
         self.inner().compare_and_swap(user, expected, sealed, audit)
+    }
+
+    fn compare_and_swap_all(&self, swaps: &[SwapRequest<'_>]) -> Vec<Result<Swap, GateError>> {
+        self.inner().compare_and_swap_all(swaps)
     }
 
     fn key_check(&self) -> Result<Option<Vec<u8>>, GateError> {

@@ -93,5 +93,5 @@ pub use record::Status;
 pub use rotate::{Rotated, rotate_key};
 pub use seal::{SERVER_KEY_LEN, ServerKey};
 pub use sqlite::{BUSY_TIMEOUT, SCHEMA_VERSION, SqliteStore};
-pub use store::{Store, Stored, Swap, next_version};
+pub use store::{Store, Stored, Swap, SwapRequest, next_version};
 pub use token::{Scope, TokenInfo, TokenStore};

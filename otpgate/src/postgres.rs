@@ -55,7 +55,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 use std::vec::Vec;
 
-use futures_util::future::{try_join, try_join4};
+use futures_util::future::{try_join, try_join_all, try_join4};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Statement};
@@ -64,8 +64,8 @@ pub use self::session::ANSWER_MARGIN;
 use self::session::Deadline;
 use super::token::stored_scope;
 use super::{
-    AuditEntry, AuditRecord, GateError, SCHEMA_VERSION, Scope, Store, Stored, Swap, TokenInfo,
-    TokenStore, next_version,
+    AuditEntry, AuditRecord, GateError, SCHEMA_VERSION, Scope, Store, Stored, Swap, SwapRequest,
+    TokenInfo, TokenStore, next_version,
 };
 
 mod links;
@@ -190,15 +190,15 @@ fn audit_insert_statement() -> String {
     )
 }
 
-/// Appends `audit` to the trail inside `tx`, after the decision's own row write: one writer
-/// at a time extends the chain (the lock is taken after the row's own lock, so the wait for
-/// it never holds a row another writer needs, and held to the commit, so the next writer
-/// reads this row's MAC as its previous one).
+/// Appends `entries` (each with its time as `BIGINT`) to the trail inside `tx`, in order,
+/// after the decisions' own row writes: one writer at a time extends the chain (the lock is
+/// taken after the rows' own locks, so the wait for it never holds a row another writer
+/// needs, and held to the commit, so the next writer reads the last of these rows' MACs as
+/// its previous one).
 async fn append_audit(
     tx: &tokio_postgres::Transaction<'_>,
     statements: &Statements,
-    audit: &AuditEntry,
-    time: i64,
+    entries: &[(&AuditEntry, i64)],
 ) -> Result<(), tokio_postgres::Error> {
     // Sent together, answered in order: the MAC is read by a statement that starts (and
     // takes its snapshot) after the lock is granted.
@@ -207,17 +207,24 @@ async fn append_audit(
         tx.query_opt(&statements.last_mac, &[]),
     )
     .await?;
-    let previous: Option<Vec<u8>> = last.map(|row| row.try_get(0)).transpose()?;
-    let row = AuditRow {
-        time,
-        entry: audit,
-        mac: audit.mac(previous.as_deref()),
-    };
-    let params: Vec<&(dyn ToSql + Sync)> = AUDIT_COLUMNS
+    let mut previous: Option<Vec<u8>> = last.map(|row| row.try_get(0)).transpose()?;
+    let mut rows = Vec::with_capacity(entries.len());
+    for &(entry, time) in entries {
+        let mac = entry.mac(previous.as_deref());
+        previous = Some(mac.clone());
+        rows.push(AuditRow { time, entry, mac });
+    }
+    let params: Vec<Vec<&(dyn ToSql + Sync)>> = rows
         .iter()
-        .map(|column| (column.2)(&row))
+        .map(|row| AUDIT_COLUMNS.iter().map(|column| (column.2)(row)).collect())
         .collect();
-    tx.execute(&statements.insert_audit, &params).await?;
+    // The inserts are pipelined: one round trip for all of them.
+    try_join_all(
+        params
+            .iter()
+            .map(|params| tx.execute(&statements.insert_audit, params)),
+    )
+    .await?;
     Ok(())
 }
 
@@ -315,6 +322,86 @@ impl PostgresStore {
                 statements,
             }),
         })
+    }
+
+    /// The writes of [`Store::compare_and_swap_all`], `swaps` taken in `order`: whether each
+    /// one (in the order of `swaps`) was written.
+    fn write_all(
+        &self,
+        swaps: &[SwapRequest<'_>],
+        order: &[usize],
+    ) -> Result<Vec<bool>, GateError> {
+        struct Row<'a> {
+            swap: &'a SwapRequest<'a>,
+            version: i64,
+            expected: Option<i64>,
+            time: i64,
+        }
+        let mut rows = Vec::with_capacity(order.len());
+        for &index in order {
+            let swap = swaps.get(index).ok_or(GateError::RecordUnreadable)?;
+            rows.push(Row {
+                swap,
+                version: to_sql_int(next_version(swap.expected))?,
+                expected: swap.expected.map(to_sql_int).transpose()?,
+                time: to_sql_int(swap.audit.time)?,
+            });
+        }
+        let mut guard = self.session()?;
+        let Session {
+            client,
+            deadline,
+            statements,
+        } = &mut *guard;
+        let written_in_order = deadline.call(async {
+            let tx = client.transaction().await?;
+            let writes: Vec<(&Statement, Vec<&(dyn ToSql + Sync)>)> = rows
+                .iter()
+                .map(|row| {
+                    let user: &(dyn ToSql + Sync) = &row.swap.user;
+                    let sealed: &(dyn ToSql + Sync) = &row.swap.sealed;
+                    match &row.expected {
+                        None => (
+                            &statements.insert,
+                            vec![user, &row.version, sealed, &row.time],
+                        ),
+                        Some(expected) => (
+                            &statements.update,
+                            vec![user, &row.version, sealed, &row.time, expected],
+                        ),
+                    }
+                })
+                .collect();
+            // Pipelined: one round trip for all the rows.
+            let counts = try_join_all(
+                writes
+                    .iter()
+                    .map(|(statement, params)| tx.execute(*statement, params)),
+            )
+            .await?;
+            let written: Vec<bool> = counts.iter().map(|&count| count == 1).collect();
+            let entries: Vec<(&AuditEntry, i64)> = rows
+                .iter()
+                .zip(&written)
+                .filter(|(_, written)| **written)
+                .map(|(row, _)| (row.swap.audit, row.time))
+                .collect();
+            if entries.is_empty() {
+                // Nothing to commit; dropping the transaction rolls it back.
+                return Ok(written);
+            }
+            append_audit(&tx, statements, &entries).await?;
+            // The answer to COMMIT comes after the commit is flushed.
+            tx.commit().await?;
+            Ok(written)
+        })?;
+        let mut written = vec![false; swaps.len()];
+        for (&index, was_written) in order.iter().zip(written_in_order) {
+            if let Some(slot) = written.get_mut(index) {
+                *slot = was_written;
+            }
+        }
+        Ok(written)
     }
 
     fn session(&self) -> Result<MutexGuard<'_, Session>, GateError> {
@@ -514,39 +601,40 @@ impl Store for PostgresStore {
         sealed: &[u8],
         audit: &AuditEntry,
     ) -> Result<Swap, GateError> {
-        let version = to_sql_int(next_version(expected))?;
-        let expected_version = expected.map(to_sql_int).transpose()?;
-        let time = to_sql_int(audit.time)?;
-        let mut guard = self.session()?;
-        let Session {
-            client,
-            deadline,
-            statements,
-        } = &mut *guard;
-        deadline.call(async {
-            let tx = client.transaction().await?;
-            let written = match expected_version {
-                None => {
-                    tx.execute(&statements.insert, &[&user, &version, &sealed, &time])
-                        .await?
-                }
-                Some(expected) => {
-                    tx.execute(
-                        &statements.update,
-                        &[&user, &version, &sealed, &time, &expected],
-                    )
-                    .await?
-                }
-            };
-            if written != 1 {
-                // Dropping the transaction rolls it back.
-                return Ok(Swap::Conflict);
-            }
-            append_audit(&tx, statements, audit, time).await?;
-            // The answer to COMMIT comes after the commit is flushed.
-            tx.commit().await?;
-            Ok(Swap::Written)
+        let request = SwapRequest {
+            user,
+            expected,
+            sealed,
+            audit,
+        };
+        let mut answers = self.compare_and_swap_all(&[request]);
+        answers.pop().unwrap_or_else(|| {
+            Err(GateError::Store(String::from(
+                "PostgreSQL: a decision went unanswered",
+            )))
         })
+    }
+
+    /// One transaction for all: the rows written in the order of their users (so that two
+    /// such transactions never wait for each other's rows in a cycle), the audit chain
+    /// extended once, one commit and one flush. An error (the connection, a deadline) is
+    /// every decision's: none of them was written.
+    fn compare_and_swap_all(&self, swaps: &[SwapRequest<'_>]) -> Vec<Result<Swap, GateError>> {
+        let mut order: Vec<usize> = (0..swaps.len()).collect();
+        order.sort_by_key(|&index| swaps.get(index).map(|swap| swap.user));
+        match self.write_all(swaps, &order) {
+            Ok(written) => written
+                .into_iter()
+                .map(|written| {
+                    Ok(if written {
+                        Swap::Written
+                    } else {
+                        Swap::Conflict
+                    })
+                })
+                .collect(),
+            Err(e) => swaps.iter().map(|_| Err(e.clone())).collect(),
+        }
     }
 
     fn key_check(&self) -> Result<Option<Vec<u8>>, GateError> {

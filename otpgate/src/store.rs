@@ -40,6 +40,20 @@ pub enum Swap {
     Conflict,
 }
 
+/// One compare-and-swap of [`Store::compare_and_swap_all`]: the arguments of
+/// [`Store::compare_and_swap`].
+#[derive(Debug, Clone, Copy)]
+pub struct SwapRequest<'a> {
+    /// The user whose record is written.
+    pub user: &'a str,
+    /// The version read (`None`: the user must not exist).
+    pub expected: Option<u64>,
+    /// The new sealed record.
+    pub sealed: &'a [u8],
+    /// The audit entry written with it.
+    pub audit: &'a AuditEntry,
+}
+
 /// The version a successful swap writes after `expected` (`None`: a new user).
 pub const fn next_version(expected: Option<u64>) -> u64 {
     match expected {
@@ -65,6 +79,17 @@ pub trait Store {
         sealed: &[u8],
         audit: &AuditEntry,
     ) -> Result<Swap, GateError>;
+
+    /// Several compare-and-swaps, each decided as [`compare_and_swap`](Self::compare_and_swap)
+    /// decides it, answered in order. A store may commit them together (PostgreSQL: one
+    /// transaction, so one flush for all: what a service deciding for many callers at once
+    /// wants); none is durable before this returns. By default, one after the other.
+    fn compare_and_swap_all(&self, swaps: &[SwapRequest<'_>]) -> Vec<Result<Swap, GateError>> {
+        swaps
+            .iter()
+            .map(|swap| self.compare_and_swap(swap.user, swap.expected, swap.sealed, swap.audit))
+            .collect()
+    }
 
     /// The stored server key check ([`ServerKey::key_check`](super::ServerKey::key_check)),
     /// `None` before the first key was set up.
@@ -96,6 +121,10 @@ impl<T: Store + ?Sized> Store for &T {
         audit: &AuditEntry,
     ) -> Result<Swap, GateError> {
         (**self).compare_and_swap(user, expected, sealed, audit)
+    }
+
+    fn compare_and_swap_all(&self, swaps: &[SwapRequest<'_>]) -> Vec<Result<Swap, GateError>> {
+        (**self).compare_and_swap_all(swaps)
     }
 
     fn key_check(&self) -> Result<Option<Vec<u8>>, GateError> {

@@ -167,7 +167,7 @@ impl LinkStore for PostgresStore {
                 // Dropping the transaction rolls it back.
                 return Ok(Swap::Conflict);
             }
-            append_audit(&tx, statements, audit, time).await?;
+            append_audit(&tx, statements, &[(audit, time)]).await?;
             tx.commit().await?;
             Ok(Swap::Written)
         })

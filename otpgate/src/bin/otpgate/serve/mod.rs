@@ -9,6 +9,7 @@
 
 mod api;
 mod error;
+mod group_commit;
 mod limit;
 pub(crate) mod links;
 mod listen;

@@ -4,35 +4,57 @@
 //! SQLite has one writer per file. Connections of one process that all poll SQLite's lock
 //! (the busy handler) waste the lock's free moments; here they queue for it on one mutex
 //! instead, in the order they came, and SQLite's own lock only sees other processes (the
-//! `otpgate` commands of an administrator). PostgreSQL connections write in parallel.
+//! `otpgate` commands of an administrator). PostgreSQL connections read in parallel and
+//! commit their decisions in groups ([`GroupCommit`]): the audit chain lets one commit
+//! extend it at a time.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use otpgate::{
     ApprovalKey, ApprovalRow, ApprovalState, AuditEntry, AuditRecord, Database, Gate, GateError,
-    InviteRow, LinkStore, Store, Stored, Swap, TokenHash, key_path, server_key,
+    InviteRow, LinkStore, Store, Stored, Swap, SwapRequest, TokenHash, key_path, server_key,
 };
 use tokio::sync::Semaphore;
 
 use super::error::ApiError;
+use super::group_commit::GroupCommit;
 
 /// A database connection as the service uses it.
 pub struct ServiceStore {
     pub db: Database,
-    /// SQLite: the lock writers of this process queue for.
-    writer: Option<Arc<Mutex<()>>>,
+    /// How its writes meet the other connections'.
+    writes: Writes,
+}
+
+/// How the service's connections write: see the [module](self).
+#[derive(Clone)]
+enum Writes {
+    /// SQLite: one at a time, queued on this lock.
+    Queued(Arc<Mutex<()>>),
+    /// PostgreSQL: decisions committed in groups.
+    Grouped(Arc<GroupCommit>),
+}
+
+impl Writes {
+    fn for_database(database: &Database) -> Writes {
+        if database.is_sqlite() {
+            Writes::Queued(Arc::default())
+        } else {
+            Writes::Grouped(Arc::default())
+        }
+    }
 }
 
 impl ServiceStore {
     fn write_lock(&self) -> Result<Option<MutexGuard<'_, ()>>, GateError> {
-        self.writer
-            .as_ref()
-            .map(|lock| {
-                lock.lock()
-                    .map_err(|_| GateError::Store(String::from("the writer lock is poisoned")))
-            })
-            .transpose()
+        match &self.writes {
+            Writes::Queued(lock) => lock
+                .lock()
+                .map(Some)
+                .map_err(|_| GateError::Store(String::from("the writer lock is poisoned"))),
+            Writes::Grouped(_) => Ok(None),
+        }
     }
 }
 
@@ -48,6 +70,15 @@ impl Store for ServiceStore {
         sealed: &[u8],
         audit: &AuditEntry,
     ) -> Result<Swap, GateError> {
+        if let Writes::Grouped(group) = &self.writes {
+            let swap = SwapRequest {
+                user,
+                expected,
+                sealed,
+                audit,
+            };
+            return group.swap(&self.db, swap);
+        }
         let _writer = self.write_lock()?;
         self.db.compare_and_swap(user, expected, sealed, audit)
     }
@@ -115,7 +146,7 @@ pub struct GatePool {
     key_path: PathBuf,
     idle: Mutex<Vec<ServiceGate>>,
     permits: Semaphore,
-    writer: Option<Arc<Mutex<()>>>,
+    writes: Writes,
 }
 
 impl GatePool {
@@ -124,12 +155,12 @@ impl GatePool {
     pub fn open(db: PathBuf, key_file: Option<PathBuf>, size: usize) -> Result<Self, GateError> {
         let key_path = key_path(&db, key_file.as_deref())?;
         let database = Database::open(&db, true)?;
-        let writer = database.is_sqlite().then(|| Arc::new(Mutex::new(())));
+        let writes = Writes::for_database(&database);
         let key = server_key(&key_path, &database, key_file.is_some(), true)?;
         let first = Gate::open(
             ServiceStore {
                 db: database,
-                writer: writer.clone(),
+                writes: writes.clone(),
             },
             key,
         )?;
@@ -138,7 +169,7 @@ impl GatePool {
             key_path,
             idle: Mutex::new(vec![first]),
             permits: Semaphore::new(size),
-            writer,
+            writes,
         })
     }
 
@@ -148,7 +179,7 @@ impl GatePool {
         Gate::open(
             ServiceStore {
                 db: database,
-                writer: self.writer.clone(),
+                writes: self.writes.clone(),
             },
             key,
         )
