@@ -194,20 +194,30 @@ fn audit_insert_statement() -> String {
 /// at a time extends the chain (the lock is taken after the row's own lock, so the wait for
 /// it never holds a row another writer needs, and held to the commit, so the next writer
 /// reads this row's MAC as its previous one).
+///
+/// The inner error, [`GateError::WrongServerKey`], is a key check that is no longer
+/// `opened_with` (the one the gate was opened against): the key was rotated meanwhile, so
+/// neither this row nor the record written before it may be committed under the old key.
+/// A rotation holds the same lock to its commit, so this reading comes after it.
 async fn append_audit(
     tx: &tokio_postgres::Transaction<'_>,
     statements: &Statements,
+    opened_with: Option<&[u8]>,
     audit: &AuditEntry,
     time: i64,
-) -> Result<(), tokio_postgres::Error> {
-    // Sent together, answered in order: the MAC is read by a statement that starts (and
-    // takes its snapshot) after the lock is granted.
-    let (_, last) = try_join(
+) -> Result<Result<(), GateError>, tokio_postgres::Error> {
+    // Sent together, answered in order: the MAC and the key check are read by a statement
+    // that starts (and takes its snapshot) after the lock is granted.
+    let (_, head) = try_join(
         tx.execute(&statements.chain_lock, &[&AUDIT_CHAIN_LOCK]),
-        tx.query_opt(&statements.last_mac, &[]),
+        tx.query_one(&statements.chain_head, &[]),
     )
     .await?;
-    let previous: Option<Vec<u8>> = last.map(|row| row.try_get(0)).transpose()?;
+    let previous: Option<Vec<u8>> = head.try_get(0)?;
+    let check: Option<Vec<u8>> = head.try_get(1)?;
+    if opened_with.is_some_and(|opened| check.as_deref() != Some(opened)) {
+        return Ok(Err(GateError::WrongServerKey));
+    }
     let row = AuditRow {
         time,
         entry: audit,
@@ -218,7 +228,7 @@ async fn append_audit(
         .map(|column| (column.2)(&row))
         .collect();
     tx.execute(&statements.insert_audit, &params).await?;
-    Ok(())
+    Ok(Ok(()))
 }
 
 /// The statements a connection prepares once, after the schema is up to date.
@@ -227,7 +237,7 @@ struct Statements {
     insert: Statement,
     update: Statement,
     chain_lock: Statement,
-    last_mac: Statement,
+    chain_head: Statement,
     insert_audit: Statement,
     key_check: Statement,
     audit_log: Statement,
@@ -241,7 +251,7 @@ impl Statements {
             .map(|column| column.1.clone())
             .collect();
         let insert_audit = audit_insert_statement();
-        let ((load, insert, update, chain_lock), (last_mac, insert_audit, key_check, audit_log)) =
+        let ((load, insert, update, chain_lock), (chain_head, insert_audit, key_check, audit_log)) =
             try_join(
                 try_join4(
                     client.prepare("SELECT version, record FROM users WHERE \"user\" = $1"),
@@ -259,7 +269,8 @@ impl Statements {
                 ),
                 try_join4(
                     client.prepare(
-                        "SELECT mac FROM audit WHERE mac IS NOT NULL ORDER BY id DESC LIMIT 1"
+                        "SELECT (SELECT mac FROM audit WHERE mac IS NOT NULL ORDER BY id DESC LIMIT 1),
+                                (SELECT value FROM meta WHERE name = 'key_check')"
                     ),
                     client.prepare_typed(&insert_audit, &audit_types),
                     client.prepare("SELECT value FROM meta WHERE name = 'key_check'"),
@@ -276,7 +287,7 @@ impl Statements {
             insert,
             update,
             chain_lock,
-            last_mac,
+            chain_head,
             insert_audit,
             key_check,
             audit_log,
@@ -289,6 +300,9 @@ struct Session {
     client: Client,
     deadline: Deadline,
     statements: Statements,
+    /// The key check as this connection first read it: the one its gate compared its key
+    /// with when it opened (see [`append_audit`]).
+    opened_with: Option<Vec<u8>>,
 }
 /// The key of the advisory lock a decision holds while it extends the audit chain
 /// (`pg_advisory_xact_lock`, released at commit): "otpaudit" read as a number.
@@ -313,6 +327,7 @@ impl PostgresStore {
                 client,
                 deadline,
                 statements,
+                opened_with: None,
             }),
         })
     }
@@ -522,6 +537,7 @@ impl Store for PostgresStore {
             client,
             deadline,
             statements,
+            opened_with,
         } = &mut *guard;
         deadline.call(async {
             let tx = client.transaction().await?;
@@ -540,22 +556,31 @@ impl Store for PostgresStore {
             };
             if written != 1 {
                 // Dropping the transaction rolls it back.
-                return Ok(Swap::Conflict);
+                return Ok(Ok(Swap::Conflict));
             }
-            append_audit(&tx, statements, audit, time).await?;
+            if let Err(rotated) =
+                append_audit(&tx, statements, opened_with.as_deref(), audit, time).await?
+            {
+                return Ok(Err(rotated));
+            }
             // The answer to COMMIT comes after the commit is flushed.
             tx.commit().await?;
-            Ok(Swap::Written)
-        })
+            Ok(Ok(Swap::Written))
+        })?
     }
 
     fn key_check(&self) -> Result<Option<Vec<u8>>, GateError> {
-        let s = self.session()?;
+        let mut s = self.session()?;
         let row = s
             .deadline
             .call(s.client.query_opt(&s.statements.key_check, &[]))?;
-        row.map(|row| row.try_get(0).map_err(column_error))
-            .transpose()
+        let check: Option<Vec<u8>> = row
+            .map(|row| row.try_get(0).map_err(column_error))
+            .transpose()?;
+        if s.opened_with.is_none() {
+            s.opened_with.clone_from(&check);
+        }
+        Ok(check)
     }
 
     fn init_key_check(&self, check: &[u8]) -> Result<Vec<u8>, GateError> {
@@ -575,7 +600,11 @@ impl Store for PostgresStore {
             tx.commit().await?;
             Ok(row)
         })?;
-        row.try_get(0).map_err(column_error)
+        let stored: Vec<u8> = row.try_get(0).map_err(column_error)?;
+        if s.opened_with.is_none() {
+            s.opened_with = Some(stored.clone());
+        }
+        Ok(stored)
     }
 
     fn audit_chain_start(&self) -> Result<i64, GateError> {
