@@ -27,6 +27,12 @@
 //!   without the right to create tables cannot migrate is [`GateError::NotSetUp`] or
 //!   [`GateError::SchemaTooOld`]. The tables live in the first schema of the role's
 //!   `search_path`.
+//! - **Key rotation with runners deciding.** `otpgate rotate-key` (the role that owns the
+//!   tables only) rewrites every record, MAC and the key check in one transaction under the
+//!   locks every decision needs (`rotate.rs`). A decision compares the stored key check,
+//!   read under the audit chain's lock, with the one its gate was opened against, so a gate
+//!   opened before a rotation writes nothing under its old key after it
+//!   ([`GateError::WrongServerKey`]).
 //! - **Fail closed on the network.** A connection refused, a server down or restarting, a
 //!   connection lost, a timeout: [`GateError::StoreUnavailable`], never a pass. A commit
 //!   whose answer is lost is an error too, though it may have committed: the code is then
@@ -69,6 +75,7 @@ use super::{
 };
 
 mod links;
+mod rotate;
 
 /// How long a runner tries to connect (TCP, TLS and authentication together) before
 /// [`GateError::StoreUnavailable`], unless the URL sets `connect_timeout`.
@@ -609,11 +616,7 @@ impl Store for PostgresStore {
 
     fn audit_chain_start(&self) -> Result<i64, GateError> {
         let s = self.session()?;
-        let row = s.deadline.call(s.client.query_one(
-            "SELECT convert_from(value, 'UTF8')::BIGINT FROM meta
-             WHERE name = 'audit_chain_start'",
-            &[],
-        ))?;
+        let row = s.deadline.call(s.client.query_one(CHAIN_START, &[]))?;
         row.try_get(0).map_err(column_error)
     }
 
@@ -623,27 +626,34 @@ impl Store for PostgresStore {
         let rows = s
             .deadline
             .call(s.client.query(&s.statements.audit_log, &[&user, &limit]))?;
-        let unreadable = |_| GateError::RecordUnreadable;
         let mut entries = rows
             .iter()
-            .map(|row| {
-                let time: i64 = row.try_get(1).map_err(unreadable)?;
-                Ok(AuditRecord {
-                    id: row.try_get(0).map_err(unreadable)?,
-                    time: u64::try_from(time).map_err(|_| GateError::RecordUnreadable)?,
-                    user: row.try_get(2).map_err(unreadable)?,
-                    event: row.try_get(3).map_err(unreadable)?,
-                    action: row.try_get(4).map_err(unreadable)?,
-                    outcome: row.try_get(5).map_err(unreadable)?,
-                    drift: row.try_get(6).map_err(unreadable)?,
-                    actor: row.try_get(7).map_err(unreadable)?,
-                    mac: row.try_get(8).map_err(unreadable)?,
-                })
-            })
+            .map(audit_record)
             .collect::<Result<Vec<_>, GateError>>()?;
         entries.reverse();
         Ok(entries)
     }
+}
+
+/// The id of the last audit row from before the chain ([`Store::audit_chain_start`]).
+const CHAIN_START: &str =
+    "SELECT convert_from(value, 'UTF8')::BIGINT FROM meta WHERE name = 'audit_chain_start'";
+
+/// A row of the `audit_log` statement.
+fn audit_record(row: &tokio_postgres::Row) -> Result<AuditRecord, GateError> {
+    let unreadable = |_| GateError::RecordUnreadable;
+    let time: i64 = row.try_get(1).map_err(unreadable)?;
+    Ok(AuditRecord {
+        id: row.try_get(0).map_err(unreadable)?,
+        time: u64::try_from(time).map_err(|_| GateError::RecordUnreadable)?,
+        user: row.try_get(2).map_err(unreadable)?,
+        event: row.try_get(3).map_err(unreadable)?,
+        action: row.try_get(4).map_err(unreadable)?,
+        outcome: row.try_get(5).map_err(unreadable)?,
+        drift: row.try_get(6).map_err(unreadable)?,
+        actor: row.try_get(7).map_err(unreadable)?,
+        mac: row.try_get(8).map_err(unreadable)?,
+    })
 }
 
 /// A token row: name, scope, created, revoked.

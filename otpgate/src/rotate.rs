@@ -38,7 +38,8 @@ pub enum Rotated {
 /// URL) from the key in `key_file` (or beside an SQLite database) to the key in
 /// `new_key_file`, which is created (mode 0600) when missing and checked like any key file
 /// when present. The old key file is left as it is: point `--key-file` at the new one (or
-/// move it over the old) afterwards.
+/// move it over the old) afterwards. On PostgreSQL only the role that owns the gate's
+/// tables (the migration role) may rotate ([`GateError::RoleNotAllowed`]).
 pub fn rotate_key(
     db: &Path,
     key_file: Option<&Path>,
@@ -71,9 +72,7 @@ pub fn rotate_key(
     match &store {
         Database::Sqlite(store) => store.rotate(keys, now),
         #[cfg(feature = "postgres")]
-        Database::Postgres(_) => Err(GateError::Usage(String::from(
-            "rotate-key works on an SQLite database; a PostgreSQL one is not supported yet",
-        ))),
+        Database::Postgres(store) => store.rotate(keys, now),
     }
 }
 
