@@ -142,6 +142,9 @@ pub enum GateError {
     },
     /// The command cannot do what was asked, whatever the database holds.
     Usage(String),
+    /// The database role may not do what was asked (PostgreSQL): what, why, and which role
+    /// may.
+    RoleNotAllowed(&'static str),
     /// The database has triggers, views or rules on the gate's tables: a trigger can write
     /// an older row back on every decision (resetting the failure count), so such a
     /// database is refused rather than trusted.
@@ -280,6 +283,7 @@ impl fmt::Display for GateError {
             GateError::QrCode(why) => write!(f, "cannot draw the QR code: {why}"),
             GateError::OutputFile { path, reason } => write!(f, "cannot write {path}: {reason}"),
             GateError::Usage(why) => write!(f, "usage: {why}"),
+            GateError::RoleNotAllowed(what) => write!(f, "this database role may not {what}"),
             GateError::ForeignSchemaObjects { names } => write!(
                 f,
                 "the database has objects the gate did not create on its tables ({names}): \

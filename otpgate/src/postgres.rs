@@ -27,6 +27,12 @@
 //!   without the right to create tables cannot migrate is [`GateError::NotSetUp`] or
 //!   [`GateError::SchemaTooOld`]. The tables live in the first schema of the role's
 //!   `search_path`.
+//! - **Key rotation with runners deciding.** `otpgate rotate-key` (the role that owns the
+//!   tables only) rewrites every record, MAC and the key check in one transaction under the
+//!   locks every decision needs (`rotate.rs`). A decision compares the stored key check,
+//!   read under the audit chain's lock, with the one its gate was opened against, so a gate
+//!   opened before a rotation writes nothing under its old key after it
+//!   ([`GateError::WrongServerKey`]).
 //! - **Fail closed on the network.** A connection refused, a server down or restarting, a
 //!   connection lost, a timeout: [`GateError::StoreUnavailable`], never a pass. A commit
 //!   whose answer is lost is an error too, though it may have committed: the code is then
@@ -69,6 +75,7 @@ use super::{
 };
 
 mod links;
+mod rotate;
 
 /// How long a runner tries to connect (TCP, TLS and authentication together) before
 /// [`GateError::StoreUnavailable`], unless the URL sets `connect_timeout`.
@@ -195,19 +202,29 @@ fn audit_insert_statement() -> String {
 /// taken after the rows' own locks, so the wait for it never holds a row another writer
 /// needs, and held to the commit, so the next writer reads the last of these rows' MACs as
 /// its previous one).
+///
+/// The inner error, [`GateError::WrongServerKey`], is a key check that is no longer
+/// `opened_with` (the one the gate was opened against): the key was rotated meanwhile, so
+/// neither these rows nor the records written before them may be committed under the old
+/// key. A rotation holds the same lock to its commit, so this reading comes after it.
 async fn append_audit(
     tx: &tokio_postgres::Transaction<'_>,
     statements: &Statements,
+    opened_with: Option<&[u8]>,
     entries: &[(&AuditEntry, i64)],
-) -> Result<(), tokio_postgres::Error> {
-    // Sent together, answered in order: the MAC is read by a statement that starts (and
-    // takes its snapshot) after the lock is granted.
-    let (_, last) = try_join(
+) -> Result<Result<(), GateError>, tokio_postgres::Error> {
+    // Sent together, answered in order: the MAC and the key check are read by a statement
+    // that starts (and takes its snapshot) after the lock is granted.
+    let (_, head) = try_join(
         tx.execute(&statements.chain_lock, &[&AUDIT_CHAIN_LOCK]),
-        tx.query_opt(&statements.last_mac, &[]),
+        tx.query_one(&statements.chain_head, &[]),
     )
     .await?;
-    let mut previous: Option<Vec<u8>> = last.map(|row| row.try_get(0)).transpose()?;
+    let mut previous: Option<Vec<u8>> = head.try_get(0)?;
+    let check: Option<Vec<u8>> = head.try_get(1)?;
+    if opened_with.is_some_and(|opened| check.as_deref() != Some(opened)) {
+        return Ok(Err(GateError::WrongServerKey));
+    }
     let mut rows = Vec::with_capacity(entries.len());
     for &(entry, time) in entries {
         let mac = entry.mac(previous.as_deref());
@@ -225,7 +242,7 @@ async fn append_audit(
             .map(|params| tx.execute(&statements.insert_audit, params)),
     )
     .await?;
-    Ok(())
+    Ok(Ok(()))
 }
 
 /// The statements a connection prepares once, after the schema is up to date.
@@ -234,7 +251,7 @@ struct Statements {
     insert: Statement,
     update: Statement,
     chain_lock: Statement,
-    last_mac: Statement,
+    chain_head: Statement,
     insert_audit: Statement,
     key_check: Statement,
     audit_log: Statement,
@@ -248,7 +265,7 @@ impl Statements {
             .map(|column| column.1.clone())
             .collect();
         let insert_audit = audit_insert_statement();
-        let ((load, insert, update, chain_lock), (last_mac, insert_audit, key_check, audit_log)) =
+        let ((load, insert, update, chain_lock), (chain_head, insert_audit, key_check, audit_log)) =
             try_join(
                 try_join4(
                     client.prepare("SELECT version, record FROM users WHERE \"user\" = $1"),
@@ -266,7 +283,8 @@ impl Statements {
                 ),
                 try_join4(
                     client.prepare(
-                        "SELECT mac FROM audit WHERE mac IS NOT NULL ORDER BY id DESC LIMIT 1"
+                        "SELECT (SELECT mac FROM audit WHERE mac IS NOT NULL ORDER BY id DESC LIMIT 1),
+                                (SELECT value FROM meta WHERE name = 'key_check')"
                     ),
                     client.prepare_typed(&insert_audit, &audit_types),
                     client.prepare("SELECT value FROM meta WHERE name = 'key_check'"),
@@ -283,7 +301,7 @@ impl Statements {
             insert,
             update,
             chain_lock,
-            last_mac,
+            chain_head,
             insert_audit,
             key_check,
             audit_log,
@@ -296,6 +314,9 @@ struct Session {
     client: Client,
     deadline: Deadline,
     statements: Statements,
+    /// The key check as this connection first read it: the one its gate compared its key
+    /// with when it opened (see [`append_audit`]).
+    opened_with: Option<Vec<u8>>,
 }
 /// The key of the advisory lock a decision holds while it extends the audit chain
 /// (`pg_advisory_xact_lock`, released at commit): "otpaudit" read as a number.
@@ -320,6 +341,7 @@ impl PostgresStore {
                 client,
                 deadline,
                 statements,
+                opened_with: None,
             }),
         })
     }
@@ -352,6 +374,7 @@ impl PostgresStore {
             client,
             deadline,
             statements,
+            opened_with,
         } = &mut *guard;
         let written_in_order = deadline.call(async {
             let tx = client.transaction().await?;
@@ -388,13 +411,17 @@ impl PostgresStore {
                 .collect();
             if entries.is_empty() {
                 // Nothing to commit; dropping the transaction rolls it back.
-                return Ok(written);
+                return Ok(Ok(written));
             }
-            append_audit(&tx, statements, &entries).await?;
+            if let Err(rotated) =
+                append_audit(&tx, statements, opened_with.as_deref(), &entries).await?
+            {
+                return Ok(Err(rotated));
+            }
             // The answer to COMMIT comes after the commit is flushed.
             tx.commit().await?;
-            Ok(written)
-        })?;
+            Ok(Ok(written))
+        })??;
         let mut written = vec![false; swaps.len()];
         for (&index, was_written) in order.iter().zip(written_in_order) {
             if let Some(slot) = written.get_mut(index) {
@@ -638,12 +665,17 @@ impl Store for PostgresStore {
     }
 
     fn key_check(&self) -> Result<Option<Vec<u8>>, GateError> {
-        let s = self.session()?;
+        let mut s = self.session()?;
         let row = s
             .deadline
             .call(s.client.query_opt(&s.statements.key_check, &[]))?;
-        row.map(|row| row.try_get(0).map_err(column_error))
-            .transpose()
+        let check: Option<Vec<u8>> = row
+            .map(|row| row.try_get(0).map_err(column_error))
+            .transpose()?;
+        if s.opened_with.is_none() {
+            s.opened_with.clone_from(&check);
+        }
+        Ok(check)
     }
 
     fn init_key_check(&self, check: &[u8]) -> Result<Vec<u8>, GateError> {
@@ -663,16 +695,16 @@ impl Store for PostgresStore {
             tx.commit().await?;
             Ok(row)
         })?;
-        row.try_get(0).map_err(column_error)
+        let stored: Vec<u8> = row.try_get(0).map_err(column_error)?;
+        if s.opened_with.is_none() {
+            s.opened_with = Some(stored.clone());
+        }
+        Ok(stored)
     }
 
     fn audit_chain_start(&self) -> Result<i64, GateError> {
         let s = self.session()?;
-        let row = s.deadline.call(s.client.query_one(
-            "SELECT convert_from(value, 'UTF8')::BIGINT FROM meta
-             WHERE name = 'audit_chain_start'",
-            &[],
-        ))?;
+        let row = s.deadline.call(s.client.query_one(CHAIN_START, &[]))?;
         row.try_get(0).map_err(column_error)
     }
 
@@ -682,27 +714,34 @@ impl Store for PostgresStore {
         let rows = s
             .deadline
             .call(s.client.query(&s.statements.audit_log, &[&user, &limit]))?;
-        let unreadable = |_| GateError::RecordUnreadable;
         let mut entries = rows
             .iter()
-            .map(|row| {
-                let time: i64 = row.try_get(1).map_err(unreadable)?;
-                Ok(AuditRecord {
-                    id: row.try_get(0).map_err(unreadable)?,
-                    time: u64::try_from(time).map_err(|_| GateError::RecordUnreadable)?,
-                    user: row.try_get(2).map_err(unreadable)?,
-                    event: row.try_get(3).map_err(unreadable)?,
-                    action: row.try_get(4).map_err(unreadable)?,
-                    outcome: row.try_get(5).map_err(unreadable)?,
-                    drift: row.try_get(6).map_err(unreadable)?,
-                    actor: row.try_get(7).map_err(unreadable)?,
-                    mac: row.try_get(8).map_err(unreadable)?,
-                })
-            })
+            .map(audit_record)
             .collect::<Result<Vec<_>, GateError>>()?;
         entries.reverse();
         Ok(entries)
     }
+}
+
+/// The id of the last audit row from before the chain ([`Store::audit_chain_start`]).
+const CHAIN_START: &str =
+    "SELECT convert_from(value, 'UTF8')::BIGINT FROM meta WHERE name = 'audit_chain_start'";
+
+/// A row of the `audit_log` statement.
+fn audit_record(row: &tokio_postgres::Row) -> Result<AuditRecord, GateError> {
+    let unreadable = |_| GateError::RecordUnreadable;
+    let time: i64 = row.try_get(1).map_err(unreadable)?;
+    Ok(AuditRecord {
+        id: row.try_get(0).map_err(unreadable)?,
+        time: u64::try_from(time).map_err(|_| GateError::RecordUnreadable)?,
+        user: row.try_get(2).map_err(unreadable)?,
+        event: row.try_get(3).map_err(unreadable)?,
+        action: row.try_get(4).map_err(unreadable)?,
+        outcome: row.try_get(5).map_err(unreadable)?,
+        drift: row.try_get(6).map_err(unreadable)?,
+        actor: row.try_get(7).map_err(unreadable)?,
+        mac: row.try_get(8).map_err(unreadable)?,
+    })
 }
 
 /// A token row: name, scope, created, revoked.

@@ -1,6 +1,7 @@
 //! Changing the server key (`otpgate rotate-key`): every record re-sealed, the audit chain
-//! re-authenticated and the key check replaced under the new key, in one SQLite
-//! transaction.
+//! re-authenticated and the key check replaced under the new key, in one transaction of
+//! the store. The flow is here, once; each store (`sqlite/rotate.rs`,
+//! `postgres/rotate.rs`) only locks, reads and writes ([`Rewrite`]).
 //!
 //! One transaction is what makes a crash harmless: killed at any point before the commit,
 //! the database is as it was and opens with the old key only; after it, with the new key
@@ -15,10 +16,8 @@ use std::path::Path;
 use std::string::String;
 use std::vec::Vec;
 
-use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
-
 use crate::audit::{AuditEntry, verify};
-use crate::{GateError, ServerKey, SqliteStore, Store, keyfile};
+use crate::{AuditRecord, Database, GateError, ServerKey, Store, keyfile};
 
 /// What [`rotate_key`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,30 +34,28 @@ pub enum Rotated {
     Already,
 }
 
-/// Rotates the SQLite database `db` from the key in `key_file` (or beside the database) to
-/// the key in `new_key_file`, which is created (mode 0600) when missing and checked like
-/// any key file when present. The old key file is left as it is: point `--key-file` at
-/// the new one (or move it over the old) afterwards.
+/// Rotates the database `db` (an SQLite file or, with feature `postgres`, a PostgreSQL
+/// URL) from the key in `key_file` (or beside an SQLite database) to the key in
+/// `new_key_file`, which is created (mode 0600) when missing and checked like any key file
+/// when present. The old key file is left as it is: point `--key-file` at the new one (or
+/// move it over the old) afterwards. On PostgreSQL only the role that owns the gate's
+/// tables (the migration role) may rotate ([`GateError::RoleNotAllowed`]).
 pub fn rotate_key(
     db: &Path,
     key_file: Option<&Path>,
     new_key_file: &Path,
     now: u64,
 ) -> Result<Rotated, GateError> {
-    if crate::database_url(db)?.is_some() {
-        return Err(GateError::Usage(String::from(
-            "rotate-key works on an SQLite database; a PostgreSQL one is not supported yet",
-        )));
-    }
+    // Before any file is written: a URL without a key file is told so.
+    let path = crate::key_path(db, key_file)?;
     let new = match keyfile::read_key(new_key_file)? {
         Some(key) => key,
         None => keyfile::create_key(new_key_file)?,
     };
-    let store = SqliteStore::open(db)?;
+    let store = Database::open(db, false)?;
     if store.key_check()?.is_some_and(|check| new.matches(&check)) {
         return Ok(Rotated::Already);
     }
-    let path = crate::key_path(db, key_file)?;
     let old = keyfile::read_key(&path)?.ok_or(GateError::MissingServerKey {
         path: format!("{}", path.display()),
     })?;
@@ -67,102 +64,106 @@ pub fn rotate_key(
             "the new key file holds the key in use: give a new file",
         )));
     }
-    // The old key is checked against the database under the write lock (WrongServerKey).
-    store.rotate(&old, &new, now)
-}
-
-impl SqliteStore {
-    /// The rotation itself, in one `BEGIN IMMEDIATE` transaction: see the [module](self).
-    fn rotate(&self, old: &ServerKey, new: &ServerKey, now: u64) -> Result<Rotated, GateError> {
-        let store_error = crate::sqlite::store_error;
-        let tx = Transaction::new_unchecked(self.connection(), TransactionBehavior::Immediate)
-            .map_err(store_error)?;
-        // Under the write lock: is the check still the old key's?
-        let check: Option<Vec<u8>> = tx
-            .query_row(
-                "SELECT value FROM meta WHERE name = 'key_check'",
-                [],
-                |row| row.get(0),
-            )
-            .optional()
-            .map_err(store_error)?;
-        match check {
-            Some(check) if new.matches(&check) => return Ok(Rotated::Already),
-            Some(check) if old.matches(&check) => {}
-            _ => return Err(GateError::WrongServerKey),
-        }
-        let chain_start = self.audit_chain_start()?;
-        let trail = self.audit_log(None, usize::MAX)?;
-        let verified = verify(&old.audit_key(), chain_start, &trail);
-        if let Some(broken) = verified.broken {
-            return Err(GateError::Usage(format!(
-                "the audit trail does not verify under the current key ({broken}); the \
-                 rotation would authenticate it under the new key, so it is refused"
-            )));
-        }
-        let users: Vec<(String, i64, Vec<u8>)> = {
-            let mut statement = tx
-                .prepare("SELECT user, version, record FROM users ORDER BY user")
-                .map_err(store_error)?;
-            let rows = statement
-                .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
-                .map_err(store_error)?;
-            rows.collect::<Result<_, _>>()
-                .map_err(crate::sqlite::record_error)?
-        };
-        for (user, version, sealed) in &users {
-            let current = u64::try_from(*version).map_err(|_| GateError::RecordUnreadable)?;
-            let plain = old.open(user, current, sealed)?;
-            let next = crate::next_version(Some(current));
-            let resealed = new.seal(user, next, &plain)?;
-            tx.execute(
-                "UPDATE users SET version = ?1, record = ?2 WHERE user = ?3",
-                params![crate::sqlite::to_sql_int(next)?, resealed, user],
-            )
-            .map_err(store_error)?;
-        }
-        let key = new.audit_key();
-        let mut previous: Option<Vec<u8>> = None;
-        let mut audit_rows = 0usize;
-        for row in trail.iter().filter(|row| row.mac.is_some()) {
-            let mac = key.mac(previous.as_deref(), &row.fields()).to_vec();
-            tx.execute(
-                "UPDATE audit SET mac = ?1 WHERE id = ?2",
-                params![mac, row.id],
-            )
-            .map_err(store_error)?;
-            previous = Some(mac);
-            audit_rows = audit_rows.saturating_add(1);
-        }
-        let entry = rotation_entry(now, new);
-        tx.execute(
-            "INSERT INTO audit (time, user, event, action, outcome, drift, mac)
-             VALUES (?1, ?2, ?3, NULL, ?4, NULL, ?5)",
-            params![
-                crate::sqlite::to_sql_int(entry.time)?,
-                entry.user,
-                entry.event,
-                entry.outcome,
-                entry.mac(previous.as_deref()),
-            ],
-        )
-        .map_err(store_error)?;
-        tx.execute(
-            "UPDATE meta SET value = ?1 WHERE name = 'key_check'",
-            [new.key_check()?],
-        )
-        .map_err(store_error)?;
-        tx.commit().map_err(store_error)?;
-        Ok(Rotated::Done {
-            records: users.len(),
-            audit_rows,
-        })
+    let keys = Keys {
+        old: &old,
+        new: &new,
+    };
+    // The old key is checked against the database under the store's locks (WrongServerKey).
+    match &store {
+        Database::Sqlite(store) => store.rotate(keys, now),
+        #[cfg(feature = "postgres")]
+        Database::Postgres(store) => store.rotate(keys, now),
     }
 }
 
-/// The audit entry a rotation ends with, under the new key.
-fn rotation_entry(now: u64, new: &ServerKey) -> AuditEntry {
-    AuditEntry {
+/// The key in use and the one the rotation moves to.
+#[derive(Clone, Copy)]
+pub(crate) struct Keys<'a> {
+    pub(crate) old: &'a ServerKey,
+    pub(crate) new: &'a ServerKey,
+}
+
+/// A user's row as a rotation reads and writes it.
+pub(crate) struct SealedRow {
+    pub(crate) user: String,
+    pub(crate) version: u64,
+    pub(crate) sealed: Vec<u8>,
+}
+
+/// What a rotation writes, all of it in the transaction it read in.
+pub(crate) struct Rewritten {
+    /// Every user's record, sealed under the new key at its next version.
+    pub(crate) records: Vec<SealedRow>,
+    /// Each authenticated audit row's id and its MAC under the new key.
+    pub(crate) macs: Vec<(i64, Vec<u8>)>,
+    /// The `rotate-key` entry that ends the trail, under the new key.
+    pub(crate) entry: AuditEntry,
+    /// Its MAC, chained to the last of `macs`.
+    pub(crate) entry_mac: Vec<u8>,
+    /// The new key's check.
+    pub(crate) key_check: Vec<u8>,
+}
+
+/// A store's side of a rotation: one transaction that holds, from before the first read to
+/// the commit, the locks that keep every other writer of records, audit rows and the key
+/// check out. Dropped without [`commit`](Rewrite::commit), it rolls back.
+pub(crate) trait Rewrite {
+    /// The stored key check.
+    fn key_check(&mut self) -> Result<Option<Vec<u8>>, GateError>;
+
+    /// The id of the last row from before the chain ([`Store::audit_chain_start`]) and the
+    /// whole trail, oldest first.
+    fn trail(&mut self) -> Result<(i64, Vec<AuditRecord>), GateError>;
+
+    /// Every user's record.
+    fn records(&mut self) -> Result<Vec<SealedRow>, GateError>;
+
+    /// Writes `rewritten` (records, MACs, the entry, the key check) and commits.
+    fn commit(self, rewritten: &Rewritten) -> Result<(), GateError>;
+}
+
+/// The rotation inside the store's transaction `tx`: the key check judged (already done,
+/// to do, or neither key's), the trail verified under the old key, every record re-sealed
+/// and every MAC recomputed under the new one, and all of it written at once.
+pub(crate) fn rewrite(
+    mut tx: impl Rewrite,
+    keys: Keys<'_>,
+    now: u64,
+) -> Result<Rotated, GateError> {
+    match tx.key_check()? {
+        Some(check) if keys.new.matches(&check) => return Ok(Rotated::Already),
+        Some(check) if keys.old.matches(&check) => {}
+        _ => return Err(GateError::WrongServerKey),
+    }
+    let (chain_start, trail) = tx.trail()?;
+    if let Some(broken) = verify(&keys.old.audit_key(), chain_start, &trail).broken {
+        return Err(GateError::Usage(format!(
+            "the audit trail does not verify under the current key ({broken}); the \
+             rotation would authenticate it under the new key, so it is refused"
+        )));
+    }
+    let records = tx
+        .records()?
+        .into_iter()
+        .map(|row| {
+            let plain = keys.old.open(&row.user, row.version, &row.sealed)?;
+            let version = crate::next_version(Some(row.version));
+            let sealed = keys.new.seal(&row.user, version, &plain)?;
+            Ok(SealedRow {
+                user: row.user,
+                version,
+                sealed,
+            })
+        })
+        .collect::<Result<Vec<_>, GateError>>()?;
+    let audit_key = keys.new.audit_key();
+    let mut macs: Vec<(i64, Vec<u8>)> = Vec::with_capacity(trail.len());
+    for row in trail.iter().filter(|row| row.mac.is_some()) {
+        let previous = macs.last().map(|(_, mac)| mac.as_slice());
+        let mac = audit_key.mac(previous, &row.fields()).to_vec();
+        macs.push((row.id, mac));
+    }
+    let entry = AuditEntry {
         time: now,
         user: String::from("(server key)"),
         event: "rotate-key",
@@ -170,6 +171,19 @@ fn rotation_entry(now: u64, new: &ServerKey) -> AuditEntry {
         outcome: "accepted",
         drift: None,
         actor: None,
-        key: new.audit_key(),
-    }
+        key: audit_key,
+    };
+    let entry_mac = entry.mac(macs.last().map(|(_, mac)| mac.as_slice()));
+    let rewritten = Rewritten {
+        records,
+        macs,
+        entry,
+        entry_mac,
+        key_check: keys.new.key_check()?,
+    };
+    tx.commit(&rewritten)?;
+    Ok(Rotated::Done {
+        records: rewritten.records.len(),
+        audit_rows: rewritten.macs.len(),
+    })
 }

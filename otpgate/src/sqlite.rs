@@ -57,6 +57,7 @@ use super::{
 };
 
 mod links;
+mod rotate;
 
 /// How long a write waits for other writers, in all.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -295,11 +296,6 @@ impl SqliteStore {
             .map_err(store_error)
     }
 
-    /// The connection, for the key rotation's transaction.
-    pub(crate) fn connection(&self) -> &Connection {
-        &self.conn
-    }
-
     /// Chooses the server key with `choose` (told whether a key check is stored) under the
     /// write lock, and stores its key check if none is: of several processes setting up a
     /// new database at once, one creates the key and the others wait, then read it.
@@ -445,7 +441,7 @@ pub(crate) fn store_error(e: rusqlite::Error) -> GateError {
 }
 
 /// A column that does not convert is an unreadable record; anything else a store error.
-pub(crate) fn record_error(e: rusqlite::Error) -> GateError {
+fn record_error(e: rusqlite::Error) -> GateError {
     match e {
         rusqlite::Error::InvalidColumnType(..)
         | rusqlite::Error::FromSqlConversionFailure(..)
@@ -454,7 +450,7 @@ pub(crate) fn record_error(e: rusqlite::Error) -> GateError {
     }
 }
 
-pub(crate) fn to_sql_int(value: u64) -> Result<i64, GateError> {
+fn to_sql_int(value: u64) -> Result<i64, GateError> {
     i64::try_from(value).map_err(|_| GateError::Store(format!("{value} does not fit SQLite")))
 }
 

@@ -153,6 +153,7 @@ impl LinkStore for PostgresStore {
             client,
             deadline,
             statements,
+            opened_with,
         } = &mut *guard;
         deadline.call(async {
             let tx = client.transaction().await?;
@@ -165,11 +166,15 @@ impl LinkStore for PostgresStore {
                 .await?;
             if decided != 1 {
                 // Dropping the transaction rolls it back.
-                return Ok(Swap::Conflict);
+                return Ok(Ok(Swap::Conflict));
             }
-            append_audit(&tx, statements, &[(audit, time)]).await?;
+            if let Err(rotated) =
+                append_audit(&tx, statements, opened_with.as_deref(), &[(audit, time)]).await?
+            {
+                return Ok(Err(rotated));
+            }
             tx.commit().await?;
-            Ok(Swap::Written)
-        })
+            Ok(Ok(Swap::Written))
+        })?
     }
 }

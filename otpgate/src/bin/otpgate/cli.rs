@@ -172,7 +172,9 @@ pub enum Command {
     },
     /// Change the server key: every record re-sealed, the audit trail re-authenticated and
     /// the key check replaced under the key in FILE (created, mode 0600, when missing), in
-    /// one transaction (SQLite). Then use --key-file FILE. Run it again after a crash.
+    /// one transaction. Then use --key-file FILE. Run it again after a crash. On PostgreSQL,
+    /// run it as the migration role (the owner of the tables; the runners' role is
+    /// refused); runners still on the old key fail closed (exit 2) until they get FILE.
     RotateKey {
         /// The new key file.
         #[arg(long, value_name = "FILE")]
