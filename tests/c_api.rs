@@ -17,10 +17,17 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Where the C libraries and C test binaries go: its own target directory, so that the
-/// nested cargo does not wait for the lock the running `cargo test` holds.
+/// Where the C libraries and C test binaries go: a target directory of their own (so that
+/// the nested cargo does not wait for the lock the running `cargo test` holds) inside the
+/// one this test was built in, `CARGO_TARGET_DIR` or not (this binary is
+/// `<target>/<profile>/deps/c_api-*`).
 fn ffi_target_dir() -> PathBuf {
-    root().join("target").join("ffi")
+    let exe = std::env::current_exe().unwrap();
+    let target = exe
+        .ancestors()
+        .nth(3)
+        .map_or_else(|| root().join("target"), Path::to_path_buf);
+    target.join("ffi")
 }
 
 fn generated_header() -> String {
