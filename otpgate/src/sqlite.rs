@@ -140,6 +140,9 @@ pub struct SqliteStore {
     timeout: Duration,
     /// Inside [`batch`](Self::batch): writes join its transaction.
     in_batch: std::cell::Cell<bool>,
+    /// The key check this store's gate was opened against, the first one read: a write
+    /// that finds another one stored (a rotation committed meanwhile) is refused.
+    opened_with: std::cell::RefCell<Option<Vec<u8>>>,
 }
 
 impl SqliteStore {
@@ -201,6 +204,7 @@ impl SqliteStore {
             lock,
             timeout: BUSY_TIMEOUT,
             in_batch: std::cell::Cell::new(false),
+            opened_with: std::cell::RefCell::new(None),
         };
         store.migrate()?;
         store.refuse_foreign_objects()?;
@@ -456,31 +460,63 @@ fn to_sql_int(value: u64) -> Result<i64, GateError> {
 
 /// Appends `audit` to the trail inside `tx`, chained to the last row's MAC. The caller holds
 /// the write lock (`BEGIN IMMEDIATE`): no other writer extends the chain meanwhile.
-fn append_audit(tx: &Connection, audit: &AuditEntry, time: i64) -> Result<(), GateError> {
-    let previous: Option<Vec<u8>> = tx
-        .query_row(
-            "SELECT mac FROM audit WHERE mac IS NOT NULL ORDER BY id DESC LIMIT 1",
-            [],
-            |row| row.get(0),
+impl SqliteStore {
+    /// Appends `audit` to the trail inside `tx`, the write transaction of a decision;
+    /// [`GateError::WrongServerKey`] (and so no commit) when the stored key check is no
+    /// longer the one the gate was opened against: the key was rotated meanwhile, and
+    /// nothing may be written under the old one.
+    pub(crate) fn append_audit(
+        &self,
+        tx: &Connection,
+        audit: &AuditEntry,
+        time: i64,
+    ) -> Result<(), GateError> {
+        if let Some(opened) = self.opened_with.borrow().as_deref() {
+            let stored: Option<Vec<u8>> = tx
+                .query_row(
+                    "SELECT value FROM meta WHERE name = 'key_check'",
+                    [],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(store_error)?;
+            if stored.as_deref() != Some(opened) {
+                return Err(GateError::WrongServerKey);
+            }
+        }
+        let previous: Option<Vec<u8>> = tx
+            .query_row(
+                "SELECT mac FROM audit WHERE mac IS NOT NULL ORDER BY id DESC LIMIT 1",
+                [],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(record_error)?;
+        tx.execute(
+            "INSERT INTO audit (time, user, event, action, outcome, drift, actor, mac)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                time,
+                audit.user,
+                audit.event,
+                audit.action,
+                audit.outcome,
+                audit.drift,
+                audit.actor,
+                audit.mac(previous.as_deref()),
+            ],
         )
-        .optional()
-        .map_err(record_error)?;
-    tx.execute(
-        "INSERT INTO audit (time, user, event, action, outcome, drift, actor, mac)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![
-            time,
-            audit.user,
-            audit.event,
-            audit.action,
-            audit.outcome,
-            audit.drift,
-            audit.actor,
-            audit.mac(previous.as_deref()),
-        ],
-    )
-    .map_err(store_error)?;
-    Ok(())
+        .map_err(store_error)?;
+        Ok(())
+    }
+
+    /// Keeps `check` as the one the gate was opened against, if none is kept yet.
+    fn opened_with(&self, check: Option<&Vec<u8>>) {
+        let mut opened = self.opened_with.borrow_mut();
+        if opened.is_none() {
+            opened.clone_from(&check.cloned());
+        }
+    }
 }
 
 impl Store for SqliteStore {
@@ -528,20 +564,23 @@ impl Store for SqliteStore {
             params![user, version, sealed, time],
         )
         .map_err(store_error)?;
-        append_audit(&tx, audit, time)?;
+        self.append_audit(&tx, audit, time)?;
         tx.commit()?;
         Ok(Swap::Written)
     }
 
     fn key_check(&self) -> Result<Option<Vec<u8>>, GateError> {
-        self.conn
+        let check: Option<Vec<u8>> = self
+            .conn
             .query_row(
                 "SELECT value FROM meta WHERE name = 'key_check'",
                 [],
                 |row| row.get(0),
             )
             .optional()
-            .map_err(store_error)
+            .map_err(store_error)?;
+        self.opened_with(check.as_ref());
+        Ok(check)
     }
 
     fn init_key_check(&self, check: &[u8]) -> Result<Vec<u8>, GateError> {
@@ -559,6 +598,7 @@ impl Store for SqliteStore {
             )
             .map_err(store_error)?;
         tx.commit()?;
+        self.opened_with(Some(&stored));
         Ok(stored)
     }
 

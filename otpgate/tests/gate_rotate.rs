@@ -179,3 +179,36 @@ fn a_rotation_is_refused_over_a_forged_trail_and_with_a_wrong_key() {
     assert!(run.stdout.contains("already"), "{run:?}");
     assert!(opens(&env, &env.key_file()));
 }
+
+#[test]
+fn a_gate_opened_before_a_rotation_writes_nothing_after_it() {
+    use otpgate::{Gate, GateError, ServerKey, SqliteStore, Store, rotate_key};
+
+    let dir = std::env::temp_dir().join(format!("otpgate-rotate-behind-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("gate.db");
+    let old_key = dir.join("old.key");
+    let key = ServerKey::generate().unwrap();
+    let mut options = std::fs::OpenOptions::new();
+    std::os::unix::fs::OpenOptionsExt::mode(options.write(true).create_new(true), 0o600);
+    std::io::Write::write_all(
+        &mut options.open(&old_key).unwrap(),
+        key.to_hex().as_bytes(),
+    )
+    .unwrap();
+    let before = Gate::open(SqliteStore::create(&db).unwrap(), key).unwrap();
+    before.enroll("alice", "Deploy", 1_700_000_000).unwrap();
+
+    let rotated = rotate_key(&db, Some(&old_key), &dir.join("new.key"), 1_700_000_001);
+    assert!(rotated.is_ok(), "{rotated:?}");
+
+    // The gate still holds the old key: a new user would be sealed under it.
+    assert_eq!(
+        before.enroll("bob", "Deploy", 1_700_000_002).err(),
+        Some(GateError::WrongServerKey)
+    );
+    let after = SqliteStore::open(&db).unwrap();
+    assert!(after.load("bob").unwrap().is_none());
+    let _ = std::fs::remove_dir_all(&dir);
+}

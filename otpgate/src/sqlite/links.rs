@@ -6,7 +6,7 @@ use std::vec::Vec;
 
 use rusqlite::{OptionalExtension, Row, Transaction, TransactionBehavior, params};
 
-use super::{SqliteStore, append_audit, record_error, store_error, to_sql_int};
+use super::{SqliteStore, record_error, store_error, to_sql_int};
 use crate::link::{ApprovalKey, ApprovalRow, ApprovalState, InviteRow, LinkStore, TokenHash};
 use crate::{AuditEntry, GateError, Swap};
 
@@ -190,7 +190,7 @@ impl LinkStore for SqliteStore {
         if decided != 1 {
             return Ok(Swap::Conflict);
         }
-        append_audit(&tx, audit, to_sql_int(audit.time)?)?;
+        self.append_audit(&tx, audit, to_sql_int(audit.time)?)?;
         tx.commit().map_err(store_error)?;
         Ok(Swap::Written)
     }

@@ -9,8 +9,8 @@ use std::vec::Vec;
 use rusqlite::{OptionalExtension, params};
 
 use super::{SqliteStore, record_error, store_error, to_sql_int};
-use crate::sqlitetx::WriteTx;
 use crate::rotate::{Keys, Rewrite, Rewritten, Rotated, SealedRow, rewrite};
+use crate::sqlitetx::WriteTx;
 use crate::{AuditRecord, GateError, Store};
 
 impl SqliteStore {
