@@ -10,6 +10,8 @@ Besides the Python sources, the wheel holds what is made here:
   that header and linked to the library beside it (found through an rpath of the
   extension's own folder). Its declarations, struct layouts, constants and enumerations are
   the header's: nothing of the C API is written out by hand in Python;
+- `_hot`, csrc/hot.c compiled against the same header and library: TOTP and HOTP generate
+  and verify without cffi's per-call cost (the file says why);
 - `_generated.py`: the crate's version, which the binding checks the library against when
   it is imported;
 - the crate's license files.
@@ -156,8 +158,8 @@ class BuildPy(build_py):
 
 class BuildExt(build_ext):
     """Builds the C library with cargo into the package, generates `_otpcore`'s C source
-    with cffi from the preprocessed header, and compiles it against the header and the
-    library."""
+    with cffi from the preprocessed header, and compiles both extensions against the
+    header and the library."""
 
     def build_extensions(self) -> None:
         if self.inplace:
@@ -179,14 +181,15 @@ class BuildExt(build_ext):
         source = scratch / "_otpcore.c"
         ffi.emit_c_code(str(source))
 
-        # The library sits beside the extension in the package: it links to that copy and
-        # finds it there at run time ($ORIGIN; @loader_path on macOS). The crate's other
+        # The library sits beside the extensions in the package: they link to that copy and
+        # find it there at run time ($ORIGIN; @loader_path on macOS). The crate's other
         # outputs in cargo's folder (an rlib) are never on the link line.
         origin = "@loader_path" if sys.platform == "darwin" else "$ORIGIN"
-        (extension,) = self.extensions
-        extension.sources = [str(source)]
-        extension.library_dirs = [str(package)]
-        extension.extra_link_args = [f"-Wl,-rpath,{origin}"]
+        for extension in self.extensions:
+            if extension.name == CFFI_EXTENSION:
+                extension.sources = [str(source)]
+            extension.library_dirs = [str(package)]
+            extension.extra_link_args = [f"-Wl,-rpath,{origin}"]
         super().build_extensions()
 
 
@@ -199,6 +202,7 @@ setup(
         # Its C source is generated when it is built (BuildExt); setup() itself refuses
         # a source path outside this folder, where cargo's target folder may be.
         Extension(CFFI_EXTENSION, sources=[], include_dirs=[str(HEADER.parent)], libraries=["otpcore"]),
+        Extension("otpcore._hot", ["csrc/hot.c"], include_dirs=[str(HEADER.parent)], libraries=["otpcore"]),
     ],
     cmdclass={"build_py": BuildPy, "build_ext": BuildExt},
     options={

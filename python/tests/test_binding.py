@@ -10,7 +10,7 @@ import pytest
 
 import otpcore
 from conftest import REPO
-from otpcore import _ffi, _generated, _otpcore
+from otpcore import _ffi, _generated, _hot, _otpcore
 from otpcore._ffi import ffi, lib
 
 HEADER = (REPO / "include" / "otpcore.h").read_text()
@@ -83,12 +83,33 @@ def test_every_define_and_enumerator_of_the_header_is_read():
         assert members == {m: int(v) for m, v in re.findall(r"^\s*(OTP_\w+) = (\d+),", body, re.M)}
 
 
-def test_calls_keep_the_gil():
-    # setup.py turns cffi's GIL release off, so that no thread can wipe an object while a
-    # call reads it: the extension must not even import the function that releases it.
-    extension = Path(_otpcore.__file__).read_bytes()
-    assert b"PyErr_Occurred" in extension  # the names of imported functions are there
-    assert b"PyEval_SaveThread" not in extension
+@pytest.mark.parametrize("extension", [_otpcore, _hot], ids=lambda m: m.__name__)
+def test_calls_keep_the_gil(extension):
+    # setup.py turns cffi's GIL release off, and csrc/hot.c never releases it, so that no
+    # thread can wipe an object while a call reads it: neither extension even imports the
+    # function that releases the GIL.
+    binary = Path(extension.__file__).read_bytes()
+    assert b"PyErr_Occurred" in binary  # the names of imported functions are there
+    assert b"PyEval_SaveThread" not in binary
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda key: _hot.totp_verify(key, "287082", 59, None),
+        lambda key: _hot.hotp_verify(key, "755224", 0),
+        lambda key: _hot.totp_generate(key, 59),
+        lambda key: _hot.totp_generate_at_step(key, 1),
+        lambda key: _hot.hotp_generate(key, 0),
+    ],
+)
+def test_hot_calls_refuse_anything_but_a_key_of_the_right_size(call):
+    with pytest.raises(TypeError, match="a key's C object is 12 bytes, not 256"):
+        call(ffi.buffer(ffi.new("otp_hotp_params *")))
+    with pytest.raises(TypeError):
+        call(b"")
+    with pytest.raises(TypeError):
+        call(None)
 
 
 def test_import_check_refuses_a_struct_size_that_differs_from_the_header(monkeypatch):

@@ -6,6 +6,7 @@ import enum
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from . import _hot
 from ._enums import Algorithm, OtpType, SecretPolicy, Status
 from ._ffi import DEFINES, ffi, lib
 from ._support import (
@@ -22,10 +23,8 @@ from ._support import (
 )
 from .errors import InternalError, check, error_for
 
-_CODE_BUFFER_SIZE = DEFINES["OTP_CODE_BUFFER_SIZE"]
 _OK = Status.OK
 _CODE_INVALID = Status.CODE_INVALID
-_CODE_REPLAYED = Status.CODE_REPLAYED
 
 
 def _match_outputs() -> tuple[Any, Any]:
@@ -113,6 +112,9 @@ class Invalid(Verification):
 
 REPLAYED = Replayed()
 INVALID = Invalid()
+# `_hot` returns these results (a `Valid` made without its __init__) and raises these
+# exceptions itself.
+_hot.setup(Valid, INVALID, REPLAYED, error_for)
 
 
 def _code(value: object) -> bytes:
@@ -231,16 +233,6 @@ def _require_secret(secret: object) -> Secret:
     return secret
 
 
-def _generated_code(generate: Callable[..., int], key: Any, number: int) -> str:
-    """The code `generate(key, number, ...)` writes (`otp_*_generate*`)."""
-    buffer = ffi.new("char[]", _CODE_BUFFER_SIZE)
-    out_len = ffi.new("size_t *")
-    status = generate(key, number, buffer, _CODE_BUFFER_SIZE, out_len)
-    if status:
-        raise error_for(status)
-    return str(ffi.unpack(buffer, out_len[0]).decode("ascii"))
-
-
 class Totp(Wiped):
     """A TOTP key (RFC 6238): the secret's HMAC state, prepared once, in memory the library
     wipes on `close()`, at the end of a `with` block or when collected.
@@ -251,7 +243,8 @@ class Totp(Wiped):
     is made.
     """
 
-    __slots__ = ("algorithm", "digits", "period", "t0", "look_back", "look_ahead")
+    # `_key`: the buffer over the C object, which `_hot`'s functions take.
+    __slots__ = ("_key", "algorithm", "digits", "period", "t0", "look_back", "look_ahead")
 
     def __init__(
         self,
@@ -281,6 +274,7 @@ class Totp(Wiped):
         key = ffi.new("otp_totp *")
         check(lib.otp_totp_init(key, secret._obj, params))
         self._own(key, lib.otp_totp_wipe)
+        self._key = ffi.buffer(key)
         applied = ffi.new("otp_totp_params *")
         check(lib.otp_totp_get_params(key, applied))
         #: The HMAC hash function.
@@ -300,11 +294,11 @@ class Totp(Wiped):
         """The code at Unix time `t` (default: now), zero-padded digits."""
         if type(t) is not int or not 0 <= t <= U64_MAX:
             t = now_or("t", t)
-        return _generated_code(_totp_generate, self._obj, t)
+        return _totp_generate(self._key, t)
 
     def generate_at_step(self, step: int) -> str:
         """The code of time step `step`."""
-        return _generated_code(lib.otp_totp_generate_at_step, self._obj, uint("step", step))
+        return _hot.totp_generate_at_step(self._key, uint("step", step))
 
     def step_at(self, t: int | None = None) -> int:
         """The time step of Unix time `t` (default: now): `(t - t0) // period`."""
@@ -327,39 +321,29 @@ class Totp(Wiped):
         `Replayed`. On `Valid`, persist `result.step` as the new `last_step` before
         granting access. Malformed input raises `CodeFormatError`.
         """
+        # The path the benchmark measures: the usual arguments (a str, ints in range) pass
+        # two type checks here, and `_hot` does the rest in C.
         if type(t) is not int or not 0 <= t <= U64_MAX:
             t = now_or("t", t)
-        # `_code`, inlined: this is the hot path the benchmark measures.
-        raw = code.encode("utf-8", "surrogatepass") if type(code) is str else _code(code)
-        step, drift = _match_outputs()
-        if last_step is None:
-            status = _totp_verify(self._obj, raw, len(raw), t, False, 0, step, drift)
-        else:
-            last = uint("last_step", last_step)
-            status = _totp_verify(self._obj, raw, len(raw), t, True, last, step, drift)
-        if status == _OK:
-            return Valid(step[0], drift[0])
-        if status == _CODE_INVALID:
-            return INVALID
-        if status == _CODE_REPLAYED:
-            return REPLAYED
-        raise error_for(status)
+        if last_step is not None and (type(last_step) is not int or not 0 <= last_step <= U64_MAX):
+            last_step = uint("last_step", last_step)
+        return _totp_verify(self._key, code if type(code) is str else _code(code), t, last_step)
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else f"{self.algorithm.name}, {self.digits} digits, {self.period} s"
         return f"Totp(<{state}>)"
 
 
-# Looked up once: an attribute of `lib` is a lookup per call.
-_totp_verify = lib.otp_totp_verify
-_totp_generate = lib.otp_totp_generate
+# Looked up once: a module attribute is a lookup per call.
+_totp_verify = _hot.totp_verify
+_totp_generate = _hot.totp_generate
 
 
 class Hotp(Wiped):
     """An HOTP key (RFC 4226), wiped like `Totp`. Verification looks `look_ahead` counters
     past the stored one (3 by default)."""
 
-    __slots__ = ("algorithm", "digits", "look_ahead")
+    __slots__ = ("_key", "algorithm", "digits", "look_ahead")  # `_key`: as Totp's
 
     def __init__(
         self,
@@ -383,6 +367,7 @@ class Hotp(Wiped):
         key = ffi.new("otp_hotp *")
         check(lib.otp_hotp_init(key, secret._obj, params))
         self._own(key, lib.otp_hotp_wipe)
+        self._key = ffi.buffer(key)
         applied = ffi.new("otp_hotp_params *")
         check(lib.otp_hotp_get_params(key, applied))
         #: The HMAC hash function.
@@ -394,21 +379,14 @@ class Hotp(Wiped):
 
     def generate(self, counter: int) -> str:
         """The code for `counter`."""
-        return _generated_code(lib.otp_hotp_generate, self._obj, uint("counter", counter))
+        return _hot.hotp_generate(self._key, uint("counter", counter))
 
     def verify(self, code: str, counter: int) -> Verification:
         """Verifies a typed code against the stored next counter `counter` and the
         look-ahead, in constant time. On `Valid`, store `result.next_counter` before
         granting access (that is HOTP's replay protection). A stored counter of 2**64 - 1
         raises `CodeRefusedError` (COUNTER_EXHAUSTED): enroll a new key."""
-        raw = _code(code)
-        matched, drift = _match_outputs()
-        status = lib.otp_hotp_verify(self._obj, raw, len(raw), uint("counter", counter), matched, drift)
-        if status == _OK:
-            return Valid(matched[0], drift[0])
-        if status == _CODE_INVALID:
-            return INVALID
-        raise error_for(status)
+        return _hot.hotp_verify(self._key, _code(code), uint("counter", counter))
 
     def resync(self, first: str, second: str, counter: int, *, look_ahead: int) -> Verification:
         """Resynchronises a counter that drifted beyond the look-ahead (RFC 4226 §7.4):
