@@ -1,19 +1,26 @@
 """Builds the otpcore wheel from the otpcore checkout this folder sits in.
 
-Besides the Python sources, the wheel holds three things made here:
+Besides the Python sources, the wheel holds what is made here:
 
 - the C library, built by cargo from ../Cargo.toml with the README's command
   (`cargo rustc --release --lib --features ffi --crate-type cdylib`), so users of the
   wheel need no compiler;
-- `_generated.py`: the constants and enumerations of the committed header
-  ../include/otpcore.h and the crate's version, which the binding checks its struct
-  layouts, enumerations and the library against when it is imported;
+- `_otpcore`, the binding: a CPython extension that cffi (API mode) generates from the
+  committed header ../include/otpcore.h as the C compiler preprocesses it, compiled against
+  that header and linked to the library beside it (found through an rpath of the
+  extension's own folder). Its declarations, struct layouts, constants and enumerations are
+  the header's: nothing of the C API is written out by hand in Python;
+- `_hot`, csrc/hot.c compiled against the same header and library: TOTP and HOTP generate
+  and verify without cffi's per-call cost (the file says why);
+- `_generated.py`: the crate's version, which the binding checks the library against when
+  it is imported;
 - the crate's license files.
 
-cargo honours CARGO_TARGET_DIR (a relative one is taken from the checkout, as when cargo
-runs there); the Python build's own scratch folders go under that target folder too, so
-the checkout stays clean. A build from a source distribution has no crate to build and
-stops with an error saying so.
+Building needs cargo, a C compiler and the Python headers (cffi comes from PyPI as a build
+dependency). cargo honours CARGO_TARGET_DIR (a relative one is taken from the checkout, as
+when cargo runs there); the Python build's own scratch folders go under that target folder
+too, so the checkout stays clean. A build from a source distribution has no crate to build
+and stops with an error saying so.
 """
 
 import json
@@ -21,10 +28,12 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
-from setuptools import setup
-from setuptools.command.bdist_wheel import bdist_wheel
+import cffi
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 from setuptools.command.build_py import build_py
 from setuptools.errors import SetupError
 
@@ -32,6 +41,24 @@ CRATE = Path(__file__).resolve().parent.parent
 MANIFEST = CRATE / "Cargo.toml"
 HEADER = CRATE / "include" / "otpcore.h"
 LICENSES = ("LICENSE-MIT", "LICENSE-APACHE")
+CFFI_EXTENSION = "otpcore._otpcore"
+
+# cffi's generated wrappers release the GIL around every C call. otpcore's objects need
+# exclusive access to be wiped (the header: "init and wipe need exclusive access"), so a
+# key closed by one thread while another thread's call reads it would be a data race.
+# Keeping the GIL, as the package always has, rules that out: no Python code runs while a
+# call is in the library, and no call takes more than a few microseconds. These two macros
+# are what cffi's wrappers release and take the GIL with; the preamble comes after
+# Python.h and before the wrappers, so it changes them and nothing else. The test suite
+# checks the built extension never imports the functions that release the GIL.
+PREAMBLE = """\
+#include "otpcore.h"
+
+#undef Py_BEGIN_ALLOW_THREADS
+#define Py_BEGIN_ALLOW_THREADS {
+#undef Py_END_ALLOW_THREADS
+#define Py_END_ALLOW_THREADS }
+"""
 
 
 def require_checkout() -> None:
@@ -62,32 +89,6 @@ def crate_version() -> str:
     raise SetupError(f"no version in the [package] table of {MANIFEST}")
 
 
-def header_constants(text: str) -> "tuple[dict[str, int], dict[str, dict[str, int]]]":
-    """The integer `#define OTP_*` constants and the `enum otp_*` members of the header.
-
-    Anything of those two kinds that is not a plain integer stops the build, so that the
-    binding never checks itself against a partial reading of the header.
-    """
-    defines = {}
-    for match in re.finditer(r"^#define (OTP_\w+)(.*)$", text, re.M):
-        value = match.group(2).strip()
-        if not value.isdigit():
-            raise SetupError(f"{HEADER}: {match.group(1)} is not an integer: {value!r}")
-        defines[match.group(1)] = int(value)
-    enums = {}
-    for match in re.finditer(r"^enum (otp_\w+)\b(.*?)^\};", text, re.M | re.S):
-        members = dict(
-            (name, int(value))
-            for name, value in re.findall(r"^\s*(OTP_\w+) = (\d+),\s*$", match.group(2), re.M)
-        )
-        if not members:
-            raise SetupError(f"{HEADER}: enum {match.group(1)} has no member of the form NAME = N")
-        enums[match.group(1)] = members
-    if not defines or len(enums) != len(re.findall(r"^enum otp_", text, re.M)):
-        raise SetupError(f"{HEADER}: the constants or enumerations could not all be read")
-    return defines, enums
-
-
 def build_library() -> Path:
     """Builds the C library with cargo and returns its path (as cargo reports it)."""
     cargo = os.environ.get("CARGO", "cargo")
@@ -115,19 +116,27 @@ def build_library() -> Path:
     return libraries[0]
 
 
-def generated_module(library: str) -> str:
-    defines, enums = header_constants(HEADER.read_text(encoding="utf-8"))
-    return (
-        f'"""Made by setup.py from {HEADER.name} and Cargo.toml when the wheel was built."""\n\n'
-        f"VERSION = {crate_version()!r}\n"
-        f"LIBRARY = {library!r}\n"
-        f"DEFINES = {defines!r}\n"
-        f"ENUMS = {enums!r}\n"
-    )
+def header_declarations(preprocessed: str) -> str:
+    """The header's own part of the C preprocessor's output (`-dD`: with its #define lines),
+    for cffi's cdef: the lines the line markers attribute to otpcore.h, less the include
+    guard. The system headers it includes declare only the standard integer types and
+    bool, which cffi knows already (and whose glibc declarations it could not parse)."""
+    kept = []
+    in_header = False
+    for line in preprocessed.splitlines():
+        marker = re.match(r'#\s*\d+\s+"([^"]*)"', line)
+        if marker:
+            in_header = Path(marker.group(1)).name == HEADER.name
+        elif in_header and line.strip() and not re.fullmatch(r"#define OTPCORE_H\s*", line):
+            kept.append(line)
+    declarations = "\n".join(kept)
+    if "otp_totp_verify" not in declarations or "#define OTP_TOTP_SIZE" not in declarations:
+        raise SetupError(f"could not find the declarations of {HEADER} in the preprocessor's output")
+    return declarations + "\n"
 
 
 class BuildPy(build_py):
-    """Adds the C library, the header's constants and the licenses to the package."""
+    """Adds the crate's version and the licenses to the package."""
 
     def run(self) -> None:
         if self.editable_mode:
@@ -138,24 +147,50 @@ class BuildPy(build_py):
         require_checkout()
         super().run()
         package = Path(self.build_lib) / "otpcore"
-        library = build_library()
-        shutil.copyfile(library, package / library.name)
-        (package / "_generated.py").write_text(generated_module(library.name), encoding="utf-8")
+        (package / "_generated.py").write_text(
+            f'"""Made by setup.py from Cargo.toml when the wheel was built."""\n\n'
+            f"VERSION = {crate_version()!r}\n",
+            encoding="utf-8",
+        )
         for name in LICENSES:
             shutil.copyfile(CRATE / name, package / name)
 
 
-class BdistWheel(bdist_wheel):
-    """Tags the wheel for this platform (it holds a native library) but for any Python 3:
-    the library is loaded with ctypes, so no CPython ABI is involved."""
+class BuildExt(build_ext):
+    """Builds the C library with cargo into the package, generates `_otpcore`'s C source
+    with cffi from the preprocessed header, and compiles both extensions against the
+    header and the library."""
 
-    def finalize_options(self) -> None:
-        super().finalize_options()
-        self.root_is_pure = False
+    def build_extensions(self) -> None:
+        if self.inplace:
+            raise SetupError("editable installs are not supported: pip install ./python")
+        require_checkout()
+        package = Path(self.get_ext_fullpath(CFFI_EXTENSION)).parent
+        package.mkdir(parents=True, exist_ok=True)
+        library = build_library()
+        shutil.copyfile(library, package / library.name)
 
-    def get_tag(self) -> "tuple[str, str, str]":
-        _, _, platform = super().get_tag()
-        return "py3", "none", platform
+        scratch = Path(self.build_temp)
+        scratch.mkdir(parents=True, exist_ok=True)
+        preprocessed = scratch / "otpcore.i"
+        preprocessed.unlink(missing_ok=True)
+        self.compiler.preprocess(str(HEADER), str(preprocessed), extra_postargs=["-dD"])
+        ffi = cffi.FFI()
+        ffi.cdef(header_declarations(preprocessed.read_text(encoding="utf-8")))
+        ffi.set_source(CFFI_EXTENSION, PREAMBLE)
+        source = scratch / "_otpcore.c"
+        ffi.emit_c_code(str(source))
+
+        # The library sits beside the extensions in the package: they link to that copy and
+        # find it there at run time ($ORIGIN; @loader_path on macOS). The crate's other
+        # outputs in cargo's folder (an rlib) are never on the link line.
+        origin = "@loader_path" if sys.platform == "darwin" else "$ORIGIN"
+        for extension in self.extensions:
+            if extension.name == CFFI_EXTENSION:
+                extension.sources = [str(source)]
+            extension.library_dirs = [str(package)]
+            extension.extra_link_args = [f"-Wl,-rpath,{origin}"]
+        super().build_extensions()
 
 
 require_checkout()
@@ -163,7 +198,13 @@ scratch = cargo_target_dir() / "python-build"
 scratch.mkdir(parents=True, exist_ok=True)
 setup(
     version=crate_version(),
-    cmdclass={"build_py": BuildPy, "bdist_wheel": BdistWheel},
+    ext_modules=[
+        # Its C source is generated when it is built (BuildExt); setup() itself refuses
+        # a source path outside this folder, where cargo's target folder may be.
+        Extension(CFFI_EXTENSION, sources=[], include_dirs=[str(HEADER.parent)], libraries=["otpcore"]),
+        Extension("otpcore._hot", ["csrc/hot.c"], include_dirs=[str(HEADER.parent)], libraries=["otpcore"]),
+    ],
+    cmdclass={"build_py": BuildPy, "build_ext": BuildExt},
     options={
         "build": {"build_base": str(scratch / "build")},
         "egg_info": {"egg_base": str(scratch)},

@@ -4,8 +4,8 @@
 //! suite runs, including a user state shared with Rust's `UserState` both ways
 //! (python/tests/test_rust_interop.py, with the Rust side here).
 //!
-//! Without python3 and its venv module the test prints SKIPPED, except when the `CI`
-//! environment variable is set: then it fails (.ci/run installs them).
+//! Without python3, its venv module and its headers the test prints SKIPPED, except when
+//! the `CI` environment variable is set: then it fails (.ci/run installs them).
 #![cfg(feature = "ffi")]
 #![allow(
     clippy::unwrap_used,
@@ -53,15 +53,22 @@ fn run(what: &str, command: &mut Command) -> Output {
 }
 
 /// The virtual environment's python with the test requirements and otpcore from
-/// ./python installed, or `None` (SKIPPED) when python3 or its venv module is missing.
+/// ./python installed, or `None` (SKIPPED) when python3, its venv module or its headers are
+/// missing.
 fn python_with_otpcore() -> Option<PathBuf> {
     // `ensurepip` is what Debian's python3 lacks without python3-venv: venv needs it.
+    // Python.h, what it lacks without python3-dev: the package's extensions compile
+    // against it.
     let mut probe = Command::new("python3");
-    probe.args(["-c", "import venv, ensurepip"]);
+    probe.args([
+        "-c",
+        "import ensurepip, os, sysconfig, venv; \
+         assert os.path.isfile(os.path.join(sysconfig.get_paths()['include'], 'Python.h'))",
+    ]);
     if !support::tool_available(
-        "python3 with venv",
+        "python3 with venv and its headers",
         &mut probe,
-        "apt-get install python3 python3-venv",
+        "apt-get install python3 python3-venv python3-dev",
     ) {
         return None;
     }

@@ -1,5 +1,5 @@
 """Bad input raises a clear exception, never a crash: wrong types, str where bytes are
-expected and the reverse, out-of-range integers (which ctypes would wrap around), huge
+expected and the reverse, out-of-range integers (which C would wrap around), huge
 inputs and NUL bytes."""
 
 from __future__ import annotations

@@ -5,7 +5,6 @@ UNAVAILABLE, CLOCK_BEFORE_UNIX_EPOCH)."""
 
 from __future__ import annotations
 
-import ctypes
 import hashlib
 import pickle
 from typing import Callable
@@ -42,7 +41,8 @@ from otpcore import (
     UriError,
     UserState,
 )
-from otpcore import _ffi, _generated
+from otpcore import _ffi
+from otpcore._ffi import ffi
 from otpcore.errors import FAMILIES, error_for
 
 S = Status
@@ -70,7 +70,7 @@ def raw(name: str, *args: object) -> None:
 def generate_into_one_byte() -> None:
     # The key must outlive the call: a collected Totp is wiped at once.
     key = totp()
-    raw("otp_totp_generate", key._obj, 0, ctypes.create_string_buffer(1), 1, ctypes.c_size_t())
+    raw("otp_totp_generate", key._obj, 0, ffi.new("char[]", 1), 1, ffi.new("size_t *"))
 
 
 def recovery_with_used(used: int) -> None:
@@ -111,8 +111,8 @@ def wrong(code: str) -> str:
 
 #: For each status: what reaches it, and the exception family or the result it gives.
 REACHED: dict[Status, tuple[Callable[[], object], object]] = {
-    S.NULL_POINTER: (lambda: raw("otp_unix_time", None), InternalError),
-    S.INVALID_ENUM: (lambda: raw("otp_secret_from_bytes", _ffi.otp_secret(), KEY, 20, 0), SettingsError),
+    S.NULL_POINTER: (lambda: raw("otp_unix_time", ffi.NULL), InternalError),
+    S.INVALID_ENUM: (lambda: raw("otp_secret_from_bytes", ffi.new("otp_secret *"), KEY, 20, 0), SettingsError),
     S.NOT_INITIALIZED: (closed_totp, ClosedError),
     S.INVALID_UTF8: (lambda: KeyUri("al\udc80ice").build(Secret.from_bytes(KEY)), UriError),
     S.CODE_INVALID: (lambda: totp().verify("000000", 59), Invalid()),
@@ -196,7 +196,7 @@ BY_MAPPING_ONLY = {
 
 
 def test_every_status_of_the_header_is_covered_here():
-    header = {name.removeprefix("OTP_") for name in _generated.ENUMS["otp_status"]} - {"OK"}
+    header = {name.removeprefix("OTP_") for name in _ffi.ENUMS["otp_status"]} - {"OK"}
     assert header == {s.name for s in REACHED} | {s.name for s in BY_MAPPING_ONLY}
     assert not set(REACHED) & set(BY_MAPPING_ONLY)
 

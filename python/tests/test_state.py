@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 
 from otpcore import (
@@ -212,3 +214,18 @@ def test_keys_need_their_own_types(rfc_secret):
         UserState().verify_hotp(Totp(rfc_secret), Throttle(), "123456", NOW)
     with pytest.raises(TypeError):
         UserState().verify_oob(Secret.generate(), Throttle(), "alice", "123456", NOW)
+
+
+def test_views_keep_the_state_they_show_alive(totp):
+    state = UserState()
+    state.verify_totp(totp, Throttle(), wrong(totp.generate(NOW)), NOW)
+    state.recovery = RecoveryCodes.generate()[0]
+    throttle, recovery, oob = state.throttle, state.recovery, state.oob
+    expected = (state.recovery.salt, state.oob.to_bytes())
+    del state
+    gc.collect()
+    # New states would take the memory of a freed one.
+    others = [UserState() for _ in range(100)]
+    assert throttle.failures == 1
+    assert (recovery.salt, oob.to_bytes()) == expected
+    assert recovery.remaining == 10 and len(others) == 100

@@ -12,6 +12,7 @@ from typing import Callable
 import pytest
 
 from otpcore import ClosedError, Hotp, KeyUri, OobKey, OobPolicy, OobRecord, Secret, Status, Totp, UriError
+from otpcore._ffi import ffi
 from otpcore._support import Wiped
 
 KEY = b"12345678901234567890"
@@ -38,7 +39,9 @@ def use(obj: Wiped) -> object:
 
 
 def is_zero(raw: object) -> bool:
-    return bytes(raw) == bytes(len(bytes(raw)))
+    """Whether every byte of the C object `raw` (an owning cdata pointer) is zero."""
+    memory = bytes(ffi.buffer(raw))
+    return memory == bytes(len(memory))
 
 
 @pytest.mark.parametrize("make", list(MAKERS.values()), ids=list(MAKERS))

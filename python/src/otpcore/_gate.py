@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import ctypes
 import enum
 from collections.abc import Sequence
-from ctypes import c_int64, c_size_t, c_uint64
+from typing import Any
 
-from . import _ffi
 from ._enums import Status
-from ._otp import INVALID, REPLAYED, Hotp, Totp, Valid, Verification, _code
+from ._ffi import DEFINES as _D
+from ._ffi import ffi, lib
+from ._otp import INVALID, REPLAYED, Hotp, Totp, Valid, Verification, _code, _match_outputs
 from ._support import U32_MAX, BytesLike, Wiped, now_or, secret_input, text_or_bytes, uint, wipe_buffer
 from .errors import StateError, check, error_for
 
-_lib = _ffi.lib
-_D = _ffi.DEFINES
 S = Status
 
 
@@ -28,17 +26,20 @@ class ThrottleState:
     before an attempt and persist after it (`UserState` holds one). All zero is a user
     with no failures, and what an administrator's reset writes."""
 
-    __slots__ = ("_obj",)
+    # `_owner`: the C object a view's `_obj` points into (a `UserState`'s), kept alive with the
+    # view (cffi frees memory once its owning object is unreferenced); None for a copy.
+    __slots__ = ("_obj", "_owner")
 
     def __init__(self, failures: int = 0, locked_until: int = 0) -> None:
-        self._obj = _ffi.otp_throttle_state(
-            uint("locked_until", locked_until), uint("failures", failures, U32_MAX)
-        )
+        fields = (uint("locked_until", locked_until), uint("failures", failures, U32_MAX))
+        self._obj = ffi.new("otp_throttle_state *", fields)
+        self._owner: object = None
 
     @classmethod
-    def _view(cls, obj: _ffi.otp_throttle_state) -> ThrottleState:
+    def _view(cls, obj: Any, owner: object) -> ThrottleState:
         state = object.__new__(cls)
         state._obj = obj
+        state._owner = owner
         return state
 
     @property
@@ -89,13 +90,16 @@ class Throttle:
         lockout_secs: int = 60,
         max_lockout_secs: int = 3600,
     ) -> None:
-        self._obj = _ffi.otp_throttle(
-            uint("lockout_after", lockout_after, U32_MAX),
-            uint("hard_stop_after", hard_stop_after, U32_MAX),
-            uint("lockout_secs", lockout_secs),
-            uint("max_lockout_secs", max_lockout_secs),
+        self._obj = ffi.new(
+            "otp_throttle *",
+            (
+                uint("lockout_after", lockout_after, U32_MAX),
+                uint("hard_stop_after", hard_stop_after, U32_MAX),
+                uint("lockout_secs", lockout_secs),
+                uint("max_lockout_secs", max_lockout_secs),
+            ),
         )
-        check(_lib.otp_throttle_validate(self._obj))
+        check(lib.otp_throttle_validate(self._obj))
 
     @property
     def lockout_after(self) -> int:
@@ -120,14 +124,14 @@ class Throttle:
     def check(self, state: ThrottleState, now: int | None = None) -> None:
         """Raises `ThrottledError` when `state` allows no one-time code attempt at `now`."""
         _require("state", state, ThrottleState)
-        status = _lib.otp_throttle_check(self._obj, state._obj, now_or("now", now))
+        status = lib.otp_throttle_check(self._obj, state._obj, now_or("now", now))
         if status:
             raise _throttle_error(status, state)
 
     def check_recovery(self, state: ThrottleState, now: int | None = None) -> None:
         """As `check`, for a recovery code, which the hard stop does not refuse."""
         _require("state", state, ThrottleState)
-        status = _lib.otp_throttle_check_recovery(self._obj, state._obj, now_or("now", now))
+        status = lib.otp_throttle_check_recovery(self._obj, state._obj, now_or("now", now))
         if status:
             raise _throttle_error(status, state)
 
@@ -135,12 +139,12 @@ class Throttle:
         """Counts a wrong code in `state`, maybe starting a lockout (not a replay: a used
         code typed again tells a guesser nothing)."""
         _require("state", state, ThrottleState)
-        check(_lib.otp_throttle_record_failure(self._obj, now_or("now", now), state._obj))
+        check(lib.otp_throttle_record_failure(self._obj, now_or("now", now), state._obj))
 
     def record_success(self, state: ThrottleState) -> None:
         """Clears the failures in `state` after a valid code."""
         _require("state", state, ThrottleState)
-        check(_lib.otp_throttle_record_success(self._obj, state._obj))
+        check(lib.otp_throttle_record_success(self._obj, state._obj))
 
     def __repr__(self) -> str:
         return (
@@ -181,10 +185,10 @@ _SALT_LEN = _D["OTP_RECOVERY_SALT_LEN"]
 _HASH_LEN = _D["OTP_RECOVERY_HASH_LEN"]
 
 
-def _recovery_outcome(status: int, slot: c_size_t, remaining: c_size_t) -> Verification | None:
+def _recovery_outcome(status: int, slot: Any, remaining: Any) -> Verification | None:
     """The result of a recovery code check, or None for a status that is not one."""
     if status == S.OK:
-        return RecoveryValid(slot.value, remaining.value)
+        return RecoveryValid(slot[0], remaining[0])
     if status == S.CODE_REPLAYED:
         return REPLAYED
     if status == S.CODE_INVALID:
@@ -198,7 +202,7 @@ class RecoveryCodes:
     set and the codes to show the user once; a `UserState` holds one as `recovery`.
     """
 
-    __slots__ = ("_obj",)
+    __slots__ = ("_obj", "_owner")  # as ThrottleState's
 
     #: The number of codes in a set.
     COUNT: int = _RECOVERY_COUNT
@@ -211,16 +215,18 @@ class RecoveryCodes:
             not isinstance(h, (bytes, bytearray, memoryview)) or len(h) != _HASH_LEN for h in hashes
         ):
             raise ValueError(f"hashes must be {_RECOVERY_COUNT} values of {_HASH_LEN} bytes")
-        self._obj = _ffi.otp_recovery_codes()
-        ctypes.memmove(self._obj.salt, bytes(salt), _SALT_LEN)
+        self._obj = ffi.new("otp_recovery_codes *")
+        self._owner: object = None
+        ffi.memmove(self._obj.salt, bytes(salt), _SALT_LEN)
         for row, digest in zip(self._obj.hashes, hashes):
-            ctypes.memmove(row, bytes(digest), _HASH_LEN)
+            ffi.memmove(row, bytes(digest), _HASH_LEN)
         self._obj.used = uint("used", used, 0xFFFF)
 
     @classmethod
-    def _view(cls, obj: _ffi.otp_recovery_codes) -> RecoveryCodes:
+    def _view(cls, obj: Any, owner: object) -> RecoveryCodes:
         codes = object.__new__(cls)
         codes._obj = obj
+        codes._owner = owner
         return codes
 
     @classmethod
@@ -228,24 +234,24 @@ class RecoveryCodes:
         """A new set of ten 80-bit codes from the operating system: the stored form, and
         the codes as `xxxx-xxxx-xxxx-xxxx` to show the user once. The C buffer is wiped;
         the returned strings cannot be, so drop them once shown."""
-        buffer = ctypes.create_string_buffer(_D["OTP_RECOVERY_CODES_TEXT_SIZE"])
-        out_len = c_size_t()
-        codes = cls._view(_ffi.otp_recovery_codes())
+        buffer = ffi.new("char[]", _D["OTP_RECOVERY_CODES_TEXT_SIZE"])
+        out_len = ffi.new("size_t *")
+        codes = cls._view(ffi.new("otp_recovery_codes *"), None)
         try:
-            check(_lib.otp_recovery_codes_generate(buffer, len(buffer), out_len, codes._obj))
-            return codes, buffer.raw[: out_len.value].decode("ascii").split("\n")
+            check(lib.otp_recovery_codes_generate(buffer, len(buffer), out_len, codes._obj))
+            return codes, ffi.unpack(buffer, out_len[0]).decode("ascii").split("\n")
         finally:
             wipe_buffer(buffer)
 
     @property
     def salt(self) -> bytes:
         """The random salt of this set."""
-        return bytes(self._obj.salt)
+        return bytes(ffi.buffer(self._obj.salt))
 
     @property
     def hashes(self) -> tuple[bytes, ...]:
         """The hash of each code, code 0 first."""
-        return tuple(bytes(row) for row in self._obj.hashes)
+        return tuple(bytes(ffi.buffer(row)) for row in self._obj.hashes)
 
     @property
     def used(self) -> int:
@@ -255,9 +261,9 @@ class RecoveryCodes:
     @property
     def remaining(self) -> int:
         """How many codes are unused."""
-        out = c_size_t()
-        check(_lib.otp_recovery_codes_remaining(self._obj, out))
-        return out.value
+        out = ffi.new("size_t *")
+        check(lib.otp_recovery_codes_remaining(self._obj, out))
+        return int(out[0])
 
     def verify(self, code: str) -> Verification:
         """Checks a typed code (any letter case, dashes and spaces ignored) against every
@@ -265,8 +271,8 @@ class RecoveryCodes:
         has one): `RecoveryValid` (now marked used here: persist the set), `Replayed` (used
         before) or `Invalid`. A malformed code raises `CodeFormatError`."""
         raw = _code(code)
-        slot, remaining = c_size_t(), c_size_t()
-        status = _lib.otp_recovery_codes_verify(raw, len(raw), self._obj, slot, remaining)
+        slot, remaining = ffi.new("size_t *"), ffi.new("size_t *")
+        status = lib.otp_recovery_codes_verify(raw, len(raw), self._obj, slot, remaining)
         outcome = _recovery_outcome(status, slot, remaining)
         if outcome is None:
             raise error_for(status)
@@ -275,7 +281,7 @@ class RecoveryCodes:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, RecoveryCodes):
             return NotImplemented
-        return bytes(self._obj) == bytes(other._obj)
+        return bytes(ffi.buffer(self._obj)) == bytes(ffi.buffer(other._obj))
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -321,10 +327,10 @@ class OobKey(Wiped):
     __slots__ = ()
 
     def __init__(self, key: BytesLike) -> None:
-        obj = _ffi.otp_oob_key()
+        obj = ffi.new("otp_oob_key *")
         with secret_input("key", key, allow_text=False) as (raw, size):
-            check(_lib.otp_oob_key_init(obj, raw, size))
-        self._own(obj, _lib.otp_oob_key_wipe)
+            check(lib.otp_oob_key_init(obj, raw, size))
+        self._own(obj, lib.otp_oob_key_wipe)
 
     def __repr__(self) -> str:
         return "OobKey(<closed>)" if self.closed else "OobKey(<key>)"
@@ -344,15 +350,18 @@ class OobPolicy:
         max_attempts: int = 3,
         resend_cooldown_secs: int = 60,
     ) -> None:
-        self._obj = _ffi.otp_oob_policy(
-            uint("digits", digits, U32_MAX),
-            uint("max_attempts", max_attempts, U32_MAX),
-            uint("ttl_secs", ttl_secs),
-            uint("resend_cooldown_secs", resend_cooldown_secs),
+        self._obj = ffi.new(
+            "otp_oob_policy *",
+            (
+                uint("digits", digits, U32_MAX),
+                uint("max_attempts", max_attempts, U32_MAX),
+                uint("ttl_secs", ttl_secs),
+                uint("resend_cooldown_secs", resend_cooldown_secs),
+            ),
         )
         # Every function that takes a policy checks it first; with an empty record this
         # one has nothing else to refuse.
-        check(_lib.otp_oob_next_issue_at(_ffi.otp_oob_record(), self._obj, c_uint64()))
+        check(lib.otp_oob_next_issue_at(ffi.new("otp_oob_record *"), self._obj, ffi.new("uint64_t *")))
 
     @property
     def digits(self) -> int:
@@ -389,19 +398,21 @@ class OobRecord:
     never the code. Persist `to_bytes()` after every issue and verification, where only
     the server writes; a `UserState` holds one as `oob`."""
 
-    __slots__ = ("_obj",)
+    __slots__ = ("_obj", "_owner")  # as ThrottleState's
 
     #: The length of the encoding in bytes.
     LEN: int = _OOB_RECORD_LEN
 
     def __init__(self) -> None:
         """A record with no code pending."""
-        self._obj = _ffi.otp_oob_record()
+        self._obj = ffi.new("otp_oob_record *")
+        self._owner: object = None
 
     @classmethod
-    def _view(cls, obj: _ffi.otp_oob_record) -> OobRecord:
+    def _view(cls, obj: Any, owner: object) -> OobRecord:
         record = object.__new__(cls)
         record._obj = obj
+        record._owner = owner
         return record
 
     @classmethod
@@ -411,19 +422,21 @@ class OobRecord:
             raise TypeError(f"data must be bytes, not {type(data).__name__}")
         if len(data) != _OOB_RECORD_LEN:
             raise StateError(S.OOB_RECORD_INVALID, f"a record is {_OOB_RECORD_LEN} bytes, not {len(data)}")
-        return cls._view(_ffi.otp_oob_record.from_buffer_copy(bytes(data)))
+        record = cls()
+        ffi.memmove(record._obj, bytes(data), _OOB_RECORD_LEN)
+        return record
 
     def to_bytes(self) -> bytes:
         """The 56 bytes to store."""
-        return bytes(self._obj)
+        return bytes(ffi.buffer(self._obj))
 
     def next_issue_at(self, policy: OobPolicy) -> int:
         """The earliest Unix time at which `policy` lets a new code be issued (0 when none
         was)."""
         _require("policy", policy, OobPolicy)
-        out = c_uint64()
-        check(_lib.otp_oob_next_issue_at(self._obj, policy._obj, out))
-        return out.value
+        out = ffi.new("uint64_t *")
+        check(lib.otp_oob_next_issue_at(self._obj, policy._obj, out))
+        return int(out[0])
 
     def issue(self, key: OobKey, user_id: str | BytesLike, policy: OobPolicy, now: int | None = None) -> str:
         """Issues a new random code for `user_id` (any stable identifier), replacing any
@@ -432,16 +445,16 @@ class OobRecord:
         _require("key", key, OobKey)
         _require("policy", policy, OobPolicy)
         user = text_or_bytes("user_id", user_id)
-        buffer = ctypes.create_string_buffer(_D["OTP_OOB_CODE_BUFFER_SIZE"])
-        out_len = c_size_t()
+        buffer = ffi.new("char[]", _D["OTP_OOB_CODE_BUFFER_SIZE"])
+        out_len = ffi.new("size_t *")
         try:
-            status = _lib.otp_oob_issue(
+            status = lib.otp_oob_issue(
                 key._obj, user, len(user), policy._obj, now_or("now", now), self._obj, buffer, len(buffer), out_len
             )
             if status == S.OOB_ISSUE_TOO_SOON:
                 raise error_for(status, self.next_issue_at(policy))
             check(status)
-            return buffer.raw[: out_len.value].decode("ascii")
+            return str(ffi.unpack(buffer, out_len[0]).decode("ascii"))
         finally:
             wipe_buffer(buffer)
 
@@ -451,7 +464,7 @@ class OobRecord:
         _require("key", key, OobKey)
         user = text_or_bytes("user_id", user_id)
         raw = _code(code)
-        status = _lib.otp_oob_verify(key._obj, user, len(user), raw, len(raw), now_or("now", now), self._obj)
+        status = lib.otp_oob_verify(key._obj, user, len(user), raw, len(raw), now_or("now", now), self._obj)
         outcome = _OOB_OUTCOMES.get(status)
         if outcome is None:
             raise error_for(status)
@@ -488,8 +501,8 @@ class UserState:
     def __init__(self) -> None:
         """A newly enrolled user: no step accepted, counter 0, no failures, and an empty
         recovery set (every code used; assign `recovery` a generated one)."""
-        self._obj = _ffi.otp_user_state()
-        check(_lib.otp_user_state_default(self._obj))
+        self._obj = ffi.new("otp_user_state *")
+        check(lib.otp_user_state_default(self._obj))
 
     @classmethod
     def decode(cls, data: BytesLike) -> UserState:
@@ -500,21 +513,21 @@ class UserState:
             raise TypeError(f"data must be bytes, not {type(data).__name__}")
         raw = bytes(data)
         state = object.__new__(cls)
-        state._obj = _ffi.otp_user_state()
-        check(_lib.otp_user_state_decode(raw, len(raw), state._obj))
+        state._obj = ffi.new("otp_user_state *")
+        check(lib.otp_user_state_decode(raw, len(raw), state._obj))
         return state
 
     def encode(self) -> bytes:
         """The versioned encoding to persist (`ENCODED_LEN` bytes; no secret inside)."""
-        buffer = ctypes.create_string_buffer(self.ENCODED_LEN)
-        out_len = c_size_t()
-        check(_lib.otp_user_state_encode(self._obj, buffer, len(buffer), out_len))
-        return buffer.raw[: out_len.value]
+        buffer = ffi.new("char[]", self.ENCODED_LEN)
+        out_len = ffi.new("size_t *")
+        check(lib.otp_user_state_encode(self._obj, buffer, len(buffer), out_len))
+        return bytes(ffi.unpack(buffer, out_len[0]))
 
     @property
     def last_accepted(self) -> int | None:
         """The last accepted TOTP step; None before the first."""
-        return self._obj.totp_step if self._obj.has_totp_step else None
+        return int(self._obj.totp_step) if self._obj.has_totp_step else None
 
     @property
     def hotp_counter(self) -> int:
@@ -528,31 +541,31 @@ class UserState:
     @property
     def throttle(self) -> ThrottleState:
         """The throttle state (a live view: it changes with this state)."""
-        return ThrottleState._view(self._obj.throttle)
+        return ThrottleState._view(ffi.addressof(self._obj, "throttle"), self._obj)
 
     def reset_throttle(self) -> None:
         """An administrator's reset: forgets the failures and any lockout or hard stop."""
-        self._obj.throttle = _ffi.otp_throttle_state()
+        self._obj.throttle = ffi.new("otp_throttle_state *")[0]
 
     @property
     def recovery(self) -> RecoveryCodes:
         """The recovery codes' stored form (a live view: it changes with this state)."""
-        return RecoveryCodes._view(self._obj.recovery)
+        return RecoveryCodes._view(ffi.addressof(self._obj, "recovery"), self._obj)
 
     @recovery.setter
     def recovery(self, codes: RecoveryCodes) -> None:
         _require("recovery", codes, RecoveryCodes)
-        self._obj.recovery = codes._obj
+        self._obj.recovery = codes._obj[0]
 
     @property
     def oob(self) -> OobRecord:
         """The out-of-band code's record (a live view: it changes with this state)."""
-        return OobRecord._view(self._obj.oob)
+        return OobRecord._view(ffi.addressof(self._obj, "oob"), self._obj)
 
     @oob.setter
     def oob(self, record: OobRecord) -> None:
         _require("oob", record, OobRecord)
-        self._obj.oob = record._obj
+        self._obj.oob = record._obj[0]
 
     def verify_totp(self, totp: Totp, throttle: Throttle, code: str, now: int | None = None) -> Verification:
         """Verifies a TOTP code at `now` with replay protection from this state, under
@@ -564,8 +577,8 @@ class UserState:
         _require("totp", totp, Totp)
         _require("throttle", throttle, Throttle)
         raw = _code(code)
-        step, drift = c_uint64(), c_int64()
-        status = _lib.otp_user_state_verify_totp(
+        step, drift = _match_outputs()
+        status = lib.otp_user_state_verify_totp(
             totp._obj, throttle._obj, raw, len(raw), now_or("now", now), self._obj, step, drift
         )
         return self._otp_outcome(status, step, drift)
@@ -576,15 +589,15 @@ class UserState:
         _require("hotp", hotp, Hotp)
         _require("throttle", throttle, Throttle)
         raw = _code(code)
-        counter, drift = c_uint64(), c_int64()
-        status = _lib.otp_user_state_verify_hotp(
+        counter, drift = _match_outputs()
+        status = lib.otp_user_state_verify_hotp(
             hotp._obj, throttle._obj, raw, len(raw), now_or("now", now), self._obj, counter, drift
         )
         return self._otp_outcome(status, counter, drift)
 
-    def _otp_outcome(self, status: int, step: c_uint64, drift: c_int64) -> Verification:
+    def _otp_outcome(self, status: int, step: Any, drift: Any) -> Verification:
         if status == S.OK:
-            return Valid(step.value, drift.value)
+            return Valid(step[0], drift[0])
         if status == S.CODE_INVALID:
             return INVALID
         if status == S.CODE_REPLAYED:
@@ -598,8 +611,8 @@ class UserState:
         running lockout raises `ThrottledError`. Persist the state after every call."""
         _require("throttle", throttle, Throttle)
         raw = _code(code)
-        slot, remaining = c_size_t(), c_size_t()
-        status = _lib.otp_user_state_verify_recovery(
+        slot, remaining = ffi.new("size_t *"), ffi.new("size_t *")
+        status = lib.otp_user_state_verify_recovery(
             throttle._obj, raw, len(raw), now_or("now", now), self._obj, slot, remaining
         )
         outcome = _recovery_outcome(status, slot, remaining)
@@ -623,7 +636,7 @@ class UserState:
         _require("throttle", throttle, Throttle)
         user = text_or_bytes("user_id", user_id)
         raw = _code(code)
-        status = _lib.otp_user_state_verify_oob(
+        status = lib.otp_user_state_verify_oob(
             key._obj, throttle._obj, user, len(user), raw, len(raw), now_or("now", now), self._obj
         )
         outcome = _OOB_OUTCOMES.get(status)

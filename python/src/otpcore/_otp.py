@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import ctypes
 import enum
-from ctypes import c_bool, c_int64, c_size_t, c_uint32, c_uint64
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
-from . import _ffi
+from . import _hot
 from ._enums import Algorithm, OtpType, SecretPolicy, Status
+from ._ffi import DEFINES, ffi, lib
 from ._support import (
     U32_MAX,
     U64_MAX,
@@ -24,13 +23,13 @@ from ._support import (
 )
 from .errors import InternalError, check, error_for
 
-_lib = _ffi.lib
-_CODE_BUFFER_SIZE = _ffi.DEFINES["OTP_CODE_BUFFER_SIZE"]
-# The buffer type, looked up once: `create_string_buffer` does that on every call.
-_CodeBuffer = ctypes.c_char * _CODE_BUFFER_SIZE
 _OK = Status.OK
 _CODE_INVALID = Status.CODE_INVALID
-_CODE_REPLAYED = Status.CODE_REPLAYED
+
+
+def _match_outputs() -> tuple[Any, Any]:
+    """The outputs of a verify call through cffi: the step or counter, and the drift."""
+    return ffi.new("uint64_t *"), ffi.new("int64_t *")
 
 
 class Verification:
@@ -113,6 +112,9 @@ class Invalid(Verification):
 
 REPLAYED = Replayed()
 INVALID = Invalid()
+# `_hot` returns these results (a `Valid` made without its __init__) and raises these
+# exceptions itself.
+_hot.setup(Valid, INVALID, REPLAYED, error_for)
 
 
 def _code(value: object) -> bytes:
@@ -133,9 +135,9 @@ class Secret(Wiped):
     __slots__ = ()
 
     #: The recommended length in bytes: 160 bits, as RFC 4226 recommends.
-    DEFAULT_LEN: int = _ffi.DEFINES["OTP_SECRET_DEFAULT_LEN"]
+    DEFAULT_LEN: int = DEFINES["OTP_SECRET_DEFAULT_LEN"]
     #: The largest secret in bytes.
-    MAX_LEN: int = _ffi.DEFINES["OTP_MAX_SECRET_LEN"]
+    MAX_LEN: int = DEFINES["OTP_MAX_SECRET_LEN"]
 
     def __init__(self) -> None:
         raise TypeError("use Secret.generate(), Secret.from_base32() or Secret.from_bytes()")
@@ -143,11 +145,11 @@ class Secret(Wiped):
     @classmethod
     def _new(cls) -> Secret:
         self = object.__new__(cls)
-        self._own(_ffi.otp_secret(), _lib.otp_secret_wipe)
+        self._own(ffi.new("otp_secret *"), lib.otp_secret_wipe)
         return self
 
     @classmethod
-    def _filled(cls, status_of: Callable[[ctypes.Structure], int]) -> Secret:
+    def _filled(cls, status_of: Callable[[Any], int]) -> Secret:
         """A new secret filled by `status_of(obj)`; wiped at once if that fails."""
         secret = cls._new()
         status = status_of(secret._obj)
@@ -160,7 +162,7 @@ class Secret(Wiped):
     def generate(cls, length: int = DEFAULT_LEN) -> Secret:
         """A new random secret of `length` bytes (16 to 256) from the operating system."""
         length = uint("length", length)
-        return cls._filled(lambda obj: _lib.otp_secret_generate(obj, length))
+        return cls._filled(lambda obj: lib.otp_secret_generate(obj, length))
 
     @classmethod
     def from_base32(
@@ -172,7 +174,7 @@ class Secret(Wiped):
         copied into a buffer that is wiped after the call; a `str` or `bytes` cannot be."""
         policy = SecretPolicy(policy)
         with secret_input("text", text, allow_text=True) as (data, size):
-            return cls._filled(lambda obj: _lib.otp_secret_from_base32(obj, data, size, policy))
+            return cls._filled(lambda obj: lib.otp_secret_from_base32(obj, data, size, policy))
 
     @classmethod
     def from_bytes(
@@ -181,33 +183,32 @@ class Secret(Wiped):
         """Imports raw secret bytes under `policy` (see `from_base32`)."""
         policy = SecretPolicy(policy)
         with secret_input("data", data, allow_text=False) as (raw, size):
-            return cls._filled(lambda obj: _lib.otp_secret_from_bytes(obj, raw, size, policy))
+            return cls._filled(lambda obj: lib.otp_secret_from_bytes(obj, raw, size, policy))
 
     def __len__(self) -> int:
-        out = c_size_t()
-        check(_lib.otp_secret_len(self._obj, out))
-        return out.value
+        out = ffi.new("size_t *")
+        check(lib.otp_secret_len(self._obj, out))
+        return int(out[0])
 
     def to_base32(self) -> str:
         """The canonical base32 text (upper case, no padding): the secret itself. The C
         buffer is wiped; the returned `str` cannot be, so keep it short-lived."""
-        buffer = ctypes.create_string_buffer(_ffi.DEFINES["OTP_MAX_SECRET_BASE32_LEN"] + 1)
-        out_len = c_size_t()
+        buffer = ffi.new("char[]", DEFINES["OTP_MAX_SECRET_BASE32_LEN"] + 1)
+        out_len = ffi.new("size_t *")
         try:
-            check(_lib.otp_secret_to_base32(self._obj, buffer, len(buffer), out_len))
-            return buffer.raw[: out_len.value].decode("ascii")
+            check(lib.otp_secret_to_base32(self._obj, buffer, len(buffer), out_len))
+            return str(ffi.unpack(buffer, out_len[0]).decode("ascii"))
         finally:
             wipe_buffer(buffer)
 
     def to_bytes(self) -> bytearray:
         """The raw secret bytes, in a bytearray the caller can wipe (`b[:] = bytes(len(b))`)."""
         out = bytearray(len(self))
-        view = (ctypes.c_char * len(out)).from_buffer(out)
+        view = ffi.from_buffer(out)
         try:
-            out_len = c_size_t()
-            status = _lib.otp_secret_bytes(self._obj, view, len(out), out_len)
+            status = lib.otp_secret_bytes(self._obj, view, len(out), ffi.new("size_t *"))
         finally:
-            del view
+            ffi.release(view)
         if status:
             out[:] = bytes(len(out))
             raise error_for(status)
@@ -216,9 +217,9 @@ class Secret(Wiped):
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Secret):
             return NotImplemented
-        out = c_bool()
-        check(_lib.otp_secret_equal(self._obj, other._obj, out))
-        return out.value
+        out = ffi.new("bool *")
+        check(lib.otp_secret_equal(self._obj, other._obj, out))
+        return bool(out[0])
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -232,12 +233,6 @@ def _require_secret(secret: object) -> Secret:
     return secret
 
 
-def _generated_code(status: int, buffer: ctypes.Array[ctypes.c_char], out_len: c_size_t) -> str:
-    if status:
-        raise error_for(status)
-    return buffer.raw[: out_len.value].decode("ascii")
-
-
 class Totp(Wiped):
     """A TOTP key (RFC 6238): the secret's HMAC state, prepared once, in memory the library
     wipes on `close()`, at the end of a `with` block or when collected.
@@ -248,7 +243,8 @@ class Totp(Wiped):
     is made.
     """
 
-    __slots__ = ("algorithm", "digits", "period", "t0", "look_back", "look_ahead")
+    # `_key`: the buffer over the C object, which `_hot`'s functions take.
+    __slots__ = ("_key", "algorithm", "digits", "period", "t0", "look_back", "look_ahead")
 
     def __init__(
         self,
@@ -261,22 +257,26 @@ class Totp(Wiped):
         look_back: int = 1,
         look_ahead: int = 1,
     ) -> None:
-        params = _ffi.otp_totp_params(
-            _algorithm(algorithm),
-            uint("digits", digits, U32_MAX),
-            uint("period", period),
-            uint("t0", t0),
-            uint("look_back", look_back, U32_MAX),
-            uint("look_ahead", look_ahead, U32_MAX),
+        params = ffi.new(
+            "otp_totp_params *",
+            (
+                _algorithm(algorithm),
+                uint("digits", digits, U32_MAX),
+                uint("period", period),
+                uint("t0", t0),
+                uint("look_back", look_back, U32_MAX),
+                uint("look_ahead", look_ahead, U32_MAX),
+            ),
         )
         self._init(_require_secret(secret), params)
 
-    def _init(self, secret: Secret, params: _ffi.otp_totp_params) -> None:
-        key = _ffi.otp_totp()
-        check(_lib.otp_totp_init(key, secret._obj, params))
-        self._own(key, _lib.otp_totp_wipe)
-        applied = _ffi.otp_totp_params()
-        check(_lib.otp_totp_get_params(key, applied))
+    def _init(self, secret: Secret, params: Any) -> None:
+        key = ffi.new("otp_totp *")
+        check(lib.otp_totp_init(key, secret._obj, params))
+        self._own(key, lib.otp_totp_wipe)
+        self._key = ffi.buffer(key)
+        applied = ffi.new("otp_totp_params *")
+        check(lib.otp_totp_get_params(key, applied))
         #: The HMAC hash function.
         self.algorithm = Algorithm(applied.algorithm)
         #: Digits per code (6 to 10).
@@ -294,31 +294,23 @@ class Totp(Wiped):
         """The code at Unix time `t` (default: now), zero-padded digits."""
         if type(t) is not int or not 0 <= t <= U64_MAX:
             t = now_or("t", t)
-        buffer = _CodeBuffer()
-        out_len = c_size_t()
-        status = _lib.otp_totp_generate(self._obj, t, buffer, _CODE_BUFFER_SIZE, out_len)
-        return _generated_code(status, buffer, out_len)
+        return _totp_generate(self._key, t)
 
     def generate_at_step(self, step: int) -> str:
         """The code of time step `step`."""
-        buffer = _CodeBuffer()
-        out_len = c_size_t()
-        status = _lib.otp_totp_generate_at_step(
-            self._obj, uint("step", step), buffer, _CODE_BUFFER_SIZE, out_len
-        )
-        return _generated_code(status, buffer, out_len)
+        return _hot.totp_generate_at_step(self._key, uint("step", step))
 
     def step_at(self, t: int | None = None) -> int:
         """The time step of Unix time `t` (default: now): `(t - t0) // period`."""
-        out = c_uint64()
-        check(_lib.otp_totp_step_at(self._obj, now_or("t", t), out))
-        return out.value
+        out = ffi.new("uint64_t *")
+        check(lib.otp_totp_step_at(self._obj, now_or("t", t), out))
+        return int(out[0])
 
     def seconds_left(self, t: int | None = None) -> int:
         """Seconds from Unix time `t` (default: now) until the code changes (1 to period)."""
-        out = c_uint64()
-        check(_lib.otp_totp_seconds_left(self._obj, now_or("t", t), out))
-        return out.value
+        out = ffi.new("uint64_t *")
+        check(lib.otp_totp_seconds_left(self._obj, now_or("t", t), out))
+        return int(out[0])
 
     def verify(self, code: str, t: int | None = None, last_step: int | None = None) -> Verification:
         """Verifies a typed code (digits, optionally grouped by spaces: "123 456") at Unix
@@ -329,40 +321,29 @@ class Totp(Wiped):
         `Replayed`. On `Valid`, persist `result.step` as the new `last_step` before
         granting access. Malformed input raises `CodeFormatError`.
         """
-        if t is None:
+        # The path the benchmark measures: the usual arguments (a str, ints in range) pass
+        # two type checks here, and `_hot` does the rest in C.
+        if type(t) is not int or not 0 <= t <= U64_MAX:
             t = now_or("t", t)
-        elif type(t) is not int or not 0 <= t <= U64_MAX:
-            t = uint("t", t)
-        # `_code`, inlined: this is the hot path the benchmark measures.
-        raw = code.encode("utf-8", "surrogatepass") if type(code) is str else _code(code)
-        step = c_uint64()
-        drift = c_int64()
-        if last_step is None:
-            status = _totp_verify(self._obj, raw, len(raw), t, False, 0, step, drift)
-        else:
-            last = uint("last_step", last_step)
-            status = _totp_verify(self._obj, raw, len(raw), t, True, last, step, drift)
-        if status == _OK:
-            return Valid(step.value, drift.value)
-        if status == _CODE_INVALID:
-            return INVALID
-        if status == _CODE_REPLAYED:
-            return REPLAYED
-        raise error_for(status)
+        if last_step is not None and (type(last_step) is not int or not 0 <= last_step <= U64_MAX):
+            last_step = uint("last_step", last_step)
+        return _totp_verify(self._key, code if type(code) is str else _code(code), t, last_step)
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else f"{self.algorithm.name}, {self.digits} digits, {self.period} s"
         return f"Totp(<{state}>)"
 
 
-_totp_verify = _lib.otp_totp_verify
+# Looked up once: a module attribute is a lookup per call.
+_totp_verify = _hot.totp_verify
+_totp_generate = _hot.totp_generate
 
 
 class Hotp(Wiped):
     """An HOTP key (RFC 4226), wiped like `Totp`. Verification looks `look_ahead` counters
     past the stored one (3 by default)."""
 
-    __slots__ = ("algorithm", "digits", "look_ahead")
+    __slots__ = ("_key", "algorithm", "digits", "look_ahead")  # `_key`: as Totp's
 
     def __init__(
         self,
@@ -372,19 +353,23 @@ class Hotp(Wiped):
         digits: int = 6,
         look_ahead: int = 3,
     ) -> None:
-        params = _ffi.otp_hotp_params(
-            _algorithm(algorithm),
-            uint("digits", digits, U32_MAX),
-            uint("look_ahead", look_ahead, U32_MAX),
+        params = ffi.new(
+            "otp_hotp_params *",
+            (
+                _algorithm(algorithm),
+                uint("digits", digits, U32_MAX),
+                uint("look_ahead", look_ahead, U32_MAX),
+            ),
         )
         self._init(_require_secret(secret), params)
 
-    def _init(self, secret: Secret, params: _ffi.otp_hotp_params) -> None:
-        key = _ffi.otp_hotp()
-        check(_lib.otp_hotp_init(key, secret._obj, params))
-        self._own(key, _lib.otp_hotp_wipe)
-        applied = _ffi.otp_hotp_params()
-        check(_lib.otp_hotp_get_params(key, applied))
+    def _init(self, secret: Secret, params: Any) -> None:
+        key = ffi.new("otp_hotp *")
+        check(lib.otp_hotp_init(key, secret._obj, params))
+        self._own(key, lib.otp_hotp_wipe)
+        self._key = ffi.buffer(key)
+        applied = ffi.new("otp_hotp_params *")
+        check(lib.otp_hotp_get_params(key, applied))
         #: The HMAC hash function.
         self.algorithm = Algorithm(applied.algorithm)
         #: Digits per code (6 to 10).
@@ -394,27 +379,14 @@ class Hotp(Wiped):
 
     def generate(self, counter: int) -> str:
         """The code for `counter`."""
-        buffer = _CodeBuffer()
-        out_len = c_size_t()
-        status = _lib.otp_hotp_generate(
-            self._obj, uint("counter", counter), buffer, _CODE_BUFFER_SIZE, out_len
-        )
-        return _generated_code(status, buffer, out_len)
+        return _hot.hotp_generate(self._key, uint("counter", counter))
 
     def verify(self, code: str, counter: int) -> Verification:
         """Verifies a typed code against the stored next counter `counter` and the
         look-ahead, in constant time. On `Valid`, store `result.next_counter` before
         granting access (that is HOTP's replay protection). A stored counter of 2**64 - 1
         raises `CodeRefusedError` (COUNTER_EXHAUSTED): enroll a new key."""
-        raw = _code(code)
-        matched = c_uint64()
-        drift = c_int64()
-        status = _lib.otp_hotp_verify(self._obj, raw, len(raw), uint("counter", counter), matched, drift)
-        if status == _OK:
-            return Valid(matched.value, drift.value)
-        if status == _CODE_INVALID:
-            return INVALID
-        raise error_for(status)
+        return _hot.hotp_verify(self._key, _code(code), uint("counter", counter))
 
     def resync(self, first: str, second: str, counter: int, *, look_ahead: int) -> Verification:
         """Resynchronises a counter that drifted beyond the look-ahead (RFC 4226 §7.4):
@@ -422,9 +394,8 @@ class Hotp(Wiped):
         at most `look_ahead` (at most 1000) past `counter`; the match is the second code's
         counter, so store its `next_counter`."""
         raw_first, raw_second = _code(first), _code(second)
-        matched = c_uint64()
-        drift = c_int64()
-        status = _lib.otp_hotp_resync(
+        matched, drift = _match_outputs()
+        status = lib.otp_hotp_resync(
             self._obj,
             raw_first,
             len(raw_first),
@@ -436,7 +407,7 @@ class Hotp(Wiped):
             drift,
         )
         if status == _OK:
-            return Valid(matched.value, drift.value)
+            return Valid(matched[0], drift[0])
         if status == _CODE_INVALID:
             return INVALID
         raise error_for(status)
@@ -454,9 +425,9 @@ class Compatibility(enum.IntFlag):
     """Settings of a key that Google Authenticator and similar apps silently ignore (then
     showing codes that never verify). Empty (falsy) when every common app honours the key."""
 
-    ALGORITHM_IGNORED = _ffi.DEFINES["OTP_COMPAT_ALGORITHM_IGNORED"]
-    DIGITS_IGNORED = _ffi.DEFINES["OTP_COMPAT_DIGITS_IGNORED"]
-    PERIOD_IGNORED = _ffi.DEFINES["OTP_COMPAT_PERIOD_IGNORED"]
+    ALGORITHM_IGNORED = DEFINES["OTP_COMPAT_ALGORITHM_IGNORED"]
+    DIGITS_IGNORED = DEFINES["OTP_COMPAT_DIGITS_IGNORED"]
+    PERIOD_IGNORED = DEFINES["OTP_COMPAT_PERIOD_IGNORED"]
 
 
 @dataclass(frozen=True)
@@ -478,39 +449,44 @@ class KeyUri:
     #: The HOTP initial counter (ignored for TOTP).
     counter: int = 0
 
-    def _c_uri(self) -> _ffi.otp_uri:
-        """The C struct (which keeps the bytes its pointers point into alive)."""
+    def _c_uri(self) -> tuple[Any, tuple[Any, Any]]:
+        """The C struct, and the C arrays of the names its pointers point into: keep them
+        referenced while the struct is used (cffi frees an array once unreferenced)."""
         account = text("account", self.account)
         issuer = None if self.issuer is None else text("issuer", self.issuer)
-        uri = _ffi.otp_uri(
-            int(OtpType(self.kind)),
-            _algorithm(self.algorithm),
-            uint("digits", self.digits, U32_MAX),
-            uint("period", self.period),
-            uint("counter", self.counter),
-            issuer,
-            0 if issuer is None else len(issuer),
-            account,
-            len(account),
+        names = (ffi.new("char[]", account), ffi.NULL if issuer is None else ffi.new("char[]", issuer))
+        uri = ffi.new(
+            "otp_uri *",
+            (
+                int(OtpType(self.kind)),
+                _algorithm(self.algorithm),
+                uint("digits", self.digits, U32_MAX),
+                uint("period", self.period),
+                uint("counter", self.counter),
+                names[1],
+                0 if issuer is None else len(issuer),
+                names[0],
+                len(account),
+            ),
         )
-        return uri
+        return uri, names
 
     def build(self, secret: Secret) -> str:
         """The key URI for `secret`, such as
         `otpauth://totp/ACME:alice@example.com?secret=...&issuer=ACME`. It contains the
         secret: the C buffer is wiped, the returned `str` cannot be."""
-        uri = self._c_uri()
-        needed = c_size_t()
-        empty = ctypes.create_string_buffer(1)
+        uri, _names = self._c_uri()  # the names live as long as this frame
+        needed = ffi.new("size_t *")
+        empty = ffi.new("char[]", 1)
         # A first call with no room asks the library for the size.
-        status = _lib.otp_uri_build(uri, _require_secret(secret)._obj, empty, 0, needed)
+        status = lib.otp_uri_build(uri, _require_secret(secret)._obj, empty, 0, needed)
         if status != Status.BUFFER_TOO_SMALL:
             raise error_for(status)
-        buffer = ctypes.create_string_buffer(needed.value)
-        out_len = c_size_t()
+        buffer = ffi.new("char[]", needed[0])
+        out_len = ffi.new("size_t *")
         try:
-            check(_lib.otp_uri_build(uri, secret._obj, buffer, len(buffer), out_len))
-            return buffer.raw[: out_len.value].decode("utf-8")
+            check(lib.otp_uri_build(uri, secret._obj, buffer, len(buffer), out_len))
+            return str(ffi.unpack(buffer, out_len[0]).decode("utf-8"))
         finally:
             wipe_buffer(buffer)
 
@@ -518,14 +494,15 @@ class KeyUri:
     def parse(cls, uri: str) -> tuple[KeyUri, Secret]:
         """Reads a key URI (secrets of 80 bits or more) into its fields and a `Secret`."""
         raw = text("uri", uri)
-        fields = _ffi.otp_uri()
-        buffer = ctypes.create_string_buffer(len(raw) + 2)
-        used = c_size_t()
+        fields = ffi.new("otp_uri *")
+        buffer = ffi.new("char[]", len(raw) + 2)
+        used = ffi.new("size_t *")
         secret = Secret._filled(
-            lambda obj: _lib.otp_uri_parse(raw, len(raw), fields, obj, buffer, len(buffer), used)
+            lambda obj: lib.otp_uri_parse(raw, len(raw), fields, obj, buffer, len(buffer), used)
         )
-        account = fields.account
-        issuer = fields.issuer
+        # The names point into `buffer`, NUL-terminated; `ffi.string` reads up to the NUL.
+        account = ffi.string(fields.account)
+        issuer = None if fields.issuer == ffi.NULL else ffi.string(fields.issuer)
         if len(account) != fields.account_len or (
             issuer is not None and len(issuer) != fields.issuer_len
         ):
@@ -544,17 +521,17 @@ class KeyUri:
 
     def compatibility(self) -> Compatibility:
         """Which of this key's settings common authenticator apps would ignore."""
-        uri = self._c_uri()
-        flags = c_uint32()
-        check(_lib.otp_uri_compatibility(uri, flags))
-        return Compatibility(flags.value)
+        uri, _names = self._c_uri()  # the names live as long as this frame
+        flags = ffi.new("uint32_t *")
+        check(lib.otp_uri_compatibility(uri, flags))
+        return Compatibility(flags[0])
 
     def totp(self, secret: Secret) -> Totp:
         """The TOTP key for `secret` with this URI's algorithm, digits and period (and the
         default window)."""
-        uri = self._c_uri()
-        params = _ffi.otp_totp_params()
-        check(_lib.otp_uri_totp_params(uri, params))
+        uri, _names = self._c_uri()  # the names live as long as this frame
+        params = ffi.new("otp_totp_params *")
+        check(lib.otp_uri_totp_params(uri, params))
         key = object.__new__(Totp)
         key._init(_require_secret(secret), params)
         return key
@@ -562,9 +539,9 @@ class KeyUri:
     def hotp(self, secret: Secret) -> Hotp:
         """The HOTP key for `secret` with this URI's algorithm and digits (and the default
         look-ahead); start verifying at `counter`."""
-        uri = self._c_uri()
-        params = _ffi.otp_hotp_params()
-        check(_lib.otp_uri_hotp_params(uri, params))
+        uri, _names = self._c_uri()  # the names live as long as this frame
+        params = ffi.new("otp_hotp_params *")
+        check(lib.otp_uri_hotp_params(uri, params))
         key = object.__new__(Hotp)
         key._init(_require_secret(secret), params)
         return key

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import ctypes
 import operator
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Callable, TypeVar, Union
 
-from . import _ffi
 from ._enums import Algorithm
+from ._ffi import ffi, lib
 from .errors import check
 
 U32_MAX = 2**32 - 1
@@ -21,8 +20,8 @@ BytesLike = Union[bytes, bytearray, memoryview]
 
 
 def uint(name: str, value: object, maximum: int = U64_MAX) -> int:
-    """`value` as an int from 0 to `maximum` for an unsigned C argument, which ctypes would
-    otherwise wrap around silently (-1 would become 2**64 - 1)."""
+    """`value` as an int from 0 to `maximum` for an unsigned C argument: a `ValueError` that
+    names the argument, where cffi would raise a bare OverflowError (and take a bool)."""
     if isinstance(value, bool):
         raise TypeError(f"{name} must be an int, not bool")
     try:
@@ -41,9 +40,9 @@ def now_or(name: str, value: object) -> int:
 
 def unix_time() -> int:
     """The current Unix time in seconds, from the system clock (through the library)."""
-    out = ctypes.c_uint64()
-    check(_ffi.lib.otp_unix_time(out))
-    return out.value
+    out = ffi.new("uint64_t *")
+    check(lib.otp_unix_time(out))
+    return int(out[0])
 
 
 def text(name: str, value: object) -> bytes:
@@ -76,9 +75,10 @@ def algorithm(value: object) -> Algorithm:
     raise TypeError(f"algorithm must be an Algorithm or its name, not {type(value).__name__}")
 
 
-def wipe_buffer(buffer: ctypes.Array[Any]) -> None:
-    """Overwrites a ctypes buffer that held secret material with zeros."""
-    ctypes.memset(buffer, 0, ctypes.sizeof(buffer))
+def wipe_buffer(cdata: Any) -> None:
+    """Overwrites a C buffer that held secret material with zeros."""
+    buffer = ffi.buffer(cdata)
+    buffer[:] = bytes(len(buffer))
 
 
 @contextmanager
@@ -99,12 +99,12 @@ def secret_input(name: str, value: object, *, allow_text: bool) -> Iterator[tupl
     else:
         kinds = "str or bytes" if allow_text else "bytes, bytearray or memoryview"
         raise TypeError(f"{name} must be {kinds}, not {type(value).__name__}")
-    buffer = (ctypes.c_char * len(copy)).from_buffer(copy)
+    view = ffi.from_buffer(copy)
     try:
-        yield buffer, len(copy)
+        yield view, len(copy)
     finally:
-        wipe_buffer(buffer)
-        del buffer  # releases the bytearray
+        copy[:] = bytes(len(copy))
+        ffi.release(view)
 
 
 W = TypeVar("W", bound="Wiped")
@@ -121,7 +121,7 @@ class Wiped:
 
     __slots__ = ("_obj", "_finalizer", "__weakref__")
 
-    def _own(self, obj: ctypes.Structure, wipe: Callable[[Any], int]) -> None:
+    def _own(self, obj: Any, wipe: Callable[[Any], int]) -> None:
         self._obj = obj
         self._finalizer = weakref.finalize(self, wipe, obj)
 
