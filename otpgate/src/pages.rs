@@ -97,7 +97,19 @@ impl EnrollPage {
             notice,
         })
     }
+
+    /// The page as the answer to "Use SMS instead": its section stays open, so an error
+    /// about the number is read beside the field to correct it.
+    pub fn with_sms_open(mut self) -> Self {
+        self.sms_open = true;
+        self
+    }
 }
+
+/// What "Use SMS instead" says to an empty number field when none is on record: the person
+/// enrolling can type one (on the approval page only an administrator can add one).
+pub const TYPE_A_NUMBER: &str = "Type your mobile number in international form, + and \
+     the country code, e.g. +4915112345678, then press \u{201c}Text me a code\u{201d}.";
 
 /// After the right first code: the recovery codes, once.
 #[derive(Template)]

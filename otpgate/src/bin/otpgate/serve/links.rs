@@ -22,8 +22,8 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
 use otpcore::unix_time;
 use otpgate::pages::{
-    ApprovePage, DecidedPage, EnrollPage, EnrolledPage, ProblemPage, error_advice, page_headers,
-    refusal_advice,
+    ApprovePage, DecidedPage, EnrollPage, EnrolledPage, ProblemPage, TYPE_A_NUMBER, error_advice,
+    page_headers, refusal_advice,
 };
 use otpgate::{
     APPROVAL_VALIDITY_SECS, DELIVERY_TIMEOUT, GateError, INVITE_VALIDITY_SECS, LinkToken, Scope,
@@ -439,13 +439,38 @@ fn enroll_view(
     error: Option<String>,
     notice: Option<String>,
 ) -> PageJob {
+    enroll_page_of(gate, token, now, status, error, notice, false)
+}
+
+/// The enrollment page answering "Use SMS instead", with that section open.
+fn enroll_sms_view(
+    gate: &super::pool::ServiceGate,
+    token: &str,
+    now: u64,
+    status: StatusCode,
+    error: Option<String>,
+    notice: Option<String>,
+) -> PageJob {
+    enroll_page_of(gate, token, now, status, error, notice, true)
+}
+
+fn enroll_page_of(
+    gate: &super::pool::ServiceGate,
+    token: &str,
+    now: u64,
+    status: StatusCode,
+    error: Option<String>,
+    notice: Option<String>,
+    sms_open: bool,
+) -> PageJob {
     let Some(invite) = gate.invite_page(token, now)? else {
         return Ok(dead());
     };
     let csrf = gate.csrf_token(&invite.token_hash);
+    let view = EnrollPage::new(&invite, token, &csrf, error, notice)?;
     Ok(page(
         status,
-        &EnrollPage::new(&invite, token, &csrf, error, notice)?,
+        &if sms_open { view.with_sms_open() } else { view },
     ))
 }
 
@@ -543,7 +568,7 @@ async fn enroll_sms(
         let phone = (!phone.is_empty()).then_some(phone);
         let Some(command) = shared.deliver.as_ref() else {
             let advice = error_advice(&GateError::NoDeliveryCommand);
-            return enroll_view(
+            return enroll_sms_view(
                 gate,
                 &token,
                 now,
@@ -562,9 +587,9 @@ async fn enroll_sms(
                     "We texted a code to {}. Type it in the code field and press Confirm.",
                     sent.to.masked()
                 );
-                enroll_view(gate, &token, now, StatusCode::OK, None, Some(notice))
+                enroll_sms_view(gate, &token, now, StatusCode::OK, None, Some(notice))
             }
-            Ok(Some(Err(refusal))) => enroll_view(
+            Ok(Some(Err(refusal))) => enroll_sms_view(
                 gate,
                 &token,
                 now,
@@ -572,8 +597,17 @@ async fn enroll_sms(
                 Some(refusal_advice(&refusal)),
                 None,
             ),
+            // Here the person can type a number: say so, not "ask your administrator".
+            Err(GateError::NoPhone) => enroll_sms_view(
+                gate,
+                &token,
+                now,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(String::from(TYPE_A_NUMBER)),
+                None,
+            ),
             Err(e) => match error_advice(&e) {
-                Some(advice) => enroll_view(
+                Some(advice) => enroll_sms_view(
                     gate,
                     &token,
                     now,
@@ -706,7 +740,7 @@ async fn approve_sms(
             Ok(None) => Ok(dead()),
             Ok(Some(Ok(sent))) => {
                 let notice = format!(
-                    "We texted a code to {}. Type it above and press Approve.",
+                    "We texted a code to {}. Type it in the code field and press Approve.",
                     sent.to.masked()
                 );
                 approve_view(gate, &token, now, StatusCode::OK, None, Some(notice))
