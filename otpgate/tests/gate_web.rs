@@ -540,6 +540,136 @@ async fn approval_by_texted_code_in_a_browser() {
     browser.close().await.unwrap();
 }
 
+/// `otpgate --json request ...` to its end: the link it showed on standard error (if any),
+/// its exit code and its standard output. `grant` gets the link and may decide it.
+fn json_request(
+    service: &Service,
+    token: &str,
+    args: &[&str],
+    grant: impl FnOnce(&str),
+) -> (Option<String>, Option<i32>, String) {
+    let mut all = vec!["--json", "request"];
+    all.extend_from_slice(args);
+    let mut child = service.runner(token, &all).spawn().unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut link = None;
+    let mut line = String::new();
+    while err.read_line(&mut line).unwrap() > 0 {
+        if line.starts_with("http") {
+            link = Some(line.trim().to_owned());
+            break;
+        }
+        line.clear();
+    }
+    let rest = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = err.read_to_string(&mut text);
+        text
+    });
+    if let Some(link) = &link {
+        grant(link);
+    }
+    let output = child.wait_with_output().unwrap();
+    let stderr = rest.join().unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(!stdout.contains("Waiting for"), "{stdout}\n{stderr}");
+    (link, output.status.code(), stdout)
+}
+
+/// The one JSON object `stdout` holds, on one line.
+fn one_object(stdout: &str) -> Value {
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "not one line: {stdout}");
+    let value: Value = serde_json::from_str(lines[0]).unwrap();
+    assert!(value.is_object(), "{value}");
+    value
+}
+
+/// `--json request` prints exactly one object whatever the outcome (granted, expired,
+/// still pending when `--wait` ends, an error), so its output goes straight into `jq`;
+/// the link is on standard error, and in the object.
+#[test]
+fn request_with_json_prints_one_object_per_run() {
+    let backend = Backend::Sqlite(Env::new("web-request-json"));
+    let admin = backend.token("portal", "admin");
+    let check = backend.token("pipeline", "check");
+    let service = backend.serve(&[]);
+    let gail = service.activate(&admin, "gail");
+    let last = step_now(&gail).saturating_sub(1);
+
+    // Granted, waited for with --wait.
+    let (link, exit, stdout) = json_request(
+        &service,
+        &check,
+        &["gail", "--action", "deploy 4.0", "--wait", "2m"],
+        |link| {
+            let csrf = csrf_of(&page("GET", link, None).1);
+            let step = fresh_step(&gail, last);
+            let (status, html) = page(
+                "POST",
+                &format!("{link}/code"),
+                Some(&format!("csrf={csrf}&code={}", code(&gail, step))),
+            );
+            assert_eq!(status, 200, "{html}");
+        },
+    );
+    assert_eq!(exit, Some(0), "{stdout}");
+    let granted = one_object(&stdout);
+    assert_eq!(granted["result"], "granted");
+    assert_eq!(granted["user"], "gail");
+    assert_eq!(granted["action"], "deploy 4.0");
+    assert_eq!(granted["requester"], "pipeline");
+    assert_eq!(granted["link"].as_str(), link.as_deref());
+    assert!(granted["decided_at"].is_u64(), "{granted}");
+    // The same id as `approval` reads.
+    let run: Run = service
+        .runner(
+            &check,
+            &["--json", "approval", granted["id"].as_str().unwrap()],
+        )
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(run.json()["result"], "granted");
+
+    // Without --wait: until the approval expires.
+    let (link, exit, stdout) = json_request(
+        &service,
+        &check,
+        &["gail", "--action", "deploy 4.1", "--valid", "2"],
+        |_| {},
+    );
+    assert_eq!(exit, Some(1), "{stdout}");
+    let expired = one_object(&stdout);
+    assert_eq!(expired["result"], "expired");
+    assert_eq!(expired["link"].as_str(), link.as_deref());
+
+    // --wait ends first: still pending.
+    let (_, exit, stdout) = json_request(
+        &service,
+        &check,
+        &["gail", "--action", "deploy 4.2", "--wait", "1"],
+        |_| {},
+    );
+    assert_eq!(exit, Some(1), "{stdout}");
+    assert_eq!(one_object(&stdout)["result"], "pending");
+
+    // An error: the one error object, as every command prints it.
+    let (link, exit, stdout) = json_request(
+        &service,
+        &check,
+        &["nobody", "--action", "deploy 4.3"],
+        |_| {},
+    );
+    assert_eq!((link, exit), (None, Some(2)), "{stdout}");
+    let error = one_object(&stdout);
+    assert_eq!(error["result"], "error");
+    assert!(
+        error["error"].as_str().unwrap().contains("unknown-user"),
+        "{error}"
+    );
+}
+
 /// Bad input on every form: a clear message or a 4xx, and nothing written.
 #[test]
 fn bad_input_on_every_form_changes_nothing() {
