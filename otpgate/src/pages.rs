@@ -229,6 +229,29 @@ impl ProblemPage {
         }
     }
 
+    /// A form whose body did not arrive in time.
+    pub fn slow_form() -> Self {
+        ProblemPage {
+            heading: String::from("This form took too long to arrive"),
+            text: String::from("The connection was too slow. Nothing was changed."),
+            next: String::from("Open the link you were sent again and send the form once more."),
+        }
+    }
+
+    /// The service is overloaded, or the request ran out of time.
+    pub fn busy() -> Self {
+        ProblemPage {
+            heading: String::from("The service is busy"),
+            text: String::from(
+                "It could not answer in time. Nothing was approved unless a later page says so.",
+            ),
+            next: String::from(
+                "Open the link you were sent again in a minute; if it keeps failing, tell your \
+                 administrator.",
+            ),
+        }
+    }
+
     /// A fault of the service: nothing was accepted.
     pub fn unavailable() -> Self {
         ProblemPage {
@@ -440,6 +463,8 @@ mod tests {
             ProblemPage::dead_link(),
             ProblemPage::bad_form(),
             ProblemPage::unavailable(),
+            ProblemPage::slow_form(),
+            ProblemPage::busy(),
         ] {
             assert!(page.render().unwrap().contains("<h1 id=\"problem\">"));
         }

@@ -93,14 +93,15 @@ pub fn loggable_path(path: &str) -> String {
     path.to_owned()
 }
 
+/// Whether `path` is a page or a page's asset (answered in HTML, with the pages' headers),
+/// not the API.
+pub fn is_page(path: &str) -> bool {
+    path.starts_with("/enroll/") || path.starts_with("/approve/") || path.starts_with("/assets/")
+}
+
 /// Adds the pages' headers to every answer of a page or asset (`tls`: with HSTS).
 pub async fn with_page_headers(tls: bool, request: Request, next: Next) -> Response {
-    let page = {
-        let path = request.uri().path();
-        path.starts_with("/enroll/")
-            || path.starts_with("/approve/")
-            || path.starts_with("/assets/")
-    };
+    let page = is_page(request.uri().path());
     let mut response = next.run(request).await;
     if page {
         let headers = response.headers_mut();
@@ -349,7 +350,7 @@ pub struct CsrfForm {
 }
 
 /// A rendered page with its status.
-fn page(status: StatusCode, template: &impl Template) -> Response {
+pub fn page(status: StatusCode, template: &impl Template) -> Response {
     match template.render() {
         Ok(html) => (status, Html(html)).into_response(),
         Err(_) => (
