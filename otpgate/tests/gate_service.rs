@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use gate_support::{Env, Run, code, step_now};
 use serde_json::{Value, json};
-use service_support::{Backend, raw_exchange, raw_http, runner, unfinished_body};
+use service_support::{Backend, raw_exchange, raw_http, raw_unix, runner, unfinished_body};
 
 const RUNNERS: usize = 32;
 const ROUNDS: usize = 20;
@@ -695,4 +695,112 @@ fn limits_answer_the_json_error_object_with_their_status() {
     // Nothing was decided by the cut requests, and the service goes on.
     assert_eq!(service.audit(&admin, "alice", "check").len(), 0);
     assert_eq!(service.call("GET", "/healthz", None, None).0, 200);
+}
+
+/// The per-token rate against the running service: past its burst a token is answered 429
+/// `rate-limited` with Retry-After, another token is not, and after Retry-After seconds
+/// the first is served again.
+#[test]
+fn a_token_past_its_rate_gets_429_with_retry_after_and_others_do_not() {
+    let backend = Backend::Sqlite(Env::new("svc-rate"));
+    let admin = backend.token("admin", "admin");
+    let busy = backend.token("busy", "check");
+    let other = backend.token("other", "check");
+    // One request a second, bursts of two.
+    let service = backend.serve(&["--token-rate", "1"]);
+    service.activate(&admin, "alice");
+    let status_of = |token: &str| {
+        raw_exchange(
+            &service.url,
+            &format!(
+                "GET /v1/users/alice/status HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}"
+            ),
+            b"",
+        )
+    };
+    // A 429 comes unless every request took a second (the refill): ask until it does.
+    let limited = (0..30)
+        .map(|_| status_of(&busy))
+        .find(|a| a.status != 200)
+        .expect("never limited");
+    assert_eq!(limited.status, 429, "{limited:?}");
+    assert_eq!(
+        limited.json()["error"]["code"],
+        "rate-limited",
+        "{limited:?}"
+    );
+    let retry: u64 = limited.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=2).contains(&retry), "{limited:?}");
+    assert_eq!(status_of(&other).status, 200);
+    std::thread::sleep(Duration::from_secs(retry));
+    let again = status_of(&busy);
+    assert_eq!(again.status, 200, "{again:?}");
+    assert!(
+        service
+            .log_text()
+            .contains("GET /v1/users/alice/status 429")
+    );
+}
+
+/// `--listen unix:PATH`: a check through the socket decides as over TCP (accepted once,
+/// then a replay), links cannot be made without --public-url, and SIGTERM removes the
+/// socket file.
+#[test]
+fn the_unix_socket_listener_decides_checks() {
+    let backend = Backend::Sqlite(Env::new("svc-unix"));
+    let check = backend.token("runner", "check");
+    let admin = backend.token("admin", "admin");
+    let (alice, _) = backend.env().activate("alice");
+    let socket = backend.env().dir.join("gate.sock");
+    let mut service = backend.serve_on(&format!("unix:{}", socket.display()), &[]);
+    assert_eq!(service.url, format!("http+unix://{}", socket.display()));
+    let fresh = code(&alice, step_now(&alice));
+    let check_once = || {
+        let body = json!({ "code": fresh, "action": "deploy via socket" }).to_string();
+        raw_unix(
+            &socket,
+            &format!(
+                "POST /v1/users/alice/check HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {check}\r\nContent-Type: application/json"
+            ),
+            body.as_bytes(),
+        )
+    };
+    let first = check_once();
+    assert_eq!(first.status, 200, "{first:?}");
+    assert_eq!(first.json()["result"], "accepted", "{first:?}");
+    let replay = check_once();
+    assert_eq!(replay.json()["reason"], "replayed", "{replay:?}");
+    let invite = raw_unix(
+        &socket,
+        &format!(
+            "POST /v1/invites HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {admin}\r\nContent-Type: application/json"
+        ),
+        json!({ "user": "bob" }).to_string().as_bytes(),
+    );
+    assert_eq!(invite.status, 400, "{invite:?}");
+    assert_eq!(invite.json()["error"]["code"], "no-public-url");
+    assert!(
+        service
+            .log_text()
+            .contains("access: unix POST /v1/users/alice/check 200")
+    );
+    assert_eq!(
+        backend.env().outcomes("alice", "check"),
+        ["accepted", "replayed"]
+    );
+
+    let pid = service.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let started = Instant::now();
+    while service.child.try_wait().unwrap().is_none() {
+        assert!(started.elapsed() < Duration::from_secs(10), "still running");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!socket.exists(), "the socket file was left behind");
 }

@@ -121,13 +121,18 @@ impl Backend {
 
     /// Starts `otpgate serve` on an ephemeral port of the loopback interface.
     pub fn serve(&self, extra: &[&str]) -> Service {
+        self.serve_on("127.0.0.1:0", extra)
+    }
+
+    /// Starts `otpgate serve --listen LISTEN`; its URL is the one it says it listens on.
+    pub fn serve_on(&self, listen: &str, extra: &[&str]) -> Service {
         let log = self
             .env()
             .dir
             .join(format!("serve-{}.log", N.fetch_add(1, Ordering::SeqCst)));
         let mut child = self
             .host_command()
-            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(["serve", "--listen", listen])
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).unwrap())
@@ -333,6 +338,15 @@ pub fn raw_exchange(url: &str, request_head: &str, body: &[u8]) -> RawAnswer {
     exchange(TcpStream::connect(addr).unwrap(), request_head, body)
 }
 
+/// [`raw_exchange`] over the unix socket at `path`.
+pub fn raw_unix(path: &std::path::Path, request_head: &str, body: &[u8]) -> RawAnswer {
+    exchange(
+        std::os::unix::net::UnixStream::connect(path).unwrap(),
+        request_head,
+        body,
+    )
+}
+
 /// Sends the head with `Content-Length` and `Connection: close`, then the body, and reads
 /// the answer to its end.
 fn exchange(
@@ -376,6 +390,12 @@ pub trait SetReadTimeout {
 }
 
 impl SetReadTimeout for TcpStream {
+    fn read_timeout(&self, limit: Duration) {
+        self.set_read_timeout(Some(limit)).unwrap();
+    }
+}
+
+impl SetReadTimeout for std::os::unix::net::UnixStream {
     fn read_timeout(&self, limit: Duration) {
         self.set_read_timeout(Some(limit)).unwrap();
     }
