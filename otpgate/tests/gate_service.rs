@@ -606,7 +606,7 @@ fn sigterm_stops_accepting_and_exits_0() {
 /// Every limit is answered like every other error, with its status: a body that never
 /// finishes is a 408 after the body's 10 s (the JSON error object on the API, the problem
 /// page on a page), without taking a place; a request that finds every place taken is a
-/// 503 `overloaded` with Retry-After after waiting 10 s for one.
+/// 503 `overloaded` with Retry-After after waiting 5 s for one.
 #[test]
 fn limits_answer_the_json_error_object_with_their_status() {
     let backend = Backend::Sqlite(Env::new("svc-limits"));

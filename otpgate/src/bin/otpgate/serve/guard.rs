@@ -29,12 +29,16 @@ use super::{MAX_BODY, READ_TIMEOUT, REQUEST_TIMEOUT};
 
 /// How long a request waits for a place among `--max-concurrent` before it is answered
 /// 503: a place is normally free within milliseconds, so a longer wait means overload.
-pub const QUEUE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Short enough that a long poll which queued this long still ends its longest wait
+/// before the whole-request deadline (an answer "pending", not a 503).
+pub const QUEUE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// `Retry-After` of a 503 for overload or a timeout, in seconds.
 pub const RETRY_AFTER_SECS: u64 = 5;
 
 const _: () = assert!(READ_TIMEOUT.as_secs() + QUEUE_TIMEOUT.as_secs() < REQUEST_TIMEOUT.as_secs());
+const _: () =
+    assert!(QUEUE_TIMEOUT.as_secs() + super::links::MAX_WAIT_SECS < REQUEST_TIMEOUT.as_secs());
 
 /// The places of the requests in progress.
 pub struct Limits {

@@ -5,7 +5,7 @@
 //!   address or a unix socket, unless `--insecure-plain-http`.
 //! - Limits: a body of at most 16 KiB, request headers within 10 s, the body within 10 s,
 //!   a whole request within 30 s, `--max-concurrent` requests at once (a request waits
-//!   10 s at most for a place), `--token-rate` per token; each answered with the JSON
+//!   5 s at most for a place), `--token-rate` per token; each answered with the JSON
 //!   error object (`guard`).
 //! - SIGTERM or SIGINT: stop accepting, finish the requests in progress, exit 0.
 
