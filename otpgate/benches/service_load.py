@@ -25,7 +25,9 @@ Each round prints p50/p99 and the load average; the table has min and median ove
 rounds.
 
 usage: python3 otpgate/benches/service_load.py   (from the repository root; builds
-release binaries of otpgate and the floors). CASES=checks,approvals,pages picks cases.
+release binaries of otpgate and the floors). CASES=checks,approvals,pages picks cases;
+REPEATS rounds (3), BATCHES batches of 32 approvals per round (4), CONNECTIONS for the
+approval and page cases (4).
 """
 import base64, hashlib, hmac, http.client, json, os, re, shutil, statistics, struct
 import subprocess, sys, tempfile, threading, time, urllib.parse
@@ -38,6 +40,8 @@ SECONDS = int(os.environ.get("SECONDS", "10"))
 CLIENTS = 32
 CASES = os.environ.get("CASES", "checks,approvals,pages").split(",")
 BATCHES = int(os.environ.get("BATCHES", "4"))
+# The service's --connections in the approval and page cases.
+CONNECTIONS = int(os.environ.get("CONNECTIONS", "4"))
 
 
 def run(*args, **kw):
@@ -271,8 +275,8 @@ def approvals_and_pages(binary, workdir):
     """The approval and page cases on SQLite, REPEATS rounds."""
     rounds, pages = [], {}
     for rep in range(REPEATS):
-        service = Service(binary, ["--db", os.path.join(workdir, "approvals%d.db" % rep)], 4,
-                          workdir)
+        service = Service(binary, ["--db", os.path.join(workdir, "approvals%d.db" % rep)],
+                          CONNECTIONS, workdir)
         try:
             if "approvals" in CASES:
                 phases = approvals_round(service, workdir, "a%d_" % rep)
