@@ -14,11 +14,23 @@ like an acceptance (one user can pass only one fresh code per 30 s step, so a lo
 accepted codes would need hundreds of thousands of users). The outcome counts from
 /metrics are printed to show that.
 
+Approvals (issue 17), on SQLite: BATCHES x 32 concurrent approval round trips per round,
+each as a pipeline and a browser make it: create (POST /v1/approvals), a waiter
+long-polling GET /v1/approvals/{id}?wait=20, the approval page loaded for its CSRF token
+(GET /approve/TOKEN) and the code posted through its form (POST /approve/TOKEN/code,
+application/x-www-form-urlencoded), timed from the create to the waiter's answer
+("granted"). Each approval is a user of its own with a fresh code, so every one grants.
+Page loads: wrk (32 clients) on GET of a live approval page and a live enrollment page.
+Each round prints p50/p99 and the load average; the table has min and median over the
+rounds.
+
 usage: python3 otpgate/benches/service_load.py   (from the repository root; builds
-release binaries of otpgate and the floors)
+release binaries of otpgate and the floors). CASES=checks,approvals,pages picks cases;
+REPEATS rounds (3), BATCHES batches of 32 approvals per round (4), CONNECTIONS for the
+approval and page cases (4).
 """
 import base64, hashlib, hmac, http.client, json, os, re, shutil, statistics, struct
-import subprocess, sys, tempfile, time
+import subprocess, sys, tempfile, threading, time, urllib.parse
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FLOORS = os.path.join(ROOT, "..", "shared", "bench-floors")
@@ -26,6 +38,10 @@ USERS = int(os.environ.get("USERS", "1000"))
 REPEATS = int(os.environ.get("REPEATS", "3"))
 SECONDS = int(os.environ.get("SECONDS", "10"))
 CLIENTS = 32
+CASES = os.environ.get("CASES", "checks,approvals,pages").split(",")
+BATCHES = int(os.environ.get("BATCHES", "4"))
+# The service's --connections in the approval and page cases.
+CONNECTIONS = int(os.environ.get("CONNECTIONS", "4"))
 
 
 def run(*args, **kw):
@@ -139,6 +155,172 @@ def pgbench(url, workdir):
     return float(re.search(r"tps = ([\d.]+)", out).group(1))
 
 
+def percentile(values, pct):
+    """The nearest-rank percentile of `values`."""
+    ordered = sorted(values)
+    return ordered[max(0, -(-len(ordered) * pct // 100) - 1)]
+
+
+def approval_round_trip(service, check_token, user, secret, barrier, times):
+    """One approval, as a pipeline and a browser make it: appended to `times`, in ms from
+    the start, when the approval was created, the page loaded, the code's answer came and
+    the waiter was released (the round trip)."""
+    pipeline = http.client.HTTPConnection("127.0.0.1", service.port)
+    auth = {"Authorization": "Bearer " + check_token}
+    barrier.wait()
+    started = time.perf_counter()
+    pipeline.request("POST", "/v1/approvals",
+                     body=json.dumps({"user": user, "action": "deploy " + user}),
+                     headers=dict(auth, **{"Content-Type": "application/json"}))
+    response = pipeline.getresponse()
+    created = json.loads(response.read())
+    assert response.status == 200, created
+    created_at = time.perf_counter()
+    waited = {}
+
+    def waiter():
+        conn = http.client.HTTPConnection("127.0.0.1", service.port)
+        conn.request("GET", "/v1/approvals/%s?wait=20" % created["id"], headers=auth)
+        answer = conn.getresponse()
+        waited["answer"] = json.loads(answer.read())
+        waited["at"] = time.perf_counter()
+        conn.close()
+
+    thread = threading.Thread(target=waiter)
+    thread.start()
+    path = urllib.parse.urlsplit(created["link"]).path
+    browser = http.client.HTTPConnection("127.0.0.1", service.port)
+    browser.request("GET", path)
+    page = browser.getresponse().read().decode()
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    loaded_at = time.perf_counter()
+    code = totp(secret, int(time.time()) // 30)
+    browser.request("POST", path + "/code",
+                    body=urllib.parse.urlencode({"csrf": csrf, "code": code}),
+                    headers={"Content-Type": "application/x-www-form-urlencoded"})
+    decided = browser.getresponse()
+    text = decided.read().decode()
+    assert decided.status == 200 and "Approved" in text, (decided.status, text[:300])
+    submitted_at = time.perf_counter()
+    thread.join()
+    assert waited["answer"]["result"] == "granted", waited["answer"]
+    times.append(tuple((at - started) * 1000.0
+                       for at in (created_at, loaded_at, submitted_at, waited["at"])))
+    pipeline.close()
+    browser.close()
+
+
+def approvals_round(service, workdir, prefix):
+    """BATCHES x CLIENTS concurrent approval round trips; their times in ms."""
+    check_token = json.loads(run(service.binary, *service.db_args, "--json", "token", "create",
+                                 "pipeline%d" % time.time_ns(), "--scope", "check"))["token"]
+    users = []
+    for i in range(BATCHES * CLIENTS):
+        user = "%s%d" % (prefix, i)
+        status, answer = service.call("POST", "/v1/users/%s/enroll" % user, {})
+        assert status == 200, answer
+        secret = answer["secret"]
+        # Confirmed with the previous step's code: the current step's is fresh for the
+        # approval, and so is the next one's if the step turns meanwhile.
+        status, answer = service.call("POST", "/v1/users/%s/confirm" % user,
+                                      {"code": totp(secret, int(time.time()) // 30 - 1)})
+        assert answer["result"] == "accepted", answer
+        users.append((user, secret))
+    times = []
+    for batch in range(BATCHES):
+        group = users[batch * CLIENTS:(batch + 1) * CLIENTS]
+        barrier = threading.Barrier(len(group))
+        threads = [threading.Thread(target=approval_round_trip,
+                                    args=(service, check_token, user, secret, barrier, times))
+                   for user, secret in group]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert len(times) == BATCHES * CLIENTS, "an approval failed (see above)"
+    return times
+
+
+def page_load(service, path):
+    """wrk with CLIENTS clients on GET `path`: requests/s, p50 and p99 in ms, non-2xx."""
+    out = run("wrk", "-t2", "-c%d" % CLIENTS, "-d%ds" % SECONDS, "--latency",
+              "http://127.0.0.1:%d%s" % (service.port, path))
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    lat = {}
+    for pct, value, unit in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", out, re.M):
+        lat[pct] = float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+    return rps, lat["50"], lat["99"], int(non2xx.group(1)) if non2xx else 0
+
+
+def pages_round(service, prefix):
+    """Page loads of a live approval page and a live enrollment page."""
+    status, answer = service.call("POST", "/v1/users/%spage/enroll" % prefix, {})
+    secret = answer["secret"]
+    service.call("POST", "/v1/users/%spage/confirm" % prefix,
+                 {"code": totp(secret, int(time.time()) // 30 - 1)})
+    status, approval = service.call("POST", "/v1/approvals",
+                                    {"user": "%spage" % prefix, "action": "deploy",
+                                     "valid_secs": 3600})
+    assert status == 200, approval
+    status, invite = service.call("POST", "/v1/invites", {"user": "%sinvited" % prefix})
+    assert status == 200, invite
+    return {
+        "approval page": page_load(service, urllib.parse.urlsplit(approval["link"]).path),
+        "enrollment page": page_load(service, urllib.parse.urlsplit(invite["link"]).path),
+    }
+
+
+def approvals_and_pages(binary, workdir):
+    """The approval and page cases on SQLite, REPEATS rounds."""
+    rounds, pages = [], {}
+    for rep in range(REPEATS):
+        service = Service(binary, ["--db", os.path.join(workdir, "approvals%d.db" % rep)],
+                          CONNECTIONS, workdir)
+        try:
+            if "approvals" in CASES:
+                phases = approvals_round(service, workdir, "a%d_" % rep)
+                times = [p[3] for p in phases]
+                load = os.getloadavg()[0]
+                p50, p99 = percentile(times, 50), percentile(times, 99)
+                rounds.append((p50, p99, max(times), load))
+                print("approvals round %d: %d round trips, p50 %.1f ms, p99 %.1f ms, max %.1f "
+                      "ms; medians since the start: created %.1f, page loaded %.1f, code "
+                      "answered %.1f, waiter released %.1f ms; load %.2f"
+                      % ((rep + 1, len(times), p50, p99, max(times))
+                         + tuple(statistics.median(p[i] for p in phases) for i in range(4))
+                         + (load,)), flush=True)
+            if "pages" in CASES:
+                for name, (rps, p50, p99, non2xx) in pages_round(service, "p%d_" % rep).items():
+                    load = os.getloadavg()[0]
+                    pages.setdefault(name, []).append((rps, p50, p99, load))
+                    print("%s round %d: %.0f loads/s, p50 %.2f ms, p99 %.2f ms, non-2xx %d; "
+                          "load %.2f" % (name, rep + 1, rps, p50, p99, non2xx, load), flush=True)
+        finally:
+            service.stop()
+    print()
+    if rounds:
+        print("| case | round trips | p50 ms min / median | p99 ms min / median / max "
+              "| load avg |")
+        print("|---|---|---|---|---|")
+        p50 = [r[0] for r in rounds]; p99 = [r[1] for r in rounds]; load = [r[3] for r in rounds]
+        print("| approval round trip, %d concurrent | %d x %d | %.1f / %.1f | %.1f / %.1f / %.1f "
+              "| %.1f-%.1f |" % (CLIENTS, len(rounds), BATCHES * CLIENTS, min(p50),
+                                 statistics.median(p50), min(p99), statistics.median(p99),
+                                 max(p99), min(load), max(load)))
+        print()
+    if pages:
+        print("| page | loads/s min / median | p50 ms min / median | p99 ms min / median "
+              "| load avg |")
+        print("|---|---|---|---|---|")
+        for name, rows in pages.items():
+            rps = [r[0] for r in rows]; p50 = [r[1] for r in rows]; p99 = [r[2] for r in rows]
+            load = [r[3] for r in rows]
+            print("| %s | %.0f / %.0f | %.2f / %.2f | %.2f / %.2f | %.1f-%.1f |"
+                  % (name, min(rps), statistics.median(rps), min(p50), statistics.median(p50),
+                     min(p99), statistics.median(p99), min(load), max(load)))
+
+
 def outcomes(metrics):
     return dict(re.findall(r'endpoint="check",outcome="([^"]+)"\} (\d+)', metrics))
 
@@ -147,7 +329,13 @@ def main():
     workdir = tempfile.mkdtemp(prefix="otpgate-load-")
     subprocess.run(["cargo", "build", "--release", "-p", "otpgate", "--features",
                     "serve,postgres"], cwd=ROOT, check=True)
-    binary = os.path.join(ROOT, "target", "release", "otpgate")
+    binary = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")),
+                          "release", "otpgate")
+    if "approvals" in CASES or "pages" in CASES:
+        approvals_and_pages(binary, workdir)
+    if "checks" not in CASES:
+        shutil.rmtree(workdir)
+        return
     floor_bin = os.path.join(workdir, "floor_sqlite")
     run("cc", "-O2", "-o", floor_bin, os.path.join(FLOORS, "floor_sqlite.c"), "-lsqlite3")
     backends = [("sqlite", ["--db", os.path.join(workdir, "gate.db")], 4)]

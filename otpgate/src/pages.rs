@@ -97,7 +97,19 @@ impl EnrollPage {
             notice,
         })
     }
+
+    /// The page as the answer to "Use SMS instead": its section stays open, so an error
+    /// about the number is read beside the field to correct it.
+    pub fn with_sms_open(mut self) -> Self {
+        self.sms_open = true;
+        self
+    }
 }
+
+/// What "Use SMS instead" says to an empty number field when none is on record: the person
+/// enrolling can type one (on the approval page only an administrator can add one).
+pub const TYPE_A_NUMBER: &str = "Type your mobile number in international form, + and \
+     the country code, e.g. +4915112345678, then press \u{201c}Text me a code\u{201d}.";
 
 /// After the right first code: the recovery codes, once.
 #[derive(Template)]
@@ -214,6 +226,29 @@ impl ProblemPage {
                 "The form did not come from this page, or it was incomplete. Nothing was changed.",
             ),
             next: String::from("Open the link you were sent again and fill in the form there."),
+        }
+    }
+
+    /// A form whose body did not arrive in time.
+    pub fn slow_form() -> Self {
+        ProblemPage {
+            heading: String::from("This form took too long to arrive"),
+            text: String::from("The connection was too slow. Nothing was changed."),
+            next: String::from("Open the link you were sent again and send the form once more."),
+        }
+    }
+
+    /// The service is overloaded, or the request ran out of time.
+    pub fn busy() -> Self {
+        ProblemPage {
+            heading: String::from("The service is busy"),
+            text: String::from(
+                "It could not answer in time. Nothing was approved unless a later page says so.",
+            ),
+            next: String::from(
+                "Open the link you were sent again in a minute; if it keeps failing, tell your \
+                 administrator.",
+            ),
         }
     }
 
@@ -428,6 +463,8 @@ mod tests {
             ProblemPage::dead_link(),
             ProblemPage::bad_form(),
             ProblemPage::unavailable(),
+            ProblemPage::slow_form(),
+            ProblemPage::busy(),
         ] {
             assert!(page.render().unwrap().contains("<h1 id=\"problem\">"));
         }

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use gate_support::{Env, Run, code, step_now};
 use serde_json::{Value, json};
-use service_support::{Backend, raw_http, runner};
+use service_support::{Backend, raw_exchange, raw_http, raw_unix, runner, unfinished_body};
 
 const RUNNERS: usize = 32;
 const ROUNDS: usize = 20;
@@ -601,4 +601,206 @@ fn sigterm_stops_accepting_and_exits_0() {
     };
     assert_eq!(status.code(), Some(0));
     assert!(service.log_text().contains("otpgate serve: stopped"));
+}
+
+/// Every limit is answered like every other error, with its status: a body that never
+/// finishes is a 408 after the body's 10 s (the JSON error object on the API, the problem
+/// page on a page), without taking a place; a request that finds every place taken is a
+/// 503 `overloaded` with Retry-After after waiting 5 s for one.
+#[test]
+fn limits_answer_the_json_error_object_with_their_status() {
+    let backend = Backend::Sqlite(Env::new("svc-limits"));
+    let admin = backend.token("admin", "admin");
+    let check = backend.token("runner", "check");
+    // One place: a long poll holds it for its 20 s.
+    let service = backend.serve(&["--max-concurrent", "1"]);
+    service.activate(&admin, "alice");
+    let (status, created) = service.post(
+        "/v1/approvals",
+        &check,
+        &json!({ "user": "alice", "action": "deploy 9", "valid_secs": 3600 }),
+    );
+    assert_eq!(status, 200, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let (api, page, overloaded) = std::thread::scope(|s| {
+        let api = s.spawn(|| {
+            unfinished_body(
+                &service.url,
+                &format!(
+                    "POST /v1/users/alice/check HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {check}\r\nContent-Type: application/json"
+                ),
+                100,
+                10,
+            )
+        });
+        let page = s.spawn(|| {
+            unfinished_body(
+                &service.url,
+                &format!(
+                    "POST /approve/{}/code HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded",
+                    "ab".repeat(32)
+                ),
+                100,
+                10,
+            )
+        });
+        let poll = s.spawn(|| {
+            service.call(
+                "GET",
+                &format!("/v1/approvals/{id}?wait=20"),
+                Some(&check),
+                None,
+            )
+        });
+        // Until the long poll holds the one place, a request passes at once: ask again.
+        let mut overloaded = None;
+        for _ in 0..50 {
+            let answer = raw_exchange(
+                &service.url,
+                &format!(
+                    "GET /v1/users/alice/status HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {check}"
+                ),
+                b"",
+            );
+            if answer.status != 200 {
+                overloaded = Some(answer);
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let (status, polled) = poll.join().unwrap();
+        assert_eq!(status, 200, "{polled}");
+        assert_eq!(polled["result"], "pending");
+        (
+            api.join().unwrap(),
+            page.join().unwrap(),
+            overloaded.expect("no request was ever kept waiting"),
+        )
+    });
+    assert_eq!(api.status, 408, "{api:?}");
+    assert_eq!(api.json()["error"]["code"], "request-timeout", "{api:?}");
+    assert_eq!(api.header("connection"), Some("close"));
+    assert_eq!(page.status, 408, "{page:?}");
+    assert!(
+        page.body.contains("This form took too long to arrive"),
+        "{page:?}"
+    );
+    assert_eq!(overloaded.status, 503, "{overloaded:?}");
+    assert_eq!(
+        overloaded.json()["error"]["code"],
+        "overloaded",
+        "{overloaded:?}"
+    );
+    assert_eq!(overloaded.header("retry-after"), Some("5"));
+    // Nothing was decided by the cut requests, and the service goes on.
+    assert_eq!(service.audit(&admin, "alice", "check").len(), 0);
+    assert_eq!(service.call("GET", "/healthz", None, None).0, 200);
+}
+
+/// The per-token rate against the running service: past its burst a token is answered 429
+/// `rate-limited` with Retry-After, another token is not, and after Retry-After seconds
+/// the first is served again.
+#[test]
+fn a_token_past_its_rate_gets_429_with_retry_after_and_others_do_not() {
+    let backend = Backend::Sqlite(Env::new("svc-rate"));
+    let admin = backend.token("admin", "admin");
+    let busy = backend.token("busy", "check");
+    let other = backend.token("other", "check");
+    // One request a second, bursts of two.
+    let service = backend.serve(&["--token-rate", "1"]);
+    service.activate(&admin, "alice");
+    let status_of = |token: &str| {
+        raw_exchange(
+            &service.url,
+            &format!(
+                "GET /v1/users/alice/status HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}"
+            ),
+            b"",
+        )
+    };
+    // A 429 comes unless every request took a second (the refill): ask until it does.
+    let limited = (0..30)
+        .map(|_| status_of(&busy))
+        .find(|a| a.status != 200)
+        .expect("never limited");
+    assert_eq!(limited.status, 429, "{limited:?}");
+    assert_eq!(
+        limited.json()["error"]["code"],
+        "rate-limited",
+        "{limited:?}"
+    );
+    let retry: u64 = limited.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=2).contains(&retry), "{limited:?}");
+    assert_eq!(status_of(&other).status, 200);
+    std::thread::sleep(Duration::from_secs(retry));
+    let again = status_of(&busy);
+    assert_eq!(again.status, 200, "{again:?}");
+    assert!(
+        service
+            .log_text()
+            .contains("GET /v1/users/alice/status 429")
+    );
+}
+
+/// `--listen unix:PATH`: a check through the socket decides as over TCP (accepted once,
+/// then a replay), links cannot be made without --public-url, and SIGTERM removes the
+/// socket file.
+#[test]
+fn the_unix_socket_listener_decides_checks() {
+    let backend = Backend::Sqlite(Env::new("svc-unix"));
+    let check = backend.token("runner", "check");
+    let admin = backend.token("admin", "admin");
+    let (alice, _) = backend.env().activate("alice");
+    let socket = backend.env().dir.join("gate.sock");
+    let mut service = backend.serve_on(&format!("unix:{}", socket.display()), &[]);
+    assert_eq!(service.url, format!("http+unix://{}", socket.display()));
+    let fresh = code(&alice, step_now(&alice));
+    let check_once = || {
+        let body = json!({ "code": fresh, "action": "deploy via socket" }).to_string();
+        raw_unix(
+            &socket,
+            &format!(
+                "POST /v1/users/alice/check HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {check}\r\nContent-Type: application/json"
+            ),
+            body.as_bytes(),
+        )
+    };
+    let first = check_once();
+    assert_eq!(first.status, 200, "{first:?}");
+    assert_eq!(first.json()["result"], "accepted", "{first:?}");
+    let replay = check_once();
+    assert_eq!(replay.json()["reason"], "replayed", "{replay:?}");
+    let invite = raw_unix(
+        &socket,
+        &format!(
+            "POST /v1/invites HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {admin}\r\nContent-Type: application/json"
+        ),
+        json!({ "user": "bob" }).to_string().as_bytes(),
+    );
+    assert_eq!(invite.status, 400, "{invite:?}");
+    assert_eq!(invite.json()["error"]["code"], "no-public-url");
+    assert!(
+        service
+            .log_text()
+            .contains("access: unix POST /v1/users/alice/check 200")
+    );
+    assert_eq!(
+        backend.env().outcomes("alice", "check"),
+        ["accepted", "replayed"]
+    );
+
+    let pid = service.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let started = Instant::now();
+    while service.child.try_wait().unwrap().is_none() {
+        assert!(started.elapsed() < Duration::from_secs(10), "still running");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!socket.exists(), "the socket file was left behind");
 }

@@ -294,6 +294,382 @@ async fn approvals_in_a_browser() {
     other.close().await.unwrap();
 }
 
+const NUMBER: &str = "+4915112345678";
+
+/// `user`'s audit entries of `event` on the service's host, oldest first.
+fn audit(backend: &Backend, user: &str, event: &str) -> Vec<Value> {
+    let run: Run = backend
+        .host_command()
+        .args(["--json", "log", user, "--limit", "1000"])
+        .output()
+        .unwrap()
+        .into();
+    run.json()["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"] == event)
+        .cloned()
+        .collect()
+}
+
+/// "Use SMS instead" on the enrollment page: a number that is not E.164 and an empty field
+/// are told what to type and text nothing; a number texts a code (through the service's
+/// delivery command), asking again at once is refused as `send-code` refuses it, a wrong
+/// texted code is counted, and the texted code activates the user and shows the recovery
+/// codes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enrollment_by_texted_code_in_a_browser() {
+    if !browser_available() {
+        return;
+    }
+    let backend = Backend::Sqlite(Env::new("web-enroll-sms"));
+    let admin = backend.token("portal", "admin");
+    let (script, out) = delivery_script(&backend.env().dir);
+    let service = backend.serve(&["--deliver-command", &script]);
+    let link = invite(&service, &admin, "erin");
+    let mut driver = Driver::start();
+    let browser = driver.session(1280).await;
+    browser.goto(&link).await.unwrap();
+    let secret: String = text_of(&browser, "key").await.split_whitespace().collect();
+    let erin = phone(&secret);
+    let before = user_status(&backend, "erin");
+    assert_eq!(before["phone"], Value::Null);
+
+    // Bad numbers: the page says what to type, keeps the SMS form open, and nothing is
+    // texted or stored.
+    for (typed, says) in [
+        ("0151 12345678", "international form"),
+        ("+49 151 12345678", "international form"),
+        ("", "Type your mobile number"),
+    ] {
+        if !browser
+            .find(Locator::Id("phone"))
+            .await
+            .unwrap()
+            .is_displayed()
+            .await
+            .unwrap()
+        {
+            browser
+                .find(Locator::Css("#sms summary"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+        }
+        fill(&browser, "phone", typed).await;
+        press(&browser, "send").await;
+        let error = text_of(&browser, "error").await;
+        assert!(error.contains(says), "{typed:?}: {error}");
+        assert!(
+            browser
+                .find(Locator::Id("phone"))
+                .await
+                .unwrap()
+                .is_displayed()
+                .await
+                .unwrap(),
+            "{typed:?}: the SMS form is closed after its error"
+        );
+    }
+    screenshots(&browser, "enroll-sms-bad-number").await;
+    assert!(texted(&out).is_none(), "a bad number texted something");
+    assert_eq!(
+        user_status(&backend, "erin"),
+        before,
+        "a bad number was stored"
+    );
+    assert!(audit(&backend, "erin", "phone").is_empty());
+    assert!(audit(&backend, "erin", "send-code").is_empty());
+
+    // A number in international form: texted, shown masked.
+    fill(&browser, "phone", NUMBER).await;
+    press(&browser, "send").await;
+    assert!(
+        text_of(&browser, "notice").await.contains("+491********78"),
+        "{}",
+        browser.source().await.unwrap()
+    );
+    screenshots(&browser, "enroll-sms-sent").await;
+    let (to, message, texted_code) = texted(&out).unwrap();
+    assert_eq!(to, NUMBER);
+    assert!(message.contains("ACME Deploys"), "{message}");
+    assert_eq!(user_status(&backend, "erin")["phone"], NUMBER);
+    let sent = std::fs::read(&out).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&out).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    // Again at once: refused by the cooldown, as send-code is, and nothing texted.
+    press(&browser, "send").await;
+    assert!(
+        text_of(&browser, "error").await.contains("moments ago"),
+        "{}",
+        browser.source().await.unwrap()
+    );
+    assert_eq!(std::fs::read(&out).unwrap(), sent, "texted twice");
+
+    // A wrong code is counted like any wrong first code.
+    submit_code(
+        &browser,
+        &wrong_code_besides(&erin, &texted_code),
+        "confirm",
+    )
+    .await;
+    assert!(has(&browser, "error").await);
+    assert_eq!(user_status(&backend, "erin")["failures"], 1);
+    assert_eq!(user_status(&backend, "erin")["status"], "pending");
+
+    // The texted code: active, the recovery codes shown once.
+    submit_code(&browser, &texted_code, "confirm").await;
+    let codes: Vec<String> = text_of(&browser, "recovery-codes")
+        .await
+        .lines()
+        .map(|l| l.trim().to_owned())
+        .filter(|l| !l.is_empty())
+        .collect();
+    assert_eq!(codes.len(), 10, "{codes:?}");
+    let status = user_status(&backend, "erin");
+    assert_eq!(status["status"], "active");
+    assert_eq!(status["recovery_codes_left"], 10);
+    assert_eq!(status["texted_code"], "used");
+    screenshots(&browser, "enrolled-by-sms").await;
+    browser.close().await.unwrap();
+}
+
+/// "Text me a code" on the approval page: without a number on record the page says so and
+/// texts nothing; with one, the texted code (named with the action) approves once, a wrong
+/// one is counted first, and `otpgate request` exits 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approval_by_texted_code_in_a_browser() {
+    if !browser_available() {
+        return;
+    }
+    let backend = Backend::Sqlite(Env::new("web-approve-sms"));
+    let admin = backend.token("portal", "admin");
+    let check = backend.token("pipeline", "check");
+    let (script, out) = delivery_script(&backend.env().dir);
+    let service = backend.serve(&["--deliver-command", &script]);
+    let frank = service.activate(&admin, "frank");
+    let mut driver = Driver::start();
+    let browser = driver.session(1280).await;
+
+    let (runner, link) = request(&service, &check, "frank", "deploy 3.0", &["--wait", "2m"]);
+    browser.goto(&link).await.unwrap();
+    // No number on record: told so, nothing texted.
+    press(&browser, "send").await;
+    assert!(
+        text_of(&browser, "error")
+            .await
+            .contains("No phone number is on record"),
+        "{}",
+        browser.source().await.unwrap()
+    );
+    assert!(texted(&out).is_none());
+    assert!(audit(&backend, "frank", "send-code").is_empty());
+
+    let (status, answer) = service.call(
+        "PUT",
+        "/v1/users/frank/phone",
+        Some(&admin),
+        Some((
+            "application/json",
+            json!({ "number": NUMBER }).to_string().into_bytes(),
+        )),
+    );
+    assert_eq!(status, 200, "{answer}");
+    press(&browser, "send").await;
+    assert!(
+        text_of(&browser, "notice").await.contains("+491********78"),
+        "{}",
+        browser.source().await.unwrap()
+    );
+    screenshots(&browser, "approve-sms-sent").await;
+    let (to, message, texted_code) = texted(&out).unwrap();
+    assert_eq!(to, NUMBER);
+    assert!(message.contains("deploy 3.0"), "{message}");
+
+    // A wrong code is counted; the approval stays pending.
+    let failures = user_status(&backend, "frank")["failures"].as_u64().unwrap();
+    submit_code(
+        &browser,
+        &wrong_code_besides(&frank, &texted_code),
+        "approve",
+    )
+    .await;
+    assert!(has(&browser, "error").await);
+    assert_eq!(
+        user_status(&backend, "frank")["failures"].as_u64().unwrap(),
+        failures + 1
+    );
+    assert!(audit(&backend, "frank", "approval").is_empty());
+
+    // The texted code approves, and the waiting request exits 0.
+    let csrf = csrf_of(&browser.source().await.unwrap());
+    submit_code(&browser, &texted_code, "approve").await;
+    assert_eq!(text_of(&browser, "outcome").await, "Approved");
+    let (exit, err) = exit_of(runner, Duration::from_secs(30));
+    assert_eq!(exit, Some(0), "{err}");
+    let checks = audit(&backend, "frank", "check");
+    let accepted = checks.last().unwrap();
+    assert_eq!(accepted["action"], "deploy 3.0");
+    // Taken as the texted code, unless it happens to be a code the app shows now too.
+    let app_codes: Vec<String> = (step_now(&frank) - 3..=step_now(&frank) + 3)
+        .map(|s| code(&frank, s))
+        .collect();
+    assert!(
+        accepted["outcome"] == "accepted-sms" || app_codes.contains(&texted_code),
+        "{accepted}"
+    );
+    assert_eq!(user_status(&backend, "frank")["texted_code"], "used");
+
+    // Granted once: the same form posted again finds the link dead.
+    let (status, html) = page(
+        "POST",
+        &format!("{link}/code"),
+        Some(&format!("csrf={csrf}&code={texted_code}")),
+    );
+    assert_eq!(status, 404, "{html}");
+    let grants = audit(&backend, "frank", "approval");
+    assert_eq!(grants.len(), 1, "{grants:?}");
+    assert_eq!(grants[0]["outcome"], "granted");
+    browser.close().await.unwrap();
+}
+
+/// `otpgate --json request ...` to its end: the link it showed on standard error (if any),
+/// its exit code and its standard output. `grant` gets the link and may decide it.
+fn json_request(
+    service: &Service,
+    token: &str,
+    args: &[&str],
+    grant: impl FnOnce(&str),
+) -> (Option<String>, Option<i32>, String) {
+    let mut all = vec!["--json", "request"];
+    all.extend_from_slice(args);
+    let mut child = service.runner(token, &all).spawn().unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut link = None;
+    let mut line = String::new();
+    while err.read_line(&mut line).unwrap() > 0 {
+        if line.starts_with("http") {
+            link = Some(line.trim().to_owned());
+            break;
+        }
+        line.clear();
+    }
+    let rest = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = err.read_to_string(&mut text);
+        text
+    });
+    if let Some(link) = &link {
+        grant(link);
+    }
+    let output = child.wait_with_output().unwrap();
+    let stderr = rest.join().unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(!stdout.contains("Waiting for"), "{stdout}\n{stderr}");
+    (link, output.status.code(), stdout)
+}
+
+/// The one JSON object `stdout` holds, on one line.
+fn one_object(stdout: &str) -> Value {
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "not one line: {stdout}");
+    let value: Value = serde_json::from_str(lines[0]).unwrap();
+    assert!(value.is_object(), "{value}");
+    value
+}
+
+/// `--json request` prints exactly one object whatever the outcome (granted, expired,
+/// still pending when `--wait` ends, an error), so its output goes straight into `jq`;
+/// the link is on standard error, and in the object.
+#[test]
+fn request_with_json_prints_one_object_per_run() {
+    let backend = Backend::Sqlite(Env::new("web-request-json"));
+    let admin = backend.token("portal", "admin");
+    let check = backend.token("pipeline", "check");
+    let service = backend.serve(&[]);
+    let gail = service.activate(&admin, "gail");
+    let last = step_now(&gail).saturating_sub(1);
+
+    // Granted, waited for with --wait.
+    let (link, exit, stdout) = json_request(
+        &service,
+        &check,
+        &["gail", "--action", "deploy 4.0", "--wait", "2m"],
+        |link| {
+            let csrf = csrf_of(&page("GET", link, None).1);
+            let step = fresh_step(&gail, last);
+            let (status, html) = page(
+                "POST",
+                &format!("{link}/code"),
+                Some(&format!("csrf={csrf}&code={}", code(&gail, step))),
+            );
+            assert_eq!(status, 200, "{html}");
+        },
+    );
+    assert_eq!(exit, Some(0), "{stdout}");
+    let granted = one_object(&stdout);
+    assert_eq!(granted["result"], "granted");
+    assert_eq!(granted["user"], "gail");
+    assert_eq!(granted["action"], "deploy 4.0");
+    assert_eq!(granted["requester"], "pipeline");
+    assert_eq!(granted["link"].as_str(), link.as_deref());
+    assert!(granted["decided_at"].is_u64(), "{granted}");
+    // The same id as `approval` reads.
+    let run: Run = service
+        .runner(
+            &check,
+            &["--json", "approval", granted["id"].as_str().unwrap()],
+        )
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(run.json()["result"], "granted");
+
+    // Without --wait: until the approval expires.
+    let (link, exit, stdout) = json_request(
+        &service,
+        &check,
+        &["gail", "--action", "deploy 4.1", "--valid", "2"],
+        |_| {},
+    );
+    assert_eq!(exit, Some(1), "{stdout}");
+    let expired = one_object(&stdout);
+    assert_eq!(expired["result"], "expired");
+    assert_eq!(expired["link"].as_str(), link.as_deref());
+
+    // --wait ends first: still pending.
+    let (_, exit, stdout) = json_request(
+        &service,
+        &check,
+        &["gail", "--action", "deploy 4.2", "--wait", "1"],
+        |_| {},
+    );
+    assert_eq!(exit, Some(1), "{stdout}");
+    assert_eq!(one_object(&stdout)["result"], "pending");
+
+    // An error: the one error object, as every command prints it.
+    let (link, exit, stdout) = json_request(
+        &service,
+        &check,
+        &["nobody", "--action", "deploy 4.3"],
+        |_| {},
+    );
+    assert_eq!((link, exit), (None, Some(2)), "{stdout}");
+    let error = one_object(&stdout);
+    assert_eq!(error["result"], "error");
+    assert!(
+        error["error"].as_str().unwrap().contains("unknown-user"),
+        "{error}"
+    );
+}
+
 /// Bad input on every form: a clear message or a 4xx, and nothing written.
 #[test]
 fn bad_input_on_every_form_changes_nothing() {

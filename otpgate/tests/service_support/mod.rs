@@ -121,13 +121,18 @@ impl Backend {
 
     /// Starts `otpgate serve` on an ephemeral port of the loopback interface.
     pub fn serve(&self, extra: &[&str]) -> Service {
+        self.serve_on("127.0.0.1:0", extra)
+    }
+
+    /// Starts `otpgate serve --listen LISTEN`; its URL is the one it says it listens on.
+    pub fn serve_on(&self, listen: &str, extra: &[&str]) -> Service {
         let log = self
             .env()
             .dir
             .join(format!("serve-{}.log", N.fetch_add(1, Ordering::SeqCst)));
         let mut child = self
             .host_command()
-            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(["serve", "--listen", listen])
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).unwrap())
@@ -299,11 +304,57 @@ pub fn runner(url: &str, token: &str, args: &[&str]) -> Command {
 /// send (another Host header) or would fail on (a body the server refuses and closes on
 /// before it is all sent): the status and the body.
 pub fn raw_http(url: &str, request_head: &str, body: &[u8]) -> (u16, String) {
+    let answer = raw_exchange(url, request_head, body);
+    (answer.status, answer.body)
+}
+
+/// An answer read off the wire.
+#[derive(Debug)]
+pub struct RawAnswer {
+    pub status: u16,
+    /// The header lines, names in lower case.
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl RawAnswer {
+    /// The value of header `name` (lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as JSON (`Null` when it is not).
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or(Value::Null)
+    }
+}
+
+/// [`raw_http`] with the answer's headers, over TCP to the `http://` URL.
+pub fn raw_exchange(url: &str, request_head: &str, body: &[u8]) -> RawAnswer {
     let addr = url.strip_prefix("http://").unwrap();
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
+    exchange(TcpStream::connect(addr).unwrap(), request_head, body)
+}
+
+/// [`raw_exchange`] over the unix socket at `path`.
+pub fn raw_unix(path: &std::path::Path, request_head: &str, body: &[u8]) -> RawAnswer {
+    exchange(
+        std::os::unix::net::UnixStream::connect(path).unwrap(),
+        request_head,
+        body,
+    )
+}
+
+/// Sends the head with `Content-Length` and `Connection: close`, then the body, and reads
+/// the answer to its end.
+fn exchange(
+    mut stream: impl Read + Write + SetReadTimeout,
+    request_head: &str,
+    body: &[u8],
+) -> RawAnswer {
+    stream.read_timeout(Duration::from_secs(60));
     stream
         .write_all(
             format!(
@@ -315,17 +366,59 @@ pub fn raw_http(url: &str, request_head: &str, body: &[u8]) -> (u16, String) {
         .unwrap();
     // A server may answer (413) and close before a large body is all sent.
     let _ = stream.write_all(body);
+    read_answer(&mut stream)
+}
+
+/// Sends the head of a request whose body is `declared` bytes long but only the first
+/// `sent` of them, then waits for the answer without ever sending the rest.
+pub fn unfinished_body(url: &str, request_head: &str, declared: usize, sent: usize) -> RawAnswer {
+    let addr = url.strip_prefix("http://").unwrap();
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    stream
+        .write_all(format!("{request_head}\r\nContent-Length: {declared}\r\n\r\n").as_bytes())
+        .unwrap();
+    stream.write_all(&vec![b'{'; sent]).unwrap();
+    read_answer(&mut stream)
+}
+
+/// Streams whose reads can be given a deadline.
+pub trait SetReadTimeout {
+    fn read_timeout(&self, limit: Duration);
+}
+
+impl SetReadTimeout for TcpStream {
+    fn read_timeout(&self, limit: Duration) {
+        self.set_read_timeout(Some(limit)).unwrap();
+    }
+}
+
+impl SetReadTimeout for std::os::unix::net::UnixStream {
+    fn read_timeout(&self, limit: Duration) {
+        self.set_read_timeout(Some(limit)).unwrap();
+    }
+}
+
+fn read_answer(stream: &mut impl Read) -> RawAnswer {
     let mut answer = Vec::new();
     let _ = stream.read_to_end(&mut answer);
     let answer = String::from_utf8_lossy(&answer).into_owned();
-    let status = answer
-        .split(' ')
-        .nth(1)
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|line| line.split(' ').nth(1))
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    let body = answer
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
+    let headers = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(n, v)| (n.trim().to_lowercase(), v.trim().to_owned()))
+        .collect();
+    RawAnswer {
+        status,
+        headers,
+        body: body.to_owned(),
+    }
 }

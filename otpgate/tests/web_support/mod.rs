@@ -154,14 +154,27 @@ pub async fn has(browser: &Client, id: &str) -> bool {
 /// the browser has left the page (a loaded machine may answer the click before the next
 /// page replaces this one, and a find would then look at the old page).
 pub async fn submit_code(browser: &Client, code: &str, button: &str) {
+    fill(browser, "code", code).await;
+    press(browser, button).await;
+}
+
+/// Types `text` in the field `id`, replacing what was there.
+pub async fn fill(browser: &Client, id: &str, text: &str) {
     let field = browser
         .wait()
         .at_most(PAGE_WAIT)
-        .for_element(Locator::Id("code"))
+        .for_element(Locator::Id(id))
         .await
-        .unwrap_or_else(|e| panic!("no code field: {e}"));
+        .unwrap_or_else(|e| panic!("no #{id} field: {e}"));
     field.clear().await.unwrap();
-    field.send_keys(code).await.unwrap();
+    if !text.is_empty() {
+        field.send_keys(text).await.unwrap();
+    }
+}
+
+/// Presses the button `button` and waits until the browser has left the page (see
+/// [`submit_code`]).
+pub async fn press(browser: &Client, button: &str) {
     let page = browser.find(Locator::Css("html")).await.unwrap();
     browser
         .find(Locator::Id(button))
@@ -232,14 +245,7 @@ pub fn qr_codes(png_bytes: &[u8]) -> Vec<String> {
 
 /// A six-digit code the phone shows at none of the steps the gate could accept now.
 pub fn wrong_code(phone: &Totp) -> String {
-    let now = step_now(phone);
-    let near: Vec<String> = (now.saturating_sub(3)..=now + 3)
-        .map(|s| code(phone, s))
-        .collect();
-    (0..10u32)
-        .map(|d| format!("{}", d).repeat(6))
-        .find(|c| !near.contains(c))
-        .unwrap()
+    wrong_code_besides(phone, "")
 }
 
 /// The step of a code not used yet: after `last` and no later than the next step (the
@@ -279,6 +285,51 @@ pub fn page(method: &str, url: &str, form: Option<&str>) -> (u16, String) {
         .read_to_string()
         .unwrap();
     (status, text)
+}
+
+/// A delivery command for `otpgate serve --deliver-command`: a script that writes
+/// `OTPGATE_TO` and `OTPGATE_MESSAGE` to `texted.out` in `dir` (mode 0600, for it holds a
+/// code; written whole and renamed, so a reader never sees half of it). Returns the
+/// script's path and the file's.
+pub fn delivery_script(dir: &std::path::Path) -> (String, PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let script = dir.join("deliver.sh");
+    let out = dir.join("texted.out");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\numask 077\nprintf '%s\\n%s\\n' \"$OTPGATE_TO\" \"$OTPGATE_MESSAGE\" > '{out}.new' && mv '{out}.new' '{out}'\n",
+            out = out.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o700)).unwrap();
+    (script.to_str().unwrap().to_owned(), out)
+}
+
+/// What the delivery command of [`delivery_script`] was last given: the number, the
+/// message and the code it starts with; `None` when nothing was texted.
+pub fn texted(out: &std::path::Path) -> Option<(String, String, String)> {
+    let text = std::fs::read_to_string(out).ok()?;
+    let mut lines = text.lines();
+    let to = lines.next().unwrap().to_owned();
+    let message = lines.next().unwrap().to_owned();
+    let code = message[..6].to_owned();
+    assert!(code.bytes().all(|b| b.is_ascii_digit()), "{message}");
+    Some((to, message, code))
+}
+
+/// A six-digit code that is neither `texted` nor one the phone shows at any step the gate
+/// could accept now: a wrong code however it is read.
+pub fn wrong_code_besides(phone: &Totp, texted: &str) -> String {
+    let now = step_now(phone);
+    let near: Vec<String> = (now.saturating_sub(3)..=now + 3)
+        .map(|s| code(phone, s))
+        .collect();
+    (0..10u32)
+        .map(|d| format!("{}", d).repeat(6))
+        .find(|c| !near.contains(c) && c != texted)
+        .unwrap()
 }
 
 /// The CSRF token in a page's forms.

@@ -4,7 +4,9 @@
 //! comes when the approval is decided or the poll's time is up, never a busy loop);
 //! `otpgate --server URL approval ID` reads one. Exit 0 only for a granted approval
 //! whose answer names this id (and user and action); 1 declined, expired or still
-//! pending; 2 anything else.
+//! pending; 2 anything else. With `--json`, each prints one object, the approval's last
+//! state (`request` adds its link and prints the waiting line on standard error), or the
+//! error object.
 
 use std::time::{Duration, Instant};
 
@@ -67,12 +69,18 @@ fn request(
     {
         return Err("the service's answer is not a new approval of this action".into());
     }
-    let id = id.to_owned();
-    out.json(&created);
-    out.text(format!(
+    let (id, link) = (id.to_owned(), link.to_owned());
+    let waiting = format!(
         "Waiting for {user} to approve \"{action}\" (approval {id}, until {}):\n{link}",
         otpgate::pages::utc(expires_at)
-    ));
+    );
+    // With --json, standard output is the one object of the outcome (for jq); the link
+    // still reaches the approver through the job's log.
+    if out.json {
+        eprintln!("{waiting}");
+    } else {
+        out.text(waiting);
+    }
     // Until the approval expires (and a second more, to read it expired), or --wait.
     let wait = wait.unwrap_or_else(|| {
         expires_at
@@ -89,10 +97,17 @@ fn request(
         // The request's deadline is the poll's time plus --timeout for the answer.
         let deadline = Duration::from_secs_f64(poll).saturating_add(service.timeout);
         let path = format!("/v1/approvals/{id}?wait={poll:.0}");
-        let value = service.ask(&path, None, deadline)?;
-        let seen = approval_of(&value, &id, Some((user, action)))?;
+        // The id in the error, so the approval can still be read with `approval ID`.
+        let mut value = service
+            .ask(&path, None, deadline)
+            .map_err(|e| format!("waiting for approval {id}: {e}"))?;
+        let seen = approval_of(&value, &id, Some((user, action)))?.to_owned();
         if seen != "pending" || Instant::now() >= end {
-            return Ok(outcome(&value, seen, out));
+            // The link too: the object then says all that the approval's creation said.
+            if let Some(fields) = value.as_object_mut() {
+                fields.insert(String::from("link"), Value::String(link));
+            }
+            return Ok(outcome(&value, &seen, out));
         }
     }
 }

@@ -29,6 +29,11 @@ pub enum ApiError {
     NotFound,
     /// The endpoint exists, with another method.
     MethodNotAllowed,
+    /// Every place among `--max-concurrent` stayed taken: try again after this many seconds.
+    Overloaded(u64),
+    /// The request did not end within the service's whole-request time: try again after
+    /// this many seconds. It may still have been decided.
+    Timeout(u64),
     /// The gate's own error.
     Gate(GateError),
     /// The decision did not end in time, or crashed: nothing may be assumed of it.
@@ -76,6 +81,23 @@ impl ApiError {
                 S::METHOD_NOT_ALLOWED,
                 "method-not-allowed",
                 String::from("this endpoint takes another method (see /v1/openapi.json)"),
+            ),
+            ApiError::Overloaded(secs) => (
+                S::SERVICE_UNAVAILABLE,
+                "overloaded",
+                format!(
+                    "the service has as many requests in progress as it takes: nothing was \
+                     decided; retry in {secs} s"
+                ),
+            ),
+            ApiError::Timeout(secs) => (
+                S::SERVICE_UNAVAILABLE,
+                "timeout",
+                format!(
+                    "the request did not end within {} s: take it as not accepted (a code \
+                     in it may have been used); retry in {secs} s",
+                    super::REQUEST_TIMEOUT.as_secs()
+                ),
             ),
             ApiError::Gate(e) => gate_parts(e),
             ApiError::Internal(message) => {
@@ -128,10 +150,12 @@ impl IntoResponse for ApiError {
             Json(json!({ "error": { "code": code, "message": message } })),
         )
             .into_response();
-        if let ApiError::RateLimited(secs) = self
-            && let Ok(value) = HeaderValue::from_str(&secs.to_string())
+        if let ApiError::RateLimited(secs) | ApiError::Overloaded(secs) | ApiError::Timeout(secs) =
+            self
         {
-            response.headers_mut().insert(header::RETRY_AFTER, value);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }

@@ -22,15 +22,15 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
 use otpcore::unix_time;
 use otpgate::pages::{
-    ApprovePage, DecidedPage, EnrollPage, EnrolledPage, ProblemPage, error_advice, page_headers,
-    refusal_advice,
+    ApprovePage, DecidedPage, EnrollPage, EnrolledPage, ProblemPage, TYPE_A_NUMBER, error_advice,
+    page_headers, refusal_advice,
 };
 use otpgate::{
     APPROVAL_VALIDITY_SECS, DELIVERY_TIMEOUT, GateError, INVITE_VALIDITY_SECS, LinkToken, Scope,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::sync::watch;
+use tokio::sync::broadcast;
 
 use super::api::{AppState, Bearer, decide};
 use super::error::ApiError;
@@ -41,18 +41,25 @@ use super::error::ApiError;
 pub const MAX_WAIT_SECS: u64 = 20;
 const _: () = assert!(MAX_WAIT_SECS < super::REQUEST_TIMEOUT.as_secs());
 
-/// Tells long-polling readers that some approval was decided: they read theirs again.
-pub struct Decisions(watch::Sender<u64>);
+/// Tells long-polling readers which approval was decided: only that approval's readers
+/// read it again. (Waking every reader at every decision made each decision cost a store
+/// read per waiting pipeline: with 32 approvals waiting at once, some 500 reads per 32
+/// decisions, queued before the reads that mattered.)
+pub struct Decisions(broadcast::Sender<Arc<str>>);
+
+/// Decisions a reader may be behind before it is told it lagged (and reads again anyway).
+const DECISIONS_BACKLOG: usize = 1024;
 
 impl Default for Decisions {
     fn default() -> Self {
-        Decisions(watch::channel(0).0)
+        Decisions(broadcast::channel(DECISIONS_BACKLOG).0)
     }
 }
 
 impl Decisions {
-    fn decided(&self) {
-        self.0.send_modify(|n| *n = n.wrapping_add(1));
+    fn decided(&self, id: &str) {
+        // No reader waiting is no error.
+        let _ = self.0.send(Arc::from(id));
     }
 }
 
@@ -93,14 +100,15 @@ pub fn loggable_path(path: &str) -> String {
     path.to_owned()
 }
 
+/// Whether `path` is a page or a page's asset (answered in HTML, with the pages' headers),
+/// not the API.
+pub fn is_page(path: &str) -> bool {
+    path.starts_with("/enroll/") || path.starts_with("/approve/") || path.starts_with("/assets/")
+}
+
 /// Adds the pages' headers to every answer of a page or asset (`tls`: with HSTS).
 pub async fn with_page_headers(tls: bool, request: Request, next: Next) -> Response {
-    let page = {
-        let path = request.uri().path();
-        path.starts_with("/enroll/")
-            || path.starts_with("/approve/")
-            || path.starts_with("/assets/")
-    };
+    let page = is_page(request.uri().path());
     let mut response = next.run(request).await;
     if page {
         let headers = response.headers_mut();
@@ -291,13 +299,19 @@ async fn read_approval(
         let until = now
             .checked_add(Duration::from_secs(expires_in).saturating_add(Duration::from_millis(20)))
             .map_or(deadline, |expiry| deadline.min(expiry));
-        tokio::select! {
-            changed = decided.changed() => {
-                if changed.is_err() {
+        let read_again = tokio::select! {
+            message = decided.recv() => match message {
+                Ok(other) if *other != *id => false,
+                // This approval, or decisions missed: read it again.
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => true,
+                Err(broadcast::error::RecvError::Closed) => {
                     return Err(ApiError::Internal("the service is shutting down"));
                 }
-            }
-            () = tokio::time::sleep_until(until) => {}
+            },
+            () = tokio::time::sleep_until(until) => true,
+        };
+        if !read_again {
+            continue;
         }
         // The token was checked by the first read; the same approval is read again.
         let read_id = id.clone();
@@ -349,7 +363,7 @@ pub struct CsrfForm {
 }
 
 /// A rendered page with its status.
-fn page(status: StatusCode, template: &impl Template) -> Response {
+pub fn page(status: StatusCode, template: &impl Template) -> Response {
     match template.render() {
         Ok(html) => (status, Html(html)).into_response(),
         Err(_) => (
@@ -439,13 +453,38 @@ fn enroll_view(
     error: Option<String>,
     notice: Option<String>,
 ) -> PageJob {
+    enroll_page_of(gate, token, now, status, error, notice, false)
+}
+
+/// The enrollment page answering "Use SMS instead", with that section open.
+fn enroll_sms_view(
+    gate: &super::pool::ServiceGate,
+    token: &str,
+    now: u64,
+    status: StatusCode,
+    error: Option<String>,
+    notice: Option<String>,
+) -> PageJob {
+    enroll_page_of(gate, token, now, status, error, notice, true)
+}
+
+fn enroll_page_of(
+    gate: &super::pool::ServiceGate,
+    token: &str,
+    now: u64,
+    status: StatusCode,
+    error: Option<String>,
+    notice: Option<String>,
+    sms_open: bool,
+) -> PageJob {
     let Some(invite) = gate.invite_page(token, now)? else {
         return Ok(dead());
     };
     let csrf = gate.csrf_token(&invite.token_hash);
+    let view = EnrollPage::new(&invite, token, &csrf, error, notice)?;
     Ok(page(
         status,
-        &EnrollPage::new(&invite, token, &csrf, error, notice)?,
+        &if sms_open { view.with_sms_open() } else { view },
     ))
 }
 
@@ -543,7 +582,7 @@ async fn enroll_sms(
         let phone = (!phone.is_empty()).then_some(phone);
         let Some(command) = shared.deliver.as_ref() else {
             let advice = error_advice(&GateError::NoDeliveryCommand);
-            return enroll_view(
+            return enroll_sms_view(
                 gate,
                 &token,
                 now,
@@ -562,9 +601,9 @@ async fn enroll_sms(
                     "We texted a code to {}. Type it in the code field and press Confirm.",
                     sent.to.masked()
                 );
-                enroll_view(gate, &token, now, StatusCode::OK, None, Some(notice))
+                enroll_sms_view(gate, &token, now, StatusCode::OK, None, Some(notice))
             }
-            Ok(Some(Err(refusal))) => enroll_view(
+            Ok(Some(Err(refusal))) => enroll_sms_view(
                 gate,
                 &token,
                 now,
@@ -572,8 +611,17 @@ async fn enroll_sms(
                 Some(refusal_advice(&refusal)),
                 None,
             ),
+            // Here the person can type a number: say so, not "ask your administrator".
+            Err(GateError::NoPhone) => enroll_sms_view(
+                gate,
+                &token,
+                now,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(String::from(TYPE_A_NUMBER)),
+                None,
+            ),
             Err(e) => match error_advice(&e) {
-                Some(advice) => enroll_view(
+                Some(advice) => enroll_sms_view(
                     gate,
                     &token,
                     now,
@@ -649,13 +697,13 @@ async fn approve_code(
                 );
             }
         };
-        let Some(action) = gate.approval_page(&token, now)?.map(|a| a.action) else {
+        let Some((id, action)) = gate.approval_page(&token, now)?.map(|a| (a.id, a.action)) else {
             return Ok(dead());
         };
         match gate.approve(&token, &code, now)? {
             None => Ok(dead()),
             Some(Ok(_)) => {
-                shared.decisions.decided();
+                shared.decisions.decided(&id);
                 Ok(page(StatusCode::OK, &DecidedPage::granted(&action)))
             }
             Some(Err(refusal)) => approve_view(
@@ -706,7 +754,7 @@ async fn approve_sms(
             Ok(None) => Ok(dead()),
             Ok(Some(Ok(sent))) => {
                 let notice = format!(
-                    "We texted a code to {}. Type it above and press Approve.",
+                    "We texted a code to {}. Type it in the code field and press Approve.",
                     sent.to.masked()
                 );
                 approve_view(gate, &token, now, StatusCode::OK, None, Some(notice))
@@ -752,11 +800,11 @@ async fn approve_decline(
         if let Some(refused) = csrf_fails(gate, &token, &form.csrf) {
             return Ok(refused);
         }
-        let Some(action) = gate.approval_page(&token, now)?.map(|a| a.action) else {
+        let Some((id, action)) = gate.approval_page(&token, now)?.map(|a| (a.id, a.action)) else {
             return Ok(dead());
         };
         if gate.decline(&token, now)? {
-            shared.decisions.decided();
+            shared.decisions.decided(&id);
             Ok(page(StatusCode::OK, &DecidedPage::declined(&action)))
         } else {
             Ok(dead())

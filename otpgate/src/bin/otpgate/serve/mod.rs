@@ -3,13 +3,16 @@
 //!
 //! - Listening: TLS (rustls) with `--tls-cert`/`--tls-key`; plain HTTP only on a loopback
 //!   address or a unix socket, unless `--insecure-plain-http`.
-//! - Limits: a body of at most 16 KiB, request headers within 10 s, a whole request
-//!   within 30 s, `--max-concurrent` requests at once, `--token-rate` per token.
+//! - Limits: a body of at most 16 KiB, request headers within 10 s, the body within 10 s,
+//!   a whole request within 30 s, `--max-concurrent` requests at once (a request waits
+//!   5 s at most for a place), `--token-rate` per token; each answered with the JSON
+//!   error object (`guard`).
 //! - SIGTERM or SIGINT: stop accepting, finish the requests in progress, exit 0.
 
 mod api;
 mod error;
 mod group_commit;
+mod guard;
 mod limit;
 pub(crate) mod links;
 mod listen;
@@ -21,12 +24,10 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::Response;
 use otpgate::{DeliveryCommand, GateError};
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
 
 use crate::cli::{Cli, ServeOptions};
 use crate::output::Exit;
@@ -109,13 +110,9 @@ fn router(app: AppState, max_concurrent: usize) -> Router {
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .layer(RequestBodyTimeoutLayer::new(READ_TIMEOUT))
-        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
-            max_concurrent,
-        ))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            REQUEST_TIMEOUT,
+        .layer(axum::middleware::from_fn_with_state(
+            guard::Limits::new(max_concurrent),
+            guard::guard,
         ))
         .layer(CatchPanicLayer::custom(|_| {
             axum::response::IntoResponse::into_response(ApiError::Internal(
