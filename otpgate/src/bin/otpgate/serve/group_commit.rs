@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::mem;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
-use otpgate::{AuditEntry, GateError, Store, Swap, SwapRequest};
+use otpgate::{AuditEntry, GateError, Swap, SwapRequest};
 
 /// A decision waiting for a commit.
 struct Pending {
@@ -40,10 +40,15 @@ pub struct GroupCommit {
 }
 
 impl GroupCommit {
-    /// Decides `swap`, in one transaction with the decisions queued beside it; `store` (the
-    /// caller's own connection) runs that transaction when the caller is the first to find
-    /// no commit in flight.
-    pub fn swap(&self, store: &dyn Store, swap: SwapRequest<'_>) -> Result<Swap, GateError> {
+    /// Decides `swap`, in one transaction with the decisions queued beside it: `commit` (on
+    /// the caller's own connection: [`Store::compare_and_swap_all`](otpgate::Store)) runs
+    /// that transaction when the caller is the first to find no commit in flight.
+    pub fn swap(
+        &self,
+        swap: SwapRequest<'_>,
+        commit: impl FnOnce(&[SwapRequest<'_>]) -> Vec<Result<Swap, GateError>>,
+    ) -> Result<Swap, GateError> {
+        let mut commit = Some(commit);
         let mut queue = self.lock();
         let ticket = queue.next_ticket;
         queue.next_ticket = queue.next_ticket.wrapping_add(1);
@@ -72,7 +77,10 @@ impl GroupCommit {
                 answers: None,
             };
             drop(queue);
-            batch.run(store);
+            // Only once: the caller who commits finds its own answer next time round.
+            if let Some(commit) = commit.take() {
+                batch.run(commit);
+            }
             queue = self.lock();
         }
     }
@@ -93,7 +101,7 @@ struct Batch<'a> {
 }
 
 impl Batch<'_> {
-    fn run(mut self, store: &dyn Store) {
+    fn run(mut self, commit: impl FnOnce(&[SwapRequest<'_>]) -> Vec<Result<Swap, GateError>>) {
         let requests: Vec<SwapRequest<'_>> = self
             .pending
             .iter()
@@ -104,8 +112,7 @@ impl Batch<'_> {
                 audit: &pending.audit,
             })
             .collect();
-        let answers = store.compare_and_swap_all(&requests);
-        self.answers = Some(answers);
+        self.answers = Some(commit(&requests));
     }
 }
 
@@ -134,71 +141,29 @@ mod tests {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::thread;
+    use std::time::Duration;
 
-    use otpgate::{AuditRecord, MemoryStore, ServerKey, Stored};
+    use otpgate::{MemoryStore, ServerKey, Store};
 
     use super::*;
 
-    /// A store that counts the batches it is given and holds each one a moment, so that
-    /// decisions pile up behind it.
-    struct Counting {
-        inner: MemoryStore,
-        batches: AtomicUsize,
-        panic_on: Option<&'static str>,
+    /// A store, and how many commits it was given.
+    #[derive(Default)]
+    struct Counted {
+        store: MemoryStore,
+        commits: AtomicUsize,
     }
 
-    impl Store for Counting {
-        fn load(&self, user: &str) -> Result<Option<Stored>, GateError> {
-            self.inner.load(user)
-        }
-
-        fn compare_and_swap(
-            &self,
-            user: &str,
-            expected: Option<u64>,
-            sealed: &[u8],
-            audit: &AuditEntry,
-        ) -> Result<Swap, GateError> {
-            self.inner.compare_and_swap(user, expected, sealed, audit)
-        }
-
-        fn compare_and_swap_all(&self, swaps: &[SwapRequest<'_>]) -> Vec<Result<Swap, GateError>> {
-            self.batches.fetch_add(1, Ordering::SeqCst);
-            if swaps.iter().any(|swap| Some(swap.user) == self.panic_on) {
-                panic!("the store failed");
-            }
-            thread::sleep(std::time::Duration::from_millis(5));
-            swaps
-                .iter()
-                .map(|swap| {
-                    self.compare_and_swap(swap.user, swap.expected, swap.sealed, swap.audit)
-                })
-                .collect()
-        }
-
-        fn key_check(&self) -> Result<Option<Vec<u8>>, GateError> {
-            self.inner.key_check()
-        }
-
-        fn init_key_check(&self, check: &[u8]) -> Result<Vec<u8>, GateError> {
-            self.inner.init_key_check(check)
-        }
-
-        fn audit_log(
-            &self,
-            user: Option<&str>,
-            limit: usize,
-        ) -> Result<Vec<AuditRecord>, GateError> {
-            self.inner.audit_log(user, limit)
-        }
-
-        fn audit_chain_start(&self) -> Result<i64, GateError> {
-            self.inner.audit_chain_start()
-        }
-    }
-
-    fn entry(user: &str) -> AuditEntry {
-        AuditEntry {
+    /// Decides a new `user` through `commit`. A commit that holds "doomed" panics; the first
+    /// commit waits until `together` decisions are in it or queued behind it, so that the
+    /// next one finds them all queued, however the threads were scheduled.
+    fn decide(
+        commit: &GroupCommit,
+        counted: &Counted,
+        user: &str,
+        together: usize,
+    ) -> Result<Swap, GateError> {
+        let audit = AuditEntry {
             time: 1,
             user: user.to_owned(),
             event: "check",
@@ -207,81 +172,85 @@ mod tests {
             drift: None,
             actor: None,
             key: ServerKey::generate().unwrap().audit_key(),
-        }
-    }
-
-    fn decide(
-        commit: &GroupCommit,
-        store: &Counting,
-        user: &str,
-        expected: Option<u64>,
-    ) -> Result<Swap, GateError> {
-        let audit = entry(user);
-        commit.swap(
-            store,
-            SwapRequest {
-                user,
-                expected,
-                sealed: b"sealed",
-                audit: &audit,
-            },
-        )
-    }
-
-    fn store(panic_on: Option<&'static str>) -> Arc<Counting> {
-        Arc::new(Counting {
-            inner: MemoryStore::new(),
-            batches: AtomicUsize::new(0),
-            panic_on,
+        };
+        let swap = SwapRequest {
+            user,
+            expected: None,
+            sealed: b"sealed",
+            audit: &audit,
+        };
+        commit.swap(swap, |all| {
+            if counted.commits.fetch_add(1, Ordering::SeqCst) == 0 {
+                while all.len().saturating_add(commit.lock().waiting.len()) < together {
+                    thread::sleep(Duration::from_millis(1));
+                }
+            }
+            if all.iter().any(|swap| swap.user == "doomed") {
+                panic!("the store failed");
+            }
+            counted.store.compare_and_swap_all(all)
         })
+    }
+
+    /// Decides `users` on threads of their own, then one more: the answers, joined.
+    fn concurrently(
+        users: Vec<String>,
+        together: usize,
+    ) -> (Arc<Counted>, Vec<thread::Result<Result<Swap, GateError>>>) {
+        let commit = Arc::new(GroupCommit::default());
+        let counted = Arc::new(Counted::default());
+        let threads: Vec<_> = users
+            .into_iter()
+            .map(|user| {
+                let (commit, counted) = (Arc::clone(&commit), Arc::clone(&counted));
+                thread::spawn(move || decide(&commit, &counted, &user, together))
+            })
+            .collect();
+        let answers = threads.into_iter().map(thread::JoinHandle::join).collect();
+        assert_eq!(decide(&commit, &counted, "after", 0), Ok(Swap::Written));
+        (counted, answers)
     }
 
     #[test]
     fn concurrent_decisions_share_commits_and_each_gets_its_own_answer() {
-        let commit = Arc::new(GroupCommit::default());
-        let store = store(None);
-        let threads: Vec<_> = (0..32)
-            .map(|i| {
-                let (commit, store) = (Arc::clone(&commit), Arc::clone(&store));
-                // Every second thread races another for one new user: one of the two is
-                // written, the other conflicts.
-                thread::spawn(move || decide(&commit, &store, &format!("user{}", i / 2), None))
-            })
-            .collect();
-        let answers: Vec<Swap> = threads
+        // Every user twice: of each pair one is written, the other conflicts.
+        let users = (0..32).map(|i| format!("user{}", i / 2)).collect();
+        let (counted, answers) = concurrently(users, 32);
+        let written = answers
             .into_iter()
-            .map(|thread| thread.join().unwrap().unwrap())
-            .collect();
-        let written = answers.iter().filter(|a| **a == Swap::Written).count();
-        assert_eq!(written, 16, "{answers:?}");
+            .filter(|answer| matches!(answer, Ok(Ok(Swap::Written))))
+            .count();
+        assert_eq!(written, 16);
         for i in 0..16 {
-            let stored = store.load(&format!("user{i}")).unwrap().unwrap();
-            assert_eq!(stored.version, 1);
+            assert_eq!(
+                counted
+                    .store
+                    .load(&format!("user{i}"))
+                    .unwrap()
+                    .unwrap()
+                    .version,
+                1
+            );
         }
-        let batches = store.batches.load(Ordering::SeqCst);
-        assert!(batches < 32, "{batches} commits for 32 decisions");
+        // The first commit, one for all that queued behind it, one for "after".
+        assert_eq!(counted.commits.load(Ordering::SeqCst), 3);
     }
 
     #[test]
-    fn a_store_that_panics_answers_its_whole_batch_and_the_next_commit_runs() {
-        let commit = Arc::new(GroupCommit::default());
-        let store = store(Some("doomed"));
-        let threads: Vec<_> = ["doomed", "a", "b", "c", "d", "e", "f", "g"]
-            .into_iter()
-            .map(|user| {
-                let (commit, store) = (Arc::clone(&commit), Arc::clone(&store));
-                thread::spawn(move || decide(&commit, &store, user, None))
-            })
-            .collect();
-        // Whoever shared a batch with "doomed" got an error, whoever ran it panicked; the
-        // others were written; nobody waits for ever.
-        for thread in threads {
-            match thread.join() {
-                Err(_) | Ok(Err(GateError::Store(_))) | Ok(Ok(Swap::Written)) => {}
+    fn a_commit_that_panics_answers_its_whole_group_and_the_next_commit_runs() {
+        let users = ["doomed", "a", "b", "c", "d", "e", "f", "g"]
+            .map(String::from)
+            .to_vec();
+        let (counted, answers) = concurrently(users, 0);
+        // Whoever shared a group with "doomed" got an error, whoever committed it panicked,
+        // the others were written, nobody waits for ever, and a decision after it is
+        // committed (in `concurrently`).
+        for answer in answers {
+            match answer {
+                Err(_) | Ok(Err(GateError::Store(_)) | Ok(Swap::Written)) => {}
                 other => panic!("{other:?}"),
             }
         }
-        assert!(store.load("doomed").unwrap().is_none());
-        assert_eq!(decide(&commit, &store, "after", None), Ok(Swap::Written));
+        assert!(counted.store.load("doomed").unwrap().is_none());
     }
 }

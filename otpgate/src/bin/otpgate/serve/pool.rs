@@ -77,7 +77,7 @@ impl Store for ServiceStore {
                 sealed,
                 audit,
             };
-            return group.swap(&self.db, swap);
+            return group.swap(swap, |all| self.db.compare_and_swap_all(all));
         }
         let _writer = self.write_lock()?;
         self.db.compare_and_swap(user, expected, sealed, audit)
