@@ -804,3 +804,32 @@ fn the_unix_socket_listener_decides_checks() {
     }
     assert!(!socket.exists(), "the socket file was left behind");
 }
+
+#[test]
+fn a_socket_left_by_a_killed_service_is_taken_over_and_a_live_one_is_not() {
+    let backend = Backend::Sqlite(Env::new("svc-unix-stale"));
+    let socket = backend.env().dir.join("gate.sock");
+    let listen = format!("unix:{}", socket.display());
+    let mut killed = backend.serve_on(&listen, &[]);
+    killed.child.kill().unwrap();
+    killed.child.wait().unwrap();
+    assert!(socket.exists(), "SIGKILL leaves the socket file");
+
+    let live = backend.serve_on(&listen, &[]);
+    let health = raw_unix(&socket, "GET /healthz HTTP/1.1\r\nHost: localhost", b"");
+    assert_eq!(health.status, 200, "{health:?}");
+    // A second service on the same path would steal the live one's socket: refused.
+    let second = backend
+        .host_command()
+        .args(["serve", "--listen", &listen])
+        .output()
+        .unwrap();
+    assert_eq!(second.status.code(), Some(2), "{second:?}");
+    assert!(
+        String::from_utf8_lossy(&second.stderr).contains("cannot listen on"),
+        "{second:?}"
+    );
+    let again = raw_unix(&socket, "GET /healthz HTTP/1.1\r\nHost: localhost", b"");
+    assert_eq!(again.status, 200, "{again:?}");
+    drop(live);
+}

@@ -25,9 +25,7 @@ use otpgate::pages::{
     ApprovePage, DecidedPage, EnrollPage, EnrolledPage, ProblemPage, TYPE_A_NUMBER, error_advice,
     page_headers, refusal_advice,
 };
-use otpgate::{
-    APPROVAL_VALIDITY_SECS, DELIVERY_TIMEOUT, GateError, INVITE_VALIDITY_SECS, LinkToken, Scope,
-};
+use otpgate::{APPROVAL_VALIDITY_SECS, GateError, INVITE_VALIDITY_SECS, LinkToken, Scope};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
@@ -592,7 +590,7 @@ async fn enroll_sms(
             );
         };
         let sent = gate.invite_send_code(&token, phone, now, |to, text| {
-            command.deliver(to.as_str(), text, DELIVERY_TIMEOUT)
+            command.deliver(to.as_str(), text, super::DELIVERY_LIMIT)
         });
         match sent {
             Ok(None) => Ok(dead()),
@@ -748,7 +746,7 @@ async fn approve_sms(
             );
         };
         let sent = gate.approval_send_code(&token, "otpgate", now, |to, text| {
-            command.deliver(to.as_str(), text, DELIVERY_TIMEOUT)
+            command.deliver(to.as_str(), text, super::DELIVERY_LIMIT)
         });
         match sent {
             Ok(None) => Ok(dead()),

@@ -110,6 +110,22 @@ pub struct Bound {
     pub url: String,
 }
 
+/// Removes the socket file a killed service left at `path`: a socket nobody listens on
+/// (connecting is refused). A live one, or anything that is not a socket, stays, and
+/// binding then says why.
+fn remove_stale_socket(path: &std::path::Path) {
+    use std::os::unix::fs::FileTypeExt;
+
+    let is_socket = std::fs::symlink_metadata(path).is_ok_and(|meta| meta.file_type().is_socket());
+    let refused = || {
+        std::os::unix::net::UnixStream::connect(path)
+            .is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionRefused)
+    };
+    if is_socket && refused() {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
 /// Binds `address` (port 0: any free port) and prints the bound address on standard
 /// output: `otpgate serve: listening on http://127.0.0.1:PORT`.
 pub async fn bind(address: Address, tls: bool) -> Result<Bound, Error> {
@@ -123,6 +139,7 @@ pub async fn bind(address: Address, tls: bool) -> Result<Bound, Error> {
             (Listener::Tcp(l), format!("{scheme}://{bound}"))
         }
         Address::Unix(path) => {
+            remove_stale_socket(&path);
             let l = UnixListener::bind(&path)
                 .map_err(|e| format!("cannot listen on {}: {e}", path.display()))?;
             let url = format!("{scheme}+unix://{}", path.display());

@@ -40,6 +40,14 @@ pub const MAX_BODY: usize = 16 * 1024;
 pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a whole request may take; a decision is a few milliseconds.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long the delivery command may take to text a code: well inside a request's time
+/// (after up to [`guard::QUEUE_TIMEOUT`] waiting for a place), so a slow gateway ends as a
+/// `delivery-failed` answer with the code withdrawn, never as a request timeout that leaves
+/// the caller not knowing whether a code went out.
+pub const DELIVERY_LIMIT: Duration = Duration::from_secs(15);
+const _: () = assert!(
+    guard::QUEUE_TIMEOUT.as_secs() + DELIVERY_LIMIT.as_secs() + 5 < REQUEST_TIMEOUT.as_secs()
+);
 
 pub fn run(cli: &Cli, options: &ServeOptions) -> Result<Exit, Box<dyn std::error::Error>> {
     let listen = listen::Address::parse(&options.listen)?;
