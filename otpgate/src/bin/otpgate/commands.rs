@@ -1,6 +1,6 @@
 //! Runs one command against the gate the global options name.
 
-use otpcore::{RecoveryCode, unix_time};
+use otpcore::unix_time;
 use otpgate::{
     DELIVERY_TIMEOUT, Database, DeliveryCommand, Gate, GateError, SqliteStore, database_url,
 };
@@ -9,8 +9,8 @@ use zeroize::Zeroizing;
 
 use crate::cli::{Cli, Command};
 use crate::output::{
-    Answer, Exit, Out, audit_json, audit_text, check_json, recover_json, recovery_text, sent_json,
-    status_json, verified,
+    Answer, Exit, Out, audit_json, audit_text, check_json, recover_json, recovery_codes_json,
+    recovery_text, sent_json, status_json, verified,
 };
 use crate::screen::{check_drawable, enrollment_screen, grouped_key, qr_svg_image};
 
@@ -118,12 +118,7 @@ pub fn run(cli: &Cli, out: &Out) -> Result<Exit, Failure> {
             let gate = open_gate(cli, false)?;
             match gate.confirm(user, code, now)? {
                 Ok(codes) => {
-                    out.secret_json(json!({
-                        "result": "accepted",
-                        "user": user,
-                        "status": "active",
-                        "recovery_codes": codes.iter().map(RecoveryCode::as_str).collect::<Vec<_>>(),
-                    }));
+                    out.secret_json(recovery_codes_json(user, &codes, Some("active")));
                     out.text(format!(
                         "{user} is confirmed: every deploy needs a fresh code now."
                     ));
@@ -190,11 +185,7 @@ pub fn run(cli: &Cli, out: &Out) -> Result<Exit, Failure> {
             let gate = open_gate(cli, false)?;
             match gate.new_recovery_codes(user, code, now)? {
                 Ok(codes) => {
-                    out.secret_json(json!({
-                        "result": "accepted",
-                        "user": user,
-                        "recovery_codes": codes.iter().map(RecoveryCode::as_str).collect::<Vec<_>>(),
-                    }));
+                    out.secret_json(recovery_codes_json(user, &codes, None));
                     out.text(recovery_text(&codes).as_str());
                     Ok(Exit::Accepted)
                 }

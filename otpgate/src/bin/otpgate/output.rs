@@ -217,6 +217,21 @@ fn wipe_strings(value: &mut Value) {
     }
 }
 
+/// The accepted answer of a decision that hands out recovery codes: `confirm` (with the
+/// `status` the user moved to) and `recovery-codes`. It holds secrets: print it with
+/// [`Out::secret_json`], which wipes it.
+pub fn recovery_codes_json(user: &str, codes: &[RecoveryCode], status: Option<&str>) -> Value {
+    let mut answer = serde_json::Map::new();
+    answer.insert("result".into(), "accepted".into());
+    answer.insert("user".into(), user.into());
+    if let Some(status) = status {
+        answer.insert("status".into(), status.into());
+    }
+    let codes: Vec<&str> = codes.iter().map(RecoveryCode::as_str).collect();
+    answer.insert("recovery_codes".into(), codes.into());
+    Value::Object(answer)
+}
+
 /// The recovery codes for people, in a buffer wiped on drop (sized up front, so it never
 /// grows and leaves a copy behind).
 pub fn recovery_text(codes: &[RecoveryCode]) -> Zeroizing<String> {

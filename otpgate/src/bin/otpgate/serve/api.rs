@@ -13,9 +13,9 @@ use axum::http::request::Parts;
 use axum::http::{Method, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post, put};
-use otpcore::{RecoveryCode, unix_time};
+use otpcore::unix_time;
 use otpgate::token::token_digest;
-use otpgate::{DELIVERY_TIMEOUT, DeliveryCommand, Scope, TokenStore};
+use otpgate::{DeliveryCommand, Scope, TokenStore};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
@@ -24,7 +24,7 @@ use super::error::ApiError;
 use super::limit::RateLimiter;
 use super::metrics::Metrics;
 use super::pool::{GatePool, ServiceGate};
-use crate::output::{check_json, recover_json, sent_json, status_json};
+use crate::output::{check_json, recover_json, recovery_codes_json, sent_json, status_json};
 
 /// What every request shares.
 pub struct App {
@@ -295,7 +295,7 @@ async fn send_code(
             .ok_or(otpgate::GateError::NoDeliveryCommand)?;
         let issuer = body.issuer.as_deref().unwrap_or("otpgate");
         let decision = gate.send_code(&user, issuer, body.action.as_deref(), now, |to, text| {
-            command.deliver(to.as_str(), text, DELIVERY_TIMEOUT)
+            command.deliver(to.as_str(), text, super::DELIVERY_LIMIT)
         })?;
         Ok(sent_json(&user, &decision))
     })
@@ -346,12 +346,7 @@ async fn confirm(
     decide(&app, "confirm", bearer, Scope::Admin, move |gate, now| {
         check_code(gate, &body.code)?;
         Ok(match gate.confirm(&user, &body.code, now)? {
-            Ok(codes) => json!({
-                "result": "accepted",
-                "user": user,
-                "status": "active",
-                "recovery_codes": codes.iter().map(RecoveryCode::as_str).collect::<Vec<_>>(),
-            }),
+            Ok(codes) => recovery_codes_json(&user, &codes, Some("active")),
             Err(refusal) => crate::output::refusal_json(&user, &refusal),
         })
     })
@@ -373,11 +368,7 @@ async fn recovery_codes(
         move |gate, now| {
             check_code(gate, &body.code)?;
             Ok(match gate.new_recovery_codes(&user, &body.code, now)? {
-                Ok(codes) => json!({
-                    "result": "accepted",
-                    "user": user,
-                    "recovery_codes": codes.iter().map(RecoveryCode::as_str).collect::<Vec<_>>(),
-                }),
+                Ok(codes) => recovery_codes_json(&user, &codes, None),
                 Err(refusal) => crate::output::refusal_json(&user, &refusal),
             })
         },
