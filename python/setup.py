@@ -195,6 +195,9 @@ class BuildExt(build_ext):
 
 require_checkout()
 scratch = cargo_target_dir() / "python-build"
+# A fresh build folder every time: what an earlier build of another commit left in it
+# (a module since removed) would otherwise go into this wheel.
+shutil.rmtree(scratch / "build", ignore_errors=True)
 scratch.mkdir(parents=True, exist_ok=True)
 setup(
     version=crate_version(),
