@@ -5,16 +5,19 @@
 //!
 //! - **Compare-and-swap as one conditional write.** An existing user's record is replaced
 //!   by `UPDATE users ... WHERE "user" = $1 AND version = $expected`, a new one inserted by
-//!   `INSERT ... ON CONFLICT DO NOTHING`, and the audit row is inserted by the same
-//!   statement (a data-modifying `WITH`) from the written row, so it exists exactly when
-//!   the record was written. Under PostgreSQL's default `READ COMMITTED`, a second writer
-//!   of the same row waits for the first one's row lock and then evaluates its `WHERE`
-//!   against the committed row: the version moved on, zero rows, [`Swap::Conflict`], and
-//!   the flow reads and verifies again. No lost update, no code accepted twice, however
-//!   many runners.
-//! - **One round trip per step.** The statements are prepared once per connection; a
-//!   decision is one read and one write, each a single message exchange, the write
-//!   committed (autocommit) before its answer.
+//!   `INSERT ... ON CONFLICT DO NOTHING`, and the audit row is inserted in the same
+//!   transaction only when the record was written (its MAC, chained to the previous row's,
+//!   is computed here, so it cannot come from the statement itself). Under PostgreSQL's
+//!   default `READ COMMITTED`, a second writer of the same row waits for the first one's
+//!   row lock and then evaluates its `WHERE` against the committed row: the version moved
+//!   on, zero rows, [`Swap::Conflict`], the transaction rolled back, and the flow reads and
+//!   verifies again. No lost update, no code accepted twice, however many runners.
+//! - **Few round trips.** The statements are prepared once per connection; a read is one
+//!   message exchange; a decision is `BEGIN`, the row write, the audit chain's lock with its
+//!   last MAC (pipelined), the audit row, `COMMIT`. [`Store::compare_and_swap_all`] writes
+//!   many decisions in one such transaction (each row write and each audit row pipelined),
+//!   which is how `otpgate serve` shares one commit among the decisions that arrive
+//!   together.
 //! - **Durable before it counts.** `synchronous_commit` is forced `on` for the session: a
 //!   decision returns only after its commit is flushed to the write-ahead log (`off` could
 //!   lose the last commits in a server crash, and a lost acceptance lets its code pass
