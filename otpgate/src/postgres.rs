@@ -363,8 +363,7 @@ impl PostgresStore {
             time: i64,
         }
         let mut rows = Vec::with_capacity(order.len());
-        for &index in order {
-            let swap = swaps.get(index).ok_or(GateError::RecordUnreadable)?;
+        for swap in order.iter().filter_map(|&index| swaps.get(index)) {
             rows.push(Row {
                 swap,
                 version: to_sql_int(next_version(swap.expected))?,
