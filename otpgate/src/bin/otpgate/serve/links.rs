@@ -25,7 +25,10 @@ use otpgate::pages::{
     ApprovePage, DecidedPage, EnrollPage, EnrolledPage, ProblemPage, TYPE_A_NUMBER, error_advice,
     page_headers, refusal_advice,
 };
-use otpgate::{APPROVAL_VALIDITY_SECS, GateError, INVITE_VALIDITY_SECS, LinkToken, Scope};
+use otpgate::{
+    APPROVAL_VALIDITY_SECS, Decision, DeliveryCommand, GateError, INVITE_VALIDITY_SECS, LinkToken,
+    PhoneNumber, Scope, Sent,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
@@ -559,6 +562,48 @@ async fn enroll_confirm(
     .await
 }
 
+/// "Text me a code" from a page: `send` issues and texts it through the delivery command
+/// (within the service's [`DELIVERY_LIMIT`](super::DELIVERY_LIMIT)), and `view` shows the
+/// page again with what happened: where the code went and which button to `press`, the
+/// refusal, or the advice for an error (`advice`; an error without advice is the page's
+/// error).
+fn text_a_code(
+    command: Option<&DeliveryCommand>,
+    send: impl FnOnce(&dyn Fn(&PhoneNumber, &str) -> Result<(), String>) -> SentFromPage,
+    advice: impl Fn(&GateError) -> Option<String>,
+    press: &str,
+    view: impl Fn(StatusCode, Option<String>, Option<String>) -> PageJob,
+) -> PageJob {
+    let Some(command) = command else {
+        let unavailable = error_advice(&GateError::NoDeliveryCommand);
+        return view(StatusCode::SERVICE_UNAVAILABLE, unavailable, None);
+    };
+    let deliver =
+        |to: &PhoneNumber, text: &str| command.deliver(to.as_str(), text, super::DELIVERY_LIMIT);
+    match send(&deliver) {
+        Ok(None) => Ok(dead()),
+        Ok(Some(Ok(sent))) => {
+            let notice = format!(
+                "We texted a code to {}. Type it in the code field and press {press}.",
+                sent.to.masked()
+            );
+            view(StatusCode::OK, None, Some(notice))
+        }
+        Ok(Some(Err(refusal))) => view(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some(refusal_advice(&refusal)),
+            None,
+        ),
+        Err(e) => match advice(&e) {
+            Some(advice) => view(StatusCode::UNPROCESSABLE_ENTITY, Some(advice), None),
+            None => Err(e),
+        },
+    }
+}
+
+/// What sending a code from a link's page gives: `None` for a dead link.
+type SentFromPage = Result<Option<Decision<Sent>>, GateError>;
+
 async fn enroll_sms(
     State(app): State<AppState>,
     token: Result<Path<String>, PathRejection>,
@@ -578,58 +623,17 @@ async fn enroll_sms(
         }
         let phone = form.phone.trim();
         let phone = (!phone.is_empty()).then_some(phone);
-        let Some(command) = shared.deliver.as_ref() else {
-            let advice = error_advice(&GateError::NoDeliveryCommand);
-            return enroll_sms_view(
-                gate,
-                &token,
-                now,
-                StatusCode::SERVICE_UNAVAILABLE,
-                advice,
-                None,
-            );
-        };
-        let sent = gate.invite_send_code(&token, phone, now, |to, text| {
-            command.deliver(to.as_str(), text, super::DELIVERY_LIMIT)
-        });
-        match sent {
-            Ok(None) => Ok(dead()),
-            Ok(Some(Ok(sent))) => {
-                let notice = format!(
-                    "We texted a code to {}. Type it in the code field and press Confirm.",
-                    sent.to.masked()
-                );
-                enroll_sms_view(gate, &token, now, StatusCode::OK, None, Some(notice))
-            }
-            Ok(Some(Err(refusal))) => enroll_sms_view(
-                gate,
-                &token,
-                now,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Some(refusal_advice(&refusal)),
-                None,
-            ),
+        text_a_code(
+            shared.deliver.as_ref(),
+            |deliver| gate.invite_send_code(&token, phone, now, deliver),
             // Here the person can type a number: say so, not "ask your administrator".
-            Err(GateError::NoPhone) => enroll_sms_view(
-                gate,
-                &token,
-                now,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Some(String::from(TYPE_A_NUMBER)),
-                None,
-            ),
-            Err(e) => match error_advice(&e) {
-                Some(advice) => enroll_sms_view(
-                    gate,
-                    &token,
-                    now,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    Some(advice),
-                    None,
-                ),
-                None => Err(e),
+            |e| match e {
+                GateError::NoPhone => Some(String::from(TYPE_A_NUMBER)),
+                e => error_advice(e),
             },
-        }
+            "Confirm",
+            |status, error, notice| enroll_sms_view(gate, &token, now, status, error, notice),
+        )
     })
     .await
 }
@@ -734,49 +738,13 @@ async fn approve_sms(
         if let Some(refused) = csrf_fails(gate, &token, &form.csrf) {
             return Ok(refused);
         }
-        let Some(command) = shared.deliver.as_ref() else {
-            let advice = error_advice(&GateError::NoDeliveryCommand);
-            return approve_view(
-                gate,
-                &token,
-                now,
-                StatusCode::SERVICE_UNAVAILABLE,
-                advice,
-                None,
-            );
-        };
-        let sent = gate.approval_send_code(&token, "otpgate", now, |to, text| {
-            command.deliver(to.as_str(), text, super::DELIVERY_LIMIT)
-        });
-        match sent {
-            Ok(None) => Ok(dead()),
-            Ok(Some(Ok(sent))) => {
-                let notice = format!(
-                    "We texted a code to {}. Type it in the code field and press Approve.",
-                    sent.to.masked()
-                );
-                approve_view(gate, &token, now, StatusCode::OK, None, Some(notice))
-            }
-            Ok(Some(Err(refusal))) => approve_view(
-                gate,
-                &token,
-                now,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Some(refusal_advice(&refusal)),
-                None,
-            ),
-            Err(e) => match error_advice(&e) {
-                Some(advice) => approve_view(
-                    gate,
-                    &token,
-                    now,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    Some(advice),
-                    None,
-                ),
-                None => Err(e),
-            },
-        }
+        text_a_code(
+            shared.deliver.as_ref(),
+            |deliver| gate.approval_send_code(&token, "otpgate", now, deliver),
+            error_advice,
+            "Approve",
+            |status, error, notice| approve_view(gate, &token, now, status, error, notice),
+        )
     })
     .await
 }
