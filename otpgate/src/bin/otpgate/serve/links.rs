@@ -502,6 +502,54 @@ async fn enroll_page(
     .await
 }
 
+/// The forms of a link's pages: each carries the CSRF token bound to the link.
+trait LinkForm {
+    fn csrf(&self) -> &str;
+}
+
+impl LinkForm for CodeForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+impl LinkForm for PhoneForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+impl LinkForm for CsrfForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+/// A form posted to a link's page: a malformed link is dead and a form that does not parse
+/// is a bad form, at once; then, on a gate, a CSRF token that is not the link's is refused,
+/// and only then does `job` run, with the link's token and the form.
+async fn run_form<F: LinkForm + Send + 'static>(
+    app: &AppState,
+    token: Result<Path<String>, PathRejection>,
+    form: Result<Form<F>, FormRejection>,
+    job: impl FnOnce(&mut super::pool::ServiceGate, u64, String, F) -> PageJob + Send + 'static,
+) -> Response {
+    let Some(token) = well_formed(&token) else {
+        return dead();
+    };
+    let form = match form_or_bad(form) {
+        Ok(form) => form,
+        Err(response) => return *response,
+    };
+    run_page(app, move |gate, now| {
+        if let Some(refused) = csrf_fails(gate, &token, form.csrf()) {
+            return Ok(refused);
+        }
+        job(gate, now, token, form)
+    })
+    .await
+}
+
 /// The CSRF check of a link's form: `None` when the token is right.
 fn csrf_fails(gate: &super::pool::ServiceGate, token: &str, given: &str) -> Option<Response> {
     match LinkToken::hash_of(token) {
@@ -516,17 +564,7 @@ async fn enroll_confirm(
     token: Result<Path<String>, PathRejection>,
     form: Result<Form<CodeForm>, FormRejection>,
 ) -> Response {
-    let Some(token) = well_formed(&token) else {
-        return dead();
-    };
-    let form = match form_or_bad(form) {
-        Ok(form) => form,
-        Err(response) => return *response,
-    };
-    run_page(&app, move |gate, now| {
-        if let Some(refused) = csrf_fails(gate, &token, &form.csrf) {
-            return Ok(refused);
-        }
+    run_form(&app, token, form, move |gate, now, token, form| {
         let code = match form_code(&form.code) {
             Ok(code) => code,
             Err(advice) => {
@@ -609,18 +647,8 @@ async fn enroll_sms(
     token: Result<Path<String>, PathRejection>,
     form: Result<Form<PhoneForm>, FormRejection>,
 ) -> Response {
-    let Some(token) = well_formed(&token) else {
-        return dead();
-    };
-    let form = match form_or_bad(form) {
-        Ok(form) => form,
-        Err(response) => return *response,
-    };
     let shared = Arc::clone(&app);
-    run_page(&app, move |gate, now| {
-        if let Some(refused) = csrf_fails(gate, &token, &form.csrf) {
-            return Ok(refused);
-        }
+    run_form(&app, token, form, move |gate, now, token, form| {
         let phone = form.phone.trim();
         let phone = (!phone.is_empty()).then_some(phone);
         text_a_code(
@@ -674,18 +702,8 @@ async fn approve_code(
     token: Result<Path<String>, PathRejection>,
     form: Result<Form<CodeForm>, FormRejection>,
 ) -> Response {
-    let Some(token) = well_formed(&token) else {
-        return dead();
-    };
-    let form = match form_or_bad(form) {
-        Ok(form) => form,
-        Err(response) => return *response,
-    };
     let shared = Arc::clone(&app);
-    run_page(&app, move |gate, now| {
-        if let Some(refused) = csrf_fails(gate, &token, &form.csrf) {
-            return Ok(refused);
-        }
+    run_form(&app, token, form, move |gate, now, token, form| {
         let code = match form_code(&form.code) {
             Ok(code) => code,
             Err(advice) => {
@@ -726,18 +744,8 @@ async fn approve_sms(
     token: Result<Path<String>, PathRejection>,
     form: Result<Form<CsrfForm>, FormRejection>,
 ) -> Response {
-    let Some(token) = well_formed(&token) else {
-        return dead();
-    };
-    let form = match form_or_bad(form) {
-        Ok(form) => form,
-        Err(response) => return *response,
-    };
     let shared = Arc::clone(&app);
-    run_page(&app, move |gate, now| {
-        if let Some(refused) = csrf_fails(gate, &token, &form.csrf) {
-            return Ok(refused);
-        }
+    run_form(&app, token, form, move |gate, now, token, _: CsrfForm| {
         text_a_code(
             shared.deliver.as_ref(),
             |deliver| gate.approval_send_code(&token, "otpgate", now, deliver),
@@ -754,18 +762,8 @@ async fn approve_decline(
     token: Result<Path<String>, PathRejection>,
     form: Result<Form<CsrfForm>, FormRejection>,
 ) -> Response {
-    let Some(token) = well_formed(&token) else {
-        return dead();
-    };
-    let form = match form_or_bad(form) {
-        Ok(form) => form,
-        Err(response) => return *response,
-    };
     let shared = Arc::clone(&app);
-    run_page(&app, move |gate, now| {
-        if let Some(refused) = csrf_fails(gate, &token, &form.csrf) {
-            return Ok(refused);
-        }
+    run_form(&app, token, form, move |gate, now, token, _: CsrfForm| {
         let Some((id, action)) = gate.approval_page(&token, now)?.map(|a| (a.id, a.action)) else {
             return Ok(dead());
         };
