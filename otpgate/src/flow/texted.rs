@@ -32,10 +32,11 @@ impl<S: Store> Gate<S> {
         .map(|_| ())
     }
 
-    /// Texts `user` a one-time code: issues it (as [`UserState::issue_oob`], under the
-    /// gate's [`OobPolicy`]) in one read-verify-swap like every decision, then hands the
-    /// phone number and the message (the code, `issuer`, `action`, the validity and a
-    /// warning not to share it) to `deliver`, which sends it and says whether it did.
+    /// Texts `user` a one-time code: issues it (as
+    /// [`UserState::issue_oob`](otpcore::UserState::issue_oob), under the gate's
+    /// [`OobPolicy`](otpcore::OobPolicy)) in one read-verify-swap like every decision, then
+    /// hands the phone number and the message (the code, `issuer`, `action`, the validity and
+    /// a warning not to share it) to `deliver`, which sends it and says whether it did.
     ///
     /// The order, and what a crash at each point leaves:
     ///
