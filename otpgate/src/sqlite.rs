@@ -467,31 +467,25 @@ impl SqliteStore {
     /// nothing may be written under the old one.
     pub(crate) fn append_audit(
         &self,
-        tx: &Connection,
+        tx: &Cached,
         audit: &AuditEntry,
         time: i64,
     ) -> Result<(), GateError> {
-        if let Some(opened) = self.opened_with.borrow().as_deref() {
-            let stored: Option<Vec<u8>> = tx
-                .query_row(
-                    "SELECT value FROM meta WHERE name = 'key_check'",
-                    [],
-                    |row| row.get(0),
-                )
-                .optional()
-                .map_err(store_error)?;
-            if stored.as_deref() != Some(opened) {
-                return Err(GateError::WrongServerKey);
-            }
-        }
-        let previous: Option<Vec<u8>> = tx
+        // One statement for the chain's last MAC and the key check: both are read on every
+        // decision.
+        let (previous, stored): (Option<Vec<u8>>, Option<Vec<u8>>) = tx
             .query_row(
-                "SELECT mac FROM audit WHERE mac IS NOT NULL ORDER BY id DESC LIMIT 1",
+                "SELECT (SELECT mac FROM audit WHERE mac IS NOT NULL ORDER BY id DESC LIMIT 1),
+                        (SELECT value FROM meta WHERE name = 'key_check')",
                 [],
-                |row| row.get(0),
+                |row| Ok((row.get(0)?, row.get(1)?)),
             )
-            .optional()
             .map_err(record_error)?;
+        if let Some(opened) = self.opened_with.borrow().as_deref()
+            && stored.as_deref() != Some(opened)
+        {
+            return Err(GateError::WrongServerKey);
+        }
         tx.execute(
             "INSERT INTO audit (time, user, event, action, outcome, drift, actor, mac)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",

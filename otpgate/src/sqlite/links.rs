@@ -1,10 +1,11 @@
 //! [`LinkStore`] in the SQLite file: invitations and approvals in their own tables
-//! (migration 2), each conditional write one `BEGIN IMMEDIATE` transaction.
+//! (migration 2); a decision on an approval is one write transaction of the store's (its
+//! write lock, then `BEGIN IMMEDIATE`), like every decision.
 
 use std::string::String;
 use std::vec::Vec;
 
-use rusqlite::{OptionalExtension, Row, Transaction, TransactionBehavior, params};
+use rusqlite::{OptionalExtension, Row, params};
 
 use super::{SqliteStore, record_error, store_error, to_sql_int};
 use crate::link::{ApprovalKey, ApprovalRow, ApprovalState, InviteRow, LinkStore, TokenHash};
@@ -178,8 +179,7 @@ impl LinkStore for SqliteStore {
         audit: &AuditEntry,
     ) -> Result<Swap, GateError> {
         let now = to_sql_int(now)?;
-        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
-            .map_err(store_error)?;
+        let tx = self.begin_write()?;
         let decided = tx
             .execute(
                 "UPDATE approvals SET state = ?2, decided = ?3
@@ -191,7 +191,7 @@ impl LinkStore for SqliteStore {
             return Ok(Swap::Conflict);
         }
         self.append_audit(&tx, audit, to_sql_int(audit.time)?)?;
-        tx.commit().map_err(store_error)?;
+        tx.commit()?;
         Ok(Swap::Written)
     }
 }
