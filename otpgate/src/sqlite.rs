@@ -276,6 +276,20 @@ impl SqliteStore {
         })
     }
 
+    /// Runs one write statement in a write transaction of its own: an invitation, an
+    /// approval or a token queues for the write lock like a decision, within the same
+    /// bound, and never meets SQLite's polling busy handler.
+    pub(crate) fn write_one<P: rusqlite::Params>(
+        &self,
+        sql: &str,
+        params: P,
+    ) -> Result<usize, GateError> {
+        let tx = self.begin_write()?;
+        let rows = tx.execute(sql, params).map_err(store_error)?;
+        tx.commit()?;
+        Ok(rows)
+    }
+
     /// Writes a consistent copy of the database to `path` with `VACUUM INTO`, safe while
     /// other processes decide (copying the files is not: in WAL mode recent commits live
     /// in the `-wal` file). `path` must not exist; the copy is readable by its owner only.
@@ -645,14 +659,11 @@ impl TokenStore for SqliteStore {
         digest: &[u8; 32],
         now: u64,
     ) -> Result<(), GateError> {
-        let inserted = self
-            .conn
-            .execute(
-                "INSERT INTO tokens (name, scope, digest, created) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT DO NOTHING",
-                params![name, scope.label(), digest.as_slice(), to_sql_int(now)?],
-            )
-            .map_err(store_error)?;
+        let inserted = self.write_one(
+            "INSERT INTO tokens (name, scope, digest, created) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT DO NOTHING",
+            params![name, scope.label(), digest.as_slice(), to_sql_int(now)?],
+        )?;
         if inserted == 1 {
             Ok(())
         } else {
@@ -688,13 +699,10 @@ impl TokenStore for SqliteStore {
     }
 
     fn revoke_token(&self, name: &str, now: u64) -> Result<(), GateError> {
-        let found = self
-            .conn
-            .execute(
-                "UPDATE tokens SET revoked = COALESCE(revoked, ?2) WHERE name = ?1",
-                params![name, to_sql_int(now)?],
-            )
-            .map_err(store_error)?;
+        let found = self.write_one(
+            "UPDATE tokens SET revoked = COALESCE(revoked, ?2) WHERE name = ?1",
+            params![name, to_sql_int(now)?],
+        )?;
         if found == 1 {
             Ok(())
         } else {

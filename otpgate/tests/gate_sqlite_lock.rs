@@ -4,7 +4,8 @@
 //! thread's queue, a foreign writer's SQLite transaction), and not markedly longer; a
 //! writer waiting for a lock that is released goes on at once. `otpgate check` against a
 //! held SQLite lock exits 2 after `BUSY_TIMEOUT`, 30 s, as the documentation says
-//! (it took 44-46 s when the busy handler counted polls).
+//! (it took 44-46 s when the busy handler counted polls). Approvals and tokens take the
+//! same lock as decisions.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -21,7 +22,7 @@ use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 use gate_support::{Env, code, step_now};
-use otpgate::{BUSY_TIMEOUT, Gate, GateError, SqliteStore, keyfile};
+use otpgate::{BUSY_TIMEOUT, Gate, GateError, Scope, SqliteStore, TokenStore, keyfile};
 
 /// The bound the library tests use.
 const BOUND: Duration = Duration::from_secs(2);
@@ -92,6 +93,33 @@ fn a_write_waits_for_another_process_lock_file_as_long_as_its_bound() {
     drop(held);
     // Nothing was written: carol was never enrolled.
     assert_eq!(env.run(&["status", "carol"]).code, Some(2));
+}
+
+#[test]
+fn approvals_and_tokens_queue_for_the_lock_file_like_a_decision() {
+    let env = Env::new("lock-links");
+    env.activate("alice");
+    let gate = gate(&env, BOUND);
+    let now = otpcore::unix_time().unwrap();
+    let held = hold_lock_file(&env.db);
+    let started = Instant::now();
+    let approval = gate
+        .request_approval("alice", "deploy 1.4.2", None, 600, now)
+        .map(|_| ());
+    assert_busy_within_bound(approval, started.elapsed());
+    let started = Instant::now();
+    let token = gate
+        .store()
+        .create_token("runner", Scope::Check, &[7; 32], now);
+    assert_busy_within_bound(token, started.elapsed());
+    drop(held);
+    // Nothing was written while the lock was held.
+    assert!(gate.store().list_tokens().unwrap().is_empty());
+    let approvals: i64 = env
+        .sql()
+        .query_row("SELECT COUNT(*) FROM approvals", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(approvals, 0);
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! [`LinkStore`] in the SQLite file: invitations and approvals in their own tables
-//! (migration 2); a decision on an approval is one write transaction of the store's (its
-//! write lock, then `BEGIN IMMEDIATE`), like every decision.
+//! (migration 2); every write, a decision on an approval as an invitation's insert, is one
+//! write transaction of the store's (its write lock, then `BEGIN IMMEDIATE`).
 
 use std::string::String;
 use std::vec::Vec;
@@ -65,22 +65,20 @@ fn approval(row: &Row<'_>) -> rusqlite::Result<ApprovalColumns> {
 
 impl LinkStore for SqliteStore {
     fn insert_invite(&self, invite: &InviteRow) -> Result<(), GateError> {
-        self.conn
-            .execute(
-                &format!(
-                    "INSERT INTO invites ({INVITE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL)"
-                ),
-                params![
-                    invite.token_hash.as_slice(),
-                    invite.user,
-                    invite.issuer,
-                    invite.secret_digest.as_slice(),
-                    to_sql_int(invite.created)?,
-                    to_sql_int(invite.expires)?,
-                ],
-            )
-            .map(|_| ())
-            .map_err(store_error)
+        self.write_one(
+            &format!(
+                "INSERT INTO invites ({INVITE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL)"
+            ),
+            params![
+                invite.token_hash.as_slice(),
+                invite.user,
+                invite.issuer,
+                invite.secret_digest.as_slice(),
+                to_sql_int(invite.created)?,
+                to_sql_int(invite.expires)?,
+            ],
+        )
+        .map(|_| ())
     }
 
     fn find_invite(&self, token_hash: &TokenHash) -> Result<Option<InviteRow>, GateError> {
@@ -108,35 +106,31 @@ impl LinkStore for SqliteStore {
     }
 
     fn use_invite(&self, token_hash: &TokenHash, now: u64) -> Result<bool, GateError> {
-        self.conn
-            .execute(
-                "UPDATE invites SET used = ?2 WHERE token_hash = ?1 AND used IS NULL",
-                params![token_hash.as_slice(), to_sql_int(now)?],
-            )
-            .map(|rows| rows == 1)
-            .map_err(store_error)
+        self.write_one(
+            "UPDATE invites SET used = ?2 WHERE token_hash = ?1 AND used IS NULL",
+            params![token_hash.as_slice(), to_sql_int(now)?],
+        )
+        .map(|rows| rows == 1)
     }
 
     fn insert_approval(&self, approval: &ApprovalRow) -> Result<(), GateError> {
-        self.conn
-            .execute(
-                &format!(
-                    "INSERT INTO approvals ({APPROVAL_COLUMNS})
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL)"
-                ),
-                params![
-                    approval.id,
-                    approval.token_hash.as_slice(),
-                    approval.user,
-                    approval.action,
-                    approval.requester,
-                    to_sql_int(approval.created)?,
-                    to_sql_int(approval.expires)?,
-                    approval.state.label(),
-                ],
-            )
-            .map(|_| ())
-            .map_err(store_error)
+        self.write_one(
+            &format!(
+                "INSERT INTO approvals ({APPROVAL_COLUMNS})
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL)"
+            ),
+            params![
+                approval.id,
+                approval.token_hash.as_slice(),
+                approval.user,
+                approval.action,
+                approval.requester,
+                to_sql_int(approval.created)?,
+                to_sql_int(approval.expires)?,
+                approval.state.label(),
+            ],
+        )
+        .map(|_| ())
     }
 
     fn find_approval(&self, key: ApprovalKey<'_>) -> Result<Option<ApprovalRow>, GateError> {
