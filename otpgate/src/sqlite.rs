@@ -52,8 +52,8 @@ use super::sqlitetx::{BatchFlag, Cached, WriteTx, run_cached};
 use super::token::stored_scope;
 use super::writelock::WriteLock;
 use super::{
-    AuditEntry, AuditRecord, GateError, Scope, ServerKey, Store, Stored, Swap, TokenInfo,
-    TokenStore, next_version,
+    AuditEntry, AuditRecord, GateError, Scope, ServerKey, Store, Stored, Swap, SwapRequest,
+    TokenInfo, TokenStore, next_version,
 };
 
 mod links;
@@ -518,6 +518,33 @@ impl SqliteStore {
         Ok(())
     }
 
+    /// The compare-and-swap `swap` inside `tx`: its record and audit row written when the
+    /// stored version is the expected one, nothing otherwise.
+    fn swap_in(&self, tx: &Cached, swap: &SwapRequest<'_>) -> Result<Swap, GateError> {
+        let current: Option<i64> = tx
+            .query_row(
+                "SELECT version FROM users WHERE user = ?1",
+                [swap.user],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(record_error)?;
+        if current != swap.expected.map(to_sql_int).transpose()? {
+            return Ok(Swap::Conflict);
+        }
+        let version = to_sql_int(next_version(swap.expected))?;
+        let time = to_sql_int(swap.audit.time)?;
+        tx.execute(
+            "INSERT INTO users (user, version, record, updated) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (user) DO UPDATE
+             SET version = excluded.version, record = excluded.record, updated = excluded.updated",
+            params![swap.user, version, swap.sealed, time],
+        )
+        .map_err(store_error)?;
+        self.append_audit(tx, swap.audit, time)?;
+        Ok(Swap::Written)
+    }
+
     /// Keeps `check` as the one the gate was opened against, if none is kept yet.
     fn opened_with(&self, check: Option<&Vec<u8>>) {
         let mut opened = self.opened_with.borrow_mut();
@@ -553,28 +580,37 @@ impl Store for SqliteStore {
         audit: &AuditEntry,
     ) -> Result<Swap, GateError> {
         let tx = self.begin_write()?;
-        let current: Option<i64> = tx
-            .query_row("SELECT version FROM users WHERE user = ?1", [user], |row| {
-                row.get(0)
-            })
-            .optional()
-            .map_err(record_error)?;
-        let expected_sql = expected.map(to_sql_int).transpose()?;
-        if current != expected_sql {
-            return Ok(Swap::Conflict);
+        let swap = self.swap_in(
+            &tx,
+            &SwapRequest {
+                user,
+                expected,
+                sealed,
+                audit,
+            },
+        )?;
+        if swap == Swap::Written {
+            tx.commit()?;
         }
-        let version = to_sql_int(next_version(expected))?;
-        let time = to_sql_int(audit.time)?;
-        tx.execute(
-            "INSERT INTO users (user, version, record, updated) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (user) DO UPDATE
-             SET version = excluded.version, record = excluded.record, updated = excluded.updated",
-            params![user, version, sealed, time],
-        )
-        .map_err(store_error)?;
-        self.append_audit(&tx, audit, time)?;
-        tx.commit()?;
-        Ok(Swap::Written)
+        Ok(swap)
+    }
+
+    /// One write transaction for all of `swaps`, so one sync: each is still decided on
+    /// its own, in order (of two on one version, the first is written), but a store error
+    /// in any of them rolls all back and answers every one with it.
+    fn compare_and_swap_all(&self, swaps: &[SwapRequest<'_>]) -> Vec<Result<Swap, GateError>> {
+        let decided = self.begin_write().and_then(|tx| {
+            let swaps = swaps
+                .iter()
+                .map(|swap| self.swap_in(&tx, swap))
+                .collect::<Result<Vec<_>, _>>()?;
+            tx.commit()?;
+            Ok(swaps)
+        });
+        match decided {
+            Ok(swaps) => swaps.into_iter().map(Ok).collect(),
+            Err(e) => swaps.iter().map(|_| Err(e.clone())).collect(),
+        }
     }
 
     fn key_check(&self) -> Result<Option<Vec<u8>>, GateError> {

@@ -648,63 +648,12 @@ fn tls_from_the_url_verifies_the_server_certificate_and_never_falls_back_to_plai
 
 #[test]
 fn decisions_committed_together_are_each_decided_once_and_the_trail_verifies() {
-    use otpgate::{AuditEntry, Gate, PostgresStore, ServerKey, Store, Swap, SwapRequest};
+    use otpgate::{Gate, PostgresStore, ServerKey};
 
     let Some(admin) = server_url() else { return };
     let db = Db::new(&admin, "together");
     let key = ServerKey::generate().unwrap();
     let audit_key = key.audit_key();
     let gate = Gate::open(PostgresStore::connect(&db.url(None, false)).unwrap(), key).unwrap();
-    let entry = |user: &str| AuditEntry {
-        time: 1_700_000_000,
-        user: user.to_owned(),
-        event: "check",
-        action: None,
-        outcome: "accepted",
-        drift: None,
-        actor: None,
-        key: audit_key.clone(),
-    };
-    let (alice, bob) = (&entry("alice"), &entry("bob"));
-    fn swap<'a>(user: &'a str, expected: Option<u64>, audit: &'a AuditEntry) -> SwapRequest<'a> {
-        SwapRequest {
-            user,
-            expected,
-            sealed: b"sealed",
-            audit,
-        }
-    }
-    let store = gate.store();
-    let decided = |swaps: &[SwapRequest<'_>]| -> Vec<Swap> {
-        store
-            .compare_and_swap_all(swaps)
-            .into_iter()
-            .map(Result::unwrap)
-            .collect()
-    };
-
-    // Two new users, one of them twice: the second of the pair conflicts.
-    let first = decided(&[
-        swap("bob", None, bob),
-        swap("alice", None, alice),
-        swap("alice", None, alice),
-    ]);
-    assert_eq!(first, [Swap::Written, Swap::Written, Swap::Conflict]);
-    // Two decisions on one version: one is written, whatever the order of the users.
-    let second = decided(&[
-        swap("alice", Some(1), alice),
-        swap("bob", Some(7), bob),
-        swap("alice", Some(1), alice),
-    ]);
-    assert_eq!(second, [Swap::Written, Swap::Conflict, Swap::Conflict]);
-    // Nothing written: nothing committed.
-    assert_eq!(decided(&[swap("bob", Some(9), bob)]), [Swap::Conflict]);
-
-    assert_eq!(store.load("alice").unwrap().unwrap().version, 2);
-    assert_eq!(store.load("bob").unwrap().unwrap().version, 1);
-    let trail = store.audit_log(None, 100).unwrap();
-    assert_eq!(trail.len(), 3, "{trail:?}");
-    let verified = gate.verify_log().unwrap();
-    assert_eq!(verified.broken, None);
-    assert_eq!(verified.authenticated, 3);
+    gate_support::assert_decisions_committed_together_are_each_decided_once(&gate, &audit_key);
 }

@@ -120,3 +120,14 @@ fn status_on_a_database_without_a_key_says_it_is_not_set_up() {
     }
     assert!(!env.key_file().exists(), "no key file is written");
 }
+
+#[test]
+fn decisions_committed_together_are_each_decided_once_and_the_trail_verifies() {
+    use otpgate::{Gate, ServerKey, SqliteStore};
+
+    let env = Env::new("sqlite-together");
+    let key = ServerKey::generate().unwrap();
+    let audit_key = key.audit_key();
+    let gate = Gate::open(SqliteStore::create(&env.db).unwrap(), key).unwrap();
+    gate_support::assert_decisions_committed_together_are_each_decided_once(&gate, &audit_key);
+}

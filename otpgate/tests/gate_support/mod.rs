@@ -252,3 +252,66 @@ pub fn killed_after(env: &Env, args: &[&str], delay: std::time::Duration) -> Run
     let _ = child.kill();
     child.wait_with_output().unwrap().into()
 }
+
+/// [`Store::compare_and_swap_all`](otpgate::Store::compare_and_swap_all) on `gate`'s store
+/// (a new one, opened with the key `audit_key` is of): each swap of a group decided as on
+/// its own, in order, and the trail of the lot verifies.
+pub fn assert_decisions_committed_together_are_each_decided_once<S: otpgate::Store>(
+    gate: &otpgate::Gate<S>,
+    audit_key: &otpgate::AuditKey,
+) {
+    use otpgate::{AuditEntry, Swap, SwapRequest};
+
+    let entry = |user: &str| AuditEntry {
+        time: 1_700_000_000,
+        user: user.to_owned(),
+        event: "check",
+        action: None,
+        outcome: "accepted",
+        drift: None,
+        actor: None,
+        key: audit_key.clone(),
+    };
+    let (alice, bob) = (&entry("alice"), &entry("bob"));
+    fn swap<'a>(user: &'a str, expected: Option<u64>, audit: &'a AuditEntry) -> SwapRequest<'a> {
+        SwapRequest {
+            user,
+            expected,
+            sealed: b"sealed",
+            audit,
+        }
+    }
+    let store = gate.store();
+    let decided = |swaps: &[SwapRequest<'_>]| -> Vec<Swap> {
+        store
+            .compare_and_swap_all(swaps)
+            .into_iter()
+            .map(Result::unwrap)
+            .collect()
+    };
+
+    // Two new users, one of them twice: the second of the pair conflicts.
+    let first = decided(&[
+        swap("bob", None, bob),
+        swap("alice", None, alice),
+        swap("alice", None, alice),
+    ]);
+    assert_eq!(first, [Swap::Written, Swap::Written, Swap::Conflict]);
+    // Two decisions on one version: one is written, whatever the order of the users.
+    let second = decided(&[
+        swap("alice", Some(1), alice),
+        swap("bob", Some(7), bob),
+        swap("alice", Some(1), alice),
+    ]);
+    assert_eq!(second, [Swap::Written, Swap::Conflict, Swap::Conflict]);
+    // Nothing written: nothing committed.
+    assert_eq!(decided(&[swap("bob", Some(9), bob)]), [Swap::Conflict]);
+
+    assert_eq!(store.load("alice").unwrap().unwrap().version, 2);
+    assert_eq!(store.load("bob").unwrap().unwrap().version, 1);
+    let trail = store.audit_log(None, 100).unwrap();
+    assert_eq!(trail.len(), 3, "{trail:?}");
+    let verified = gate.verify_log().unwrap();
+    assert_eq!(verified.broken, None);
+    assert_eq!(verified.authenticated, 3);
+}

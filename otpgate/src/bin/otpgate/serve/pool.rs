@@ -1,12 +1,11 @@
 //! The gates the service decides with: a bounded set of database connections, each used
 //! by one request at a time on a blocking thread (the gate and its stores are synchronous).
 //!
-//! SQLite has one writer per file. Connections of one process that all poll SQLite's lock
-//! (the busy handler) waste the lock's free moments; here they queue for it on one mutex
-//! instead, in the order they came, and SQLite's own lock only sees other processes (the
-//! `otpgate` commands of an administrator). PostgreSQL connections read in parallel and
-//! commit their decisions in groups ([`GroupCommit`]): the audit chain lets one commit
-//! extend it at a time.
+//! Every decision extends the one audit chain, so the connections' decisions are committed
+//! in groups ([`GroupCommit`]): one sync for the decisions that arrive while a commit is in
+//! flight, on SQLite as on PostgreSQL. Their other writes (invitations, approvals) go
+//! straight to the store, whose SQLite writers queue for its write lock in arrival order
+//! within one deadline.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -23,39 +22,8 @@ use super::group_commit::GroupCommit;
 /// A database connection as the service uses it.
 pub struct ServiceStore {
     pub db: Database,
-    /// How its writes meet the other connections'.
-    writes: Writes,
-}
-
-/// How the service's connections write: see the [module](self).
-#[derive(Clone)]
-enum Writes {
-    /// SQLite: one at a time, queued on this lock.
-    Queued(Arc<Mutex<()>>),
-    /// PostgreSQL: decisions committed in groups.
-    Grouped(Arc<GroupCommit>),
-}
-
-impl Writes {
-    fn for_database(database: &Database) -> Writes {
-        if database.is_sqlite() {
-            Writes::Queued(Arc::default())
-        } else {
-            Writes::Grouped(Arc::default())
-        }
-    }
-}
-
-impl ServiceStore {
-    fn write_lock(&self) -> Result<Option<MutexGuard<'_, ()>>, GateError> {
-        match &self.writes {
-            Writes::Queued(lock) => lock
-                .lock()
-                .map(Some)
-                .map_err(|_| GateError::Store(String::from("the writer lock is poisoned"))),
-            Writes::Grouped(_) => Ok(None),
-        }
-    }
+    /// The group its decisions are committed with, shared by all connections.
+    group: Arc<GroupCommit>,
 }
 
 impl Store for ServiceStore {
@@ -70,17 +38,14 @@ impl Store for ServiceStore {
         sealed: &[u8],
         audit: &AuditEntry,
     ) -> Result<Swap, GateError> {
-        if let Writes::Grouped(group) = &self.writes {
-            let swap = SwapRequest {
-                user,
-                expected,
-                sealed,
-                audit,
-            };
-            return group.swap(swap, |all| self.db.compare_and_swap_all(all));
-        }
-        let _writer = self.write_lock()?;
-        self.db.compare_and_swap(user, expected, sealed, audit)
+        let swap = SwapRequest {
+            user,
+            expected,
+            sealed,
+            audit,
+        };
+        self.group
+            .swap(swap, |all| self.db.compare_and_swap_all(all))
     }
 
     fn key_check(&self) -> Result<Option<Vec<u8>>, GateError> {
@@ -88,7 +53,6 @@ impl Store for ServiceStore {
     }
 
     fn init_key_check(&self, check: &[u8]) -> Result<Vec<u8>, GateError> {
-        let _writer = self.write_lock()?;
         self.db.init_key_check(check)
     }
 
@@ -103,7 +67,6 @@ impl Store for ServiceStore {
 
 impl LinkStore for ServiceStore {
     fn insert_invite(&self, invite: &InviteRow) -> Result<(), GateError> {
-        let _writer = self.write_lock()?;
         self.db.insert_invite(invite)
     }
 
@@ -112,12 +75,10 @@ impl LinkStore for ServiceStore {
     }
 
     fn use_invite(&self, token_hash: &TokenHash, now: u64) -> Result<bool, GateError> {
-        let _writer = self.write_lock()?;
         self.db.use_invite(token_hash, now)
     }
 
     fn insert_approval(&self, approval: &ApprovalRow) -> Result<(), GateError> {
-        let _writer = self.write_lock()?;
         self.db.insert_approval(approval)
     }
 
@@ -132,7 +93,6 @@ impl LinkStore for ServiceStore {
         now: u64,
         audit: &AuditEntry,
     ) -> Result<Swap, GateError> {
-        let _writer = self.write_lock()?;
         self.db.decide_approval(id, state, now, audit)
     }
 }
@@ -146,7 +106,7 @@ pub struct GatePool {
     key_path: PathBuf,
     idle: Mutex<Vec<ServiceGate>>,
     permits: Semaphore,
-    writes: Writes,
+    group: Arc<GroupCommit>,
 }
 
 impl GatePool {
@@ -155,12 +115,12 @@ impl GatePool {
     pub fn open(db: PathBuf, key_file: Option<PathBuf>, size: usize) -> Result<Self, GateError> {
         let key_path = key_path(&db, key_file.as_deref())?;
         let database = Database::open(&db, true)?;
-        let writes = Writes::for_database(&database);
+        let group = Arc::<GroupCommit>::default();
         let key = server_key(&key_path, &database, key_file.is_some(), true)?;
         let first = Gate::open(
             ServiceStore {
                 db: database,
-                writes: writes.clone(),
+                group: Arc::clone(&group),
             },
             key,
         )?;
@@ -169,7 +129,7 @@ impl GatePool {
             key_path,
             idle: Mutex::new(vec![first]),
             permits: Semaphore::new(size),
-            writes,
+            group,
         })
     }
 
@@ -179,7 +139,7 @@ impl GatePool {
         Gate::open(
             ServiceStore {
                 db: database,
-                writes: self.writes.clone(),
+                group: Arc::clone(&self.group),
             },
             key,
         )
