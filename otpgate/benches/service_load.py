@@ -24,6 +24,11 @@ Page loads: wrk (32 clients) on GET of a live approval page and a live enrollmen
 Each round prints p50/p99 and the load average; the table has min and median over the
 rounds.
 
+With FILLER=N the checks case runs on a second SQLite database holding N more enrolled
+users (written through the library first: `cargo bench --bench users -- prefill`),
+interleaved with the first, and prints the cost per check of the one against the other
+(issue 16: flat from 1,000 to 1,000,000 users).
+
 usage: python3 otpgate/benches/service_load.py   (from the repository root; builds
 release binaries of otpgate and the floors). CASES=checks,approvals,pages picks cases;
 REPEATS rounds (3), BATCHES batches of 32 approvals per round (4), CONNECTIONS for the
@@ -42,6 +47,7 @@ CASES = os.environ.get("CASES", "checks,approvals,pages").split(",")
 BATCHES = int(os.environ.get("BATCHES", "4"))
 # The service's --connections in the approval and page cases.
 CONNECTIONS = int(os.environ.get("CONNECTIONS", "4"))
+FILLER = int(os.environ.get("FILLER", "0"))
 
 
 def run(*args, **kw):
@@ -339,6 +345,11 @@ def main():
     floor_bin = os.path.join(workdir, "floor_sqlite")
     run("cc", "-O2", "-o", floor_bin, os.path.join(FLOORS, "floor_sqlite.c"), "-lsqlite3")
     backends = [("sqlite", ["--db", os.path.join(workdir, "gate.db")], 4)]
+    if FILLER:
+        filled = os.path.join(workdir, "filled.db")
+        subprocess.run(["cargo", "bench", "-p", "otpgate", "--bench", "users", "--", "prefill",
+                        filled, str(FILLER)], cwd=ROOT, check=True)
+        backends.append(("sqlite +%d users" % FILLER, ["--db", filled], 4))
     url = os.environ.get("OTPGATE_TEST_POSTGRES_URL")
     if url:
         schema = "load%d" % os.getpid()
@@ -360,7 +371,8 @@ def main():
                 service.stop()
             counted = {k: int(v) - int(before.get(k, 0)) for k, v in after.items()
                        if int(v) - int(before.get(k, 0))}
-            floor = floor_sqlite(workdir, floor_bin) if name == "sqlite" else pgbench(url, workdir)
+            floor = (floor_sqlite(workdir, floor_bin) if name.startswith("sqlite")
+                     else pgbench(url, workdir))
             load = os.getloadavg()[0]
             results.setdefault(name, []).append((rps, p50, p99, floor, load))
             print("%s run %d: %.0f checks/s, p50 %.2f ms, p99 %.2f ms, non-2xx %d, outcomes %s;"
@@ -377,6 +389,15 @@ def main():
               % (name, min(rps), statistics.median(rps), statistics.median(p50), min(p99),
                  statistics.median(p99), max(p99), min(floor), statistics.median(floor),
                  statistics.median(rps) / statistics.median(floor), min(load), max(load)))
+    if FILLER:
+        # Time per check is 1 / (checks per second): the filled database's against the
+        # other's, round by round and by medians.
+        small = [r[0] for r in results["sqlite"]]
+        large = [r[0] for r in results["sqlite +%d users" % FILLER]]
+        print()
+        print("cost per check with %d more users: x%s by round, x%.2f by medians" % (
+            FILLER, " x".join("%.2f" % (s / l) for s, l in zip(small, large)),
+            statistics.median(small) / statistics.median(large)))
     if url:
         run("psql", url, "-qc", "DROP SCHEMA %s CASCADE" % schema)
     shutil.rmtree(workdir)

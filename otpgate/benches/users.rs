@@ -11,13 +11,14 @@
 //! path, one synced commit each), in interleaved rounds, 1,000 users then 1,000,000.
 //!
 //! `cargo bench -p otpgate --bench users` (about 2 minutes; `-- ROUNDS CHECKS` to change
-//! the 7 rounds of 1,000 checks); the figures are in BENCHMARKS.md.
+//! the 7 rounds of 1,000 checks); the figures are in BENCHMARKS.md. `-- prefill DB N`
+//! only writes a database of `N` users, for the service's benchmark.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use otpcore::{Totp, unix_time};
-use otpgate::{Gate, Refusal, ServerKey, SqliteStore};
+use otpgate::{Gate, Refusal, ServerKey, SqliteStore, key_path, keyfile};
 
 const KEY: [u8; 32] = [7; 32];
 const BATCH: usize = 10_000;
@@ -27,6 +28,42 @@ fn gate(db: &Path) -> Gate<SqliteStore> {
     Gate::open(SqliteStore::create(db).unwrap(), ServerKey::from_bytes(KEY)).unwrap()
 }
 
+/// Enrolls `users` users (`user0000000` on) through `gate`, one commit per `BATCH`, and
+/// hands each one's index, name and secret to `enrolled`.
+fn enroll_all(
+    gate: &Gate<SqliteStore>,
+    users: usize,
+    now: u64,
+    mut enrolled: impl FnMut(usize, String, otpcore::Secret),
+) {
+    for first in (0..users).step_by(BATCH) {
+        gate.store()
+            .batch(|| {
+                for i in first..(first + BATCH).min(users) {
+                    let user = format!("user{i:07}");
+                    let enrollment = gate.enroll(&user, "bench", now)?;
+                    enrolled(i, user, enrollment.secret);
+                }
+                Ok(())
+            })
+            .unwrap();
+    }
+}
+
+/// `-- prefill DB N`: a new gate database of `N` enrolled users with its key file beside
+/// it, for the service's 1,000,000-user case (`FILLER` in `service_load.py`).
+fn prefill(db: &Path, users: usize) {
+    let key = keyfile::create_key(&key_path(db, None).unwrap()).unwrap();
+    let gate = Gate::open(SqliteStore::create(db).unwrap(), key).unwrap();
+    let started = Instant::now();
+    enroll_all(&gate, users, unix_time().unwrap(), |_, _, _| {});
+    println!(
+        "enrolled {users} users into {} in {:.1} s",
+        db.display(),
+        started.elapsed().as_secs_f64()
+    );
+}
+
 /// A database of `users` users, `ACTIVE` of them (every `users / ACTIVE`-th) confirmed;
 /// their names and codes (replays from then on).
 fn populate(dir: &Path, users: usize, now: u64) -> (PathBuf, Vec<(String, String)>) {
@@ -34,20 +71,11 @@ fn populate(dir: &Path, users: usize, now: u64) -> (PathBuf, Vec<(String, String
     let gate = gate(&db);
     let started = Instant::now();
     let mut active = Vec::new();
-    for first in (0..users).step_by(BATCH) {
-        gate.store()
-            .batch(|| {
-                for i in first..(first + BATCH).min(users) {
-                    let user = format!("user{i:07}");
-                    let enrollment = gate.enroll(&user, "bench", now)?;
-                    if i % (users / ACTIVE) == 0 {
-                        active.push((user, enrollment.secret));
-                    }
-                }
-                Ok(())
-            })
-            .unwrap();
-    }
+    enroll_all(&gate, users, now, |i, user, secret| {
+        if i % (users / ACTIVE) == 0 {
+            active.push((user, secret));
+        }
+    });
     let enrolled = started.elapsed();
     let codes = gate
         .store()
@@ -93,6 +121,13 @@ fn load_average() -> String {
 }
 
 fn main() {
+    let given: Vec<String> = std::env::args().skip(1).collect();
+    if let [mode, db, users, ..] = given.as_slice()
+        && mode == "prefill"
+    {
+        prefill(Path::new(db), users.parse().expect("a number of users"));
+        return;
+    }
     let args: Vec<usize> = std::env::args()
         .skip(1)
         .filter_map(|a| a.parse().ok())
