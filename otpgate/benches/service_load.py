@@ -24,10 +24,10 @@ Page loads: wrk (32 clients) on GET of a live approval page and a live enrollmen
 Each round prints p50/p99 and the load average; the table has min and median over the
 rounds.
 
-With FILLER=N the checks case runs on a second SQLite database holding N more enrolled
-users (written through the library first: `cargo bench --bench users -- prefill`),
-interleaved with the first, and prints the cost per check of the one against the other
-(issue 16: flat from 1,000 to 1,000,000 users).
+With FILLER=N the checks case runs on a second SQLite database holding N enrolled users
+(written through the library first: `cargo bench --bench users -- prefill`), interleaved
+with the first, its USERS active users taken from all over the N, and prints the cost per
+check of the one against the other (issue 16: flat from 1,000 to 1,000,000 users).
 
 usage: python3 otpgate/benches/service_load.py   (from the repository root; builds
 release binaries of otpgate and the floors). CASES=checks,approvals,pages picks cases;
@@ -92,15 +92,15 @@ class Service:
         data = response.read()
         return response.status, (json.loads(data) if data[:1] == b"{" else data.decode())
 
-    def setup(self, prefix):
-        """USERS users with their code accepted once; returns [(user, code)]."""
+    def setup(self, prefix, names=None):
+        """USERS users (`names`, or PREFIX0 on) with their code accepted once; returns
+        [(user, code)]. Users enrolled before and still pending are enrolled again."""
         # Start right after a step boundary, so the codes stay in the window for the run.
         wait = 30 - time.time() % 30
         if wait < 30 - 2:
             time.sleep(wait + 0.2)
         pairs = []
-        for i in range(USERS):
-            user = "%s%d" % (prefix, i)
+        for user in names or ["%s%d" % (prefix, i) for i in range(USERS)]:
             status, answer = self.call("POST", "/v1/users/%s/enroll" % user, {})
             assert status == 200, answer
             secret = answer["secret"]
@@ -333,6 +333,12 @@ def outcomes(metrics):
 
 def main():
     workdir = tempfile.mkdtemp(prefix="otpgate-load-")
+    filled = os.path.join(workdir, "filled.db")
+    if FILLER and "checks" in CASES:
+        # Before the service's build: the bench's build replaces target/release/otpgate
+        # with one without the service.
+        subprocess.run(["cargo", "bench", "-p", "otpgate", "--bench", "users", "--", "prefill",
+                        filled, str(FILLER)], cwd=ROOT, check=True)
     subprocess.run(["cargo", "build", "--release", "-p", "otpgate", "--features",
                     "serve,postgres"], cwd=ROOT, check=True)
     binary = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")),
@@ -346,10 +352,7 @@ def main():
     run("cc", "-O2", "-o", floor_bin, os.path.join(FLOORS, "floor_sqlite.c"), "-lsqlite3")
     backends = [("sqlite", ["--db", os.path.join(workdir, "gate.db")], 4)]
     if FILLER:
-        filled = os.path.join(workdir, "filled.db")
-        subprocess.run(["cargo", "bench", "-p", "otpgate", "--bench", "users", "--", "prefill",
-                        filled, str(FILLER)], cwd=ROOT, check=True)
-        backends.append(("sqlite +%d users" % FILLER, ["--db", filled], 4))
+        backends.append(("sqlite, %d users" % FILLER, ["--db", filled], 4))
     url = os.environ.get("OTPGATE_TEST_POSTGRES_URL")
     if url:
         schema = "load%d" % os.getpid()
@@ -363,7 +366,13 @@ def main():
         for name, db_args, connections in backends:
             service = Service(binary, db_args, connections, workdir)
             try:
-                pairs = service.setup("r%d_" % rep)
+                names = None
+                if name.startswith("sqlite, "):
+                    # Users of the filler (pending, so enrolled again), spread over all of
+                    # it as active users would be, new ones each round.
+                    names = ["user%07d" % (i * (FILLER // USERS) + rep + 1)
+                             for i in range(USERS)]
+                pairs = service.setup("r%d_" % rep, names)
                 before = outcomes(service.metrics())
                 rps, p50, p99, non2xx = wrk(service, pairs, workdir)
                 after = outcomes(service.metrics())
@@ -393,10 +402,10 @@ def main():
         # Time per check is 1 / (checks per second): the filled database's against the
         # other's, round by round and by medians.
         small = [r[0] for r in results["sqlite"]]
-        large = [r[0] for r in results["sqlite +%d users" % FILLER]]
+        large = [r[0] for r in results["sqlite, %d users" % FILLER]]
         print()
-        print("cost per check with %d more users: x%s by round, x%.2f by medians" % (
-            FILLER, " x".join("%.2f" % (s / l) for s, l in zip(small, large)),
+        print("cost per check at %d users against %d: x%s by round, x%.2f by medians" % (
+            FILLER, USERS, " x".join("%.2f" % (s / l) for s, l in zip(small, large)),
             statistics.median(small) / statistics.median(large)))
     if url:
         run("psql", url, "-qc", "DROP SCHEMA %s CASCADE" % schema)
