@@ -20,6 +20,9 @@ long-polling GET /v1/approvals/{id}?wait=20, the approval page loaded for its CS
 (GET /approve/TOKEN) and the code posted through its form (POST /approve/TOKEN/code,
 application/x-www-form-urlencoded), timed from the create to the waiter's answer
 ("granted"). Each approval is a user of its own with a fresh code, so every one grants.
+CASES=approvals runs them with the native client of benches/approvals.rs; with
+CASES=approvals-python, from Python threads here, whose own CPU time (as much as the
+service's per approval) is then in the figures.
 Page loads: wrk (32 clients) on GET of a live approval page and a live enrollment page.
 Each round prints p50/p99 and the load average; the table has min and median over the
 rounds.
@@ -30,7 +33,8 @@ with the first, its USERS active users taken from all over the N, and prints the
 check of the one against the other (issue 16: flat from 1,000 to 1,000,000 users).
 
 usage: python3 otpgate/benches/service_load.py   (from the repository root; builds
-release binaries of otpgate and the floors). CASES=checks,approvals,pages picks cases;
+release binaries of otpgate and the floors). CASES=checks,approvals,pages picks cases
+(approvals-python too);
 REPEATS rounds (3), BATCHES batches of 32 approvals per round (4), CONNECTIONS for the
 approval and page cases (4).
 """
@@ -284,7 +288,7 @@ def approvals_and_pages(binary, workdir):
         service = Service(binary, ["--db", os.path.join(workdir, "approvals%d.db" % rep)],
                           CONNECTIONS, workdir)
         try:
-            if "approvals" in CASES:
+            if "approvals-python" in CASES:
                 phases = approvals_round(service, workdir, "a%d_" % rep)
                 times = [p[3] for p in phases]
                 load = os.getloadavg()[0]
@@ -339,11 +343,17 @@ def main():
         # with one without the service.
         subprocess.run(["cargo", "bench", "-p", "otpgate", "--bench", "users", "--", "prefill",
                         filled, str(FILLER)], cwd=ROOT, check=True)
+    if "approvals" in CASES:
+        # Before the service's build too, for the same reason.
+        subprocess.run(["cargo", "bench", "-p", "otpgate", "--features", "serve", "--bench",
+                        "approvals"], cwd=ROOT, check=True,
+                       env=dict(os.environ, REPEATS=str(REPEATS), BATCHES=str(BATCHES),
+                                CONNECTIONS=str(CONNECTIONS)))
     subprocess.run(["cargo", "build", "--release", "-p", "otpgate", "--features",
                     "serve,postgres"], cwd=ROOT, check=True)
     binary = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")),
                           "release", "otpgate")
-    if "approvals" in CASES or "pages" in CASES:
+    if "approvals-python" in CASES or "pages" in CASES:
         approvals_and_pages(binary, workdir)
     if "checks" not in CASES:
         shutil.rmtree(workdir)
