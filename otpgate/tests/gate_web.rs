@@ -585,6 +585,84 @@ fn one_object(stdout: &str) -> Value {
     value
 }
 
+/// `request --text-link` (`text_link` in the API) texts the approval's link to the user's
+/// phone; without a phone on record or a delivery command nothing is asked, and a
+/// delivery that fails is an error.
+#[test]
+fn an_approval_link_is_texted_when_asked_and_nothing_is_asked_when_it_cannot_be() {
+    let backend = Backend::Sqlite(Env::new("web-text-link"));
+    let admin = backend.token("portal", "admin");
+    let check = backend.token("pipeline", "check");
+    let (script, out) = delivery_script(&backend.env().dir);
+    let service = backend.serve(&["--deliver-command", &script]);
+    let silent = backend.serve(&[]);
+    service.activate(&admin, "grace");
+    let approvals = || -> i64 {
+        backend
+            .env()
+            .sql()
+            .query_row("SELECT COUNT(*) FROM approvals", [], |row| row.get(0))
+            .unwrap()
+    };
+    let ask = |service: &Service| {
+        service.post(
+            "/v1/approvals",
+            &check,
+            &json!({ "user": "grace", "action": "deploy 4.0", "text_link": true }),
+        )
+    };
+
+    // No number on record: the runner is told so and nothing is asked.
+    let run: Run = service
+        .runner(
+            &check,
+            &["request", "grace", "--action", "deploy 4.0", "--text-link"],
+        )
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(run.code, Some(2), "{run:?}");
+    assert!(run.stderr.contains("phone"), "{run:?}");
+    assert_eq!(approvals(), 0);
+
+    let (status, answer) = service.call(
+        "PUT",
+        "/v1/users/grace/phone",
+        Some(&admin),
+        Some((
+            "application/json",
+            json!({ "number": NUMBER }).to_string().into_bytes(),
+        )),
+    );
+    assert_eq!(status, 200, "{answer}");
+    // No delivery command: 503, nothing asked.
+    let (status, answer) = ask(&silent);
+    assert_eq!(status, 503, "{answer}");
+    assert_eq!(answer["error"]["code"], "no-delivery-command", "{answer}");
+    assert_eq!(approvals(), 0);
+
+    // Texted: the link, the action and who is asked, to the number on record.
+    let (status, answer) = ask(&service);
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["texted_to"], "+491********78", "{answer}");
+    let link = answer["link"].as_str().unwrap();
+    let text = std::fs::read_to_string(&out).unwrap();
+    let (to, message) = text.split_once('\n').unwrap();
+    assert_eq!(to, NUMBER);
+    assert!(message.contains(link), "{message}");
+    assert!(
+        message.contains("grace") && message.contains("deploy 4.0"),
+        "{message}"
+    );
+    assert_eq!(approvals(), 1);
+
+    // A delivery that fails is an error (the approval it made expires unused).
+    std::fs::write(&script, "#!/bin/sh\nexit 3\n").unwrap();
+    let (status, answer) = ask(&service);
+    assert_eq!(status, 502, "{answer}");
+    assert_eq!(answer["error"]["code"], "delivery-failed", "{answer}");
+}
+
 /// `--json request` prints exactly one object whatever the outcome (granted, expired,
 /// still pending when `--wait` ends, an error), so its output goes straight into `jq`;
 /// the link is on standard error, and in the object.

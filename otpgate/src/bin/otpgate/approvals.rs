@@ -29,9 +29,16 @@ pub fn run(cli: &Cli, server: &str, out: &Out) -> Result<Option<Exit>, Failure> 
             action,
             wait,
             valid,
+            text_link,
         } => {
             let service = Service::new(cli, server)?;
-            request(&service, user, action, *wait, *valid, out).map(Some)
+            let asked = Asked {
+                user,
+                action,
+                valid: *valid,
+                text_link: *text_link,
+            };
+            request(&service, &asked, *wait, out).map(Some)
         }
         Command::Approval { id } => {
             check_id(id)?;
@@ -44,15 +51,28 @@ pub fn run(cli: &Cli, server: &str, out: &Out) -> Result<Option<Exit>, Failure> 
     }
 }
 
+/// What `request` asks the service for.
+struct Asked<'a> {
+    user: &'a str,
+    action: &'a str,
+    valid: u64,
+    text_link: bool,
+}
+
 fn request(
     service: &Service,
-    user: &str,
-    action: &str,
+    asked: &Asked<'_>,
     wait: Option<u64>,
-    valid: u64,
     out: &Out,
 ) -> Result<Exit, Failure> {
-    let body = json!({ "user": user, "action": action, "valid_secs": valid });
+    let (user, action) = (asked.user, asked.action);
+    let mut body = json!({ "user": user, "action": action, "valid_secs": asked.valid });
+    // Only when asked: a service from before the field refuses unknown fields.
+    if asked.text_link
+        && let Some(fields) = body.as_object_mut()
+    {
+        fields.insert(String::from("text_link"), Value::Bool(true));
+    }
     let created = service.ask("/v1/approvals", Some(&body), service.timeout)?;
     let field = |name: &str| created.get(name).and_then(Value::as_str);
     let (Some(id), Some(link), Some(expires_at)) = (

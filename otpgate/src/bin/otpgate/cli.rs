@@ -218,6 +218,10 @@ pub enum Command {
         /// How long the approval can be granted, in seconds (at most 3600).
         #[arg(long, default_value_t = otpgate::APPROVAL_VALIDITY_SECS, value_name = "SECS")]
         valid: u64,
+        /// Also text the link to the user's phone on record (through the service's
+        /// --deliver-command); nothing is asked when that cannot be done.
+        #[arg(long)]
+        text_link: bool,
     },
     /// Read approval ID (with `--server`): exit 0 granted, 1 pending, declined or expired.
     #[cfg(feature = "serve")]

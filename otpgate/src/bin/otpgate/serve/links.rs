@@ -154,6 +154,9 @@ pub struct ApprovalBody {
     user: String,
     action: String,
     valid_secs: Option<u64>,
+    /// Also text the link to the user's phone on record.
+    #[serde(default)]
+    text_link: bool,
 }
 
 #[derive(Deserialize)]
@@ -227,19 +230,49 @@ async fn create_approval(
 ) -> Result<Response, ApiError> {
     let Json(body) = body?;
     let base = base_url(&app)?;
+    let shared = Arc::clone(&app);
     decide(&app, "approval", bearer, Scope::Check, move |gate, now| {
+        // Whether the link can be texted is known before anything is written.
+        let text_to = if body.text_link {
+            let command = shared
+                .deliver
+                .as_ref()
+                .ok_or(GateError::NoDeliveryCommand)?;
+            let phone = gate.status(&body.user)?.phone.ok_or(GateError::NoPhone)?;
+            Some((command, phone))
+        } else {
+            None
+        };
         let valid = body.valid_secs.unwrap_or(APPROVAL_VALIDITY_SECS);
         let requester = gate.actor().map(String::from);
         let request =
             gate.request_approval(&body.user, &body.action, requester.as_deref(), valid, now)?;
-        Ok(json!({
+        let link = format!("{base}/approve/{}", request.token.as_str());
+        let mut answer = json!({
             "result": "pending",
             "id": request.id,
             "user": body.user,
             "action": body.action,
-            "link": format!("{base}/approve/{}", request.token.as_str()),
+            "link": link,
             "expires_at": request.expires_at,
-        }))
+        });
+        if let Some((command, phone)) = text_to {
+            // A link that could not be texted is known to nobody: the approval it opens
+            // expires unused.
+            let message = format!(
+                "otpgate: {} is asked to approve \"{}\" until {}: {link}",
+                body.user,
+                body.action,
+                otpgate::pages::utc(request.expires_at)
+            );
+            command
+                .deliver(phone.as_str(), &message, super::DELIVERY_LIMIT)
+                .map_err(|reason| GateError::DeliveryFailed { reason })?;
+            if let Some(fields) = answer.as_object_mut() {
+                fields.insert(String::from("texted_to"), json!(phone.masked()));
+            }
+        }
+        Ok(answer)
     })
     .await
 }
