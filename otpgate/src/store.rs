@@ -81,9 +81,10 @@ pub trait Store {
     ) -> Result<Swap, GateError>;
 
     /// Several compare-and-swaps, each decided as [`compare_and_swap`](Self::compare_and_swap)
-    /// decides it, answered in order. A store may commit them together (PostgreSQL: one
-    /// transaction, so one flush for all: what a service deciding for many callers at once
-    /// wants); none is durable before this returns. By default, one after the other.
+    /// decides it, answered in order. A store may commit them together (SQLite and
+    /// PostgreSQL: one transaction, so one flush for all: what a service deciding for many
+    /// callers at once wants); none is durable before this returns. By default, one after
+    /// the other.
     fn compare_and_swap_all(&self, swaps: &[SwapRequest<'_>]) -> Vec<Result<Swap, GateError>> {
         swaps
             .iter()

@@ -3,9 +3,9 @@
 //! Every decision extends the one audit chain, so writers queue for the chain (SQLite's
 //! one writer, PostgreSQL's advisory lock on the chain), each holding it through its
 //! commit's flush: one flush per decision, one after the other, however many connections
-//! the pool has. Here the decisions that arrive while one
-//! commit is in flight wait for it, and the next of them to run commits them all in one
-//! transaction ([`Store::compare_and_swap_all`]): one flush for the lot. Each decision is
+//! the pool has. Here the decisions that arrive while one commit is in flight wait for it,
+//! and the next of them to run commits them all in one transaction
+//! ([`Store::compare_and_swap_all`]): one flush for the lot. Each decision is
 //! still its own compare-and-swap (a conflict is that decision's alone), and each caller
 //! gets its answer only after the commit that holds its write: nothing is answered from
 //! memory.
