@@ -362,6 +362,7 @@ def main():
     run("cc", "-O2", "-o", floor_bin, os.path.join(FLOORS, "floor_sqlite.c"), "-lsqlite3")
     backends = [("sqlite", ["--db", os.path.join(workdir, "gate.db")], 4)]
     if FILLER:
+        assert FILLER >= USERS, "FILLER must hold the USERS active users"
         backends.append(("sqlite, %d users" % FILLER, ["--db", filled], 4))
     url = os.environ.get("OTPGATE_TEST_POSTGRES_URL")
     if url:

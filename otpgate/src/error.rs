@@ -239,7 +239,7 @@ impl fmt::Display for GateError {
             ),
             GateError::InvalidDeliveryCommand(why) => write!(f, "invalid delivery command: {why}"),
             GateError::DeliveryFailed { reason } => {
-                write!(f, "the code was not delivered: {reason}")
+                write!(f, "the message was not delivered: {reason}")
             }
             GateError::StoreUnavailable(message) => {
                 write!(

@@ -597,7 +597,8 @@ impl Store for SqliteStore {
 
     /// One write transaction for all of `swaps`, so one sync: each is still decided on
     /// its own, in order (of two on one version, the first is written), but a store error
-    /// in any of them rolls all back and answers every one with it.
+    /// in any of them rolls all back and answers every one with it. Inside a
+    /// [`batch`](Self::batch), part of the batch's transaction, as every write.
     fn compare_and_swap_all(&self, swaps: &[SwapRequest<'_>]) -> Vec<Result<Swap, GateError>> {
         let decided = self.begin_write().and_then(|tx| {
             let swaps = swaps

@@ -655,12 +655,50 @@ fn an_approval_link_is_texted_when_asked_and_nothing_is_asked_when_it_cannot_be(
         "{message}"
     );
     assert_eq!(approvals(), 1);
+    // The runner says where the link went.
+    let run: Run = service
+        .runner(
+            &check,
+            &[
+                "request",
+                "grace",
+                "--action",
+                "deploy 4.1",
+                "--text-link",
+                "--wait",
+                "1",
+            ],
+        )
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(run.stdout.contains("texted to +491********78"), "{run:?}");
+    assert_eq!(approvals(), 2);
 
-    // A delivery that fails is an error (the approval it made expires unused).
+    // A delivery that fails is an error, and the approval it made is withdrawn: the
+    // gateway may have sent the link before it failed.
     std::fs::write(&script, "#!/bin/sh\nexit 3\n").unwrap();
     let (status, answer) = ask(&service);
     assert_eq!(status, 502, "{answer}");
     assert_eq!(answer["error"]["code"], "delivery-failed", "{answer}");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("withdrawn"),
+        "{answer}"
+    );
+    let declined: i64 = backend
+        .env()
+        .sql()
+        .query_row(
+            "SELECT COUNT(*) FROM approvals WHERE state = 'declined'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!((approvals(), declined), (3, 1));
 }
 
 /// `--json request` prints exactly one object whatever the outcome (granted, expired,

@@ -306,6 +306,15 @@ pub fn assert_decisions_committed_together_are_each_decided_once<S: otpgate::Sto
     assert_eq!(second, [Swap::Written, Swap::Conflict, Swap::Conflict]);
     // Nothing written: nothing committed.
     assert_eq!(decided(&[swap("bob", Some(9), bob)]), [Swap::Conflict]);
+    // A store error in the middle of a group (a time the store cannot hold) fails the
+    // whole group: the swap before it is not written either.
+    let mut unstorable = entry("bob");
+    unstorable.time = u64::MAX;
+    let failed = store.compare_and_swap_all(&[
+        swap("alice", Some(2), alice),
+        swap("bob", Some(1), &unstorable),
+    ]);
+    assert!(failed.iter().all(Result::is_err), "{failed:?}");
 
     assert_eq!(store.load("alice").unwrap().unwrap().version, 2);
     assert_eq!(store.load("bob").unwrap().unwrap().version, 1);

@@ -89,9 +89,15 @@ fn request(
     {
         return Err("the service's answer is not a new approval of this action".into());
     }
+    // Asked to text the link, the answer must say where it went: fail closed otherwise.
+    let texted = match (asked.text_link, field("texted_to")) {
+        (false, _) => String::new(),
+        (true, Some(to)) => format!(", texted to {to}"),
+        (true, None) => return Err("the service's answer does not say the link was texted".into()),
+    };
     let (id, link) = (id.to_owned(), link.to_owned());
     let waiting = format!(
-        "Waiting for {user} to approve \"{action}\" (approval {id}, until {}):\n{link}",
+        "Waiting for {user} to approve \"{action}\" (approval {id}, until {}{texted}):\n{link}",
         otpgate::pages::utc(expires_at)
     );
     // With --json, standard output is the one object of the outcome (for jq); the link

@@ -257,17 +257,21 @@ async fn create_approval(
             "expires_at": request.expires_at,
         });
         if let Some((command, phone)) = text_to {
-            // A link that could not be texted is known to nobody: the approval it opens
-            // expires unused.
             let message = format!(
                 "otpgate: {} is asked to approve \"{}\" until {}: {link}",
                 body.user,
                 body.action,
                 otpgate::pages::utc(request.expires_at)
             );
-            command
-                .deliver(phone.as_str(), &message, super::DELIVERY_LIMIT)
-                .map_err(|reason| GateError::DeliveryFailed { reason })?;
+            if let Err(reason) = command.deliver(phone.as_str(), &message, super::DELIVERY_LIMIT) {
+                // The gateway may have sent it before it failed: the link must not work
+                // for an approval its requester was told failed.
+                gate.decline(request.token.as_str(), now)?;
+                return Err(GateError::DeliveryFailed {
+                    reason: format!("{reason}; the approval was withdrawn"),
+                }
+                .into());
+            }
             if let Some(fields) = answer.as_object_mut() {
                 fields.insert(String::from("texted_to"), json!(phone.masked()));
             }

@@ -5,7 +5,8 @@
 //! in groups ([`GroupCommit`]): one sync for the decisions that arrive while a commit is in
 //! flight, on SQLite as on PostgreSQL. Their other writes (invitations, approvals) go
 //! straight to the store, whose SQLite writers queue for its write lock in arrival order
-//! within one deadline.
+//! within one deadline (`BUSY_TIMEOUT`). A decision can wait longer: for the commit in
+//! flight, then for its own group's (each bounded so), never answered before its commit.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
