@@ -128,10 +128,7 @@ fn main() {
         prefill(Path::new(db), users.parse().expect("a number of users"));
         return;
     }
-    let args: Vec<usize> = std::env::args()
-        .skip(1)
-        .filter_map(|a| a.parse().ok())
-        .collect();
+    let args: Vec<usize> = given.iter().filter_map(|a| a.parse().ok()).collect();
     let rounds = args.first().copied().unwrap_or(7);
     let checks = args.get(1).copied().unwrap_or(1_000);
     let dir = std::env::temp_dir().join(format!("otpgate-bench-users-{}", std::process::id()));

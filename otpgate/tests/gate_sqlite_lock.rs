@@ -59,12 +59,17 @@ fn gate(env: &Env, timeout: Duration) -> Gate<SqliteStore> {
     Gate::open(store, key).unwrap()
 }
 
+/// `write`'s outcome and how long it took.
+fn timed<T>(write: impl FnOnce() -> Result<T, GateError>) -> (Result<(), GateError>, Duration) {
+    let started = Instant::now();
+    let result = write().map(|_| ());
+    (result, started.elapsed())
+}
+
 /// A write through `gate` (enrolling carol); its outcome and how long it took.
 fn timed_write(gate: &Gate<SqliteStore>) -> (Result<(), GateError>, Duration) {
     let now = otpcore::unix_time().unwrap();
-    let started = Instant::now();
-    let result = gate.enroll("carol", "test", now).map(|_| ());
-    (result, started.elapsed())
+    timed(|| gate.enroll("carol", "test", now))
 }
 
 fn assert_busy_within_bound(result: Result<(), GateError>, waited: Duration) {
@@ -102,16 +107,14 @@ fn approvals_and_tokens_queue_for_the_lock_file_like_a_decision() {
     let gate = gate(&env, BOUND);
     let now = otpcore::unix_time().unwrap();
     let held = hold_lock_file(&env.db);
-    let started = Instant::now();
-    let approval = gate
-        .request_approval("alice", "deploy 1.4.2", None, 600, now)
-        .map(|_| ());
-    assert_busy_within_bound(approval, started.elapsed());
-    let started = Instant::now();
-    let token = gate
-        .store()
-        .create_token("runner", Scope::Check, &[7; 32], now);
-    assert_busy_within_bound(token, started.elapsed());
+    let (approval, waited) =
+        timed(|| gate.request_approval("alice", "deploy 1.4.2", None, 600, now));
+    assert_busy_within_bound(approval, waited);
+    let (token, waited) = timed(|| {
+        gate.store()
+            .create_token("runner", Scope::Check, &[7; 32], now)
+    });
+    assert_busy_within_bound(token, waited);
     drop(held);
     // Nothing was written while the lock was held.
     assert!(gate.store().list_tokens().unwrap().is_empty());

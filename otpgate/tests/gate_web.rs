@@ -296,6 +296,20 @@ async fn approvals_in_a_browser() {
 
 const NUMBER: &str = "+4915112345678";
 
+/// Puts `NUMBER` on record as `user`'s phone, through the API.
+fn set_phone(service: &Service, admin: &str, user: &str) {
+    let (status, answer) = service.call(
+        "PUT",
+        &format!("/v1/users/{user}/phone"),
+        Some(admin),
+        Some((
+            "application/json",
+            json!({ "number": NUMBER }).to_string().into_bytes(),
+        )),
+    );
+    assert_eq!(status, 200, "{answer}");
+}
+
 /// `user`'s audit entries of `event` on the service's host, oldest first.
 fn audit(backend: &Backend, user: &str, event: &str) -> Vec<Value> {
     let run: Run = backend
@@ -472,16 +486,7 @@ async fn approval_by_texted_code_in_a_browser() {
     assert!(texted(&out).is_none());
     assert!(audit(&backend, "frank", "send-code").is_empty());
 
-    let (status, answer) = service.call(
-        "PUT",
-        "/v1/users/frank/phone",
-        Some(&admin),
-        Some((
-            "application/json",
-            json!({ "number": NUMBER }).to_string().into_bytes(),
-        )),
-    );
-    assert_eq!(status, 200, "{answer}");
+    set_phone(&service, &admin, "frank");
     press(&browser, "send").await;
     assert!(
         text_of(&browser, "notice").await.contains("+491********78"),
@@ -625,16 +630,7 @@ fn an_approval_link_is_texted_when_asked_and_nothing_is_asked_when_it_cannot_be(
     assert!(run.stderr.contains("phone"), "{run:?}");
     assert_eq!(approvals(), 0);
 
-    let (status, answer) = service.call(
-        "PUT",
-        "/v1/users/grace/phone",
-        Some(&admin),
-        Some((
-            "application/json",
-            json!({ "number": NUMBER }).to_string().into_bytes(),
-        )),
-    );
-    assert_eq!(status, 200, "{answer}");
+    set_phone(&service, &admin, "grace");
     // No delivery command: 503, nothing asked.
     let (status, answer) = ask(&silent);
     assert_eq!(status, 503, "{answer}");
