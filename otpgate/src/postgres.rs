@@ -13,11 +13,11 @@
 //!   on, zero rows, [`Swap::Conflict`], the transaction rolled back, and the flow reads and
 //!   verifies again. No lost update, no code accepted twice, however many runners.
 //! - **Few round trips.** The statements are prepared once per connection; a read is one
-//!   message exchange; a decision is `BEGIN`, the row write, the audit chain's lock with its
-//!   last MAC (pipelined), the audit row, `COMMIT`. [`Store::compare_and_swap_all`] writes
-//!   many decisions in one such transaction (each row write and each audit row pipelined),
-//!   which is how `otpgate serve` shares one commit among the decisions that arrive
-//!   together.
+//!   message exchange; a decision is two, its statements pipelined: `BEGIN`, the row write,
+//!   the audit chain's lock and its last MAC; then the audit row and `COMMIT` ([`decide`]).
+//!   [`Store::compare_and_swap_all`] writes many decisions in one such transaction (all the
+//!   row writes in the first exchange, all the audit rows in the second), which is how
+//!   `otpgate serve` shares one commit among the decisions that arrive together.
 //! - **Durable before it counts.** `synchronous_commit` is forced `on` for the session: a
 //!   decision returns only after its commit is flushed to the write-ahead log (`off` could
 //!   lose the last commits in a server crash, and a lost acceptance lets its code pass
@@ -64,7 +64,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 use std::vec::Vec;
 
-use futures_util::future::{try_join, try_join_all, try_join4};
+use futures_util::future::{join, join_all, join4, try_join3, try_join4};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Statement};
@@ -200,36 +200,72 @@ fn audit_insert_statement() -> String {
     )
 }
 
-/// Appends `entries` (each with its time as `BIGINT`) to the trail inside `tx`, in order,
-/// after the decisions' own row writes: one writer at a time extends the chain (the lock is
-/// taken after the rows' own locks, so the wait for it never holds a row another writer
-/// needs, and held to the commit, so the next writer reads the last of these rows' MACs as
-/// its previous one).
-///
-/// The inner error, [`GateError::WrongServerKey`], is a key check that is no longer
+/// The writes of one decision transaction: each statement with its parameters, in the
+/// order they are sent.
+type Writes<'a> = [(&'a Statement, Vec<&'a (dyn ToSql + Sync)>)];
+
+/// One decision transaction in two round trips: `writes` (the rows' conditional writes),
+/// then the audit rows of those that wrote a row (`entries`, given whether each write
+/// wrote), chained onto the trail, and the commit. Answers whether each write wrote; the
+/// inner error, [`GateError::WrongServerKey`], is a key check that is no longer
 /// `opened_with` (the one the gate was opened against): the key was rotated meanwhile, so
 /// neither these rows nor the records written before them may be committed under the old
-/// key. A rotation holds the same lock to its commit, so this reading comes after it.
-async fn append_audit(
-    tx: &tokio_postgres::Transaction<'_>,
+/// key (a rotation holds the chain's lock to its commit, so this reading comes after it).
+///
+/// The statements are pipelined (sent together, answered in order, each started after the
+/// one before it finished):
+/// 1. `BEGIN`, the writes, the audit chain's advisory lock, and its last MAC with the key
+///    check. The lock is taken after the rows' own locks, so the wait for it never holds a
+///    row another writer needs, and held to the commit, so the next writer reads the last
+///    of these rows' MACs as its previous one; the MAC is read by a statement that starts
+///    (and takes its snapshot) after the lock is granted. When no write wrote, the lock
+///    was taken for nothing and is given back with the rollback.
+/// 2. The audit rows and `COMMIT`, answered after the commit is flushed. An audit row that
+///    fails aborts the transaction, and PostgreSQL answers the `COMMIT` of an aborted
+///    transaction by rolling it back.
+///
+/// Any error rolls the transaction back and is the answer: nothing was written (or, for a
+/// lost answer to `COMMIT`, perhaps everything, which errs on the side of refusing).
+async fn decide<'e>(
+    client: &Client,
     statements: &Statements,
     opened_with: Option<&[u8]>,
-    entries: &[(&AuditEntry, i64)],
-) -> Result<Result<(), GateError>, tokio_postgres::Error> {
-    // Sent together, answered in order: the MAC and the key check are read by a statement
-    // that starts (and takes its snapshot) after the lock is granted.
-    let (_, head) = try_join(
-        tx.execute(&statements.chain_lock, &[&AUDIT_CHAIN_LOCK]),
-        tx.query_one(&statements.chain_head, &[]),
+    writes: &Writes<'_>,
+    entries: impl FnOnce(&[bool]) -> Vec<(&'e AuditEntry, i64)>,
+) -> Result<Result<Vec<bool>, GateError>, tokio_postgres::Error> {
+    let (begin, counts, lock, head) = join4(
+        client.batch_execute("BEGIN"),
+        join_all(
+            writes
+                .iter()
+                .map(|(statement, params)| client.execute(*statement, params)),
+        ),
+        client.execute(&statements.chain_lock, &[&AUDIT_CHAIN_LOCK]),
+        client.query_one(&statements.chain_head, &[]),
     )
-    .await?;
-    let mut previous: Option<Vec<u8>> = head.try_get(0)?;
-    let check: Option<Vec<u8>> = head.try_get(1)?;
+    .await;
+    let first_trip = begin.and_then(|()| {
+        let counts = counts.into_iter().collect::<Result<Vec<u64>, _>>()?;
+        lock?;
+        let head = head?;
+        let previous: Option<Vec<u8>> = head.try_get(0)?;
+        let check: Option<Vec<u8>> = head.try_get(1)?;
+        Ok((counts, previous, check))
+    });
+    let (counts, mut previous, check) = match first_trip {
+        Ok(answers) => answers,
+        Err(e) => return roll_back(client, Err(e)).await,
+    };
+    let written: Vec<bool> = counts.iter().map(|&count| count == 1).collect();
+    let entries = entries(&written);
+    if entries.is_empty() {
+        return roll_back(client, Ok(Ok(written))).await;
+    }
     if opened_with.is_some_and(|opened| check.as_deref() != Some(opened)) {
-        return Ok(Err(GateError::WrongServerKey));
+        return roll_back(client, Ok(Err(GateError::WrongServerKey))).await;
     }
     let mut rows = Vec::with_capacity(entries.len());
-    for &(entry, time) in entries {
+    for (entry, time) in entries {
         let mac = entry.mac(previous.as_deref());
         previous = Some(mac.clone());
         rows.push(AuditRow { time, entry, mac });
@@ -238,14 +274,32 @@ async fn append_audit(
         .iter()
         .map(|row| AUDIT_COLUMNS.iter().map(|column| (column.2)(row)).collect())
         .collect();
-    // The inserts are pipelined: one round trip for all of them.
-    try_join_all(
-        params
-            .iter()
-            .map(|params| tx.execute(&statements.insert_audit, params)),
+    let (inserted, commit) = join(
+        join_all(
+            params
+                .iter()
+                .map(|params| client.execute(&statements.insert_audit, params)),
+        ),
+        client.batch_execute("COMMIT"),
     )
-    .await?;
-    Ok(Ok(()))
+    .await;
+    for row in inserted {
+        row?;
+    }
+    commit?;
+    Ok(Ok(written))
+}
+
+/// Rolls back the transaction [`decide`] began, then gives `answer`; the rollback's own
+/// failure (a lost connection) matters only when the answer was not already an error.
+async fn roll_back<T>(
+    client: &Client,
+    answer: Result<T, tokio_postgres::Error>,
+) -> Result<T, tokio_postgres::Error> {
+    let rolled_back = client.batch_execute("ROLLBACK").await;
+    let answer = answer?;
+    rolled_back?;
+    Ok(answer)
 }
 
 /// The statements a connection prepares once, after the schema is up to date.
@@ -258,6 +312,8 @@ struct Statements {
     insert_audit: Statement,
     key_check: Statement,
     audit_log: Statement,
+    /// An approval's decision ([`LinkStore::decide_approval`](crate::link::LinkStore)).
+    decide_approval: Statement,
 }
 
 impl Statements {
@@ -268,8 +324,11 @@ impl Statements {
             .map(|column| column.1.clone())
             .collect();
         let insert_audit = audit_insert_statement();
-        let ((load, insert, update, chain_lock), (chain_head, insert_audit, key_check, audit_log)) =
-            try_join(
+        let (
+            (load, insert, update, chain_lock),
+            (chain_head, insert_audit, key_check, audit_log),
+            decide_approval,
+        ) = try_join3(
                 try_join4(
                     client.prepare("SELECT version, record FROM users WHERE \"user\" = $1"),
                     client.prepare_typed(
@@ -297,6 +356,11 @@ impl Statements {
                         &[Type::TEXT, Type::INT8],
                     ),
                 ),
+                client.prepare_typed(
+                    "UPDATE approvals SET state = $2, decided = $3
+                     WHERE id = $1 AND state = 'pending' AND expires > $3",
+                    &[Type::TEXT, Type::TEXT, Type::INT8],
+                ),
             )
             .await?;
         Ok(Statements {
@@ -308,6 +372,7 @@ impl Statements {
             insert_audit,
             key_check,
             audit_log,
+            decide_approval,
         })
     }
 }
@@ -378,52 +443,36 @@ impl PostgresStore {
             statements,
             opened_with,
         } = &mut *guard;
-        let written_in_order = deadline.call(async {
-            let tx = client.transaction().await?;
-            let writes: Vec<(&Statement, Vec<&(dyn ToSql + Sync)>)> = rows
-                .iter()
-                .map(|row| {
-                    let user: &(dyn ToSql + Sync) = &row.swap.user;
-                    let sealed: &(dyn ToSql + Sync) = &row.swap.sealed;
-                    match &row.expected {
-                        None => (
-                            &statements.insert,
-                            vec![user, &row.version, sealed, &row.time],
-                        ),
-                        Some(expected) => (
-                            &statements.update,
-                            vec![user, &row.version, sealed, &row.time, expected],
-                        ),
-                    }
-                })
-                .collect();
-            // Pipelined: one round trip for all the rows.
-            let counts = try_join_all(
-                writes
-                    .iter()
-                    .map(|(statement, params)| tx.execute(*statement, params)),
-            )
-            .await?;
-            let written: Vec<bool> = counts.iter().map(|&count| count == 1).collect();
-            let entries: Vec<(&AuditEntry, i64)> = rows
-                .iter()
-                .zip(&written)
-                .filter(|(_, written)| **written)
-                .map(|(row, _)| (row.swap.audit, row.time))
-                .collect();
-            if entries.is_empty() {
-                // Nothing to commit; dropping the transaction rolls it back.
-                return Ok(Ok(written));
-            }
-            if let Err(rotated) =
-                append_audit(&tx, statements, opened_with.as_deref(), &entries).await?
-            {
-                return Ok(Err(rotated));
-            }
-            // The answer to COMMIT comes after the commit is flushed.
-            tx.commit().await?;
-            Ok(Ok(written))
-        })??;
+        let writes: Vec<(&Statement, Vec<&(dyn ToSql + Sync)>)> = rows
+            .iter()
+            .map(|row| {
+                let user: &(dyn ToSql + Sync) = &row.swap.user;
+                let sealed: &(dyn ToSql + Sync) = &row.swap.sealed;
+                match &row.expected {
+                    None => (
+                        &statements.insert,
+                        vec![user, &row.version, sealed, &row.time],
+                    ),
+                    Some(expected) => (
+                        &statements.update,
+                        vec![user, &row.version, sealed, &row.time, expected],
+                    ),
+                }
+            })
+            .collect();
+        let written_in_order = deadline.call(decide(
+            client,
+            statements,
+            opened_with.as_deref(),
+            &writes,
+            |written| {
+                rows.iter()
+                    .zip(written)
+                    .filter(|(_, written)| **written)
+                    .map(|(row, _)| (row.swap.audit, row.time))
+                    .collect()
+            },
+        ))??;
         let mut written = vec![false; swaps.len()];
         for (&index, was_written) in order.iter().zip(written_in_order) {
             if let Some(slot) = written.get_mut(index) {

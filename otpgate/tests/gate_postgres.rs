@@ -657,3 +657,71 @@ fn decisions_committed_together_are_each_decided_once_and_the_trail_verifies() {
     let gate = Gate::open(PostgresStore::connect(&db.url(None, false)).unwrap(), key).unwrap();
     gate_support::assert_decisions_committed_together_are_each_decided_once(&gate, &audit_key);
 }
+
+#[test]
+fn a_decision_the_server_fails_in_either_round_trip_writes_nothing_and_the_connection_goes_on() {
+    use otpgate::{AuditEntry, Gate, PostgresStore, ServerKey, Store, Swap, SwapRequest};
+
+    let Some(admin) = server_url() else { return };
+    let db = Db::new(&admin, "midway");
+    let key = ServerKey::generate().unwrap();
+    let audit_key = key.audit_key();
+    // A short lock timeout, so the held lock below ends the first decision quickly.
+    let url = format!("{}%20-c%20lock_timeout%3D300", db.url(None, false));
+    let gate = Gate::open(PostgresStore::connect(&url).unwrap(), key).unwrap();
+    let store = gate.store();
+    let entry = AuditEntry {
+        time: 1_700_000_000,
+        user: String::from("alice"),
+        event: "check",
+        action: None,
+        outcome: "accepted",
+        drift: None,
+        actor: None,
+        key: audit_key,
+    };
+    let swap = |expected| SwapRequest {
+        user: "alice",
+        expected,
+        sealed: b"sealed",
+        audit: &entry,
+    };
+    let version = || store.load("alice").unwrap().map(|stored| stored.version);
+    assert_eq!(
+        store.compare_and_swap_all(&[swap(None)]),
+        [Ok(Swap::Written)]
+    );
+
+    // The first round trip fails: the row's write waits for a lock it does not get.
+    let mut locker = db.admin();
+    let mut tx = locker.transaction().unwrap();
+    tx.batch_execute("LOCK TABLE users IN SHARE MODE").unwrap();
+    let blocked = store.compare_and_swap_all(&[swap(Some(1))]);
+    assert!(matches!(blocked[..], [Err(_)]), "{blocked:?}");
+    tx.rollback().unwrap();
+    assert_eq!(version(), Some(1));
+
+    // The second fails: the row is written, then its audit row is refused, and the
+    // pipelined COMMIT rolls the row back with it.
+    let mut admin = db.admin();
+    admin
+        .batch_execute(
+            "ALTER TABLE audit ADD CONSTRAINT before_2023 CHECK (time < 1672531200) NOT VALID",
+        )
+        .unwrap();
+    let refused = store.compare_and_swap_all(&[swap(Some(1))]);
+    assert!(matches!(refused[..], [Err(_)]), "{refused:?}");
+    assert_eq!(version(), Some(1));
+    admin
+        .batch_execute("ALTER TABLE audit DROP CONSTRAINT before_2023")
+        .unwrap();
+
+    // The same connection decides again, and the trail holds exactly the two decisions.
+    assert_eq!(
+        store.compare_and_swap_all(&[swap(Some(1))]),
+        [Ok(Swap::Written)]
+    );
+    assert_eq!(version(), Some(2));
+    let verified = gate.verify_log().unwrap();
+    assert_eq!((verified.broken, verified.authenticated), (None, 2));
+}

@@ -8,8 +8,9 @@ use std::string::String;
 use std::vec::Vec;
 
 use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
 
-use super::{PostgresStore, Session, append_audit, to_sql_int};
+use super::{PostgresStore, Session, decide, to_sql_int};
 use crate::link::{ApprovalKey, ApprovalRow, ApprovalState, InviteRow, LinkStore, TokenHash};
 use crate::{AuditEntry, GateError, Swap};
 
@@ -155,26 +156,28 @@ impl LinkStore for PostgresStore {
             statements,
             opened_with,
         } = &mut *guard;
-        deadline.call(async {
-            let tx = client.transaction().await?;
-            let decided = tx
-                .execute(
-                    "UPDATE approvals SET state = $2, decided = $3
-                     WHERE id = $1 AND state = 'pending' AND expires > $3",
-                    &[&id, &state.label(), &now],
-                )
-                .await?;
-            if decided != 1 {
-                // Dropping the transaction rolls it back.
-                return Ok(Ok(Swap::Conflict));
-            }
-            if let Err(rotated) =
-                append_audit(&tx, statements, opened_with.as_deref(), &[(audit, time)]).await?
-            {
-                return Ok(Err(rotated));
-            }
-            tx.commit().await?;
-            Ok(Ok(Swap::Written))
-        })?
+        let state = state.label();
+        let writes = [(
+            &statements.decide_approval,
+            vec![&id as &(dyn ToSql + Sync), &state, &now],
+        )];
+        let written = deadline.call(decide(
+            client,
+            statements,
+            opened_with.as_deref(),
+            &writes,
+            |written| {
+                if written == [true] {
+                    vec![(audit, time)]
+                } else {
+                    Vec::new()
+                }
+            },
+        ))??;
+        Ok(if written == [true] {
+            Swap::Written
+        } else {
+            Swap::Conflict
+        })
     }
 }
