@@ -7,17 +7,17 @@
 //!   by `UPDATE users ... WHERE "user" = $1 AND version = $expected`, a new one inserted by
 //!   `INSERT ... ON CONFLICT DO NOTHING`, and the audit row is inserted in the same
 //!   transaction only when the record was written (its MAC, chained to the previous row's,
-//!   is computed here, so it cannot come from the statement itself). Under PostgreSQL's
-//!   default `READ COMMITTED`, a second writer of the same row waits for the first one's
-//!   row lock and then evaluates its `WHERE` against the committed row: the version moved
-//!   on, zero rows, [`Swap::Conflict`], the transaction rolled back, and the flow reads and
+//!   is computed here). Every decision takes the audit chain's lock before it writes, so
+//!   under PostgreSQL's default `READ COMMITTED` a second writer of the same row waits for
+//!   the first one's commit and then evaluates its `WHERE` against the committed row: the
+//!   version moved on, zero rows, [`Swap::Conflict`], the transaction rolled back, and the flow reads and
 //!   verifies again. No lost update, no code accepted twice, however many runners.
 //! - **Few round trips.** The statements are prepared once per connection; a read is one
-//!   message exchange; a decision is two, its statements pipelined: `BEGIN`, the row write,
-//!   the audit chain's lock and its last MAC; then the audit row and `COMMIT` ([`decide`]).
-//!   [`Store::compare_and_swap_all`] writes many decisions in one such transaction (all the
-//!   row writes in the first exchange, all the audit rows in the second), which is how
-//!   `otpgate serve` shares one commit among the decisions that arrive together.
+//!   message exchange; a decision is one when the connection appended the audit chain's
+//!   last row itself (the row write and its audit row in one statement, pipelined with
+//!   `BEGIN`, the chain's lock and `COMMIT`), else two (`decide.rs`).
+//!   [`Store::compare_and_swap_all`] writes many decisions in one such transaction, which
+//!   is how `otpgate serve` shares one commit among the decisions that arrive together.
 //! - **Durable before it counts.** `synchronous_commit` is forced `on` for the session: a
 //!   decision returns only after its commit is flushed to the write-ahead log (`off` could
 //!   lose the last commits in a server crash, and a lost acceptance lets its code pass
@@ -64,11 +64,12 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 use std::vec::Vec;
 
-use futures_util::future::{join, join_all, join4, try_join3, try_join4};
+use futures_util::future::{try_join3, try_join4};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Statement};
 
+use self::decide::{ChainHead, Conditional, Write, decide};
 pub use self::session::ANSWER_MARGIN;
 use self::session::Deadline;
 use super::token::stored_scope;
@@ -77,6 +78,7 @@ use super::{
     TokenInfo, TokenStore, next_version,
 };
 
+mod decide;
 mod links;
 mod rotate;
 
@@ -200,120 +202,18 @@ fn audit_insert_statement() -> String {
     )
 }
 
-/// The writes of one decision transaction: each statement with its parameters, in the
-/// order they are sent.
-type Writes<'a> = [(&'a Statement, Vec<&'a (dyn ToSql + Sync)>)];
-
-/// One decision transaction in two round trips: `writes` (the rows' conditional writes),
-/// then the audit rows of those that wrote a row (`entries`, given whether each write
-/// wrote), chained onto the trail, and the commit. Answers whether each write wrote; the
-/// inner error, [`GateError::WrongServerKey`], is a key check that is no longer
-/// `opened_with` (the one the gate was opened against): the key was rotated meanwhile, so
-/// neither these rows nor the records written before them may be committed under the old
-/// key (a rotation holds the chain's lock to its commit, so this reading comes after it).
-///
-/// The statements are pipelined (sent together, answered in order, each started after the
-/// one before it finished):
-/// 1. `BEGIN`, the writes, the audit chain's advisory lock, and its last MAC with the key
-///    check. The lock is taken after the rows' own locks, so the wait for it never holds a
-///    row another writer needs, and held to the commit, so the next writer reads the last
-///    of these rows' MACs as its previous one; the MAC is read by a statement that starts
-///    (and takes its snapshot) after the lock is granted. When no write wrote, the lock
-///    was taken for nothing and is given back with the rollback.
-/// 2. The audit rows and `COMMIT`, answered after the commit is flushed. An audit row that
-///    fails aborts the transaction, and PostgreSQL answers the `COMMIT` of an aborted
-///    transaction by rolling it back.
-///
-/// Any error rolls the transaction back and is the answer: nothing was written (or, for a
-/// lost answer to `COMMIT`, perhaps everything, which errs on the side of refusing).
-async fn decide<'e>(
-    client: &Client,
-    statements: &Statements,
-    opened_with: Option<&[u8]>,
-    writes: &Writes<'_>,
-    entries: impl FnOnce(&[bool]) -> Vec<(&'e AuditEntry, i64)>,
-) -> Result<Result<Vec<bool>, GateError>, tokio_postgres::Error> {
-    let (begin, counts, lock, head) = join4(
-        client.batch_execute("BEGIN"),
-        join_all(
-            writes
-                .iter()
-                .map(|(statement, params)| client.execute(*statement, params)),
-        ),
-        client.execute(&statements.chain_lock, &[&AUDIT_CHAIN_LOCK]),
-        client.query_one(&statements.chain_head, &[]),
-    )
-    .await;
-    let first_trip = begin.and_then(|()| {
-        let counts = counts.into_iter().collect::<Result<Vec<u64>, _>>()?;
-        lock?;
-        let head = head?;
-        let previous: Option<Vec<u8>> = head.try_get(0)?;
-        let check: Option<Vec<u8>> = head.try_get(1)?;
-        Ok((counts, previous, check))
-    });
-    let (counts, mut previous, check) = match first_trip {
-        Ok(answers) => answers,
-        Err(e) => return roll_back(client, Err(e)).await,
-    };
-    let written: Vec<bool> = counts.iter().map(|&count| count == 1).collect();
-    let entries = entries(&written);
-    if entries.is_empty() {
-        return roll_back(client, Ok(Ok(written))).await;
-    }
-    if opened_with.is_some_and(|opened| check.as_deref() != Some(opened)) {
-        return roll_back(client, Ok(Err(GateError::WrongServerKey))).await;
-    }
-    let mut rows = Vec::with_capacity(entries.len());
-    for (entry, time) in entries {
-        let mac = entry.mac(previous.as_deref());
-        previous = Some(mac.clone());
-        rows.push(AuditRow { time, entry, mac });
-    }
-    let params: Vec<Vec<&(dyn ToSql + Sync)>> = rows
-        .iter()
-        .map(|row| AUDIT_COLUMNS.iter().map(|column| (column.2)(row)).collect())
-        .collect();
-    let (inserted, commit) = join(
-        join_all(
-            params
-                .iter()
-                .map(|params| client.execute(&statements.insert_audit, params)),
-        ),
-        client.batch_execute("COMMIT"),
-    )
-    .await;
-    for row in inserted {
-        row?;
-    }
-    commit?;
-    Ok(Ok(written))
-}
-
-/// Rolls back the transaction [`decide`] began, then gives `answer`; the rollback's own
-/// failure (a lost connection) matters only when the answer was not already an error.
-async fn roll_back<T>(
-    client: &Client,
-    answer: Result<T, tokio_postgres::Error>,
-) -> Result<T, tokio_postgres::Error> {
-    let rolled_back = client.batch_execute("ROLLBACK").await;
-    let answer = answer?;
-    rolled_back?;
-    Ok(answer)
-}
-
 /// The statements a connection prepares once, after the schema is up to date.
 struct Statements {
     load: Statement,
-    insert: Statement,
-    update: Statement,
+    insert: Conditional,
+    update: Conditional,
     chain_lock: Statement,
     chain_head: Statement,
     insert_audit: Statement,
     key_check: Statement,
     audit_log: Statement,
     /// An approval's decision ([`LinkStore::decide_approval`](crate::link::LinkStore)).
-    decide_approval: Statement,
+    decide_approval: Conditional,
 }
 
 impl Statements {
@@ -331,12 +231,14 @@ impl Statements {
         ) = try_join3(
                 try_join4(
                     client.prepare("SELECT version, record FROM users WHERE \"user\" = $1"),
-                    client.prepare_typed(
+                    Conditional::prepare(
+                        client,
                         "INSERT INTO users (\"user\", version, record, updated) VALUES ($1, $2, $3, $4)
                          ON CONFLICT (\"user\") DO NOTHING",
                         &[Type::TEXT, Type::INT8, Type::BYTEA, Type::INT8],
                     ),
-                    client.prepare_typed(
+                    Conditional::prepare(
+                        client,
                         "UPDATE users SET version = $2, record = $3, updated = $4
                          WHERE \"user\" = $1 AND version = $5",
                         &[Type::TEXT, Type::INT8, Type::BYTEA, Type::INT8, Type::INT8],
@@ -356,7 +258,8 @@ impl Statements {
                         &[Type::TEXT, Type::INT8],
                     ),
                 ),
-                client.prepare_typed(
+                Conditional::prepare(
+                    client,
                     "UPDATE approvals SET state = $2, decided = $3
                      WHERE id = $1 AND state = 'pending' AND expires > $3",
                     &[Type::TEXT, Type::TEXT, Type::INT8],
@@ -383,8 +286,10 @@ struct Session {
     deadline: Deadline,
     statements: Statements,
     /// The key check as this connection first read it: the one its gate compared its key
-    /// with when it opened (see [`append_audit`]).
+    /// with when it opened (see [`decide`]).
     opened_with: Option<Vec<u8>>,
+    /// What this connection knows of the audit chain's head.
+    chain: ChainHead,
 }
 /// The key of the advisory lock a decision holds while it extends the audit chain
 /// (`pg_advisory_xact_lock`, released at commit): "otpaudit" read as a number.
@@ -410,6 +315,7 @@ impl PostgresStore {
                 deadline,
                 statements,
                 opened_with: None,
+                chain: ChainHead::default(),
             }),
         })
     }
@@ -442,13 +348,14 @@ impl PostgresStore {
             deadline,
             statements,
             opened_with,
+            chain,
         } = &mut *guard;
-        let writes: Vec<(&Statement, Vec<&(dyn ToSql + Sync)>)> = rows
+        let writes: Vec<Write<'_>> = rows
             .iter()
             .map(|row| {
                 let user: &(dyn ToSql + Sync) = &row.swap.user;
                 let sealed: &(dyn ToSql + Sync) = &row.swap.sealed;
-                match &row.expected {
+                let (statement, params) = match &row.expected {
                     None => (
                         &statements.insert,
                         vec![user, &row.version, sealed, &row.time],
@@ -457,6 +364,12 @@ impl PostgresStore {
                         &statements.update,
                         vec![user, &row.version, sealed, &row.time, expected],
                     ),
+                };
+                Write {
+                    statement,
+                    params,
+                    audit: row.swap.audit,
+                    time: row.time,
                 }
             })
             .collect();
@@ -464,14 +377,8 @@ impl PostgresStore {
             client,
             statements,
             opened_with.as_deref(),
+            chain,
             &writes,
-            |written| {
-                rows.iter()
-                    .zip(written)
-                    .filter(|(_, written)| **written)
-                    .map(|(row, _)| (row.swap.audit, row.time))
-                    .collect()
-            },
         ))??;
         let mut written = vec![false; swaps.len()];
         for (&index, was_written) in order.iter().zip(written_in_order) {

@@ -725,3 +725,53 @@ fn a_decision_the_server_fails_in_either_round_trip_writes_nothing_and_the_conne
     let verified = gate.verify_log().unwrap();
     assert_eq!((verified.broken, verified.authenticated), (None, 2));
 }
+
+#[test]
+fn connections_taking_turns_append_at_the_true_head_whatever_each_one_predicted() {
+    use otpgate::{AuditEntry, Gate, PostgresStore, ServerKey, Store, Swap, SwapRequest};
+
+    let Some(admin) = server_url() else { return };
+    let db = Db::new(&admin, "turns");
+    let key = ServerKey::generate().unwrap();
+    let audit_key = key.audit_key();
+    let url = db.url(None, false);
+    let same_key = ServerKey::from_hex(&key.to_hex()).unwrap();
+    let first = Gate::open(PostgresStore::connect(&url).unwrap(), key).unwrap();
+    let second = Gate::open(PostgresStore::connect(&url).unwrap(), same_key).unwrap();
+    let entry = AuditEntry {
+        time: 1_700_000_000,
+        user: String::from("alice"),
+        event: "check",
+        action: None,
+        outcome: "accepted",
+        drift: None,
+        actor: None,
+        key: audit_key,
+    };
+    // A connection that decided twice in a row predicts the head at its own last row;
+    // each switch makes that prediction wrong once.
+    let turns = [0, 0, 0, 1, 1, 1, 0, 1, 0, 0, 1, 1, 0];
+    let mut version = None;
+    for (index, &turn) in turns.iter().enumerate() {
+        let store = [&first, &second][turn].store();
+        let swap = SwapRequest {
+            user: "alice",
+            expected: version,
+            sealed: b"sealed",
+            audit: &entry,
+        };
+        assert_eq!(
+            store.compare_and_swap_all(&[swap]),
+            [Ok(Swap::Written)],
+            "turn {index}"
+        );
+        version = Some(version.map_or(1, |v| v + 1));
+    }
+    let verified = first.verify_log().unwrap();
+    assert_eq!(verified.broken, None);
+    assert_eq!(verified.authenticated, turns.len());
+    assert_eq!(
+        first.store().load("alice").unwrap().unwrap().version,
+        turns.len() as u64
+    );
+}

@@ -8,9 +8,9 @@ use std::string::String;
 use std::vec::Vec;
 
 use tokio_postgres::Row;
-use tokio_postgres::types::ToSql;
 
-use super::{PostgresStore, Session, decide, to_sql_int};
+use super::decide::{Write, decide};
+use super::{PostgresStore, Session, to_sql_int};
 use crate::link::{ApprovalKey, ApprovalRow, ApprovalState, InviteRow, LinkStore, TokenHash};
 use crate::{AuditEntry, GateError, Swap};
 
@@ -155,24 +155,21 @@ impl LinkStore for PostgresStore {
             deadline,
             statements,
             opened_with,
+            chain,
         } = &mut *guard;
         let state = state.label();
-        let writes = [(
-            &statements.decide_approval,
-            vec![&id as &(dyn ToSql + Sync), &state, &now],
-        )];
+        let writes = [Write {
+            statement: &statements.decide_approval,
+            params: vec![&id, &state, &now],
+            audit,
+            time,
+        }];
         let written = deadline.call(decide(
             client,
             statements,
             opened_with.as_deref(),
+            chain,
             &writes,
-            |written| {
-                if written == [true] {
-                    vec![(audit, time)]
-                } else {
-                    Vec::new()
-                }
-            },
         ))??;
         Ok(if written == [true] {
             Swap::Written

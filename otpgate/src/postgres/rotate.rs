@@ -9,12 +9,12 @@
 //!
 //! # The locks, in this order, held to the commit
 //!
-//! 1. `users` in `SHARE ROW EXCLUSIVE` mode: waits for the decisions writing a record to
-//!    commit, then keeps every record write (an update or a new user) waiting until the
-//!    rotation's commit; reads go on. Two rotations take turns here.
-//! 2. The audit chain's advisory lock ([`AUDIT_CHAIN_LOCK`]), which every appender takes
-//!    after its own row lock (the same order, so no deadlock): no audit row is appended
-//!    in between (an approval's decision writes no record, only this waits for it).
+//! 1. The audit chain's advisory lock ([`AUDIT_CHAIN_LOCK`]), which every decision takes
+//!    before it writes a row (the same order, so no deadlock): waits for the decision
+//!    appending to commit, then keeps every decision waiting until the rotation's commit.
+//!    Two rotations take turns here.
+//! 2. `users` in `SHARE ROW EXCLUSIVE` mode, so that no record is written while the
+//!    rotation reads them all (by anything but a decision, which waits at 1); reads go on.
 //! 3. The key check's row (`FOR UPDATE`).
 //!
 //! A decision that waited behind them runs against the rotated database: its conditional
@@ -65,8 +65,8 @@ impl PostgresStore {
         if owner != Some(true) {
             return Err(GateError::RoleNotAllowed(NOT_THE_OWNER));
         }
-        deadline.call(tx.batch_execute("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE"))?;
         deadline.call(tx.execute(&statements.chain_lock, &[&AUDIT_CHAIN_LOCK]))?;
+        deadline.call(tx.batch_execute("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE"))?;
         rewrite(
             PostgresRotation {
                 tx,
