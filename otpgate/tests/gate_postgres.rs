@@ -660,7 +660,7 @@ fn decisions_committed_together_are_each_decided_once_and_the_trail_verifies() {
 
 #[test]
 fn a_decision_the_server_fails_in_either_round_trip_writes_nothing_and_the_connection_goes_on() {
-    use otpgate::{AuditEntry, Gate, PostgresStore, ServerKey, Store, Swap, SwapRequest};
+    use otpgate::{Gate, PostgresStore, ServerKey, Store, Swap, SwapRequest};
 
     let Some(admin) = server_url() else { return };
     let db = Db::new(&admin, "midway");
@@ -670,16 +670,7 @@ fn a_decision_the_server_fails_in_either_round_trip_writes_nothing_and_the_conne
     let url = format!("{}%20-c%20lock_timeout%3D300", db.url(None, false));
     let gate = Gate::open(PostgresStore::connect(&url).unwrap(), key).unwrap();
     let store = gate.store();
-    let entry = AuditEntry {
-        time: 1_700_000_000,
-        user: String::from("alice"),
-        event: "check",
-        action: None,
-        outcome: "accepted",
-        drift: None,
-        actor: None,
-        key: audit_key,
-    };
+    let entry = gate_support::accepted_check("alice", &audit_key);
     let swap = |expected| SwapRequest {
         user: "alice",
         expected,
@@ -728,7 +719,7 @@ fn a_decision_the_server_fails_in_either_round_trip_writes_nothing_and_the_conne
 
 #[test]
 fn connections_taking_turns_append_at_the_true_head_whatever_each_one_predicted() {
-    use otpgate::{AuditEntry, Gate, PostgresStore, ServerKey, Store, Swap, SwapRequest};
+    use otpgate::{Gate, PostgresStore, ServerKey, Store, Swap, SwapRequest};
 
     let Some(admin) = server_url() else { return };
     let db = Db::new(&admin, "turns");
@@ -738,16 +729,7 @@ fn connections_taking_turns_append_at_the_true_head_whatever_each_one_predicted(
     let same_key = ServerKey::from_hex(&key.to_hex()).unwrap();
     let first = Gate::open(PostgresStore::connect(&url).unwrap(), key).unwrap();
     let second = Gate::open(PostgresStore::connect(&url).unwrap(), same_key).unwrap();
-    let entry = AuditEntry {
-        time: 1_700_000_000,
-        user: String::from("alice"),
-        event: "check",
-        action: None,
-        outcome: "accepted",
-        drift: None,
-        actor: None,
-        key: audit_key,
-    };
+    let entry = gate_support::accepted_check("alice", &audit_key);
     // A connection that decided twice in a row predicts the head at its own last row;
     // each switch makes that prediction wrong once.
     let turns = [0, 0, 0, 1, 1, 1, 0, 1, 0, 0, 1, 1, 0];

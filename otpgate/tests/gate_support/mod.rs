@@ -253,6 +253,21 @@ pub fn killed_after(env: &Env, args: &[&str], delay: std::time::Duration) -> Run
     child.wait_with_output().unwrap().into()
 }
 
+/// The audit entry of an accepted check of `user`'s code, for tests that call a store's
+/// compare-and-swap themselves.
+pub fn accepted_check(user: &str, audit_key: &otpgate::AuditKey) -> otpgate::AuditEntry {
+    otpgate::AuditEntry {
+        time: 1_700_000_000,
+        user: user.to_owned(),
+        event: "check",
+        action: None,
+        outcome: "accepted",
+        drift: None,
+        actor: None,
+        key: audit_key.clone(),
+    }
+}
+
 /// [`Store::compare_and_swap_all`](otpgate::Store::compare_and_swap_all) on `gate`'s store
 /// (a new one, opened with the key `audit_key` is of): each swap of a group decided as on
 /// its own, in order, and the trail of the lot verifies.
@@ -262,16 +277,7 @@ pub fn assert_decisions_committed_together_are_each_decided_once<S: otpgate::Sto
 ) {
     use otpgate::{AuditEntry, Swap, SwapRequest};
 
-    let entry = |user: &str| AuditEntry {
-        time: 1_700_000_000,
-        user: user.to_owned(),
-        event: "check",
-        action: None,
-        outcome: "accepted",
-        drift: None,
-        actor: None,
-        key: audit_key.clone(),
-    };
+    let entry = |user: &str| accepted_check(user, audit_key);
     let (alice, bob) = (&entry("alice"), &entry("bob"));
     fn swap<'a>(user: &'a str, expected: Option<u64>, audit: &'a AuditEntry) -> SwapRequest<'a> {
         SwapRequest {
