@@ -10,8 +10,9 @@
 //!   is computed here). Every decision takes the audit chain's lock before it writes, so
 //!   under PostgreSQL's default `READ COMMITTED` a second writer of the same row waits for
 //!   the first one's commit and then evaluates its `WHERE` against the committed row: the
-//!   version moved on, zero rows, [`Swap::Conflict`], the transaction rolled back, and the flow reads and
-//!   verifies again. No lost update, no code accepted twice, however many runners.
+//!   version moved on, zero rows, [`Swap::Conflict`], nothing committed, and the flow reads
+//!   and verifies again. A write runs only in a transaction that holds the chain's lock
+//!   (the lock's statement marks the transaction, and every write requires the mark). No lost update, no code accepted twice, however many runners.
 //! - **Few round trips.** The statements are prepared once per connection; a read is one
 //!   message exchange; a decision is one when the connection appended the audit chain's
 //!   last row itself (the row write and its audit row in one statement, pipelined with
@@ -91,9 +92,9 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// milliseconds; the only wait is for a lock, bounded by [`LOCK_TIMEOUT`].
 pub const STATEMENT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The longest a statement waits for a lock, unless the URL sets a lower one: a row lock
-/// is held for one commit by another runner deciding the same user; a table lock held
-/// longer (`LOCK TABLE`, a long transaction) makes the gate say it is blocked.
+/// The longest a statement waits for a lock, unless the URL sets a lower one: the audit
+/// chain's lock ([`AUDIT_CHAIN_LOCK`]) is held for one commit by another decision; a lock
+/// held longer (`LOCK TABLE`, a long transaction) makes the gate say it is blocked.
 pub const LOCK_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The key of the advisory lock migrations hold (`pg_advisory_xact_lock`): the bytes of
@@ -233,17 +234,19 @@ impl Statements {
                     client.prepare("SELECT version, record FROM users WHERE \"user\" = $1"),
                     Conditional::prepare(
                         client,
-                        "INSERT INTO users (\"user\", version, record, updated) VALUES ($1, $2, $3, $4)
+                        "INSERT INTO users (\"user\", version, record, updated)
+                         SELECT $1, $2, $3, $4 WHERE current_setting('otpgate.chain', true) = 'held'
                          ON CONFLICT (\"user\") DO NOTHING",
                         &[Type::TEXT, Type::INT8, Type::BYTEA, Type::INT8],
                     ),
                     Conditional::prepare(
                         client,
                         "UPDATE users SET version = $2, record = $3, updated = $4
-                         WHERE \"user\" = $1 AND version = $5",
+                         WHERE \"user\" = $1 AND version = $5
+                           AND current_setting('otpgate.chain', true) = 'held'",
                         &[Type::TEXT, Type::INT8, Type::BYTEA, Type::INT8, Type::INT8],
                     ),
-                    client.prepare_typed("SELECT pg_advisory_xact_lock($1)", &[Type::INT8]),
+                    client.prepare_typed(CHAIN_LOCK_STATEMENT, &[Type::INT8]),
                 ),
                 try_join4(
                     client.prepare(
@@ -261,7 +264,8 @@ impl Statements {
                 Conditional::prepare(
                     client,
                     "UPDATE approvals SET state = $2, decided = $3
-                     WHERE id = $1 AND state = 'pending' AND expires > $3",
+                     WHERE id = $1 AND state = 'pending' AND expires > $3
+                       AND current_setting('otpgate.chain', true) = 'held'",
                     &[Type::TEXT, Type::TEXT, Type::INT8],
                 ),
             )
@@ -291,9 +295,18 @@ struct Session {
     /// What this connection knows of the audit chain's head.
     chain: ChainHead,
 }
-/// The key of the advisory lock a decision holds while it extends the audit chain
-/// (`pg_advisory_xact_lock`, released at commit): "otpaudit" read as a number.
+/// The key of the advisory lock a decision holds from before it writes its rows to its
+/// commit, so that it extends the audit chain alone (`pg_advisory_xact_lock`, released at
+/// commit): "otpaudit" read as a number.
 pub const AUDIT_CHAIN_LOCK: i64 = 0x6f74_7061_7564_6974;
+
+/// Takes [`AUDIT_CHAIN_LOCK`] (its one parameter) and marks the transaction as holding it
+/// (`otpgate.chain`, a setting local to the transaction). A decision's writes do nothing
+/// without the mark, so none can ever run outside a transaction that holds the lock (as
+/// they would, one by one and each committed alone, had the `BEGIN` sent before them
+/// failed).
+const CHAIN_LOCK_STATEMENT: &str =
+    "SELECT pg_advisory_xact_lock($1), set_config('otpgate.chain', 'held', true)";
 
 /// A [`Store`] in a PostgreSQL database: one connection, used by one call at a time.
 pub struct PostgresStore {
@@ -320,21 +333,16 @@ impl PostgresStore {
         })
     }
 
-    /// The writes of [`Store::compare_and_swap_all`], `swaps` taken in `order`: whether each
-    /// one (in the order of `swaps`) was written.
-    fn write_all(
-        &self,
-        swaps: &[SwapRequest<'_>],
-        order: &[usize],
-    ) -> Result<Vec<bool>, GateError> {
+    /// The writes of [`Store::compare_and_swap_all`]: whether each one was written.
+    fn write_all(&self, swaps: &[SwapRequest<'_>]) -> Result<Vec<bool>, GateError> {
         struct Row<'a> {
             swap: &'a SwapRequest<'a>,
             version: i64,
             expected: Option<i64>,
             time: i64,
         }
-        let mut rows = Vec::with_capacity(order.len());
-        for swap in order.iter().filter_map(|&index| swaps.get(index)) {
+        let mut rows = Vec::with_capacity(swaps.len());
+        for swap in swaps {
             rows.push(Row {
                 swap,
                 version: to_sql_int(next_version(swap.expected))?,
@@ -373,20 +381,13 @@ impl PostgresStore {
                 }
             })
             .collect();
-        let written_in_order = deadline.call(decide(
+        deadline.call(decide(
             client,
             statements,
             opened_with.as_deref(),
             chain,
             &writes,
-        ))??;
-        let mut written = vec![false; swaps.len()];
-        for (&index, was_written) in order.iter().zip(written_in_order) {
-            if let Some(slot) = written.get_mut(index) {
-                *slot = was_written;
-            }
-        }
-        Ok(written)
+        ))?
     }
 
     fn session(&self) -> Result<MutexGuard<'_, Session>, GateError> {
@@ -528,8 +529,9 @@ fn store_error(e: tokio_postgres::Error) -> GateError {
         GateError::StoreReadOnly
     } else if *code == SqlState::LOCK_NOT_AVAILABLE {
         GateError::StoreUnavailable(format!(
-            "the gate is blocked: another session holds a lock on its tables (LOCK TABLE, or \
-             a long transaction) past the lock timeout; nothing was decided ({})",
+            "the gate is blocked: another session holds a lock the gate needs (LOCK TABLE, \
+             a long transaction, a key rotation) past the lock timeout; nothing was decided \
+             ({})",
             db.message()
         ))
     } else if *code == SqlState::QUERY_CANCELED
@@ -600,14 +602,13 @@ impl Store for PostgresStore {
         })
     }
 
-    /// One transaction for all: the rows written in the order of their users (so that two
-    /// such transactions never wait for each other's rows in a cycle), the audit chain
-    /// extended once, one commit and one flush. An error (the connection, a deadline) is
-    /// every decision's: none of them was written.
+    /// One transaction for all: the rows written in order under the audit chain's lock,
+    /// the chain extended once, one commit and one flush. An error (the connection, a
+    /// deadline) is every decision's: none of them was written, or, when the error is the
+    /// loss of the `COMMIT`'s answer, perhaps all of them (a code is then spent without an
+    /// acceptance, which errs on the side of refusing).
     fn compare_and_swap_all(&self, swaps: &[SwapRequest<'_>]) -> Vec<Result<Swap, GateError>> {
-        let mut order: Vec<usize> = (0..swaps.len()).collect();
-        order.sort_by_key(|&index| swaps.get(index).map(|swap| swap.user));
-        match self.write_all(swaps, &order) {
+        match self.write_all(swaps) {
             Ok(written) => written
                 .into_iter()
                 .map(|written| {

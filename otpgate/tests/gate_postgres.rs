@@ -683,16 +683,20 @@ fn a_decision_the_server_fails_in_either_round_trip_writes_nothing_and_the_conne
         [Ok(Swap::Written)]
     );
 
-    // The first round trip fails: the row's write waits for a lock it does not get.
+    // The row's write waits for a lock it does not get: first in the one round trip of a
+    // connection that appended the chain's head itself, then (having failed, it no longer
+    // predicts the head) in the first of two.
     let mut locker = db.admin();
     let mut tx = locker.transaction().unwrap();
     tx.batch_execute("LOCK TABLE users IN SHARE MODE").unwrap();
-    let blocked = store.compare_and_swap_all(&[swap(Some(1))]);
-    assert!(matches!(blocked[..], [Err(_)]), "{blocked:?}");
+    for way in ["one round trip", "the first of two"] {
+        let blocked = store.compare_and_swap_all(&[swap(Some(1))]);
+        assert!(matches!(blocked[..], [Err(_)]), "{way}: {blocked:?}");
+    }
     tx.rollback().unwrap();
     assert_eq!(version(), Some(1));
 
-    // The second fails: the row is written, then its audit row is refused, and the
+    // The second of two fails: the row is written, then its audit row is refused, and the
     // pipelined COMMIT rolls the row back with it.
     let mut admin = db.admin();
     admin
@@ -755,5 +759,98 @@ fn connections_taking_turns_append_at_the_true_head_whatever_each_one_predicted(
     assert_eq!(
         first.store().load("alice").unwrap().unwrap().version,
         turns.len() as u64
+    );
+}
+
+#[test]
+fn a_group_whose_guessed_head_fails_midway_is_decided_again_reading_the_head() {
+    use otpgate::{Gate, GateError, PostgresStore, ServerKey, Store, Swap, SwapRequest};
+
+    let Some(admin) = server_url() else { return };
+    let db = Db::new(&admin, "midgroup");
+    let key = ServerKey::generate().unwrap();
+    let audit_key = key.audit_key();
+    let gate = Gate::open(PostgresStore::connect(&db.url(None, false)).unwrap(), key).unwrap();
+    let store = gate.store();
+    let entries =
+        ["alice", "bob", "carol"].map(|user| gate_support::accepted_check(user, &audit_key));
+    let [alice, bob, carol] = &entries;
+    let swap = |user, expected, audit| SwapRequest {
+        user,
+        expected,
+        sealed: b"sealed",
+        audit,
+    };
+    let decided = |swaps: &[SwapRequest<'_>]| -> Vec<Swap> {
+        store
+            .compare_and_swap_all(swaps)
+            .into_iter()
+            .map(Result::<Swap, GateError>::unwrap)
+            .collect()
+    };
+    // Read under the lock (an empty chain); then the connection predicts its own row.
+    assert_eq!(
+        decided(&[
+            swap("alice", None, alice),
+            swap("bob", None, bob),
+            swap("carol", None, carol)
+        ]),
+        [Swap::Written; 3]
+    );
+    // In one round trip carol is written, bob conflicts, and alice's row, chained to the
+    // one bob's would have been, is refused: all of it again under the lock.
+    assert_eq!(
+        decided(&[
+            swap("carol", Some(1), carol),
+            swap("bob", Some(99), bob),
+            swap("alice", Some(1), alice)
+        ]),
+        [Swap::Written, Swap::Conflict, Swap::Written]
+    );
+    assert_eq!(
+        decided(&[swap("alice", Some(99), alice), swap("bob", Some(1), bob)]),
+        [Swap::Conflict, Swap::Written]
+    );
+    for user in ["alice", "bob", "carol"] {
+        assert_eq!(store.load(user).unwrap().unwrap().version, 2, "{user}");
+    }
+    let verified = gate.verify_log().unwrap();
+    assert_eq!((verified.broken, verified.authenticated), (None, 6));
+}
+
+#[test]
+fn a_guessed_head_is_not_appended_at_once_the_key_check_changed() {
+    use otpgate::{Gate, GateError, PostgresStore, ServerKey, Store, Swap, SwapRequest};
+
+    let Some(admin) = server_url() else { return };
+    let db = Db::new(&admin, "keyhalf");
+    let key = ServerKey::generate().unwrap();
+    let audit_key = key.audit_key();
+    let gate = Gate::open(PostgresStore::connect(&db.url(None, false)).unwrap(), key).unwrap();
+    let store = gate.store();
+    let swap = |user, audit| SwapRequest {
+        user,
+        expected: None,
+        sealed: b"sealed",
+        audit,
+    };
+    let alice = gate_support::accepted_check("alice", &audit_key);
+    assert_eq!(
+        store.compare_and_swap_all(&[swap("alice", &alice)]),
+        [Ok(Swap::Written)]
+    );
+    // The head is still the connection's own row; only the key check moved on.
+    db.admin()
+        .batch_execute("UPDATE meta SET value = '\\x00' WHERE name = 'key_check'")
+        .unwrap();
+    let newcomer = gate_support::accepted_check("newcomer", &audit_key);
+    let refused = store.compare_and_swap_all(&[swap("newcomer", &newcomer)]);
+    assert!(
+        matches!(refused[..], [Err(GateError::WrongServerKey)]),
+        "{refused:?}"
+    );
+    assert_eq!(
+        db.sql_one("SELECT count(*) FROM users WHERE \"user\" = 'newcomer'"),
+        "0"
     );
 }

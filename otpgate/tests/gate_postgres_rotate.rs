@@ -390,7 +390,7 @@ fn decisions_waiting_behind_a_rotation_fail_closed_after_it_commits() {
     let (enrolled, checked) = std::thread::scope(|s| {
         let enrolled = s.spawn(move || enrolling.enroll("newcomer", "otpgate", 1_700_000_000));
         let checked = s.spawn(move || checking.check("alice", "000000", None, 1_700_000_000));
-        // Both wait behind the rotation's lock on the records; then it goes on.
+        // Both wait behind the rotation's locks (the audit chain's); then it goes on.
         wait_until_waiting(&mut watcher, &[&rotation, &enroller, &checker]);
         hold.rollback().unwrap();
         (enrolled.join().unwrap(), checked.join().unwrap())
@@ -420,4 +420,52 @@ fn decisions_waiting_behind_a_rotation_fail_closed_after_it_commits() {
     let status = run(&plain, &new, &["--json", "status", "alice"]);
     assert_eq!(status.code, Some(0), "{status:?}");
     assert_eq!(status.json()["failures"], 0, "{status:?}");
+}
+
+#[test]
+fn a_connection_guessing_the_head_behind_a_rotation_fails_closed_after_it_commits() {
+    let Some(admin) = server_url() else { return };
+    let db = Db::new(&admin, "rotate_guessing");
+    let plain = db.url(None, false);
+    let owner = db.runner("owner", plain.clone(), false);
+    let named = |name: &str| format!("{plain}&application_name={name}");
+    let (rotation, decider) = (unique("rotation"), unique("decider"));
+    // A long-lived connection (as the service keeps them): after two decisions of its own
+    // it appends at the head it predicts, in one round trip.
+    let gate =
+        Gate::open_database(Path::new(&named(&decider)), Some(&owner.key_file), true).unwrap();
+    for user in ["one", "two", "three"] {
+        gate.enroll(user, "otpgate", 1_700_000_000).unwrap();
+    }
+    let mut holder = db.admin();
+    let mut hold = holder.transaction().unwrap();
+    hold.query_one(
+        "SELECT value FROM meta WHERE name = 'key_check' FOR UPDATE",
+        &[],
+    )
+    .unwrap();
+    let new = owner.dir.join("new.key");
+    let mut watcher = db.admin();
+    let (rotated, enrolled) = std::thread::scope(|s| {
+        let url = named(&rotation);
+        let (key_file, new) = (owner.key_file.clone(), new.clone());
+        let rotated = s.spawn(move || {
+            otpgate::rotate_key(Path::new(&url), Some(&key_file), &new, 1_700_000_001)
+        });
+        wait_until_waiting(&mut watcher, &[&rotation]);
+        let enrolled = s.spawn(move || gate.enroll("newcomer", "otpgate", 1_700_000_002));
+        wait_until_waiting(&mut watcher, &[&rotation, &decider]);
+        hold.rollback().unwrap();
+        (rotated.join().unwrap(), enrolled.join().unwrap())
+    });
+    rotated.unwrap();
+    assert!(
+        matches!(enrolled, Err(GateError::WrongServerKey)),
+        "{:?}",
+        enrolled.map(|_| ())
+    );
+    assert_eq!(
+        db.sql_one("SELECT count(*) FROM users WHERE \"user\" = 'newcomer'"),
+        "0"
+    );
 }

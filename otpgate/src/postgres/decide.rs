@@ -13,9 +13,9 @@
 //!   audit row in one statement ([`with_audit_row`]), `COMMIT`. The connection predicts the
 //!   head ([`ChainHead`]): the MAC of the last row it appended itself, when no other writer
 //!   appended between its last two decisions. The statement checks the prediction (and the
-//!   key check) after the lock is granted; when either is wrong, the row's time is NULL,
-//!   the column refuses it, the transaction is aborted, PostgreSQL answers the pipelined
-//!   `COMMIT` by rolling back, and the decision is made again the other way. A wrong
+//!   key check) after the lock is granted; when either is wrong, it fails, the transaction
+//!   is aborted, PostgreSQL answers the pipelined `COMMIT` by rolling back, and the
+//!   decision is made again the other way. A wrong
 //!   prediction costs a round trip; it can never put a row on the chain out of place.
 //! - **Under the lock**, two round trips: `BEGIN`, the lock, the head and the key check,
 //!   the writes; then the audit rows of the writes that wrote, and `COMMIT`. This is how a
@@ -66,22 +66,25 @@ impl Conditional {
 /// `write` and, in the same statement, its audit row when it wrote: its `n` parameters,
 /// then the audit columns ([`AUDIT_COLUMNS`]), then the MAC the row is chained to and the
 /// key check the gate was opened against (NULL: not compared). Unless both are still
-/// what the database holds, the row's time is NULL and the insert fails.
+/// what the database holds (and the transaction holds the chain's lock), the row's time is
+/// divided by zero: the statement fails with `division_by_zero`, which nothing else in it
+/// can raise ([`is_guard`]).
 fn with_audit_row(write: &str, n: usize) -> String {
     let previous = n.saturating_add(AUDIT_COLUMNS.len()).saturating_add(1);
     let opened = previous.saturating_add(1);
     let guard = format!(
-        "(SELECT mac FROM audit WHERE mac IS NOT NULL ORDER BY id DESC LIMIT 1)
+        "COALESCE(current_setting('otpgate.chain', true) = 'held'
+         AND (SELECT mac FROM audit WHERE mac IS NOT NULL ORDER BY id DESC LIMIT 1)
              IS NOT DISTINCT FROM ${previous}::BYTEA
          AND (${opened}::BYTEA IS NULL
-              OR (SELECT value FROM meta WHERE name = 'key_check') = ${opened}::BYTEA)"
+              OR (SELECT value FROM meta WHERE name = 'key_check') = ${opened}::BYTEA), FALSE)"
     );
     let columns: Vec<&str> = AUDIT_COLUMNS.iter().map(|column| column.0).collect();
     let values: Vec<String> = AUDIT_COLUMNS
         .iter()
         .zip(n.saturating_add(1)..)
         .map(|(column, index)| match column.0 {
-            "time" => format!("CASE WHEN {guard} THEN ${index} END"),
+            "time" => format!("${index} / ({guard})::INT"),
             _ => format!("${index}"),
         })
         .collect();
@@ -220,11 +223,7 @@ async fn at_head(
 
 /// Whether `e` is [`with_audit_row`]'s guard refusing a row.
 fn is_guard(e: &tokio_postgres::Error) -> bool {
-    e.as_db_error().is_some_and(|db| {
-        db.code() == &SqlState::NOT_NULL_VIOLATION
-            && db.table() == Some("audit")
-            && db.column() == Some("time")
-    })
+    e.code() == Some(&SqlState::DIVISION_BY_ZERO)
 }
 
 /// The way in two round trips, reading the head under the lock.

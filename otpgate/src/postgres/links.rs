@@ -1,7 +1,7 @@
 //! [`LinkStore`] in the PostgreSQL database: invitations and approvals in their own tables.
-//! A decision is one conditional `UPDATE ... WHERE state = 'pending'`: under `READ
-//! COMMITTED` a second writer waits for the first one's row lock, then finds the state moved
-//! on and updates nothing. Every call runs under the connection's deadline, as the store's
+//! A decision is one conditional `UPDATE ... WHERE state = 'pending'`, made as a record's
+//! is (`decide.rs`): a second writer waits for the first one's commit behind the audit
+//! chain's lock, then finds the state moved on and updates nothing. Every call runs under the connection's deadline, as the store's
 //! own do, and a decision's audit row extends the authenticated trail like any other.
 
 use std::string::String;
