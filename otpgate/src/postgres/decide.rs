@@ -15,8 +15,8 @@
 //!   appended between its last two decisions. The statement checks the prediction (and the
 //!   key check) after the lock is granted; when either is wrong, it fails, the transaction
 //!   is aborted, PostgreSQL answers the pipelined `COMMIT` by rolling back, and the
-//!   decision is made again the other way. A wrong
-//!   prediction costs a round trip; it can never put a row on the chain out of place.
+//!   decision is made again the other way. A wrong prediction costs a round trip; it can
+//!   never put a row on the chain out of place.
 //! - **Under the lock**, two round trips: `BEGIN`, the lock, the head and the key check,
 //!   the writes; then the audit rows of the writes that wrote, and `COMMIT`. This is how a
 //!   connection decides while other writers append between its decisions.
