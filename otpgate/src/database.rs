@@ -91,11 +91,6 @@ impl Database {
             Database::Postgres(store) => store.as_ref(),
         }
     }
-
-    /// Whether this is an SQLite database (one writer at a time per file).
-    pub fn is_sqlite(&self) -> bool {
-        matches!(self, Database::Sqlite(_))
-    }
 }
 
 impl TokenStore for Database {

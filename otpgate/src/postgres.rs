@@ -73,6 +73,7 @@ use tokio_postgres::{Client, Statement};
 use self::decide::{ChainHead, Conditional, Write, decide};
 pub use self::session::ANSWER_MARGIN;
 use self::session::Deadline;
+use super::store::swap_as_group_of_one;
 use super::token::stored_scope;
 use super::{
     AuditEntry, AuditRecord, GateError, SCHEMA_VERSION, Scope, Store, Stored, Swap, SwapRequest,
@@ -594,12 +595,7 @@ impl Store for PostgresStore {
             sealed,
             audit,
         };
-        let mut answers = self.compare_and_swap_all(&[request]);
-        answers.pop().unwrap_or_else(|| {
-            Err(GateError::Store(String::from(
-                "PostgreSQL: a decision went unanswered",
-            )))
-        })
+        swap_as_group_of_one(self, request)
     }
 
     /// One transaction for all: the rows written in order under the audit chain's lock,

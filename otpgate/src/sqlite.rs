@@ -49,6 +49,7 @@ use rusqlite::config::DbConfig;
 use rusqlite::{Connection, ErrorCode, MAIN_DB, OpenFlags, OptionalExtension, params};
 
 use super::sqlitetx::{BatchFlag, Cached, WriteTx, run_cached};
+use super::store::swap_as_group_of_one;
 use super::token::stored_scope;
 use super::writelock::WriteLock;
 use super::{
@@ -579,20 +580,13 @@ impl Store for SqliteStore {
         sealed: &[u8],
         audit: &AuditEntry,
     ) -> Result<Swap, GateError> {
-        let tx = self.begin_write()?;
-        let swap = self.swap_in(
-            &tx,
-            &SwapRequest {
-                user,
-                expected,
-                sealed,
-                audit,
-            },
-        )?;
-        if swap == Swap::Written {
-            tx.commit()?;
-        }
-        Ok(swap)
+        let request = SwapRequest {
+            user,
+            expected,
+            sealed,
+            audit,
+        };
+        swap_as_group_of_one(self, request)
     }
 
     /// One write transaction for all of `swaps`, so one sync: each is still decided on

@@ -62,9 +62,21 @@ pub const fn next_version(expected: Option<u64>) -> u64 {
     }
 }
 
+/// [`Store::compare_and_swap`] for a store whose one way to decide is
+/// [`Store::compare_and_swap_all`]: the request as a group of one.
+pub(crate) fn swap_as_group_of_one(
+    store: &impl Store,
+    request: SwapRequest<'_>,
+) -> Result<Swap, GateError> {
+    store
+        .compare_and_swap_all(&[request])
+        .pop()
+        .unwrap_or_else(|| Err(GateError::Store(String::from("a decision went unanswered"))))
+}
+
 /// Storage for the gate: sealed records with versions, an audit trail, and the server key
-/// check. Implemented by [`MemoryStore`](super::MemoryStore) and
-/// [`SqliteStore`](super::SqliteStore).
+/// check. Implemented by [`MemoryStore`](super::MemoryStore),
+/// [`SqliteStore`](super::SqliteStore) and (feature `postgres`) `PostgresStore`.
 pub trait Store {
     /// The user's record, or `None` for an unknown user.
     fn load(&self, user: &str) -> Result<Option<Stored>, GateError>;

@@ -660,7 +660,7 @@ fn decisions_committed_together_are_each_decided_once_and_the_trail_verifies() {
 
 #[test]
 fn a_decision_the_server_fails_in_either_round_trip_writes_nothing_and_the_connection_goes_on() {
-    use otpgate::{Gate, PostgresStore, ServerKey, Store, Swap, SwapRequest};
+    use otpgate::{Gate, PostgresStore, ServerKey, Store, Swap};
 
     let Some(admin) = server_url() else { return };
     let db = Db::new(&admin, "midway");
@@ -671,12 +671,7 @@ fn a_decision_the_server_fails_in_either_round_trip_writes_nothing_and_the_conne
     let gate = Gate::open(PostgresStore::connect(&url).unwrap(), key).unwrap();
     let store = gate.store();
     let entry = gate_support::accepted_check("alice", &audit_key);
-    let swap = |expected| SwapRequest {
-        user: "alice",
-        expected,
-        sealed: b"sealed",
-        audit: &entry,
-    };
+    let swap = |expected| gate_support::swap_request("alice", expected, &entry);
     let version = || store.load("alice").unwrap().map(|stored| stored.version);
     assert_eq!(
         store.compare_and_swap_all(&[swap(None)]),
@@ -723,7 +718,7 @@ fn a_decision_the_server_fails_in_either_round_trip_writes_nothing_and_the_conne
 
 #[test]
 fn connections_taking_turns_append_at_the_true_head_whatever_each_one_predicted() {
-    use otpgate::{Gate, PostgresStore, ServerKey, Store, Swap, SwapRequest};
+    use otpgate::{Gate, PostgresStore, ServerKey, Store, Swap};
 
     let Some(admin) = server_url() else { return };
     let db = Db::new(&admin, "turns");
@@ -740,12 +735,7 @@ fn connections_taking_turns_append_at_the_true_head_whatever_each_one_predicted(
     let mut version = None;
     for (index, &turn) in turns.iter().enumerate() {
         let store = [&first, &second][turn].store();
-        let swap = SwapRequest {
-            user: "alice",
-            expected: version,
-            sealed: b"sealed",
-            audit: &entry,
-        };
+        let swap = gate_support::swap_request("alice", version, &entry);
         assert_eq!(
             store.compare_and_swap_all(&[swap]),
             [Ok(Swap::Written)],
@@ -775,12 +765,7 @@ fn a_group_whose_guessed_head_fails_midway_is_decided_again_reading_the_head() {
     let entries =
         ["alice", "bob", "carol"].map(|user| gate_support::accepted_check(user, &audit_key));
     let [alice, bob, carol] = &entries;
-    let swap = |user, expected, audit| SwapRequest {
-        user,
-        expected,
-        sealed: b"sealed",
-        audit,
-    };
+    let swap = gate_support::swap_request;
     let decided = |swaps: &[SwapRequest<'_>]| -> Vec<Swap> {
         store
             .compare_and_swap_all(swaps)
@@ -820,7 +805,7 @@ fn a_group_whose_guessed_head_fails_midway_is_decided_again_reading_the_head() {
 
 #[test]
 fn a_guessed_head_is_not_appended_at_once_the_key_check_changed() {
-    use otpgate::{Gate, GateError, PostgresStore, ServerKey, Store, Swap, SwapRequest};
+    use otpgate::{Gate, GateError, PostgresStore, ServerKey, Store, Swap};
 
     let Some(admin) = server_url() else { return };
     let db = Db::new(&admin, "keyhalf");
@@ -828,12 +813,7 @@ fn a_guessed_head_is_not_appended_at_once_the_key_check_changed() {
     let audit_key = key.audit_key();
     let gate = Gate::open(PostgresStore::connect(&db.url(None, false)).unwrap(), key).unwrap();
     let store = gate.store();
-    let swap = |user, audit| SwapRequest {
-        user,
-        expected: None,
-        sealed: b"sealed",
-        audit,
-    };
+    let swap = |user, audit| gate_support::swap_request(user, None, audit);
     let alice = gate_support::accepted_check("alice", &audit_key);
     assert_eq!(
         store.compare_and_swap_all(&[swap("alice", &alice)]),

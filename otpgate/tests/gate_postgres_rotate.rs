@@ -347,6 +347,18 @@ fn wait_until_waiting(admin: &mut Client, names: &[&str]) {
     }
 }
 
+/// A transaction holding the key check's row: a rotation started now takes its first
+/// locks and waits there, until the transaction ends.
+fn hold_key_check(holder: &mut Client) -> postgres::Transaction<'_> {
+    let mut hold = holder.transaction().unwrap();
+    hold.query_one(
+        "SELECT value FROM meta WHERE name = 'key_check' FOR UPDATE",
+        &[],
+    )
+    .unwrap();
+    hold
+}
+
 #[test]
 fn decisions_waiting_behind_a_rotation_fail_closed_after_it_commits() {
     let Some(admin) = server_url() else { return };
@@ -364,12 +376,7 @@ fn decisions_waiting_behind_a_rotation_fail_closed_after_it_commits() {
     let (enrolling, checking) = (open(&enroller), open(&checker));
     // The rotation is held, with its first locks taken, at the key check's row.
     let mut holder = db.admin();
-    let mut hold = holder.transaction().unwrap();
-    hold.query_one(
-        "SELECT value FROM meta WHERE name = 'key_check' FOR UPDATE",
-        &[],
-    )
-    .unwrap();
+    let hold = hold_key_check(&mut holder);
     let new = owner.dir.join("new.key");
     let rotating = gate(
         &named(&rotation),
@@ -438,12 +445,7 @@ fn a_connection_guessing_the_head_behind_a_rotation_fails_closed_after_it_commit
         gate.enroll(user, "otpgate", 1_700_000_000).unwrap();
     }
     let mut holder = db.admin();
-    let mut hold = holder.transaction().unwrap();
-    hold.query_one(
-        "SELECT value FROM meta WHERE name = 'key_check' FOR UPDATE",
-        &[],
-    )
-    .unwrap();
+    let hold = hold_key_check(&mut holder);
     let new = owner.dir.join("new.key");
     let mut watcher = db.admin();
     let (rotated, enrolled) = std::thread::scope(|s| {

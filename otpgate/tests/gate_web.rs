@@ -617,15 +617,13 @@ fn an_approval_link_is_texted_when_asked_and_nothing_is_asked_when_it_cannot_be(
         )
     };
 
+    let request = |args: &[&str]| -> Run {
+        let mut all = vec!["request", "grace", "--text-link"];
+        all.extend_from_slice(args);
+        service.runner(&check, &all).output().unwrap().into()
+    };
     // No number on record: the runner is told so and nothing is asked.
-    let run: Run = service
-        .runner(
-            &check,
-            &["request", "grace", "--action", "deploy 4.0", "--text-link"],
-        )
-        .output()
-        .unwrap()
-        .into();
+    let run = request(&["--action", "deploy 4.0"]);
     assert_eq!(run.code, Some(2), "{run:?}");
     assert!(run.stderr.contains("phone"), "{run:?}");
     assert_eq!(approvals(), 0);
@@ -652,22 +650,7 @@ fn an_approval_link_is_texted_when_asked_and_nothing_is_asked_when_it_cannot_be(
     );
     assert_eq!(approvals(), 1);
     // The runner says where the link went.
-    let run: Run = service
-        .runner(
-            &check,
-            &[
-                "request",
-                "grace",
-                "--action",
-                "deploy 4.1",
-                "--text-link",
-                "--wait",
-                "1",
-            ],
-        )
-        .output()
-        .unwrap()
-        .into();
+    let run = request(&["--action", "deploy 4.1", "--wait", "1"]);
     assert_eq!(run.code, Some(1), "{run:?}");
     assert!(run.stdout.contains("texted to +491********78"), "{run:?}");
     assert_eq!(approvals(), 2);

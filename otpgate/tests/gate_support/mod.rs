@@ -253,6 +253,21 @@ pub fn killed_after(env: &Env, args: &[&str], delay: std::time::Duration) -> Run
     child.wait_with_output().unwrap().into()
 }
 
+/// A compare-and-swap of `user`'s record (a placeholder sealed record) from `expected`,
+/// with `audit`.
+pub fn swap_request<'a>(
+    user: &'a str,
+    expected: Option<u64>,
+    audit: &'a otpgate::AuditEntry,
+) -> otpgate::SwapRequest<'a> {
+    otpgate::SwapRequest {
+        user,
+        expected,
+        sealed: b"sealed",
+        audit,
+    }
+}
+
 /// The audit entry of an accepted check of `user`'s code, for tests that call a store's
 /// compare-and-swap themselves.
 pub fn accepted_check(user: &str, audit_key: &otpgate::AuditKey) -> otpgate::AuditEntry {
@@ -275,18 +290,11 @@ pub fn assert_decisions_committed_together_are_each_decided_once<S: otpgate::Sto
     gate: &otpgate::Gate<S>,
     audit_key: &otpgate::AuditKey,
 ) {
-    use otpgate::{AuditEntry, Swap, SwapRequest};
+    use otpgate::{Swap, SwapRequest};
 
     let entry = |user: &str| accepted_check(user, audit_key);
     let (alice, bob) = (&entry("alice"), &entry("bob"));
-    fn swap<'a>(user: &'a str, expected: Option<u64>, audit: &'a AuditEntry) -> SwapRequest<'a> {
-        SwapRequest {
-            user,
-            expected,
-            sealed: b"sealed",
-            audit,
-        }
-    }
+    let swap = swap_request;
     let store = gate.store();
     let decided = |swaps: &[SwapRequest<'_>]| -> Vec<Swap> {
         store
