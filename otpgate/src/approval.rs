@@ -111,6 +111,22 @@ impl Approval {
     }
 }
 
+/// Checks a request as [`Gate::request_approval`] does before it reads anything: the user's
+/// name, `action` (1 to 200 characters, no control characters) and `valid_secs` (1 to
+/// [`APPROVAL_MAX_VALIDITY_SECS`]); returns when the approval would expire. For a caller
+/// that has more to check before asking (the service, whether it can text the link), so
+/// that bad input is reported as such first.
+pub fn check_approval_request(
+    user: &str,
+    action: &str,
+    valid_secs: u64,
+    now: u64,
+) -> Result<u64, GateError> {
+    check_user(user)?;
+    check_label(action, GateError::InvalidAction)?;
+    expiry(now, valid_secs, APPROVAL_MAX_VALIDITY_SECS)
+}
+
 impl<S: Store + LinkStore> Gate<S> {
     /// Asks `user` to approve `action` (1 to 200 characters, no control characters) within
     /// `valid_secs` (1 to [`APPROVAL_MAX_VALIDITY_SECS`]); `requester` names who asks in the
@@ -123,9 +139,7 @@ impl<S: Store + LinkStore> Gate<S> {
         valid_secs: u64,
         now: u64,
     ) -> Result<ApprovalRequest, GateError> {
-        check_user(user)?;
-        check_label(action, GateError::InvalidAction)?;
-        let expires_at = expiry(now, valid_secs, APPROVAL_MAX_VALIDITY_SECS)?;
+        let expires_at = check_approval_request(user, action, valid_secs, now)?;
         self.status(user)?;
         let mut id = [0u8; 16];
         getrandom::fill(&mut id).map_err(|_| GateError::Randomness)?;

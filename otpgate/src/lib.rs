@@ -70,6 +70,7 @@ pub use self::postgres::{
 };
 pub use approval::{
     APPROVAL_MAX_VALIDITY_SECS, APPROVAL_VALIDITY_SECS, Approval, ApprovalRequest, ApprovalStatus,
+    check_approval_request,
 };
 pub use audit::{AuditBreak, AuditEntry, AuditFields, AuditKey, AuditRecord, AuditVerification};
 pub use database::{Database, database_url, key_path, server_key};

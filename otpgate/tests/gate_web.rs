@@ -633,6 +633,31 @@ fn an_approval_link_is_texted_when_asked_and_nothing_is_asked_when_it_cannot_be(
     let (status, answer) = ask(&silent);
     assert_eq!(status, 503, "{answer}");
     assert_eq!(answer["error"]["code"], "no-delivery-command", "{answer}");
+    // ... but a request that could not be made anyway is told why first.
+    for (body, status, code) in [
+        (
+            json!({ "user": "grace", "action": "deploy\n4.0", "text_link": true }),
+            400,
+            "invalid-action",
+        ),
+        (
+            json!({ "user": "grace", "action": "deploy 4.0", "valid_secs": 0, "text_link": true }),
+            400,
+            "invalid-validity",
+        ),
+        (
+            json!({ "user": "nobody", "action": "deploy 4.0", "text_link": true }),
+            404,
+            "unknown-user",
+        ),
+    ] {
+        let (got, answer) = silent.post("/v1/approvals", &check, &body);
+        assert_eq!(
+            (got, &answer["error"]["code"]),
+            (status, &json!(code)),
+            "{body}: {answer}"
+        );
+    }
     assert_eq!(approvals(), 0);
 
     // Texted: the link, the action and who is asked, to the number on record.

@@ -232,18 +232,20 @@ async fn create_approval(
     let base = base_url(&app)?;
     let shared = Arc::clone(&app);
     decide(&app, "approval", bearer, Scope::Check, move |gate, now| {
-        // Whether the link can be texted is known before anything is written.
+        let valid = body.valid_secs.unwrap_or(APPROVAL_VALIDITY_SECS);
+        // Bad input, then an unknown user, then whether the link can be texted: each known
+        // before anything is written, in that order.
+        otpgate::check_approval_request(&body.user, &body.action, valid, now)?;
         let text_to = if body.text_link {
+            let phone = gate.status(&body.user)?.phone;
             let command = shared
                 .deliver
                 .as_ref()
                 .ok_or(GateError::NoDeliveryCommand)?;
-            let phone = gate.status(&body.user)?.phone.ok_or(GateError::NoPhone)?;
-            Some((command, phone))
+            Some((command, phone.ok_or(GateError::NoPhone)?))
         } else {
             None
         };
-        let valid = body.valid_secs.unwrap_or(APPROVAL_VALIDITY_SECS);
         let requester = gate.actor().map(String::from);
         let request =
             gate.request_approval(&body.user, &body.action, requester.as_deref(), valid, now)?;
