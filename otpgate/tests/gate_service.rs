@@ -612,7 +612,7 @@ fn limits_answer_the_json_error_object_with_their_status() {
     let backend = Backend::Sqlite(Env::new("svc-limits"));
     let admin = backend.token("admin", "admin");
     let check = backend.token("runner", "check");
-    // One place: a long poll holds it for its 20 s.
+    // One place: long polls wait without it, 16 of them; the 17th holds it for its 20 s.
     let service = backend.serve(&["--max-concurrent", "1"]);
     service.activate(&admin, "alice");
     let (status, created) = service.post(
@@ -644,15 +644,8 @@ fn limits_answer_the_json_error_object_with_their_status() {
                 10,
             )
         });
-        let poll = s.spawn(|| {
-            service.call(
-                "GET",
-                &format!("/v1/approvals/{id}?wait=20"),
-                Some(&check),
-                None,
-            )
-        });
-        // Until the long poll holds the one place, a request passes at once: ask again.
+        let polls = long_polls(s, &service, &check, &id, 1 + WAITING_PER_PLACE);
+        // Until a long poll holds the one place, a request passes at once: ask again.
         let mut overloaded = None;
         for _ in 0..50 {
             let answer = raw_exchange(
@@ -668,9 +661,11 @@ fn limits_answer_the_json_error_object_with_their_status() {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        let (status, polled) = poll.join().unwrap();
-        assert_eq!(status, 200, "{polled}");
-        assert_eq!(polled["result"], "pending");
+        for poll in polls {
+            let (status, polled) = poll.join().unwrap();
+            assert_eq!(status, 200, "{polled}");
+            assert_eq!(polled["result"], "pending");
+        }
         (
             api.join().unwrap(),
             page.join().unwrap(),
@@ -695,6 +690,90 @@ fn limits_answer_the_json_error_object_with_their_status() {
     // Nothing was decided by the cut requests, and the service goes on.
     assert_eq!(service.audit(&admin, "alice", "check").len(), 0);
     assert_eq!(service.call("GET", "/healthz", None, None).0, 200);
+}
+
+/// Long polls on the approval `id` (`?wait=20`), started at once.
+fn long_polls<'scope>(
+    s: &'scope std::thread::Scope<'scope, '_>,
+    service: &'scope service_support::Service,
+    check: &'scope str,
+    id: &'scope str,
+    n: usize,
+) -> Vec<std::thread::ScopedJoinHandle<'scope, (u16, Value)>> {
+    (0..n)
+        .map(|_| {
+            s.spawn(move || {
+                service.call(
+                    "GET",
+                    &format!("/v1/approvals/{id}?wait=20"),
+                    Some(check),
+                    None,
+                )
+            })
+        })
+        .collect()
+}
+
+/// How many long polls wait per `--max-concurrent` place without holding it (the
+/// service's `WAITING_PER_PLACE`).
+const WAITING_PER_PLACE: usize = 16;
+
+/// Pipelines waiting for approvals do not keep the checks out: with one place, 16 long
+/// polls wait (each has made its first read) and a check still passes at once.
+#[test]
+fn long_polls_wait_without_holding_a_place_and_checks_go_on() {
+    let backend = Backend::Sqlite(Env::new("svc-long-polls"));
+    let admin = backend.token("admin", "admin");
+    let check = backend.token("runner", "check");
+    let service = backend.serve(&["--max-concurrent", "1"]);
+    let phone = service.activate(&admin, "alice");
+    let (status, created) = service.post(
+        "/v1/approvals",
+        &check,
+        &json!({ "user": "alice", "action": "deploy 9", "valid_secs": 3600 }),
+    );
+    assert_eq!(status, 200, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    std::thread::scope(|s| {
+        let polls = long_polls(s, &service, &check, &id, WAITING_PER_PLACE);
+        // Each poll counts its first read; after it, the poll only waits. Reading the
+        // count needs the one place too: a poll that kept it would make this a 503.
+        let first_reads = || {
+            let (status, text) = raw_http(&service.url, "GET /metrics HTTP/1.1\r\nHost: x", b"");
+            assert_eq!(status, 200, "a request was kept out: {text}");
+            text.lines()
+                .find(|l| l.contains("endpoint=\"approval-read\""))
+                .and_then(|l| l.rsplit(' ').next())
+                .map_or(0, |n| n.parse::<usize>().unwrap())
+        };
+        let started = Instant::now();
+        while first_reads() < WAITING_PER_PLACE {
+            assert!(
+                started.elapsed() < Duration::from_secs(15),
+                "the polls never read"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let fresh = code(&phone, step_now(&phone));
+        let (status, answer) = service.post(
+            "/v1/users/alice/check",
+            &check,
+            &json!({ "code": fresh, "action": "deploy 9" }),
+        );
+        assert_eq!(
+            (status, &answer["result"]),
+            (200, &json!("accepted")),
+            "{answer}"
+        );
+        for poll in polls {
+            let (status, polled) = poll.join().unwrap();
+            assert_eq!(
+                (status, &polled["result"]),
+                (200, &json!("pending")),
+                "{polled}"
+            );
+        }
+    });
 }
 
 /// The per-token rate against the running service: past its burst a token is answered 429

@@ -9,10 +9,12 @@
 //! - the whole request within [`REQUEST_TIMEOUT`] (else 503 `timeout`, with `Retry-After`).
 //!
 //! The body is read before a place is taken, so a client sending its body slowly holds a
-//! place of no one's.
+//! place of no one's; and a long poll gives its place back while it only waits (up to
+//! [`WAITING_PER_PLACE`] waiters per place), so pipelines waiting for approvals do not keep
+//! the checks out.
 
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes, HttpBody};
@@ -21,7 +23,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use otpgate::pages::ProblemPage;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, timeout_at};
 
 use super::error::ApiError;
@@ -40,17 +42,50 @@ const _: () = assert!(READ_TIMEOUT.as_secs() + QUEUE_TIMEOUT.as_secs() < REQUEST
 const _: () =
     assert!(QUEUE_TIMEOUT.as_secs() + super::links::MAX_WAIT_SECS < REQUEST_TIMEOUT.as_secs());
 
-/// The places of the requests in progress.
+/// How many requests may wait without a place (long polls), per place: each is a task and a
+/// connection, doing nothing until it is woken.
+pub const WAITING_PER_PLACE: usize = 16;
+
+/// The places of the requests in progress, and of the requests only waiting.
 pub struct Limits {
-    places: Semaphore,
+    places: Arc<Semaphore>,
+    waiting: Arc<Semaphore>,
 }
 
 impl Limits {
-    /// `max_concurrent` requests in progress at once.
+    /// `max_concurrent` requests in progress at once, and [`WAITING_PER_PLACE`] times as
+    /// many waiting.
     pub fn new(max_concurrent: usize) -> Arc<Self> {
         Arc::new(Limits {
-            places: Semaphore::new(max_concurrent),
+            places: Arc::new(Semaphore::new(max_concurrent)),
+            waiting: Arc::new(Semaphore::new(
+                max_concurrent.saturating_mul(WAITING_PER_PLACE),
+            )),
         })
+    }
+}
+
+/// A request's place, in its extensions: a handler about to wait for something that
+/// needs no place (an approval's decision) trades it for a waiting one.
+#[derive(Clone)]
+pub struct Place {
+    held: Arc<Mutex<Option<OwnedSemaphorePermit>>>,
+    waiting: Arc<Semaphore>,
+}
+
+impl Place {
+    /// Gives the place back to the requests queued for one and returns a waiting place,
+    /// to hold while waiting; `None` when every waiting place is taken: the request then
+    /// waits holding its place, as any other request.
+    pub fn wait_without(&self) -> Option<OwnedSemaphorePermit> {
+        let waiting = Arc::clone(&self.waiting).try_acquire_owned().ok()?;
+        // A panic while the place was locked leaves a permit or none: either is whole.
+        let mut held = self
+            .held
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        held.take();
+        Some(waiting)
     }
 }
 
@@ -82,12 +117,21 @@ pub async fn guard(State(limits): State<Arc<Limits>>, request: Request, next: Ne
         Ok(Err(cut)) => return answer(cut, page),
         Err(_) => return answer(Cut::SlowBody, page),
     };
-    let request = Request::from_parts(parts, Body::from(bytes));
+    let mut request = Request::from_parts(parts, Body::from(bytes));
     let queue_end = deadline.min(after(QUEUE_TIMEOUT));
-    let Ok(Ok(_place)) = timeout_at(queue_end, limits.places.acquire()).await else {
+    let places = Arc::clone(&limits.places);
+    let Ok(Ok(permit)) = timeout_at(queue_end, places.acquire_owned()).await else {
         return answer(Cut::Overloaded, page);
     };
-    match timeout_at(deadline, next.run(request)).await {
+    // Held here until the answer, unless the handler trades it for a waiting place.
+    let place = Place {
+        held: Arc::new(Mutex::new(Some(permit))),
+        waiting: Arc::clone(&limits.waiting),
+    };
+    request.extensions_mut().insert(place.clone());
+    let answered = timeout_at(deadline, next.run(request)).await;
+    drop(place);
+    match answered {
         Ok(response) => response,
         Err(_) => answer(Cut::Timeout, page),
     }

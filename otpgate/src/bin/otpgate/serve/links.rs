@@ -15,7 +15,7 @@ use std::time::Duration;
 use askama::Template;
 use axum::Json;
 use axum::extract::rejection::{FormRejection, JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{Form, Path, Query, Request, State};
+use axum::extract::{Extension, Form, Path, Query, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
@@ -35,6 +35,7 @@ use tokio::sync::broadcast;
 
 use super::api::{AppState, Bearer, decide};
 use super::error::ApiError;
+use super::guard::Place;
 
 /// The longest `?wait=` of `GET /v1/approvals/{id}`, in seconds.
 /// Below the service's whole-request timeout, so a long poll is answered, not cut off;
@@ -285,6 +286,7 @@ async fn create_approval(
 
 async fn read_approval(
     State(app): State<AppState>,
+    place: Option<Extension<Place>>,
     bearer: Bearer,
     id: Result<Path<String>, PathRejection>,
     query: Result<Query<WaitQuery>, QueryRejection>,
@@ -321,6 +323,9 @@ async fn read_approval(
         .map_err(|_| ApiError::Internal("cannot read the answer"))?;
     let mut value: Value =
         serde_json::from_slice(&bytes).map_err(|_| ApiError::Internal("cannot read the answer"))?;
+    // Waiting for the decision needs none of the --max-concurrent places (a read again
+    // takes one of the pool's): the place goes to the requests queued for one.
+    let _waiting = place.and_then(|Extension(place)| place.wait_without());
     loop {
         let pending = value.get("result").and_then(Value::as_str) == Some("pending");
         let now = tokio::time::Instant::now();
