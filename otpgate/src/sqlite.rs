@@ -130,7 +130,7 @@ const MIGRATIONS: &[&str] = &[
     // one" filter cannot), and each decision wrote one more page for it: at a million users
     // a page of its own, somewhere else in the file each time. A log of one user reads the
     // trail from its end.
-    "DROP INDEX audit_by_user;",
+    "DROP INDEX IF EXISTS audit_by_user;",
 ];
 
 /// The schema version this program writes.

@@ -603,6 +603,50 @@ fn sigterm_stops_accepting_and_exits_0() {
     assert!(service.log_text().contains("otpgate serve: stopped"));
 }
 
+/// The soft and hard "Max open files" of `/proc/PID/limits`.
+fn open_files_limits(pid: &str) -> (u64, u64) {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap();
+    let numbers: Vec<u64> = line
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    (numbers[0], numbers[1])
+}
+
+/// Every connection, waiting long poll and database connection is a file: the service
+/// raises its soft limit of open files (1,024 under systemd) to the hard one at start.
+#[test]
+fn the_service_raises_its_open_files_limit_to_the_hard_one() {
+    let backend = Backend::Sqlite(Env::new("svc-nofile"));
+    let (_, hard) = open_files_limits("self");
+    let mut command = Command::new("prlimit");
+    command
+        .arg(format!("--nofile=256:{hard}"))
+        .arg("--")
+        .arg(gate_support::BIN)
+        .args(backend.db_args())
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    let mut child = command.spawn().unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let limits = open_files_limits(&child.id().to_string());
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(line.contains("listening on"), "{line:?}");
+    assert_eq!(limits, (hard, hard));
+}
+
 /// Every limit is answered like every other error, with its status: a body that never
 /// finishes is a 408 after the body's 10 s (the JSON error object on the API, the problem
 /// page on a page), without taking a place; a request that finds every place taken is a
@@ -644,7 +688,7 @@ fn limits_answer_the_json_error_object_with_their_status() {
                 10,
             )
         });
-        let polls = long_polls(s, &service, &check, &id, 1 + WAITING_PER_PLACE);
+        let polls = long_polls(s, &service, &check, (&id, 20), 1 + WAITING_PER_PLACE);
         // Until a long poll holds the one place, a request passes at once: ask again.
         let mut overloaded = None;
         for _ in 0..50 {
@@ -692,12 +736,12 @@ fn limits_answer_the_json_error_object_with_their_status() {
     assert_eq!(service.call("GET", "/healthz", None, None).0, 200);
 }
 
-/// Long polls on the approval `id` (`?wait=20`), started at once.
+/// `n` long polls on the approval `id` (`?wait=SECS`), started at once.
 fn long_polls<'scope>(
     s: &'scope std::thread::Scope<'scope, '_>,
     service: &'scope service_support::Service,
     check: &'scope str,
-    id: &'scope str,
+    (id, secs): (&'scope str, u64),
     n: usize,
 ) -> Vec<std::thread::ScopedJoinHandle<'scope, (u16, Value)>> {
     (0..n)
@@ -705,7 +749,7 @@ fn long_polls<'scope>(
             s.spawn(move || {
                 service.call(
                     "GET",
-                    &format!("/v1/approvals/{id}?wait=20"),
+                    &format!("/v1/approvals/{id}?wait={secs}"),
                     Some(check),
                     None,
                 )
@@ -719,7 +763,8 @@ fn long_polls<'scope>(
 const WAITING_PER_PLACE: usize = 16;
 
 /// Pipelines waiting for approvals do not keep the checks out: with one place, 16 long
-/// polls wait (each has made its first read) and a check still passes at once.
+/// polls wait (each has made its first read) and a check still passes at once; the
+/// waiting places of 16 earlier polls came back when those ended.
 #[test]
 fn long_polls_wait_without_holding_a_place_and_checks_go_on() {
     let backend = Backend::Sqlite(Env::new("svc-long-polls"));
@@ -735,7 +780,15 @@ fn long_polls_wait_without_holding_a_place_and_checks_go_on() {
     assert_eq!(status, 200, "{created}");
     let id = created["id"].as_str().unwrap().to_owned();
     std::thread::scope(|s| {
-        let polls = long_polls(s, &service, &check, &id, WAITING_PER_PLACE);
+        for poll in long_polls(s, &service, &check, (&id, 1), WAITING_PER_PLACE) {
+            let (status, polled) = poll.join().unwrap();
+            assert_eq!(
+                (status, &polled["result"]),
+                (200, &json!("pending")),
+                "{polled}"
+            );
+        }
+        let polls = long_polls(s, &service, &check, (&id, 20), WAITING_PER_PLACE);
         // Each poll counts its first read; after it, the poll only waits. Reading the
         // count needs the one place too: a poll that kept it would make this a 503.
         let first_reads = || {
@@ -747,7 +800,7 @@ fn long_polls_wait_without_holding_a_place_and_checks_go_on() {
                 .map_or(0, |n| n.parse::<usize>().unwrap())
         };
         let started = Instant::now();
-        while first_reads() < WAITING_PER_PLACE {
+        while first_reads() < 2 * WAITING_PER_PLACE {
             assert!(
                 started.elapsed() < Duration::from_secs(15),
                 "the polls never read"

@@ -10,8 +10,8 @@
 //!
 //! The body is read before a place is taken, so a client sending its body slowly holds a
 //! place of no one's; and a long poll gives its place back while it only waits (up to
-//! [`WAITING_PER_PLACE`] waiters per place), so pipelines waiting for approvals do not keep
-//! the checks out.
+//! [`WAITING_PER_PLACE`] waiters per place) and takes one again for each read, so pipelines
+//! waiting for approvals do not keep the checks out.
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -35,12 +35,19 @@ use super::{MAX_BODY, READ_TIMEOUT, REQUEST_TIMEOUT};
 /// before the whole-request deadline (an answer "pending", not a 503).
 pub const QUEUE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long a long poll waits for a place again to read its approval again (after a
+/// decision, at the expiry or at the end of its wait); without one by then, it answers what
+/// its last read said.
+pub const REREAD_QUEUE_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// `Retry-After` of a 503 for overload or a timeout, in seconds.
 pub const RETRY_AFTER_SECS: u64 = 5;
 
 const _: () = assert!(READ_TIMEOUT.as_secs() + QUEUE_TIMEOUT.as_secs() < REQUEST_TIMEOUT.as_secs());
-const _: () =
-    assert!(QUEUE_TIMEOUT.as_secs() + super::links::MAX_WAIT_SECS < REQUEST_TIMEOUT.as_secs());
+const _: () = assert!(
+    QUEUE_TIMEOUT.as_secs() + super::links::MAX_WAIT_SECS + REREAD_QUEUE_TIMEOUT.as_secs()
+        < REQUEST_TIMEOUT.as_secs()
+);
 
 /// How many requests may wait without a place (long polls), per place: each is a task and a
 /// connection, doing nothing until it is woken.
@@ -70,6 +77,7 @@ impl Limits {
 #[derive(Clone)]
 pub struct Place {
     held: Arc<Mutex<Option<OwnedSemaphorePermit>>>,
+    places: Arc<Semaphore>,
     waiting: Arc<Semaphore>,
 }
 
@@ -86,6 +94,16 @@ impl Place {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         held.take();
         Some(waiting)
+    }
+
+    /// A place again, for the work between two waits, once one is free within
+    /// [`REREAD_QUEUE_TIMEOUT`]; `None` if none is.
+    pub async fn retake(&self) -> Option<OwnedSemaphorePermit> {
+        let places = Arc::clone(&self.places);
+        timeout_at(after(REREAD_QUEUE_TIMEOUT), places.acquire_owned())
+            .await
+            .ok()?
+            .ok()
     }
 }
 
@@ -126,6 +144,7 @@ pub async fn guard(State(limits): State<Arc<Limits>>, request: Request, next: Ne
     // Held here until the answer, unless the handler trades it for a waiting place.
     let place = Place {
         held: Arc::new(Mutex::new(Some(permit))),
+        places: Arc::clone(&limits.places),
         waiting: Arc::clone(&limits.waiting),
     };
     request.extensions_mut().insert(place.clone());

@@ -323,17 +323,19 @@ async fn read_approval(
         .map_err(|_| ApiError::Internal("cannot read the answer"))?;
     let mut value: Value =
         serde_json::from_slice(&bytes).map_err(|_| ApiError::Internal("cannot read the answer"))?;
-    // Waiting for the decision needs none of the --max-concurrent places (a read again
-    // takes one of the pool's): the place goes to the requests queued for one.
-    let _waiting = place.and_then(|Extension(place)| place.wait_without());
+    // The waiting place, once the request's place went to the requests queued for one.
+    let mut waiting = None;
     loop {
         let pending = value.get("result").and_then(Value::as_str) == Some("pending");
         let now = tokio::time::Instant::now();
         if !pending || now >= deadline {
-            return Ok(Response::from_parts(
-                parts,
-                Json(value).into_response().into_body(),
-            ));
+            return Ok(poll_answer(parts, value));
+        }
+        // Waiting for the decision needs none of the --max-concurrent places.
+        if waiting.is_none() {
+            waiting = place
+                .as_ref()
+                .and_then(|Extension(place)| place.wait_without());
         }
         // Wake at a decision, at the approval's expiry or at the end of the wait.
         let expires_in = value
@@ -358,6 +360,15 @@ async fn read_approval(
         if !read_again {
             continue;
         }
+        // A read takes a place like any request; without one soon, the answer is what the
+        // last read said (still pending: the client asks again).
+        let _place = match (&place, &waiting) {
+            (Some(Extension(place)), Some(_)) => match place.retake().await {
+                Some(permit) => Some(permit),
+                None => return Ok(poll_answer(parts, value)),
+            },
+            _ => None,
+        };
         // The token was checked by the first read; the same approval is read again.
         let read_id = id.clone();
         value = app
@@ -368,6 +379,11 @@ async fn read_approval(
             })
             .await?;
     }
+}
+
+/// A long poll's answer: the head of its first read's, the body of its last read.
+fn poll_answer(parts: axum::http::response::Parts, value: Value) -> Response {
+    Response::from_parts(parts, Json(value).into_response().into_body())
 }
 
 fn approval_json(gate: &super::pool::ServiceGate, id: &str, now: u64) -> Result<Value, ApiError> {

@@ -50,6 +50,7 @@ const _: () = assert!(
 );
 
 pub fn run(cli: &Cli, options: &ServeOptions) -> Result<Exit, Box<dyn std::error::Error>> {
+    raise_open_files_limit();
     let listen = listen::Address::parse(&options.listen)?;
     let tls = match (&options.tls_cert, &options.tls_key) {
         (Some(cert), Some(key)) => Some(listen::tls_acceptor(cert, key)?),
@@ -105,6 +106,23 @@ pub fn run(cli: &Cli, options: &ServeOptions) -> Result<Exit, Box<dyn std::error
     // within the store's own timeouts.
     runtime.shutdown_timeout(REQUEST_TIMEOUT);
     Ok(Exit::Accepted)
+}
+
+/// Raises the soft limit of open files to the hard one, as far as the system lets it:
+/// every connection, waiting long poll and database connection is a file, and a soft limit
+/// of 1,024 (systemd's default) would have new connections turned away (`accept` failing)
+/// long before the service's own limits. Where it cannot be raised, the service runs with
+/// the limit it has.
+fn raise_open_files_limit() {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current != limit.maximum {
+        let raised = Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        };
+        let _ = setrlimit(Resource::Nofile, raised);
+    }
 }
 
 /// The routes with their limits, panic catching and the access log.
