@@ -593,13 +593,7 @@ impl Store for PostgresStore {
         sealed: &[u8],
         audit: &AuditEntry,
     ) -> Result<Swap, GateError> {
-        let request = SwapRequest {
-            user,
-            expected,
-            sealed,
-            audit,
-        };
-        swap_as_group_of_one(self, request)
+        swap_as_group_of_one(self, user, expected, sealed, audit)
     }
 
     /// One transaction for all: the rows written in order under the audit chain's lock,

@@ -585,13 +585,7 @@ impl Store for SqliteStore {
         sealed: &[u8],
         audit: &AuditEntry,
     ) -> Result<Swap, GateError> {
-        let request = SwapRequest {
-            user,
-            expected,
-            sealed,
-            audit,
-        };
-        swap_as_group_of_one(self, request)
+        swap_as_group_of_one(self, user, expected, sealed, audit)
     }
 
     /// One write transaction for all of `swaps`, so one sync: each is still decided on

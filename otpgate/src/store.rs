@@ -66,8 +66,17 @@ pub const fn next_version(expected: Option<u64>) -> u64 {
 /// [`Store::compare_and_swap_all`]: the request as a group of one.
 pub(crate) fn swap_as_group_of_one(
     store: &impl Store,
-    request: SwapRequest<'_>,
+    user: &str,
+    expected: Option<u64>,
+    sealed: &[u8],
+    audit: &AuditEntry,
 ) -> Result<Swap, GateError> {
+    let request = SwapRequest {
+        user,
+        expected,
+        sealed,
+        audit,
+    };
     store
         .compare_and_swap_all(&[request])
         .pop()

@@ -646,15 +646,25 @@ fn tls_from_the_url_verifies_the_server_certificate_and_never_falls_back_to_plai
     drop(db);
 }
 
+/// A gate over a store of its own on a fresh schema `name` of the test server, and its
+/// trail's key; `None` without a server. The schema is dropped with the `Db`, after the
+/// gate (bind it first).
+fn store_gate(
+    name: &str,
+) -> Option<(Db, otpgate::Gate<otpgate::PostgresStore>, otpgate::AuditKey)> {
+    let db = Db::new(&server_url()?, name);
+    let key = otpgate::ServerKey::generate().unwrap();
+    let audit_key = key.audit_key();
+    let store = otpgate::PostgresStore::connect(&db.url(None, false)).unwrap();
+    let gate = otpgate::Gate::open(store, key).unwrap();
+    Some((db, gate, audit_key))
+}
+
 #[test]
 fn decisions_committed_together_are_each_decided_once_and_the_trail_verifies() {
-    use otpgate::{Gate, PostgresStore, ServerKey};
-
-    let Some(admin) = server_url() else { return };
-    let db = Db::new(&admin, "together");
-    let key = ServerKey::generate().unwrap();
-    let audit_key = key.audit_key();
-    let gate = Gate::open(PostgresStore::connect(&db.url(None, false)).unwrap(), key).unwrap();
+    let Some((_db, gate, audit_key)) = store_gate("together") else {
+        return;
+    };
     gate_support::assert_decisions_committed_together_are_each_decided_once(&gate, &audit_key);
 }
 
@@ -754,13 +764,11 @@ fn connections_taking_turns_append_at_the_true_head_whatever_each_one_predicted(
 
 #[test]
 fn a_group_whose_guessed_head_fails_midway_is_decided_again_reading_the_head() {
-    use otpgate::{Gate, GateError, PostgresStore, ServerKey, Store, Swap, SwapRequest};
+    use otpgate::{GateError, Store, Swap, SwapRequest};
 
-    let Some(admin) = server_url() else { return };
-    let db = Db::new(&admin, "midgroup");
-    let key = ServerKey::generate().unwrap();
-    let audit_key = key.audit_key();
-    let gate = Gate::open(PostgresStore::connect(&db.url(None, false)).unwrap(), key).unwrap();
+    let Some((_db, gate, audit_key)) = store_gate("midgroup") else {
+        return;
+    };
     let store = gate.store();
     let entries =
         ["alice", "bob", "carol"].map(|user| gate_support::accepted_check(user, &audit_key));
@@ -805,13 +813,11 @@ fn a_group_whose_guessed_head_fails_midway_is_decided_again_reading_the_head() {
 
 #[test]
 fn a_guessed_head_is_not_appended_at_once_the_key_check_changed() {
-    use otpgate::{Gate, GateError, PostgresStore, ServerKey, Store, Swap};
+    use otpgate::{GateError, Store, Swap};
 
-    let Some(admin) = server_url() else { return };
-    let db = Db::new(&admin, "keyhalf");
-    let key = ServerKey::generate().unwrap();
-    let audit_key = key.audit_key();
-    let gate = Gate::open(PostgresStore::connect(&db.url(None, false)).unwrap(), key).unwrap();
+    let Some((db, gate, audit_key)) = store_gate("keyhalf") else {
+        return;
+    };
     let store = gate.store();
     let swap = |user, audit| gate_support::swap_request(user, None, audit);
     let alice = gate_support::accepted_check("alice", &audit_key);

@@ -653,19 +653,14 @@ fn the_service_raises_its_open_files_limit_to_the_hard_one() {
 /// 503 `overloaded` with Retry-After after waiting 5 s for one.
 #[test]
 fn limits_answer_the_json_error_object_with_their_status() {
-    let backend = Backend::Sqlite(Env::new("svc-limits"));
-    let admin = backend.token("admin", "admin");
-    let check = backend.token("runner", "check");
     // One place: long polls wait without it, 16 of them; the 17th holds it for its 20 s.
-    let service = backend.serve(&["--max-concurrent", "1"]);
-    service.activate(&admin, "alice");
-    let (status, created) = service.post(
-        "/v1/approvals",
-        &check,
-        &json!({ "user": "alice", "action": "deploy 9", "valid_secs": 3600 }),
-    );
-    assert_eq!(status, 200, "{created}");
-    let id = created["id"].as_str().unwrap().to_owned();
+    let OnePlace {
+        service,
+        admin,
+        check,
+        id,
+        ..
+    } = OnePlace::new("svc-limits");
     let (api, page, overloaded) = std::thread::scope(|s| {
         let api = s.spawn(|| {
             unfinished_body(
@@ -705,11 +700,7 @@ fn limits_answer_the_json_error_object_with_their_status() {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        for poll in polls {
-            let (status, polled) = poll.join().unwrap();
-            assert_eq!(status, 200, "{polled}");
-            assert_eq!(polled["result"], "pending");
-        }
+        all_pending(polls);
         (
             api.join().unwrap(),
             page.join().unwrap(),
@@ -734,6 +725,55 @@ fn limits_answer_the_json_error_object_with_their_status() {
     // Nothing was decided by the cut requests, and the service goes on.
     assert_eq!(service.audit(&admin, "alice", "check").len(), 0);
     assert_eq!(service.call("GET", "/healthz", None, None).0, 200);
+}
+
+/// `otpgate serve --max-concurrent 1` with alice active and an approval of hers pending.
+struct OnePlace {
+    service: service_support::Service,
+    admin: String,
+    check: String,
+    phone: otpcore::Totp,
+    /// The pending approval's id.
+    id: String,
+    /// Last: the service stops before its database goes.
+    _backend: Backend,
+}
+
+impl OnePlace {
+    fn new(name: &str) -> Self {
+        let backend = Backend::Sqlite(Env::new(name));
+        let admin = backend.token("admin", "admin");
+        let check = backend.token("runner", "check");
+        let service = backend.serve(&["--max-concurrent", "1"]);
+        let phone = service.activate(&admin, "alice");
+        let (status, created) = service.post(
+            "/v1/approvals",
+            &check,
+            &json!({ "user": "alice", "action": "deploy 9", "valid_secs": 3600 }),
+        );
+        assert_eq!(status, 200, "{created}");
+        let id = created["id"].as_str().unwrap().to_owned();
+        OnePlace {
+            service,
+            admin,
+            check,
+            phone,
+            id,
+            _backend: backend,
+        }
+    }
+}
+
+/// Waits for `polls` and asserts that each was answered "pending".
+fn all_pending(polls: Vec<std::thread::ScopedJoinHandle<'_, (u16, Value)>>) {
+    for poll in polls {
+        let (status, polled) = poll.join().unwrap();
+        assert_eq!(
+            (status, &polled["result"]),
+            (200, &json!("pending")),
+            "{polled}"
+        );
+    }
 }
 
 /// `n` long polls on the approval `id` (`?wait=SECS`), started at once.
@@ -767,27 +807,15 @@ const WAITING_PER_PLACE: usize = 16;
 /// waiting places of 16 earlier polls came back when those ended.
 #[test]
 fn long_polls_wait_without_holding_a_place_and_checks_go_on() {
-    let backend = Backend::Sqlite(Env::new("svc-long-polls"));
-    let admin = backend.token("admin", "admin");
-    let check = backend.token("runner", "check");
-    let service = backend.serve(&["--max-concurrent", "1"]);
-    let phone = service.activate(&admin, "alice");
-    let (status, created) = service.post(
-        "/v1/approvals",
-        &check,
-        &json!({ "user": "alice", "action": "deploy 9", "valid_secs": 3600 }),
-    );
-    assert_eq!(status, 200, "{created}");
-    let id = created["id"].as_str().unwrap().to_owned();
+    let OnePlace {
+        service,
+        check,
+        phone,
+        id,
+        ..
+    } = OnePlace::new("svc-long-polls");
     std::thread::scope(|s| {
-        for poll in long_polls(s, &service, &check, (&id, 1), WAITING_PER_PLACE) {
-            let (status, polled) = poll.join().unwrap();
-            assert_eq!(
-                (status, &polled["result"]),
-                (200, &json!("pending")),
-                "{polled}"
-            );
-        }
+        all_pending(long_polls(s, &service, &check, (&id, 1), WAITING_PER_PLACE));
         let polls = long_polls(s, &service, &check, (&id, 20), WAITING_PER_PLACE);
         // Each poll counts its first read; after it, the poll only waits. Reading the
         // count needs the one place too: a poll that kept it would make this a 503.
@@ -818,14 +846,7 @@ fn long_polls_wait_without_holding_a_place_and_checks_go_on() {
             (200, &json!("accepted")),
             "{answer}"
         );
-        for poll in polls {
-            let (status, polled) = poll.join().unwrap();
-            assert_eq!(
-                (status, &polled["result"]),
-                (200, &json!("pending")),
-                "{polled}"
-            );
-        }
+        all_pending(polls);
     });
 }
 
