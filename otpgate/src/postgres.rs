@@ -12,11 +12,13 @@
 //!   the first one's commit and then evaluates its `WHERE` against the committed row: the
 //!   version moved on, zero rows, [`Swap::Conflict`], nothing committed, and the flow reads
 //!   and verifies again. A write runs only in a transaction that holds the chain's lock
-//!   (the lock's statement marks the transaction, and every write requires the mark). No lost update, no code accepted twice, however many runners.
+//!   (the lock's statement marks the transaction, and every write requires the mark, or
+//!   calls `otpgate_chain_at`, which takes the lock itself). No lost update, no code
+//!   accepted twice, however many runners.
 //! - **Few round trips.** The statements are prepared once per connection; a read is one
-//!   message exchange; a decision is one when the connection appended the audit chain's
-//!   last row itself (the row write and its audit row in one statement, pipelined with
-//!   `BEGIN`, the chain's lock and `COMMIT`), else two (`decide.rs`).
+//!   message exchange; a decision is one statement, autocommitted, when the connection
+//!   appended the audit chain's last row itself (the row write and its audit row, under
+//!   the chain's lock taken by the write's condition), else two round trips (`decide.rs`).
 //!   [`Store::compare_and_swap_all`] writes many decisions in one such transaction, which
 //!   is how `otpgate serve` shares one commit among the decisions that arrive together.
 //! - **Durable before it counts.** `synchronous_commit` is forced `on` for the session: a
@@ -161,6 +163,29 @@ const MIGRATIONS: &[&str] = &[
     // trail's index by user, which no query there could use, while PostgreSQL's custom
     // plans of one user's log do use this one.
     "SELECT 1;",
+    // 6: the chain's check as one function, so that a decision at the predicted head is
+    // one statement (`decide.rs`). It takes the chain's lock (`AUDIT_CHAIN_LOCK`'s value:
+    // the test of a decision that waited for it fails with any other) and marks the
+    // transaction, then compares the head and the key check with the ones the decision
+    // was made against (an `opened` of NULL: the key check is not compared). Being
+    // `VOLATILE`, it reads them with a snapshot taken after the lock was granted, not the
+    // calling statement's older one, which might miss a row another decision committed
+    // meanwhile.
+    "CREATE FUNCTION otpgate_chain_at(previous BYTEA, opened BYTEA) RETURNS BOOLEAN
+         LANGUAGE plpgsql VOLATILE AS $$
+     BEGIN
+         PERFORM pg_advisory_xact_lock(8031167599392090484),
+             set_config('otpgate.chain', 'held', true);
+         IF (SELECT mac FROM audit WHERE mac IS NOT NULL ORDER BY id DESC LIMIT 1)
+                IS DISTINCT FROM previous
+            OR (opened IS NOT NULL
+                AND (SELECT value FROM meta WHERE name = 'key_check') IS DISTINCT FROM opened)
+         THEN
+             RAISE EXCEPTION 'the audit chain or the key check moved on' USING ERRCODE = 'OG001';
+         END IF;
+         RETURN TRUE;
+     END
+     $$;",
 ];
 
 // Both stores write the same schema version: a database moved from one to the other (or
@@ -240,15 +265,14 @@ impl Statements {
                     Conditional::prepare(
                         client,
                         "INSERT INTO users (\"user\", version, record, updated)
-                         SELECT $1, $2, $3, $4 WHERE current_setting('otpgate.chain', true) = 'held'
+                         SELECT $1, $2, $3, $4 WHERE {chain}
                          ON CONFLICT (\"user\") DO NOTHING",
                         &[Type::TEXT, Type::INT8, Type::BYTEA, Type::INT8],
                     ),
                     Conditional::prepare(
                         client,
                         "UPDATE users SET version = $2, record = $3, updated = $4
-                         WHERE \"user\" = $1 AND version = $5
-                           AND current_setting('otpgate.chain', true) = 'held'",
+                         WHERE \"user\" = $1 AND version = $5 AND {chain}",
                         &[Type::TEXT, Type::INT8, Type::BYTEA, Type::INT8, Type::INT8],
                     ),
                     client.prepare_typed(CHAIN_LOCK_STATEMENT, &[Type::INT8]),
@@ -269,8 +293,7 @@ impl Statements {
                 Conditional::prepare(
                     client,
                     "UPDATE approvals SET state = $2, decided = $3
-                     WHERE id = $1 AND state = 'pending' AND expires > $3
-                       AND current_setting('otpgate.chain', true) = 'held'",
+                     WHERE id = $1 AND state = 'pending' AND expires > $3 AND {chain}",
                     &[Type::TEXT, Type::TEXT, Type::INT8],
                 ),
             )

@@ -763,6 +763,70 @@ fn connections_taking_turns_append_at_the_true_head_whatever_each_one_predicted(
 }
 
 #[test]
+fn a_decision_at_its_predicted_head_chains_onto_a_row_committed_while_it_waited() {
+    use otpgate::{Gate, PostgresStore, ServerKey, Store, Swap};
+
+    let Some(admin) = server_url() else { return };
+    let db = Db::new(&admin, "waited");
+    let key = ServerKey::generate().unwrap();
+    let audit_key = key.audit_key();
+    let plain = db.url(None, false);
+    let (predictor, appender) = (unique("predictor"), unique("appender"));
+    let open = |name: &str, key: ServerKey| {
+        let url = format!("{plain}&application_name={name}");
+        Gate::open(PostgresStore::connect(&url).unwrap(), key).unwrap()
+    };
+    let same_key = ServerKey::from_hex(&key.to_hex()).unwrap();
+    let (predicting, appending) = (open(&predictor, key), open(&appender, same_key));
+    let alice = gate_support::accepted_check("alice", &audit_key);
+    let bob = gate_support::accepted_check("bob", &audit_key);
+    let swap = gate_support::swap_request;
+    assert_eq!(
+        appending
+            .store()
+            .compare_and_swap_all(&[swap("bob", None, &bob)]),
+        [Ok(Swap::Written)]
+    );
+    // Two decisions in a row: the predicting connection now predicts its own row.
+    for expected in [None, Some(1)] {
+        assert_eq!(
+            predicting
+                .store()
+                .compare_and_swap_all(&[swap("alice", expected, &alice)]),
+            [Ok(Swap::Written)]
+        );
+    }
+    // bob's row is held: the appending connection takes the chain's lock, then waits.
+    let mut holder = db.admin();
+    let mut hold = holder.transaction().unwrap();
+    hold.query("SELECT 1 FROM users WHERE \"user\" = 'bob' FOR UPDATE", &[])
+        .unwrap();
+    let mut watcher = db.admin();
+    let (appended, predicted) = std::thread::scope(|s| {
+        let appended = s.spawn(|| {
+            appending
+                .store()
+                .compare_and_swap_all(&[swap("bob", Some(1), &bob)])
+        });
+        pg::wait_until_waiting(&mut watcher, &[&appender]);
+        // Its statement begins (and takes its snapshot) before bob's row is appended, and
+        // gets the chain's lock after: the head it reads must be bob's row.
+        let predicted = s.spawn(|| {
+            predicting
+                .store()
+                .compare_and_swap_all(&[swap("alice", Some(2), &alice)])
+        });
+        pg::wait_until_waiting(&mut watcher, &[&appender, &predictor]);
+        hold.rollback().unwrap();
+        (appended.join().unwrap(), predicted.join().unwrap())
+    });
+    assert_eq!(appended, [Ok(Swap::Written)]);
+    assert_eq!(predicted, [Ok(Swap::Written)]);
+    let verified = predicting.verify_log().unwrap();
+    assert_eq!((verified.broken, verified.authenticated), (None, 5));
+}
+
+#[test]
 fn a_group_whose_guessed_head_fails_midway_is_decided_again_reading_the_head() {
     use otpgate::{GateError, Store, Swap, SwapRequest};
 

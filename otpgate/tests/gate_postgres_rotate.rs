@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use gate_support::{BIN, Rng, Run};
 use otpgate::{Gate, GateError, ServerKey};
-use pg::{Db, server_url, unique};
+use pg::{Db, server_url, unique, wait_until_waiting};
 use postgres::{Client, NoTls};
 
 /// `otpgate --db URL --key-file KEY` with `args`.
@@ -320,31 +320,6 @@ fn the_runners_role_may_not_rotate_the_key_and_the_migration_role_may() {
             s = db.schema
         ))
         .unwrap();
-}
-
-/// Waits until every session named in `names` waits for a lock.
-fn wait_until_waiting(admin: &mut Client, names: &[&str]) {
-    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-    let started = Instant::now();
-    loop {
-        let waiting: i64 = admin
-            .query_one(
-                "SELECT count(DISTINCT application_name) FROM pg_stat_activity
-                 WHERE application_name = ANY($1) AND wait_event_type = 'Lock'",
-                &[&names],
-            )
-            .unwrap()
-            .get(0);
-        if waiting == names.len() as i64 {
-            return;
-        }
-        // Under the lock timeout (5 s), which would end the waits.
-        assert!(
-            started.elapsed() < Duration::from_secs(4),
-            "{names:?}: only {waiting} wait for a lock"
-        );
-        std::thread::sleep(Duration::from_millis(2));
-    }
 }
 
 /// A transaction holding the key check's row: a rotation started now takes its first

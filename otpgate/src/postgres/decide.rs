@@ -4,32 +4,33 @@
 //! # Two ways, one outcome
 //!
 //! Every audit row's MAC covers the MAC of the row before it, which only the writer
-//! holding the chain's advisory lock ([`AUDIT_CHAIN_LOCK`]) may take as final. All the
-//! statements of a decision are pipelined (sent together, answered in order, each started
-//! after the one before it finished), and every decision takes the chain's lock before it
-//! writes a row, so two decisions never wait for each other in a cycle.
+//! holding the chain's advisory lock ([`AUDIT_CHAIN_LOCK`]) may take as final. Every
+//! write takes the chain's lock before it locks a row, so two decisions never wait for
+//! each other in a cycle (the tables' `ROW EXCLUSIVE` locks, which a statement takes
+//! first, do not conflict with each other).
 //!
-//! - **At the predicted head**, one round trip: `BEGIN`, the lock, then each write with its
-//!   audit row in one statement ([`with_audit_row`]), `COMMIT`. The connection predicts the
-//!   head ([`ChainHead`]): the MAC of the last row it appended itself, when no other writer
-//!   appended between its last two decisions. The statement checks the prediction (and the
-//!   key check) after the lock is granted; when either is wrong, it fails, the transaction
-//!   is aborted, PostgreSQL answers the pipelined `COMMIT` by rolling back, and the
-//!   decision is made again the other way. A wrong prediction costs a round trip; it can
-//!   never put a row on the chain out of place.
+//! - **At the predicted head**, one statement: each write with its audit row
+//!   ([`with_audit_row`]), alone and autocommitted, or several in one pipelined
+//!   transaction. The connection predicts the head ([`ChainHead`]): the MAC of the last
+//!   row it appended itself, when no other writer appended between its last two decisions.
+//!   The write's condition calls `otpgate_chain_at` (the schema's sixth migration), which
+//!   takes the lock, then reads the head and the key check as committed by then, and
+//!   fails the statement ([`is_guard`]) when either is not what was predicted: nothing is
+//!   written, and the decision is made again the other way. A wrong prediction costs a
+//!   round trip; it can never put a row on the chain out of place.
 //! - **Under the lock**, two round trips: `BEGIN`, the lock, the head and the key check,
 //!   the writes; then the audit rows of the writes that wrote, and `COMMIT`. This is how a
 //!   connection decides while other writers append between its decisions.
 //!
 //! Either way the answer comes after the commit is flushed, and any error rolls the
 //! transaction back and is the answer: nothing was written (or, for a lost answer to
-//! `COMMIT`, perhaps everything, which errs on the side of refusing).
+//! the commit, perhaps everything, which errs on the side of refusing).
 
 use std::format;
 use std::string::String;
 use std::vec::Vec;
 
-use futures_util::future::{join, join_all, join4, try_join};
+use futures_util::future::{join, join_all, join3, join4, try_join};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Statement};
@@ -44,8 +45,16 @@ pub(super) struct Conditional {
     with_audit: Statement,
 }
 
+/// What a write's condition requires in a transaction that took the chain's lock with
+/// [`CHAIN_LOCK_STATEMENT`](super::CHAIN_LOCK_STATEMENT): the mark it sets.
+const HELD: &str = "current_setting('otpgate.chain', true) = 'held'";
+
+/// The error `otpgate_chain_at` raises when the head or the key check moved on.
+const CHAIN_MOVED: &str = "OG001";
+
 impl Conditional {
-    /// Prepares `write` (its parameters of `types`) both ways, in one round trip.
+    /// Prepares `write` (its parameters of `types`; `{chain}` in its condition stands for
+    /// the chain's check) both ways, in one round trip.
     pub(super) async fn prepare(
         client: &Client,
         write: &str,
@@ -55,7 +64,7 @@ impl Conditional {
         with_audit_types.extend(AUDIT_COLUMNS.iter().map(|column| column.1.clone()));
         with_audit_types.extend([Type::BYTEA, Type::BYTEA]);
         let (write, with_audit) = try_join(
-            client.prepare_typed(write, types),
+            client.prepare_typed(&write.replace("{chain}", HELD), types),
             client.prepare_typed(&with_audit_row(write, types.len()), &with_audit_types),
         )
         .await?;
@@ -65,28 +74,19 @@ impl Conditional {
 
 /// `write` and, in the same statement, its audit row when it wrote: its `n` parameters,
 /// then the audit columns ([`AUDIT_COLUMNS`]), then the MAC the row is chained to and the
-/// key check the gate was opened against (NULL: not compared). Unless both are still
-/// what the database holds (and the transaction holds the chain's lock), the row's time is
-/// divided by zero: the statement fails with `division_by_zero`, which nothing else in it
-/// can raise ([`is_guard`]).
+/// key check the gate was opened against (NULL: not compared). The write's condition
+/// calls `otpgate_chain_at` with both, so it writes only under the chain's lock, at that
+/// head and with that key check, and the statement fails otherwise.
 fn with_audit_row(write: &str, n: usize) -> String {
     let previous = n.saturating_add(AUDIT_COLUMNS.len()).saturating_add(1);
     let opened = previous.saturating_add(1);
-    let guard = format!(
-        "COALESCE(current_setting('otpgate.chain', true) = 'held'
-         AND (SELECT mac FROM audit WHERE mac IS NOT NULL ORDER BY id DESC LIMIT 1)
-             IS NOT DISTINCT FROM ${previous}::BYTEA
-         AND (${opened}::BYTEA IS NULL
-              OR (SELECT value FROM meta WHERE name = 'key_check') = ${opened}::BYTEA), FALSE)"
+    let write = write.replace(
+        "{chain}",
+        &format!("otpgate_chain_at(${previous}::BYTEA, ${opened}::BYTEA)"),
     );
     let columns: Vec<&str> = AUDIT_COLUMNS.iter().map(|column| column.0).collect();
-    let values: Vec<String> = AUDIT_COLUMNS
-        .iter()
-        .zip(n.saturating_add(1)..)
-        .map(|(column, index)| match column.0 {
-            "time" => format!("${index} / ({guard})::INT"),
-            _ => format!("${index}"),
-        })
+    let values: Vec<String> = (n.saturating_add(1)..previous)
+        .map(|index| format!("${index}"))
         .collect();
     format!(
         "WITH written AS ({write} RETURNING 1)
@@ -135,7 +135,7 @@ pub(super) async fn decide(
     writes: &[Write<'_>],
 ) -> Result<Result<Vec<bool>, GateError>, tokio_postgres::Error> {
     if let Some(head) = chain.predicted() {
-        match at_head(client, statements, opened_with, head, writes).await {
+        match at_head(client, opened_with, head, writes).await {
             Ok(Some((written, last))) => {
                 if let Some(last) = last {
                     chain.last_appended = Some(last);
@@ -152,12 +152,11 @@ pub(super) async fn decide(
     under_lock(client, statements, opened_with, chain, writes).await
 }
 
-/// The way in one round trip, at `head`: whether each write wrote, and the MAC of the
+/// The way in one statement, at `head`: whether each write wrote, and the MAC of the
 /// last audit row appended; `None` when `head` (or the key check) was not what the
 /// database holds, and nothing was written.
 async fn at_head(
     client: &Client,
-    statements: &Statements,
     opened_with: Option<&[u8]>,
     head: &[u8],
     writes: &[Write<'_>],
@@ -188,30 +187,37 @@ async fn at_head(
             params
         })
         .collect();
-    let (begin, lock, counts, commit) = join4(
-        client.batch_execute("BEGIN"),
-        client.execute(&statements.chain_lock, &[&AUDIT_CHAIN_LOCK]),
-        join_all(
-            writes
-                .iter()
-                .zip(&params)
-                .map(|(write, params)| client.execute(&write.statement.with_audit, params)),
-        ),
-        client.batch_execute("COMMIT"),
-    )
-    .await;
-    begin?;
-    lock?;
+    let each = join_all(
+        writes
+            .iter()
+            .zip(&params)
+            .map(|(write, params)| client.execute(&write.statement.with_audit, params)),
+    );
+    let counts = if writes.len() == 1 {
+        // Autocommitted: the statement is its own transaction.
+        each.await
+    } else {
+        let (begin, counts, commit) = join3(
+            client.batch_execute("BEGIN"),
+            each,
+            client.batch_execute("COMMIT"),
+        )
+        .await;
+        begin?;
+        if counts.iter().all(Result::is_ok) {
+            commit?;
+        }
+        counts
+    };
     let mut written = Vec::with_capacity(counts.len());
     for count in counts {
         match count {
             Ok(count) => written.push(count == 1),
-            // The guard: the transaction was aborted, and the COMMIT rolled it back.
+            // The chain's check: the transaction was aborted (and a COMMIT rolled it back).
             Err(e) if is_guard(&e) => return Ok(None),
             Err(e) => return Err(e),
         }
     }
-    commit?;
     let last = rows
         .into_iter()
         .zip(&written)
@@ -221,9 +227,9 @@ async fn at_head(
     Ok(Some((written, last)))
 }
 
-/// Whether `e` is [`with_audit_row`]'s guard refusing a row.
+/// Whether `e` is `otpgate_chain_at` refusing a write ([`with_audit_row`]).
 fn is_guard(e: &tokio_postgres::Error) -> bool {
-    e.code() == Some(&SqlState::DIVISION_BY_ZERO)
+    e.code().map(SqlState::code) == Some(CHAIN_MOVED)
 }
 
 /// The way in two round trips, reading the head under the lock.

@@ -10,12 +10,13 @@
 //! # The locks, in this order, held to the commit
 //!
 //! 1. The audit chain's advisory lock ([`AUDIT_CHAIN_LOCK`]), which every decision takes
-//!    before it writes a row (the same order, so no deadlock): waits for the decision
-//!    appending to commit, then keeps every decision waiting until the rotation's commit.
-//!    Two rotations take turns here.
-//! 2. `users` in `SHARE ROW EXCLUSIVE` mode, so that no record is written while the
-//!    rotation reads them all (by anything but a decision, which waits at 1); reads go on.
-//! 3. The key check's row (`FOR UPDATE`).
+//!    before it locks a row: waits for the decision appending to commit, then keeps every
+//!    decision from writing until the rotation's commit, so no record changes while the
+//!    rotation reads them all (reads go on). Two rotations take turns here. No table is
+//!    locked: a decision at the predicted head holds `users`' `ROW EXCLUSIVE` lock while
+//!    it waits for this one, so a rotation waiting for a stronger table lock would wait
+//!    for it in a cycle.
+//! 2. The key check's row (`FOR UPDATE`).
 //!
 //! A decision that waited behind them runs against the rotated database: its conditional
 //! `UPDATE` finds the version moved on (a conflict, then a record it cannot open: exit 2),
@@ -66,7 +67,6 @@ impl PostgresStore {
             return Err(GateError::RoleNotAllowed(NOT_THE_OWNER));
         }
         deadline.call(tx.execute(&statements.chain_lock, &[&AUDIT_CHAIN_LOCK]))?;
-        deadline.call(tx.batch_execute("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE"))?;
         rewrite(
             PostgresRotation {
                 tx,

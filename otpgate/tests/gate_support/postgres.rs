@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use otpcore::Totp;
 use otpgate::ServerKey;
@@ -255,5 +256,30 @@ impl Drop for Cluster {
             .arg("immediate")
             .output();
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Waits until every session named in `names` waits for a lock.
+pub fn wait_until_waiting(admin: &mut Client, names: &[&str]) {
+    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    let started = Instant::now();
+    loop {
+        let waiting: i64 = admin
+            .query_one(
+                "SELECT count(DISTINCT application_name) FROM pg_stat_activity
+                 WHERE application_name = ANY($1) AND wait_event_type = 'Lock'",
+                &[&names],
+            )
+            .unwrap()
+            .get(0);
+        if waiting == names.len() as i64 {
+            return;
+        }
+        // Under the lock timeout (5 s), which would end the waits.
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "{names:?}: only {waiting} wait for a lock"
+        );
+        std::thread::sleep(Duration::from_millis(2));
     }
 }
