@@ -164,17 +164,17 @@ const MIGRATIONS: &[&str] = &[
     // plans of one user's log do use this one.
     "SELECT 1;",
     // 6: the chain's check as one function, so that a decision at the predicted head is
-    // one statement (`decide.rs`). It takes the chain's lock (`AUDIT_CHAIN_LOCK`'s value:
-    // the test of a decision that waited for it fails with any other) and marks the
-    // transaction, then compares the head and the key check with the ones the decision
-    // was made against (an `opened` of NULL: the key check is not compared). Being
-    // `VOLATILE`, it reads them with a snapshot taken after the lock was granted, not the
-    // calling statement's older one, which might miss a row another decision committed
-    // meanwhile.
+    // one statement (`decide.rs`). It takes the chain's lock (`AUDIT_CHAIN_LOCK` plus the
+    // `audit` table's oid: the test of a decision that waited for it fails with any other
+    // key) and marks the transaction, then compares the head and the key check with the
+    // ones the decision was made against (an `opened` of NULL: the key check is not
+    // compared). Being `VOLATILE`, it reads them with a snapshot taken after the lock was
+    // granted, not the calling statement's older one, which might miss a row another
+    // decision committed meanwhile.
     "CREATE FUNCTION otpgate_chain_at(previous BYTEA, opened BYTEA) RETURNS BOOLEAN
          LANGUAGE plpgsql VOLATILE AS $$
      BEGIN
-         PERFORM pg_advisory_xact_lock(8031167599392090484),
+         PERFORM pg_advisory_xact_lock(8031167597422575616 + 'audit'::REGCLASS::OID::BIGINT),
              set_config('otpgate.chain', 'held', true);
          IF (SELECT mac FROM audit WHERE mac IS NOT NULL ORDER BY id DESC LIMIT 1)
                 IS DISTINCT FROM previous
@@ -323,18 +323,22 @@ struct Session {
     /// What this connection knows of the audit chain's head.
     chain: ChainHead,
 }
-/// The key of the advisory lock a decision holds from before it writes its rows to its
-/// commit, so that it extends the audit chain alone (`pg_advisory_xact_lock`, released at
-/// commit): "otpaudit" read as a number.
-pub const AUDIT_CHAIN_LOCK: i64 = 0x6f74_7061_7564_6974;
+/// The advisory lock a decision holds from before it writes its rows to its commit, so
+/// that it extends the audit chain alone (`pg_advisory_xact_lock`, released at commit):
+/// its key is this number ("otpa" read as a number, in the high half) plus the oid of the
+/// schema's `audit` table, so that gates in two schemas of one database (staging and
+/// production, say) do not wait for each other.
+pub const AUDIT_CHAIN_LOCK: i64 = 0x6f74_7061_0000_0000;
 
-/// Takes [`AUDIT_CHAIN_LOCK`] (its one parameter) and marks the transaction as holding it
+/// Takes the chain's lock ([`AUDIT_CHAIN_LOCK`], its one parameter, plus the `audit`
+/// table's oid) and marks the transaction as holding it
 /// (`otpgate.chain`, a setting local to the transaction). A decision's writes do nothing
 /// without the mark, so none can ever run outside a transaction that holds the lock (as
 /// they would, one by one and each committed alone, had the `BEGIN` sent before them
 /// failed).
 const CHAIN_LOCK_STATEMENT: &str =
-    "SELECT pg_advisory_xact_lock($1), set_config('otpgate.chain', 'held', true)";
+    "SELECT pg_advisory_xact_lock($1 + 'audit'::REGCLASS::OID::BIGINT),
+            set_config('otpgate.chain', 'held', true)";
 
 /// A [`Store`] in a PostgreSQL database: one connection, used by one call at a time.
 pub struct PostgresStore {

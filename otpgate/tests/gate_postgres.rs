@@ -827,6 +827,64 @@ fn a_decision_at_its_predicted_head_chains_onto_a_row_committed_while_it_waited(
 }
 
 #[test]
+fn gates_in_two_schemas_of_one_database_do_not_wait_for_each_others_chain() {
+    use otpgate::{Gate, PostgresStore, ServerKey, Store, Swap};
+
+    let Some(admin) = server_url() else { return };
+    let (here, there) = (
+        Db::new(&admin, "chain_here"),
+        Db::new(&admin, "chain_there"),
+    );
+    let key = ServerKey::generate().unwrap();
+    let audit_key = key.audit_key();
+    let waiting = unique("waiting");
+    let open = |url: String| {
+        let key = ServerKey::from_hex(&key.to_hex()).unwrap();
+        Gate::open(PostgresStore::connect(&url).unwrap(), key).unwrap()
+    };
+    let blocked = open(format!(
+        "{}&application_name={waiting}",
+        here.url(None, false)
+    ));
+    // A shared lock would be waited for 300 ms, then fail the decision.
+    let other = open(format!(
+        "{}%20-c%20lock_timeout%3D300",
+        there.url(None, false)
+    ));
+    let bob = gate_support::accepted_check("bob", &audit_key);
+    let alice = gate_support::accepted_check("alice", &audit_key);
+    let swap = gate_support::swap_request;
+    assert_eq!(
+        blocked
+            .store()
+            .compare_and_swap_all(&[swap("bob", None, &bob)]),
+        [Ok(Swap::Written)]
+    );
+    // bob's row is held: the next decision takes its schema's chain lock, then waits.
+    let mut holder = here.admin();
+    let mut hold = holder.transaction().unwrap();
+    hold.query("SELECT 1 FROM users WHERE \"user\" = 'bob' FOR UPDATE", &[])
+        .unwrap();
+    let mut watcher = here.admin();
+    std::thread::scope(|s| {
+        let decided = s.spawn(|| {
+            blocked
+                .store()
+                .compare_and_swap_all(&[swap("bob", Some(1), &bob)])
+        });
+        pg::wait_until_waiting(&mut watcher, &[&waiting]);
+        assert_eq!(
+            other
+                .store()
+                .compare_and_swap_all(&[swap("alice", None, &alice)]),
+            [Ok(Swap::Written)]
+        );
+        hold.rollback().unwrap();
+        assert_eq!(decided.join().unwrap(), [Ok(Swap::Written)]);
+    });
+}
+
+#[test]
 fn a_group_whose_guessed_head_fails_midway_is_decided_again_reading_the_head() {
     use otpgate::{GateError, Store, Swap, SwapRequest};
 
