@@ -764,13 +764,28 @@ fn connections_taking_turns_append_at_the_true_head_whatever_each_one_predicted(
 
 #[test]
 fn a_decision_at_its_predicted_head_chains_onto_a_row_committed_while_it_waited() {
+    decision_waiting_for_the_chain_chains_at_the_true_head("");
+}
+
+#[test]
+fn a_transaction_wide_snapshot_the_role_or_url_asks_for_is_overridden() {
+    // Under REPEATABLE READ the head read after the lock would be the snapshot's.
+    decision_waiting_for_the_chain_chains_at_the_true_head(
+        "%20-c%20default_transaction_isolation%3Drepeatable%5C%20read",
+    );
+}
+
+/// A connection that predicts its own row as the head decides while another one holds
+/// the chain's lock and appends: its row must be chained to the other's. `options` are
+/// added to the URL's.
+fn decision_waiting_for_the_chain_chains_at_the_true_head(options: &str) {
     use otpgate::{Gate, PostgresStore, ServerKey, Store, Swap};
 
     let Some(admin) = server_url() else { return };
     let db = Db::new(&admin, "waited");
     let key = ServerKey::generate().unwrap();
     let audit_key = key.audit_key();
-    let plain = db.url(None, false);
+    let plain = format!("{}{options}", db.url(None, false));
     let (predictor, appender) = (unique("predictor"), unique("appender"));
     let open = |name: &str, key: ServerKey| {
         let url = format!("{plain}&application_name={name}");
@@ -823,6 +838,47 @@ fn a_decision_at_its_predicted_head_chains_onto_a_row_committed_while_it_waited(
     assert_eq!(appended, [Ok(Swap::Written)]);
     assert_eq!(predicted, [Ok(Swap::Written)]);
     let verified = predicting.verify_log().unwrap();
+    assert_eq!((verified.broken, verified.authenticated), (None, 5));
+}
+
+#[test]
+fn a_role_without_execute_on_the_chain_function_decides_under_the_lock() {
+    use otpgate::{Gate, PostgresStore, ServerKey, Store, Swap};
+
+    let Some(admin) = server_url() else { return };
+    let db = Db::new(&admin, "noexecute");
+    let key = ServerKey::generate().unwrap();
+    let audit_key = key.audit_key();
+    let same_key = ServerKey::from_hex(&key.to_hex()).unwrap();
+    // The migration role creates the schema; the runners' role may not call the function.
+    drop(Gate::open(PostgresStore::connect(&db.url(None, false)).unwrap(), key).unwrap());
+    let role = unique("otpgate_runner");
+    db.admin()
+        .batch_execute(&format!(
+            "CREATE ROLE {role} LOGIN;
+             GRANT USAGE ON SCHEMA {s} TO {role};
+             GRANT SELECT ON schema_version, meta TO {role};
+             GRANT SELECT, INSERT, UPDATE ON users TO {role};
+             GRANT SELECT, INSERT ON audit TO {role};
+             REVOKE EXECUTE ON FUNCTION otpgate_chain_at FROM PUBLIC;",
+            s = db.schema
+        ))
+        .unwrap();
+    let url = db.url(Some(&role), false);
+    let gate = Gate::open(PostgresStore::connect(&url).unwrap(), same_key).unwrap();
+    let alice = gate_support::accepted_check("alice", &audit_key);
+    // Decisions in a row: from the second on, the connection would predict the head.
+    let mut version = None;
+    for turn in 0..5 {
+        let swap = gate_support::swap_request("alice", version, &alice);
+        assert_eq!(
+            gate.store().compare_and_swap_all(&[swap]),
+            [Ok(Swap::Written)],
+            "decision {turn}"
+        );
+        version = Some(version.map_or(1, |v| v + 1));
+    }
+    let verified = gate.verify_log().unwrap();
     assert_eq!((verified.broken, verified.authenticated), (None, 5));
 }
 

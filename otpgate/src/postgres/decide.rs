@@ -5,9 +5,11 @@
 //!
 //! Every audit row's MAC covers the MAC of the row before it, which only the writer
 //! holding the chain's advisory lock ([`AUDIT_CHAIN_LOCK`]) may take as final. Every
-//! write takes the chain's lock before it locks a row, so two decisions never wait for
-//! each other in a cycle (the tables' `ROW EXCLUSIVE` locks, which a statement takes
-//! first, do not conflict with each other).
+//! write takes the chain's lock before it locks a row, so two of the gate's transactions
+//! never wait for each other in a cycle (the tables' `ROW EXCLUSIVE` locks, which a
+//! statement takes first, do not conflict with each other; a stronger table lock from
+//! outside, queued between them, can make one, which PostgreSQL breaks after
+//! `deadlock_timeout`).
 //!
 //! - **At the predicted head**, one statement: each write with its audit row
 //!   ([`with_audit_row`]), alone and autocommitted, or several in one pipelined
@@ -109,17 +111,22 @@ pub(super) struct Write<'a> {
 }
 
 /// What a connection knows of the audit chain's head: the MAC of the last row it
-/// appended, and whether it found that row still the head when it last looked.
+/// appended, whether it found that row still the head when it last looked, and whether
+/// its role may not call `otpgate_chain_at` (`EXECUTE` revoked: then every decision is
+/// made under the lock).
 #[derive(Default)]
 pub(super) struct ChainHead {
     last_appended: Option<Vec<u8>>,
     alone: bool,
+    no_check_function: bool,
 }
 
 impl ChainHead {
     /// The head to append at without reading it first, when there is one to predict.
     fn predicted(&self) -> Option<&[u8]> {
-        self.last_appended.as_deref().filter(|_| self.alone)
+        self.last_appended
+            .as_deref()
+            .filter(|_| self.alone && !self.no_check_function)
     }
 }
 
@@ -143,6 +150,10 @@ pub(super) async fn decide(
                 return Ok(Ok(written));
             }
             Ok(None) => chain.alone = false,
+            // Nothing was written: decide under the lock, which needs no function.
+            Err(e) if e.code() == Some(&SqlState::INSUFFICIENT_PRIVILEGE) => {
+                chain.no_check_function = true;
+            }
             Err(e) => {
                 chain.alone = false;
                 return Err(e);

@@ -35,12 +35,16 @@ const KEEPALIVE_RETRIES: u32 = 3;
 const LIBRARY_KEEPALIVE_IDLE: Duration = Duration::from_secs(2 * 60 * 60);
 
 /// The session's settings, in one statement. `synchronous_commit` forced on (a decision
-/// returns only once its commit is flushed); the timeouts at most otpgate's, keeping a
+/// returns only once its commit is flushed); `READ COMMITTED` forced as the isolation
+/// level, whatever the role, the database or the URL chose (a decision reads the chain's
+/// head after the chain's lock is granted, which under a transaction-wide snapshot would
+/// miss the row committed while it waited); the timeouts at most otpgate's, keeping a
 /// lower one the URL's `options` (or the role or database) set. The statement timeout in
 /// force is returned, for the client-side deadline.
 fn session_setup() -> String {
     format!(
         "SET synchronous_commit = on;
+         SET default_transaction_isolation = 'read committed';
          SELECT name, ms, set_config(name, ms::TEXT, false) FROM (
              SELECT name, CASE WHEN setting::BIGINT > 0 AND setting::BIGINT < cap
                                THEN setting::BIGINT ELSE cap END AS ms
