@@ -344,6 +344,19 @@ fn bad_requests_get_a_specific_4xx_write_nothing_and_the_service_keeps_serving()
         "1 MiB body: written"
     );
     assert_eq!(service.call("GET", "/healthz", None, None).0, 200);
+    // Request headers of 64 KiB: 431 before any handler runs.
+    let (status, _) = raw_http(
+        &service.url,
+        &format!(
+            "POST {check} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {admin}\r\n\
+             Content-Type: application/json\r\nX-Filler: {}",
+            "a".repeat(64 * 1024)
+        ),
+        br#"{"code":"123456"}"#,
+    );
+    assert_eq!(status, 431, "64 KiB of headers");
+    assert_eq!(service.audit(&admin, "alice", "check").len(), 0);
+    assert_eq!(service.call("GET", "/healthz", None, None).0, 200);
     let (status, answer) =
         service.post("/v1/users/nobody/check", &admin, &json!({"code": "123456"}));
     assert_eq!(

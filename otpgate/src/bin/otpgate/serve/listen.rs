@@ -18,7 +18,10 @@ use tokio::net::{TcpListener, UnixListener};
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
-use super::{READ_TIMEOUT, REQUEST_TIMEOUT};
+use super::{MAX_HEAD, READ_TIMEOUT, REQUEST_TIMEOUT};
+
+// hyper panics on a smaller buffer than its minimum.
+const _: () = assert!(MAX_HEAD >= 8192);
 
 /// Where to listen.
 pub enum Address {
@@ -192,6 +195,7 @@ pub async fn serve(bound: Bound, tls: Option<TlsAcceptor>, router: Router) -> Re
             let mut http = hyper::server::conn::http1::Builder::new();
             http.timer(TokioTimer::new())
                 .header_read_timeout(READ_TIMEOUT)
+                .max_buf_size(MAX_HEAD)
                 .keep_alive(true);
             let connection =
                 http.serve_connection(TokioIo::new(io), TowerToHyperService::new(service));

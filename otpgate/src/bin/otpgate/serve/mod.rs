@@ -36,6 +36,9 @@ use error::ApiError;
 
 /// The largest request body.
 pub const MAX_BODY: usize = 16 * 1024;
+/// The largest request head (request line and headers; hyper's own default is about
+/// 400 KiB): a token and a page's cookies fit many times over; more is answered 431.
+pub const MAX_HEAD: usize = 32 * 1024;
 /// How long a client may take to send its request headers, and its body.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a whole request may take; a decision is a few milliseconds.
