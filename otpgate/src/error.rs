@@ -164,7 +164,8 @@ pub enum GateError {
         /// The longest validity allowed, in seconds.
         max_secs: u64,
     },
-    /// The issuer is empty, longer than 200 characters or holds control characters.
+    /// The issuer is empty, longer than 200 characters, holds control characters, or
+    /// makes the key's URI too long for a QR code.
     InvalidIssuer,
     /// The approval's action is empty, longer than 200 characters or holds control
     /// characters.
@@ -302,7 +303,10 @@ impl fmt::Display for GateError {
                 max_secs / 3600
             ),
             GateError::InvalidIssuer => {
-                f.write_str("invalid issuer: 1 to 200 characters without control characters")
+                f.write_str(
+                    "invalid issuer: 1 to 200 characters without control characters, \
+                     short enough for the key's QR code",
+                )
             }
             GateError::InvalidAction => {
                 f.write_str("invalid action: 1 to 200 characters without control characters")

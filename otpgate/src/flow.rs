@@ -724,13 +724,24 @@ pub fn check_user(user: &str) -> Result<(), GateError> {
     Ok(())
 }
 
+/// The most bytes one QR code holds (version 40, error correction L, bytes): the key URI
+/// must fit, or no phone can scan it.
+const QR_MAX_BYTES: usize = 2953;
+
+/// The `otpauth://` URI of `user`'s key. An issuer that makes it too long for a QR code
+/// (non-ASCII, percent-encoded to three bytes each, and in the URI twice) is
+/// [`GateError::InvalidIssuer`]: [`check_user`] bounds the user, so only the issuer can.
 pub(crate) fn key_uri(
     user: &str,
     issuer: &str,
     secret: &Secret,
 ) -> Result<zeroize::Zeroizing<String>, GateError> {
     let uri = KeyUri::totp(user).with_issuer(issuer);
-    let mut buf = zeroize::Zeroizing::new(vec![0u8; uri.encoded_len(secret)?]);
+    let len = uri.encoded_len(secret)?;
+    if len > QR_MAX_BYTES {
+        return Err(GateError::InvalidIssuer);
+    }
+    let mut buf = zeroize::Zeroizing::new(vec![0u8; len]);
     let text = uri.to_buf(secret, &mut buf)?;
     Ok(zeroize::Zeroizing::new(String::from(text)))
 }

@@ -512,3 +512,19 @@ fn replays_of_a_used_code_are_refused_without_locking_the_user_out() {
         .unwrap_err();
     assert_eq!(gate.status("alice").unwrap().failures, 1);
 }
+
+#[test]
+fn an_issuer_too_long_for_a_qr_code_is_refused_before_anything_is_written() {
+    let store = MemoryStore::new();
+    let gate = Gate::open(&store, key(1)).unwrap();
+    // 200 characters, each percent-encoded to 12 bytes, twice in the URI.
+    let faces = "\u{1F600}".repeat(200);
+    assert!(matches!(
+        gate.enroll("alice", &faces, T),
+        Err(GateError::InvalidIssuer)
+    ));
+    assert!(store.load("alice").unwrap().is_none());
+    // The longest issuer of letters still draws.
+    let enrollment = gate.enroll("alice", &"é".repeat(200), T).unwrap();
+    otpgate::qr_svg_image(&enrollment.uri).unwrap();
+}

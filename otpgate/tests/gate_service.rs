@@ -128,6 +128,15 @@ fn a_check_token_is_refused_admin_endpoints_and_revoked_or_unknown_tokens_nothin
             let (status, answer) = service.call(method, &path, Some(&check), body(&payload));
             assert_eq!(status, 403, "{method} {path}: {answer}");
             assert_eq!(answer["error"]["code"], "forbidden", "{path}");
+            // Which runner tried is in the access log, by its token's name.
+            let line = format!("{method} {path} 403 ");
+            assert!(
+                service
+                    .log_text()
+                    .lines()
+                    .any(|l| l.contains(&line) && l.ends_with("token=ci-runner")),
+                "{line}"
+            );
         }
         assert_eq!(service.audit(&admin, "alice", "disable").len(), 0);
         assert_eq!(
@@ -378,6 +387,20 @@ fn bad_requests_get_a_specific_4xx_write_nothing_and_the_service_keeps_serving()
         "{answer}"
     );
     assert!(!service.log_text().contains(&fresh), "a code in the log");
+    // No answer of the API is kept by a cache: some carry secrets or recovery codes.
+    let answer = raw_exchange(
+        &service.url,
+        &format!(
+            "GET /v1/users/alice/status HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {admin}"
+        ),
+        b"",
+    );
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(
+        answer.header("cache-control"),
+        Some("no-store"),
+        "{answer:?}"
+    );
     // Metrics count the decisions.
     let metrics = ureq::get(format!("{}/metrics", service.url))
         .call()

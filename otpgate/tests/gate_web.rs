@@ -591,8 +591,8 @@ fn one_object(stdout: &str) -> Value {
 }
 
 /// `request --text-link` (`text_link` in the API) texts the approval's link to the user's
-/// phone; without a phone on record or a delivery command nothing is asked, and a
-/// delivery that fails is an error.
+/// phone, at most once a minute per user; without a phone on record or a delivery command
+/// nothing is asked, and a delivery that fails is an error.
 #[test]
 fn an_approval_link_is_texted_when_asked_and_nothing_is_asked_when_it_cannot_be() {
     let backend = Backend::Sqlite(Env::new("web-text-link"));
@@ -602,6 +602,8 @@ fn an_approval_link_is_texted_when_asked_and_nothing_is_asked_when_it_cannot_be(
     let service = backend.serve(&["--deliver-command", &script]);
     let silent = backend.serve(&[]);
     service.activate(&admin, "grace");
+    service.activate(&admin, "hana");
+    service.activate(&admin, "ines");
     let approvals = || -> i64 {
         backend
             .env()
@@ -609,21 +611,22 @@ fn an_approval_link_is_texted_when_asked_and_nothing_is_asked_when_it_cannot_be(
             .query_row("SELECT COUNT(*) FROM approvals", [], |row| row.get(0))
             .unwrap()
     };
-    let ask = |service: &Service| {
+    let ask_for = |service: &Service, user: &str| {
         service.post(
             "/v1/approvals",
             &check,
-            &json!({ "user": "grace", "action": "deploy 4.0", "text_link": true }),
+            &json!({ "user": user, "action": "deploy 4.0", "text_link": true }),
         )
     };
+    let ask = |service: &Service| ask_for(service, "grace");
 
-    let request = |args: &[&str]| -> Run {
-        let mut all = vec!["request", "grace", "--text-link"];
+    let request = |user: &str, args: &[&str]| -> Run {
+        let mut all = vec!["request", user, "--text-link"];
         all.extend_from_slice(args);
         service.runner(&check, &all).output().unwrap().into()
     };
     // No number on record: the runner is told so and nothing is asked.
-    let run = request(&["--action", "deploy 4.0"]);
+    let run = request("grace", &["--action", "deploy 4.0"]);
     assert_eq!(run.code, Some(2), "{run:?}");
     assert!(run.stderr.contains("phone"), "{run:?}");
     assert_eq!(approvals(), 0);
@@ -674,25 +677,34 @@ fn an_approval_link_is_texted_when_asked_and_nothing_is_asked_when_it_cannot_be(
         "{message}"
     );
     assert_eq!(approvals(), 1);
+    // Not again within a minute: no text, no approval, and when to try again.
+    let (status, answer) = ask(&service);
+    assert_eq!(status, 429, "{answer}");
+    assert_eq!(answer["error"]["code"], "sms-too-soon", "{answer}");
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), text);
+    assert_eq!(approvals(), 1);
     // The runner says where the link went.
-    let run = request(&["--action", "deploy 4.1", "--wait", "1"]);
+    set_phone(&service, &admin, "hana");
+    let run = request("hana", &["--action", "deploy 4.1", "--wait", "1"]);
     assert_eq!(run.code, Some(1), "{run:?}");
     assert!(run.stdout.contains("texted to +491********78"), "{run:?}");
     assert_eq!(approvals(), 2);
+    let run = request("hana", &["--action", "deploy 4.1", "--wait", "1"]);
+    assert_eq!(run.code, Some(2), "{run:?}");
+    assert!(run.stderr.contains("retry in"), "{run:?}");
+    assert_eq!(approvals(), 2);
 
     // A delivery that fails is an error, and the approval it made is withdrawn: the
-    // gateway may have sent the link before it failed.
+    // gateway may have sent the link before it failed. The caller is not told the
+    // command's path.
+    set_phone(&service, &admin, "ines");
     std::fs::write(&script, "#!/bin/sh\nexit 3\n").unwrap();
-    let (status, answer) = ask(&service);
+    let (status, answer) = ask_for(&service, "ines");
     assert_eq!(status, 502, "{answer}");
     assert_eq!(answer["error"]["code"], "delivery-failed", "{answer}");
-    assert!(
-        answer["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("withdrawn"),
-        "{answer}"
-    );
+    let message = answer["error"]["message"].as_str().unwrap();
+    assert!(message.contains("withdrawn"), "{answer}");
+    assert!(!message.contains(&script), "{answer}");
     let declined: i64 = backend
         .env()
         .sql()

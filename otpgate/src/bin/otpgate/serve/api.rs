@@ -3,7 +3,7 @@
 //! the token's scope, revocation and rate are checked on the same connection as the
 //! decision, and its name goes into the decision's audit entry.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use axum::Json;
@@ -39,6 +39,8 @@ pub struct App {
     pub public_url: Option<String>,
     /// Wakes the readers waiting for an approval's decision.
     pub decisions: super::links::Decisions,
+    /// When each user may be texted an approval's link again.
+    pub texted_links: super::links::TextedLinks,
 }
 
 pub type AppState = Arc<App>;
@@ -159,6 +161,9 @@ pub(super) async fn decide(
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
     let shared = Arc::clone(app);
+    // The token's name once it is known, for the access log: of errors too.
+    let named = Arc::new(OnceLock::new());
+    let naming = Arc::clone(&named);
     let result = app
         .pool
         .run(move |gate| {
@@ -168,17 +173,18 @@ pub(super) async fn decide(
                 .token_by_digest(&bearer.0)?
                 .filter(|t| t.revoked.is_none())
                 .ok_or(ApiError::InvalidToken)?;
+            let _ = naming.set(token.name.clone());
             if !token.scope.allows(needed) {
                 return Err(ApiError::Forbidden);
             }
             shared.limiter.take(&token.name)?;
             gate.set_actor(Some(&token.name));
             let now = unix_time().map_err(otpgate::GateError::from)?;
-            job(gate, now).map(|value| (token.name, value))
+            job(gate, now)
         })
         .await;
     let outcome = match &result {
-        Ok((_, value)) if value.get("result").and_then(Value::as_str) == Some("refused") => value
+        Ok(value) if value.get("result").and_then(Value::as_str) == Some("refused") => value
             .get("reason")
             .unwrap_or(&Value::Null)
             .as_str()
@@ -193,9 +199,15 @@ pub(super) async fn decide(
         }
     };
     app.metrics.decision(endpoint, &outcome, started.elapsed());
-    let (name, value) = result?;
+    let name = named.get().cloned();
+    let value = result.map_err(|error| match name.clone() {
+        Some(name) => ApiError::ByToken(name, Box::new(error)),
+        None => error,
+    })?;
     let mut response = Json(value).into_response();
-    response.extensions_mut().insert(Actor(name));
+    if let Some(name) = name {
+        response.extensions_mut().insert(Actor(name));
+    }
     Ok(response)
 }
 

@@ -10,6 +10,8 @@ use axum::response::{IntoResponse, Response};
 use otpgate::GateError;
 use serde_json::json;
 
+use super::api::Actor;
+
 /// Why a request got no decision.
 #[derive(Debug)]
 pub enum ApiError {
@@ -21,6 +23,12 @@ pub enum ApiError {
     Forbidden,
     /// The token made too many requests: try again after this many seconds.
     RateLimited(u64),
+    /// The user was texted a link less than a cooldown ago: try again after this many
+    /// seconds.
+    TextTooSoon(u64),
+    /// An error answered to a request whose token was accepted: the token's name goes into
+    /// the access log beside it.
+    ByToken(String, Box<ApiError>),
     /// A field of the request is not acceptable: the code and the message.
     BadRequest(&'static str, String),
     /// The body is not JSON of the endpoint's schema, too large, or not `application/json`.
@@ -74,6 +82,12 @@ impl ApiError {
                 "rate-limited",
                 format!("too many requests with this token: retry in {secs} s"),
             ),
+            ApiError::TextTooSoon(secs) => (
+                S::TOO_MANY_REQUESTS,
+                "sms-too-soon",
+                format!("this user was texted a link less than a minute ago: retry in {secs} s"),
+            ),
+            ApiError::ByToken(_, error) => error.parts(),
             ApiError::BadRequest(code, message) => (S::BAD_REQUEST, code, message.clone()),
             ApiError::Body(status, code, message) => (*status, code, String::from(*message)),
             ApiError::NotFound => (S::NOT_FOUND, "not-found", String::from("no such endpoint")),
@@ -121,7 +135,16 @@ fn gate_parts(e: &GateError) -> (StatusCode, &'static str, String) {
         GateError::InvalidAction => (S::BAD_REQUEST, "invalid-action"),
         GateError::AlreadyEnrolled => (S::CONFLICT, "already-enrolled"),
         GateError::NoPhone => (S::CONFLICT, "no-phone"),
-        GateError::DeliveryFailed { .. } => (S::BAD_GATEWAY, "delivery-failed"),
+        GateError::DeliveryFailed { .. } => {
+            return (
+                S::BAD_GATEWAY,
+                "delivery-failed",
+                String::from(
+                    "the message was not delivered, and what it carried (a code or an \
+                     approval's link) was withdrawn; the service's log has the gateway's answer",
+                ),
+            );
+        }
         GateError::NoDeliveryCommand => (S::SERVICE_UNAVAILABLE, "no-delivery-command"),
         GateError::StoreUnavailable(_) | GateError::StoreBusy | GateError::Contention => {
             (S::SERVICE_UNAVAILABLE, "store-unavailable")
@@ -141,6 +164,11 @@ fn gate_parts(e: &GateError) -> (StatusCode, &'static str, String) {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        if let ApiError::ByToken(name, error) = self {
+            let mut response = error.into_response();
+            response.extensions_mut().insert(Actor(name));
+            return response;
+        }
         let (status, code, message) = self.parts();
         if status.is_server_error() {
             eprintln!("otpgate serve: {code}: {}", detail(&self));
@@ -150,8 +178,10 @@ impl IntoResponse for ApiError {
             Json(json!({ "error": { "code": code, "message": message } })),
         )
             .into_response();
-        if let ApiError::RateLimited(secs) | ApiError::Overloaded(secs) | ApiError::Timeout(secs) =
-            self
+        if let ApiError::RateLimited(secs)
+        | ApiError::TextTooSoon(secs)
+        | ApiError::Overloaded(secs)
+        | ApiError::Timeout(secs) = self
         {
             response
                 .headers_mut()
@@ -226,7 +256,9 @@ impl From<QueryRejection> for ApiError {
     fn from(_: QueryRejection) -> Self {
         ApiError::BadRequest(
             "invalid-query",
-            String::from("the query takes only user (a user id) and limit (a number)"),
+            String::from(
+                "the query string does not fit this endpoint's parameters (see /v1/openapi.json)",
+            ),
         )
     }
 }

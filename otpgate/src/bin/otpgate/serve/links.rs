@@ -9,7 +9,8 @@
 //! reaching the gate. Dead links get one page, 404, whatever the reason. Every page and
 //! asset carries [`otpgate::pages::page_headers`].
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use askama::Template;
@@ -108,10 +109,18 @@ pub fn is_page(path: &str) -> bool {
     path.starts_with("/enroll/") || path.starts_with("/approve/") || path.starts_with("/assets/")
 }
 
-/// Adds the pages' headers to every answer of a page or asset (`tls`: with HSTS).
+/// Adds the pages' headers to every answer of a page or asset (`tls`: with HSTS), and
+/// `Cache-Control: no-store` to the API's: they carry secrets and recovery codes, and each
+/// says how things stood at one moment.
 pub async fn with_page_headers(tls: bool, request: Request, next: Next) -> Response {
     let page = is_page(request.uri().path());
+    let api = request.uri().path().starts_with("/v1/");
     let mut response = next.run(request).await;
+    if api {
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     if page {
         let headers = response.headers_mut();
         for (name, value) in page_headers(tls) {
@@ -158,6 +167,26 @@ pub struct ApprovalBody {
     /// Also text the link to the user's phone on record.
     #[serde(default)]
     text_link: bool,
+}
+
+/// When each user may be texted an approval's link again: one a minute, as texted codes
+/// (`send-code`) are, so that a check-scoped token cannot flood a phone (or an SMS bill).
+/// Kept by the service process, which is the only one texting links.
+#[derive(Default)]
+pub struct TextedLinks(Mutex<HashMap<String, u64>>);
+
+impl TextedLinks {
+    /// Takes `user`'s text at `now`, or answers when the next one may go.
+    fn take(&self, user: &str, now: u64) -> Result<(), ApiError> {
+        let mut next = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        next.retain(|_, at| *at > now);
+        if let Some(&at) = next.get(user) {
+            return Err(ApiError::TextTooSoon(at.saturating_sub(now)));
+        }
+        let cooldown = otpcore::OobPolicy::default().resend_cooldown_secs;
+        next.insert(user.to_owned(), now.saturating_add(cooldown));
+        Ok(())
+    }
 }
 
 #[derive(Deserialize)]
@@ -243,7 +272,9 @@ async fn create_approval(
                 .deliver
                 .as_ref()
                 .ok_or(GateError::NoDeliveryCommand)?;
-            Some((command, phone.ok_or(GateError::NoPhone)?))
+            let phone = phone.ok_or(GateError::NoPhone)?;
+            shared.texted_links.take(&body.user, now)?;
+            Some((command, phone))
         } else {
             None
         };
