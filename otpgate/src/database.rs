@@ -13,7 +13,7 @@ use crate::{
 /// The store a `--db` string names.
 pub enum Database {
     /// An SQLite file.
-    Sqlite(SqliteStore),
+    Sqlite(Box<SqliteStore>),
     /// A PostgreSQL database shared by several runners.
     #[cfg(feature = "postgres")]
     Postgres(Box<crate::PostgresStore>),
@@ -70,15 +70,15 @@ impl Database {
             ));
         }
         if create {
-            SqliteStore::create(db).map(Database::Sqlite)
+            SqliteStore::create(db).map(|store| Database::Sqlite(Box::new(store)))
         } else {
-            SqliteStore::open(db).map(Database::Sqlite)
+            SqliteStore::open(db).map(|store| Database::Sqlite(Box::new(store)))
         }
     }
 
     fn inner(&self) -> &dyn Store {
         match self {
-            Database::Sqlite(store) => store,
+            Database::Sqlite(store) => store.as_ref(),
             #[cfg(feature = "postgres")]
             Database::Postgres(store) => store.as_ref(),
         }
@@ -86,7 +86,7 @@ impl Database {
 
     fn tokens(&self) -> &dyn TokenStore {
         match self {
-            Database::Sqlite(store) => store,
+            Database::Sqlite(store) => store.as_ref(),
             #[cfg(feature = "postgres")]
             Database::Postgres(store) => store.as_ref(),
         }

@@ -251,7 +251,7 @@ impl<T: LinkStore + ?Sized> LinkStore for &T {
 impl Database {
     fn links(&self) -> &dyn LinkStore {
         match self {
-            Database::Sqlite(store) => store,
+            Database::Sqlite(store) => store.as_ref(),
             #[cfg(feature = "postgres")]
             Database::Postgres(store) => store.as_ref(),
         }

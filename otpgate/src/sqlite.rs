@@ -152,6 +152,58 @@ pub struct SqliteStore {
     /// The key check this store's gate was opened against, the first one read: a write
     /// that finds another one stored (a rotation committed meanwhile) is refused.
     opened_with: std::cell::RefCell<Option<Vec<u8>>>,
+    /// The database file as opened; `None` in memory.
+    file: Option<OpenedFile>,
+}
+
+/// A database file as it was opened: its path and identity. A file deleted or replaced
+/// while a connection is open goes on taking that connection's writes, and no later
+/// process sees them: an acceptance committed there could be accepted again.
+struct OpenedFile {
+    path: std::path::PathBuf,
+    identity: (u64, u64),
+}
+
+impl OpenedFile {
+    fn new(path: &Path) -> Result<Self, GateError> {
+        let identity = file_identity(path).ok_or_else(|| GateError::NoDatabase {
+            path: format!("{}", path.display()),
+        })?;
+        Ok(OpenedFile {
+            path: path.to_owned(),
+            identity,
+        })
+    }
+
+    /// [`GateError::StoreUnavailable`] when the path no longer names the file opened.
+    fn check(&self) -> Result<(), GateError> {
+        if file_identity(&self.path) == Some(self.identity) {
+            return Ok(());
+        }
+        Err(GateError::StoreUnavailable(format!(
+            "the database file {} was deleted or replaced after it was opened",
+            self.path.display()
+        )))
+    }
+}
+
+/// The device and inode of the file at `path` (elsewhere, its creation time).
+fn file_identity(path: &Path) -> Option<(u64, u64)> {
+    let metadata = std::fs::metadata(path).ok()?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        Some((metadata.dev(), metadata.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        let created = metadata
+            .created()
+            .ok()?
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?;
+        Some((0, u64::try_from(created.as_nanos()).unwrap_or(u64::MAX)))
+    }
 }
 
 impl SqliteStore {
@@ -199,11 +251,13 @@ impl SqliteStore {
             "PRAGMA synchronous=FULL; PRAGMA cache_size=-{CACHE_KIB}"
         ))
         .map_err(store_error)?;
-        let lock = match conn.path() {
-            Some(file)
-                if !file.is_empty() && !conn.is_readonly(MAIN_DB).map_err(store_error)? =>
-            {
-                Some(WriteLock::new(Path::new(file)))
+        let file = match conn.path() {
+            Some(file) if !file.is_empty() => Some(OpenedFile::new(Path::new(file))?),
+            _ => None,
+        };
+        let lock = match &file {
+            Some(file) if !conn.is_readonly(MAIN_DB).map_err(store_error)? => {
+                Some(WriteLock::new(&file.path))
             }
             _ => None,
         };
@@ -214,6 +268,7 @@ impl SqliteStore {
             timeout: BUSY_TIMEOUT,
             in_batch: std::cell::Cell::new(false),
             opened_with: std::cell::RefCell::new(None),
+            file,
         };
         store.migrate()?;
         store.refuse_foreign_objects()?;
@@ -277,12 +332,20 @@ impl SqliteStore {
         let begun = run_cached(&self.conn, "BEGIN IMMEDIATE");
         self.conn.busy_timeout(self.timeout).map_err(store_error)?;
         begun.map_err(store_error)?;
-        Ok(WriteTx {
+        let tx = WriteTx {
             conn: &self.conn,
             nested: false,
             done: false,
             _held: held,
-        })
+        };
+        // Under the write lock: the file cannot be swapped by another gate meanwhile.
+        self.check_file()?;
+        Ok(tx)
+    }
+
+    /// Whether the database's path still names the file this connection opened.
+    fn check_file(&self) -> Result<(), GateError> {
+        self.file.as_ref().map_or(Ok(()), OpenedFile::check)
     }
 
     /// Runs one write statement in a write transaction of its own: an invitation, an
@@ -611,6 +674,7 @@ impl Store for SqliteStore {
     }
 
     fn key_check(&self) -> Result<Option<Vec<u8>>, GateError> {
+        self.check_file()?;
         let check: Option<Vec<u8>> = self
             .conn
             .query_row(

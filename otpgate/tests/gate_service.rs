@@ -18,7 +18,7 @@ mod service_support;
 mod support;
 
 use std::net::TcpListener;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
@@ -615,8 +615,70 @@ fn service_tls_activate(url: &str, admin: &str, ca: &std::path::Path) -> otpcore
 }
 
 #[test]
+fn a_database_deleted_under_the_service_accepts_nothing_and_health_says_so() {
+    let backend = Backend::Sqlite(Env::new("svc-db-deleted"));
+    let admin = backend.token("admin", "admin");
+    let service = backend.serve(&[]);
+    let phone = service.activate(&admin, "alice");
+    assert_eq!(service.call("GET", "/healthz", None, None).0, 200);
+    std::fs::remove_file(&backend.env().db).unwrap();
+    // The service's open connections would write into the deleted file, which no later
+    // process reads: the acceptance would be lost, and the code good again.
+    let fresh = code(&phone, step_now(&phone));
+    let (status, answer) = service.post("/v1/users/alice/check", &admin, &json!({ "code": fresh }));
+    assert_eq!(status, 503, "{answer}");
+    assert_eq!(answer["error"]["code"], "store-unavailable", "{answer}");
+    let (status, answer) = service.call("GET", "/healthz", None, None);
+    assert_eq!(status, 503, "{answer}");
+    assert!(!backend.env().db.exists());
+}
+
+#[test]
+fn serve_refuses_a_missing_database_beside_its_key_file() {
+    let env = Env::new("svc-no-db");
+    let key = env.dir.join("service.key");
+    let with_key = |args: &[&str]| {
+        let mut command = env.command();
+        command.arg("--key-file").arg(&key).args(args);
+        command
+    };
+    let run = Run::from(with_key(&["enroll", "alice"]).output().unwrap());
+    assert_eq!(run.code, Some(0), "{run:?}");
+    // The database gone, its key file still there (a volume not mounted, say).
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", env.db.display()));
+    }
+    let mut serve = with_key(&["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = serve.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(20) {
+            let _ = serve.kill();
+            panic!("serve started on a new, empty database");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut serve.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("no gate database"), "{stderr}");
+    assert!(!env.db.exists());
+}
+
+#[test]
 fn sigterm_stops_accepting_and_exits_0() {
-    let backend = Backend::Sqlite(Env::new("svc-term"));
+    for backend in Backend::all("svc-term") {
+        sigterm_stops_accepting_and_exits_0_on(&backend);
+    }
+}
+
+fn sigterm_stops_accepting_and_exits_0_on(backend: &Backend) {
     let mut service = backend.serve(&[]);
     assert_eq!(service.call("GET", "/healthz", None, None).0, 200);
     let pid = service.child.id().to_string();
@@ -635,8 +697,9 @@ fn sigterm_stops_accepting_and_exits_0() {
         assert!(started.elapsed() < Duration::from_secs(10), "still running");
         std::thread::sleep(Duration::from_millis(20));
     };
-    assert_eq!(status.code(), Some(0));
+    assert_eq!(status.code(), Some(0), "{}", service.log_text());
     assert!(service.log_text().contains("otpgate serve: stopped"));
+    assert!(!service.log_text().contains("panicked"));
 }
 
 /// The soft and hard "Max open files" of `/proc/PID/limits`.
@@ -690,7 +753,10 @@ fn the_service_raises_its_open_files_limit_to_the_hard_one() {
 #[test]
 fn limits_answer_the_json_error_object_with_their_status() {
     // One place: long polls wait without it, 16 of them; the 17th holds it for its 20 s.
+    // The backend bound first, so dropped last (`..` would drop it, and with it the
+    // database, at once).
     let OnePlace {
+        _backend,
         service,
         admin,
         check,
@@ -843,7 +909,10 @@ const WAITING_PER_PLACE: usize = 16;
 /// waiting places of 16 earlier polls came back when those ended.
 #[test]
 fn long_polls_wait_without_holding_a_place_and_checks_go_on() {
+    // The backend bound first, so dropped last (`..` would drop it, and with it the
+    // database, at once).
     let OnePlace {
+        _backend,
         service,
         check,
         phone,

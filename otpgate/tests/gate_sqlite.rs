@@ -131,3 +131,36 @@ fn decisions_committed_together_are_each_decided_once_and_the_trail_verifies() {
     let gate = Gate::open(SqliteStore::create(&env.db).unwrap(), key).unwrap();
     gate_support::assert_decisions_committed_together_are_each_decided_once(&gate, &audit_key);
 }
+
+#[test]
+fn a_store_whose_file_was_deleted_or_replaced_writes_nothing_more() {
+    use otpgate::{Gate, GateError, ServerKey, SqliteStore};
+    let env = Env::new("sqlite-file-gone");
+    let gate = Gate::open(
+        SqliteStore::create(&env.db).unwrap(),
+        ServerKey::from_bytes([3; 32]),
+    )
+    .unwrap();
+    gate.enroll("alice", "Deploy", 1_700_000_000).unwrap();
+
+    // Replaced: the path now names another database.
+    let moved = env.dir.join("moved.db");
+    std::fs::rename(&env.db, &moved).unwrap();
+    let other = SqliteStore::create(&env.db).unwrap();
+    assert!(matches!(
+        gate.enroll("bob", "Deploy", 1_700_000_000),
+        Err(GateError::StoreUnavailable(_))
+    ));
+    assert!(otpgate::Store::load(&other, "bob").unwrap().is_none());
+    drop(other);
+    // Deleted.
+    std::fs::remove_file(&env.db).unwrap();
+    assert!(matches!(
+        gate.enroll("bob", "Deploy", 1_700_000_000),
+        Err(GateError::StoreUnavailable(_))
+    ));
+    assert!(matches!(
+        otpgate::Store::key_check(gate.store()),
+        Err(GateError::StoreUnavailable(_))
+    ));
+}

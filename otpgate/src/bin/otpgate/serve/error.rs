@@ -54,7 +54,11 @@ impl ApiError {
         matches!(
             self,
             ApiError::Gate(
-                GateError::StoreUnavailable(_) | GateError::Store(_) | GateError::StoreBusy
+                GateError::StoreUnavailable(_)
+                    | GateError::Store(_)
+                    | GateError::StoreBusy
+                    | GateError::StoreReadOnly
+                    | GateError::NoDatabase { .. }
             )
         )
     }
@@ -146,8 +150,21 @@ fn gate_parts(e: &GateError) -> (StatusCode, &'static str, String) {
             );
         }
         GateError::NoDeliveryCommand => (S::SERVICE_UNAVAILABLE, "no-delivery-command"),
-        GateError::StoreUnavailable(_) | GateError::StoreBusy | GateError::Contention => {
-            (S::SERVICE_UNAVAILABLE, "store-unavailable")
+        GateError::StoreUnavailable(_)
+        | GateError::StoreBusy
+        | GateError::Contention
+        | GateError::Store(_)
+        | GateError::StoreReadOnly
+        | GateError::NoDatabase { .. } => {
+            // The detail (a path, a host, the database's words) goes to the log.
+            return (
+                S::SERVICE_UNAVAILABLE,
+                "store-unavailable",
+                String::from(
+                    "the gate's database cannot be used now (full, read-only, missing or \
+                     unreachable): nothing was accepted; see the service's log",
+                ),
+            );
         }
         _ => {
             return (

@@ -79,13 +79,20 @@ pub fn run(cli: &Cli, options: &ServeOptions) -> Result<Exit, Box<dyn std::error
         .as_deref()
         .map(links::check_public_url)
         .transpose()?;
-    let pool = pool::GatePool::open(cli.db.clone(), cli.key_file.clone(), connections)?;
+    // Dropped last, outside the runtime: a PostgreSQL gate owns a runtime of its own, which
+    // tokio refuses to drop inside another's `block_on`.
+    let pool = Arc::new(pool::GatePool::open(
+        cli.db.clone(),
+        cli.key_file.clone(),
+        connections,
+    )?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .max_blocking_threads(connections.saturating_add(4))
         .build()
         .map_err(|e| GateError::Store(format!("cannot start the runtime: {e}")))?;
     let max_concurrent = usize::from(options.max_concurrent);
+    let pool_of_app = Arc::clone(&pool);
     runtime.block_on(async move {
         let bound = listen::bind(listen, tls.is_some()).await?;
         // Links name --public-url, else the address bound over TCP; never the Host header
@@ -95,7 +102,7 @@ pub fn run(cli: &Cli, options: &ServeOptions) -> Result<Exit, Box<dyn std::error
                 .then(|| bound.url.clone())
         });
         let app = Arc::new(App {
-            pool: Arc::new(pool),
+            pool: pool_of_app,
             metrics: metrics::Metrics::default(),
             limiter: limit::RateLimiter::new(options.token_rate),
             deliver,
@@ -109,6 +116,7 @@ pub fn run(cli: &Cli, options: &ServeOptions) -> Result<Exit, Box<dyn std::error
     // Decisions whose clients went away are still finishing on blocking threads: each ends
     // within the store's own timeouts.
     runtime.shutdown_timeout(REQUEST_TIMEOUT);
+    drop(pool);
     Ok(Exit::Accepted)
 }
 

@@ -113,9 +113,12 @@ pub struct GatePool {
 impl GatePool {
     /// Opens the first gate now (creating the database and the key file when neither
     /// exists), so a wrong key or an unreachable database stops the service at startup.
+    /// A key file without its SQLite database (a volume not mounted, a path mistyped) is
+    /// [`GateError::NoDatabase`]: a new, empty database would answer every runner 401
+    /// while `/healthz` said all is well.
     pub fn open(db: PathBuf, key_file: Option<PathBuf>, size: usize) -> Result<Self, GateError> {
         let key_path = key_path(&db, key_file.as_deref())?;
-        let database = Database::open(&db, true)?;
+        let database = Database::open(&db, !key_path.exists())?;
         let group = Arc::<GroupCommit>::default();
         let key = server_key(&key_path, &database, key_file.is_some(), true)?;
         let first = Gate::open(
