@@ -14,30 +14,10 @@ mod gate_support;
 
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use gate_support::{Env, Run};
-
-/// Runs `command` to its end, or kills it after `limit` and fails: a hang is a failure of
-/// its own, not a test that never ends.
-fn within(mut command: Command, limit: Duration) -> Run {
-    let mut child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            let run: Run = child.wait_with_output().unwrap().into();
-            panic!("still running after {limit:?}: {run:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    child.wait_with_output().unwrap().into()
-}
+use gate_support::{Env, Run, within};
 
 /// Writes a key file of `text` with `mode`.
 fn key_file(path: &Path, text: &str, mode: u32) {

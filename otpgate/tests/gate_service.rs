@@ -18,11 +18,11 @@ mod service_support;
 mod support;
 
 use std::net::TcpListener;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
-use gate_support::{Env, Run, code, step_now};
+use gate_support::{Env, Run, code, step_now, within};
 use serde_json::{Value, json};
 use service_support::{Backend, raw_exchange, raw_http, raw_unix, runner, unfinished_body};
 
@@ -634,6 +634,51 @@ fn a_database_deleted_under_the_service_accepts_nothing_and_health_says_so() {
 }
 
 #[test]
+fn the_token_file_is_a_regular_file_nobody_else_may_write() {
+    let backend = Backend::Sqlite(Env::new("svc-token-file"));
+    let check = backend.token("runner", "check");
+    let service = backend.serve(&[]);
+    let file = backend.env().dir.join("token");
+    std::fs::write(&file, format!("{check}\n")).unwrap();
+    let status_with = |path: &std::path::Path| {
+        let mut command = runner(
+            &service.url,
+            "",
+            &["--token-file", path.to_str().unwrap(), "status", "nobody"],
+        );
+        command.env_remove("OTPGATE_TOKEN");
+        within(command, Duration::from_secs(20))
+    };
+    let mode = |bits: u32| {
+        std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(bits))
+            .unwrap();
+    };
+    // Read, and the token taken: the user is unknown (a 404, exit 2), not the token.
+    for bits in [0o600, 0o644] {
+        mode(bits);
+        let run = status_with(&file);
+        assert!(run.stderr.contains("unknown-user"), "{bits:o}: {run:?}");
+    }
+    mode(0o666);
+    let run = status_with(&file);
+    assert_eq!(run.code, Some(2), "{run:?}");
+    assert!(run.stderr.contains("chmod go-w"), "{run:?}");
+    // A FIFO nobody writes: an error at once, not a runner waiting for a writer.
+    let fifo = backend.env().dir.join("fifo");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let run = status_with(&fifo);
+    assert_eq!(run.code, Some(2), "{run:?}");
+    assert!(run.stderr.contains("not a regular file"), "{run:?}");
+    assert!(!run.stderr.contains(&check) && !run.stdout.contains(&check));
+}
+
+#[test]
 fn serve_refuses_a_missing_database_beside_its_key_file() {
     let env = Env::new("svc-no-db");
     let key = env.dir.join("service.key");
@@ -648,26 +693,12 @@ fn serve_refuses_a_missing_database_beside_its_key_file() {
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", env.db.display()));
     }
-    let mut serve = with_key(&["serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = serve.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > Duration::from_secs(20) {
-            let _ = serve.kill();
-            panic!("serve started on a new, empty database");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut serve.stderr.take().unwrap(), &mut stderr).unwrap();
-    assert_eq!(status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("no gate database"), "{stderr}");
+    let run = within(
+        with_key(&["serve", "--listen", "127.0.0.1:0"]),
+        Duration::from_secs(20),
+    );
+    assert_eq!(run.code, Some(2), "{run:?}");
+    assert!(run.stderr.contains("no gate database"), "{run:?}");
     assert!(!env.db.exists());
 }
 

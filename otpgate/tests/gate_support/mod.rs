@@ -5,11 +5,32 @@
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use otpcore::{Secret, Totp, TotpParams, unix_time};
 use serde_json::Value;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_otpgate");
+
+/// Runs `command` to its end, or kills it after `limit` and fails: a hang is a failure of
+/// its own, not a test that never ends.
+pub fn within(mut command: Command, limit: Duration) -> Run {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let run: Run = child.wait_with_output().unwrap().into();
+            panic!("still running after {limit:?}: {run:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.wait_with_output().unwrap().into()
+}
 
 /// A fresh directory with a gate database path in it (the database is created by the
 /// first enroll), removed when dropped.

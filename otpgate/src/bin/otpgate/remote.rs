@@ -227,10 +227,7 @@ fn check_server_url(url: &str) -> Result<&str, Failure> {
 /// The token: `--token-file`, else OTPGATE_TOKEN.
 fn token(cli: &Cli) -> Result<Zeroizing<String>, Failure> {
     let text = match &cli.token_file {
-        Some(path) => Zeroizing::new(
-            std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read the token file {}: {e}", path.display()))?,
-        ),
+        Some(path) => read_token_file(path)?,
         None => Zeroizing::new(std::env::var("OTPGATE_TOKEN").map_err(|_| {
             "no service token: set OTPGATE_TOKEN or give --token-file PATH".to_owned()
         })?),
@@ -240,6 +237,58 @@ fn token(cli: &Cli) -> Result<Zeroizing<String>, Failure> {
         return Err("the service token is empty or holds spaces or control characters".into());
     }
     Ok(Zeroizing::new(token.to_owned()))
+}
+
+/// The most a token file may hold: a token, with room for white space around it.
+const MAX_TOKEN_FILE_LEN: u64 = 4096;
+
+/// Reads `--token-file`: opened without blocking (a FIFO nobody writes would hold the
+/// runner past its deadline, which starts later), a regular file (symbolic links are
+/// followed, as secret mounts use them) that neither its group nor others may write:
+/// whoever can write it chooses the token the runner asks with.
+fn read_token_file(path: &std::path::Path) -> Result<Zeroizing<String>, Failure> {
+    use std::io::Read;
+    let unreadable =
+        |e: std::io::Error| format!("cannot read the token file {}: {e}", path.display());
+    let file = open_nonblocking(path).map_err(unreadable)?;
+    let meta = file.metadata().map_err(unreadable)?;
+    if !meta.is_file() {
+        return Err(format!("the token file {} is not a regular file", path.display()).into());
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let mode = meta.mode() & 0o7777;
+        if mode & 0o022 != 0 {
+            return Err(format!(
+                "the token file {} may be written by its group or others (mode {mode:o}): \
+                 chmod go-w it",
+                path.display()
+            )
+            .into());
+        }
+    }
+    let mut text = Zeroizing::new(String::new());
+    file.take(MAX_TOKEN_FILE_LEN)
+        .read_to_string(&mut text)
+        .map_err(unreadable)?;
+    Ok(text)
+}
+
+#[cfg(unix)]
+fn open_nonblocking(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    use rustix::fs::{Mode, OFlags};
+    let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    Ok(std::fs::File::from(rustix::fs::open(
+        path,
+        flags,
+        Mode::empty(),
+    )?))
+}
+
+#[cfg(not(unix))]
+fn open_nonblocking(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    std::fs::File::open(path)
 }
 
 /// The system's trusted roots, or the CA certificates of `--ca-file`.
