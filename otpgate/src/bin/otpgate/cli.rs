@@ -295,7 +295,8 @@ pub struct ServeOptions {
     #[arg(long, env = "OTPGATE_DELIVER_COMMAND", value_name = "CMD")]
     pub deliver_command: Option<String>,
     /// The service's address as people's browsers reach it (e.g. https://gate.example.com),
-    /// the start of every enrollment and approval link [default: the listen address].
+    /// the start of every enrollment and approval link, at the root of its host (no path)
+    /// [default: the listen address].
     /// Links never follow a request's Host header.
     #[arg(long, value_name = "URL")]
     pub public_url: Option<String>,

@@ -195,25 +195,28 @@ pub struct WaitQuery {
     wait: Option<u64>,
 }
 
-/// A `--public-url` (or `invite --base-url`): `https://HOST[:PORT][/PREFIX]`, or
-/// `http://` (a service behind a TLS proxy, or loopback); no query, fragment, user info,
-/// blank or control character. Returned without a trailing `/`.
+/// A `--public-url` (or `invite --base-url`): `https://HOST[:PORT]`, or `http://` (a
+/// service behind a TLS proxy, or loopback); no path (the pages' forms and assets are at
+/// the host's root, so links under a prefix would open pages whose forms post outside
+/// it), query, fragment, user info, blank or control character. Returned without a
+/// trailing `/`.
 pub fn check_public_url(url: &str) -> Result<String, String> {
     let rest = url
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"));
     let fine = rest.is_some_and(|rest| {
-        let host = rest.split('/').next().unwrap_or_default();
+        let host = rest.strip_suffix('/').unwrap_or(rest);
         !host.is_empty()
-            && !host.contains('@')
-            && rest
+            && !host.contains(['@', '/'])
+            && host
                 .bytes()
                 .all(|b| b.is_ascii_graphic() && !b"?#\\\"<>`{}|^".contains(&b))
     });
     if !fine {
         return Err(format!(
             "{url:?}: give the service's address as browsers reach it, \
-             https://HOST[:PORT][/PATH] (no query or fragment)"
+             https://HOST[:PORT] (the service at the root of its host: no path, query or \
+             fragment)"
         ));
     }
     Ok(url.trim_end_matches('/').to_owned())
@@ -891,10 +894,12 @@ mod tests {
             "https://gate.example.com"
         );
         assert_eq!(
-            check_public_url("http://127.0.0.1:8477/gate").unwrap(),
-            "http://127.0.0.1:8477/gate"
+            check_public_url("http://127.0.0.1:8477").unwrap(),
+            "http://127.0.0.1:8477"
         );
         for bad in [
+            "http://127.0.0.1:8477/gate",
+            "https://gate.example.com/gate/",
             "gate.example.com",
             "ftp://gate",
             "https://",
