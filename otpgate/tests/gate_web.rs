@@ -632,6 +632,9 @@ fn an_approval_link_is_texted_when_asked_and_nothing_is_asked_when_it_cannot_be(
     assert_eq!(approvals(), 0);
 
     set_phone(&service, &admin, "grace");
+    // A status through the API shows the number masked.
+    let (status, answer) = service.call("GET", "/v1/users/grace/status", Some(&check), None);
+    assert_eq!((status, &answer["phone"]), (200, &json!("+491********78")));
     // No delivery command: 503, nothing asked.
     let (status, answer) = ask(&silent);
     assert_eq!(status, 503, "{answer}");
