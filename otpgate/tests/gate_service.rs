@@ -12,6 +12,9 @@
 )]
 
 mod gate_support;
+#[cfg(feature = "postgres")]
+#[path = "gate_support/postgres.rs"]
+mod pg;
 mod service_support;
 #[cfg(feature = "postgres")]
 #[path = "../../tests/support/mod.rs"]
@@ -700,6 +703,44 @@ fn serve_refuses_a_missing_database_beside_its_key_file() {
     assert_eq!(run.code, Some(2), "{run:?}");
     assert!(run.stderr.contains("no gate database"), "{run:?}");
     assert!(!env.db.exists());
+}
+
+/// A PostgreSQL restart closes the service's idle connections, which only the next
+/// request on each finds out: those requests are read again on new connections, not
+/// answered 503 once per connection.
+#[cfg(feature = "postgres")]
+#[test]
+fn requests_after_a_postgresql_restart_are_answered_on_new_connections() {
+    if !pg::Cluster::available() {
+        return;
+    }
+    let (cluster, admin) = pg::Cluster::new("otpgate-svc-restart", false);
+    postgres::Client::connect(&admin, postgres::NoTls)
+        .unwrap()
+        .batch_execute("CREATE SCHEMA svc_restart")
+        .unwrap();
+    let backend = Backend::Postgres {
+        env: Env::new("svc-restart"),
+        admin,
+        schema: String::from("svc_restart"),
+    };
+    let token = backend.token("admin", "admin");
+    let service = backend.serve(&["--connections", "4"]);
+    let status = || service.call("GET", "/v1/users/nobody/status", Some(&token), None);
+    // Connections opened by requests at once, then idle.
+    std::thread::scope(|s| {
+        for _ in 0..8 {
+            s.spawn(|| assert_eq!(status().0, 404));
+        }
+    });
+    cluster.stop("fast");
+    pg::Cluster::start(&cluster.dir, false);
+    for _ in 0..8 {
+        let (code, answer) = status();
+        assert_eq!(code, 404, "{answer}");
+        assert_eq!(answer["error"]["code"], "unknown-user", "{answer}");
+        assert_eq!(service.call("GET", "/healthz", None, None).0, 200);
+    }
 }
 
 #[test]

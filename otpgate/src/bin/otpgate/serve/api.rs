@@ -166,22 +166,22 @@ pub(super) async fn decide(
     let naming = Arc::clone(&named);
     let result = app
         .pool
-        .run(move |gate| {
-            let token = gate
-                .store()
-                .db
-                .token_by_digest(&bearer.0)?
-                .filter(|t| t.revoked.is_none())
-                .ok_or(ApiError::InvalidToken)?;
-            let _ = naming.set(token.name.clone());
-            if !token.scope.allows(needed) {
-                return Err(ApiError::Forbidden);
-            }
-            shared.limiter.take(&token.name)?;
-            gate.set_actor(Some(&token.name));
-            let now = unix_time().map_err(otpgate::GateError::from)?;
-            job(gate, now)
-        })
+        .run_after_read(
+            move |gate| Ok(gate.store().db.token_by_digest(&bearer.0)?),
+            move |gate, token| {
+                let token = token
+                    .filter(|t| t.revoked.is_none())
+                    .ok_or(ApiError::InvalidToken)?;
+                let _ = naming.set(token.name.clone());
+                if !token.scope.allows(needed) {
+                    return Err(ApiError::Forbidden);
+                }
+                shared.limiter.take(&token.name)?;
+                gate.set_actor(Some(&token.name));
+                let now = unix_time().map_err(otpgate::GateError::from)?;
+                job(gate, now)
+            },
+        )
         .await;
     let outcome = match &result {
         Ok(value) if value.get("result").and_then(Value::as_str) == Some("refused") => value
@@ -460,10 +460,10 @@ async fn openapi() -> Response {
 /// 200 when the store answers (a read of the key check on a gate of the pool).
 async fn healthz(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     app.pool
-        .run(|gate| {
-            otpgate::Store::key_check(gate.store())?;
-            Ok(())
-        })
+        .run_after_read(
+            |gate| Ok(otpgate::Store::key_check(gate.store())?),
+            |_, _| Ok(()),
+        )
         .await
         .inspect_err(|e| {
             if e.store_failed() {

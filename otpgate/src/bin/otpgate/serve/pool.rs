@@ -163,6 +163,19 @@ impl GatePool {
         self: &Arc<Self>,
         job: impl FnOnce(&mut ServiceGate) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
+        self.run_after_read(|_| Ok(()), move |gate, ()| job(gate))
+            .await
+    }
+
+    /// [`run`](Self::run) for a job that starts with a read, `first`. A connection that
+    /// died while idle (the database restarted since it was last used) is found only by
+    /// the request that uses it: when `first` fails so on a reused gate, it is read again
+    /// on a new one, once. Nothing was written by then, so nothing is done twice.
+    pub async fn run_after_read<R, T: Send + 'static>(
+        self: &Arc<Self>,
+        mut first: impl FnMut(&mut ServiceGate) -> Result<R, ApiError> + Send + 'static,
+        then: impl FnOnce(&mut ServiceGate, R) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
         let _permit = self
             .permits
             .acquire()
@@ -171,12 +184,18 @@ impl GatePool {
         let pool = Arc::clone(self);
         tokio::task::spawn_blocking(move || {
             let taken = pool.idle().pop();
+            let reused = taken.is_some();
             let mut gate = match taken {
                 Some(gate) => gate,
                 None => pool.open_gate()?,
             };
             gate.set_actor(None);
-            let result = job(&mut gate);
+            let mut read = first(&mut gate);
+            if reused && read.as_ref().is_err_and(ApiError::store_failed) {
+                gate = pool.open_gate()?;
+                read = first(&mut gate);
+            }
+            let result = read.and_then(|read| then(&mut gate, read));
             if !result.as_ref().is_err_and(ApiError::store_failed) {
                 pool.idle().push(gate);
             }
