@@ -187,7 +187,8 @@ impl OpenedFile {
     }
 }
 
-/// The device and inode of the file at `path` (elsewhere, its creation time).
+/// The device and inode of the file at `path`; elsewhere its creation time where the
+/// file system keeps one (else only a deleted file is seen); `None` when there is no file.
 fn file_identity(path: &Path) -> Option<(u64, u64)> {
     let metadata = std::fs::metadata(path).ok()?;
     #[cfg(unix)]
@@ -199,10 +200,12 @@ fn file_identity(path: &Path) -> Option<(u64, u64)> {
     {
         let created = metadata
             .created()
-            .ok()?
-            .duration_since(std::time::UNIX_EPOCH)
-            .ok()?;
-        Some((0, u64::try_from(created.as_nanos()).unwrap_or(u64::MAX)))
+            .ok()
+            .and_then(|at| at.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |since| {
+                u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
+            });
+        Some((0, created))
     }
 }
 
