@@ -727,6 +727,27 @@ fn requests_after_a_postgresql_restart_are_answered_on_new_connections() {
     let token = backend.token("admin", "admin");
     let service = backend.serve(&["--connections", "4"]);
     let status = || service.call("GET", "/v1/users/nobody/status", Some(&token), None);
+    service.activate(&token, "alice");
+    let (code, approval) = service.post(
+        "/v1/approvals",
+        &token,
+        &json!({ "user": "alice", "action": "deploy 1", "valid_secs": 3600 }),
+    );
+    assert_eq!(code, 200, "{approval}");
+    let page = approval["link"]
+        .as_str()
+        .unwrap()
+        .strip_prefix(&service.url)
+        .unwrap()
+        .to_owned();
+    let load = || {
+        raw_exchange(
+            &service.url,
+            &format!("GET {page} HTTP/1.1\r\nHost: localhost"),
+            b"",
+        )
+        .status
+    };
     // Connections opened by requests at once, then idle.
     std::thread::scope(|s| {
         for _ in 0..8 {
@@ -741,6 +762,12 @@ fn requests_after_a_postgresql_restart_are_answered_on_new_connections() {
         assert_eq!(answer["error"]["code"], "unknown-user", "{answer}");
         assert_eq!(service.call("GET", "/healthz", None, None).0, 200);
     }
+    // A page's read on a dead connection is a problem page, and the connection is closed,
+    // not lent out again: after a second restart, at most one failure per connection.
+    cluster.stop("fast");
+    pg::Cluster::start(&cluster.dir, false);
+    let loads: Vec<u16> = (0..12).map(|_| load()).collect();
+    assert!(loads[4..].iter().all(|&code| code == 200), "{loads:?}");
 }
 
 #[test]

@@ -51,16 +51,7 @@ pub enum ApiError {
 impl ApiError {
     /// Whether this says the database connection should not be used again.
     pub fn store_failed(&self) -> bool {
-        matches!(
-            self,
-            ApiError::Gate(
-                GateError::StoreUnavailable(_)
-                    | GateError::Store(_)
-                    | GateError::StoreBusy
-                    | GateError::StoreReadOnly
-                    | GateError::NoDatabase { .. }
-            )
-        )
+        matches!(self, ApiError::Gate(e) if store_fault(e))
     }
 
     fn parts(&self) -> (StatusCode, &'static str, String) {
@@ -123,6 +114,18 @@ impl ApiError {
             }
         }
     }
+}
+
+/// Whether `e` is the store's fault (its connection or file), not the request's.
+pub fn store_fault(e: &GateError) -> bool {
+    matches!(
+        e,
+        GateError::StoreUnavailable(_)
+            | GateError::Store(_)
+            | GateError::StoreBusy
+            | GateError::StoreReadOnly
+            | GateError::NoDatabase { .. }
+    )
 }
 
 /// A gate error's status: the caller's mistakes are 4xx, the store's faults 503, anything

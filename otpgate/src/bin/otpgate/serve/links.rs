@@ -492,12 +492,17 @@ async fn run_page(
         .pool
         .run(move |gate| {
             let now = unix_time().map_err(GateError::from)?;
-            Ok(job(gate, now))
+            match job(gate, now) {
+                // An error of the store's, so that the pool closes the connection rather
+                // than lend it out again (after a database restart, say).
+                Err(e) if super::error::store_fault(&e) => Err(ApiError::Gate(e)),
+                answer => Ok(answer),
+            }
         })
         .await;
     match result {
         Ok(Ok(response)) => response,
-        Ok(Err(e)) => {
+        Ok(Err(e)) | Err(ApiError::Gate(e)) => {
             eprintln!("otpgate: page: {e}");
             unavailable()
         }
