@@ -3,7 +3,7 @@
 //! the token's scope, revocation and rate are checked on the same connection as the
 //! decision, and its name goes into the decision's audit entry.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Json;
@@ -40,7 +40,7 @@ pub struct App {
     /// Wakes the readers waiting for an approval's decision.
     pub decisions: super::links::Decisions,
     /// When each user may be texted an approval's link again.
-    pub texted_links: super::links::TextedLinks,
+    pub texted_links: super::limit::TextedLinks,
 }
 
 pub type AppState = Arc<App>;
@@ -161,9 +161,6 @@ pub(super) async fn decide(
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
     let shared = Arc::clone(app);
-    // The token's name once it is known, for the access log: of errors too.
-    let named = Arc::new(OnceLock::new());
-    let naming = Arc::clone(&named);
     let result = app
         .pool
         .run_after_read(
@@ -172,19 +169,26 @@ pub(super) async fn decide(
                 let token = token
                     .filter(|t| t.revoked.is_none())
                     .ok_or(ApiError::InvalidToken)?;
-                let _ = naming.set(token.name.clone());
-                if !token.scope.allows(needed) {
-                    return Err(ApiError::Forbidden);
+                let answer = || {
+                    if !token.scope.allows(needed) {
+                        return Err(ApiError::Forbidden);
+                    }
+                    shared.limiter.take(&token.name)?;
+                    gate.set_actor(Some(&token.name));
+                    let now = unix_time().map_err(otpgate::GateError::from)?;
+                    job(gate, now)
+                };
+                // From here on the token is known: its name goes into the access log, of
+                // an error too.
+                match answer() {
+                    Ok(value) => Ok((token.name, value)),
+                    Err(error) => Err(ApiError::ByToken(token.name, Box::new(error))),
                 }
-                shared.limiter.take(&token.name)?;
-                gate.set_actor(Some(&token.name));
-                let now = unix_time().map_err(otpgate::GateError::from)?;
-                job(gate, now)
             },
         )
         .await;
     let outcome = match &result {
-        Ok(value) if value.get("result").and_then(Value::as_str) == Some("refused") => value
+        Ok((_, value)) if value.get("result").and_then(Value::as_str) == Some("refused") => value
             .get("reason")
             .unwrap_or(&Value::Null)
             .as_str()
@@ -199,15 +203,9 @@ pub(super) async fn decide(
         }
     };
     app.metrics.decision(endpoint, &outcome, started.elapsed());
-    let name = named.get().cloned();
-    let value = result.map_err(|error| match name.clone() {
-        Some(name) => ApiError::ByToken(name, Box::new(error)),
-        None => error,
-    })?;
+    let (name, value) = result?;
     let mut response = Json(value).into_response();
-    if let Some(name) = name {
-        response.extensions_mut().insert(Actor(name));
-    }
+    response.extensions_mut().insert(Actor(name));
     Ok(response)
 }
 

@@ -51,7 +51,11 @@ pub enum ApiError {
 impl ApiError {
     /// Whether this says the database connection should not be used again.
     pub fn store_failed(&self) -> bool {
-        matches!(self, ApiError::Gate(e) if store_fault(e))
+        match self {
+            ApiError::Gate(e) => store_fault(e),
+            ApiError::ByToken(_, error) => error.store_failed(),
+            _ => false,
+        }
     }
 
     fn parts(&self) -> (StatusCode, &'static str, String) {

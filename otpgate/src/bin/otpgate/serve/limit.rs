@@ -1,8 +1,8 @@
 //! The per-token request rate: a token bucket per token name, refilled at `rate` requests
-//! per second up to a burst of twice as many.
+//! per second up to a burst of twice as many; and the per-user cooldown of texted links.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
 use super::error::ApiError;
@@ -52,6 +52,26 @@ impl RateLimiter {
                 3600
             }))
         }
+    }
+}
+
+/// When each user may be texted an approval's link again: one a minute, as texted codes
+/// (`send-code`) are, so that a check-scoped token cannot flood a phone (or an SMS bill).
+/// Kept by the service process, which is the only one texting links.
+#[derive(Default)]
+pub struct TextedLinks(Mutex<HashMap<String, u64>>);
+
+impl TextedLinks {
+    /// Takes `user`'s text at `now`, or answers when the next one may go.
+    pub fn take(&self, user: &str, now: u64) -> Result<(), ApiError> {
+        let mut next = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        next.retain(|_, at| *at > now);
+        if let Some(&at) = next.get(user) {
+            return Err(ApiError::TextTooSoon(at.saturating_sub(now)));
+        }
+        let cooldown = otpcore::OobPolicy::default().resend_cooldown_secs;
+        next.insert(user.to_owned(), now.saturating_add(cooldown));
+        Ok(())
     }
 }
 

@@ -109,7 +109,7 @@ pub fn run(cli: &Cli, options: &ServeOptions) -> Result<Exit, Box<dyn std::error
             tls: tls.is_some(),
             public_url,
             decisions: links::Decisions::default(),
-            texted_links: links::TextedLinks::default(),
+            texted_links: limit::TextedLinks::default(),
         });
         listen::serve(bound, tls, router(app, max_concurrent)).await
     })?;
