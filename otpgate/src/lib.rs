@@ -45,6 +45,7 @@ mod database;
 mod deliver;
 mod error;
 mod flow;
+mod group_commit;
 mod invite;
 pub mod keyfile;
 mod link;
@@ -80,6 +81,7 @@ pub use flow::{
     Accepted, Decision, Enrollment, Factor, Gate, MAX_ROUNDS, MAX_USER_LEN, Recovered, Refusal,
     Sent, TEXTED_CODE_NOTICE_SECS, UserStatus, check_user,
 };
+pub use group_commit::{GroupCommit, Grouped};
 pub use invite::{
     INVITE_MAX_VALIDITY_SECS, INVITE_VALIDITY_SECS, Invitation, InvitePage, MAX_LABEL_CHARS,
     grouped_key, qr_svg_image,

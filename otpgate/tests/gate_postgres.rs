@@ -669,6 +669,17 @@ fn decisions_committed_together_are_each_decided_once_and_the_trail_verifies() {
 }
 
 #[test]
+fn gates_committing_in_groups_accept_each_code_once_and_the_trail_verifies() {
+    let Some(server) = server_url() else {
+        return;
+    };
+    let db = Db::new(&server, "grouped");
+    let url = db.url(None, false);
+    let open = || otpgate::PostgresStore::connect(&url).unwrap();
+    gate_support::assert_grouped_gates_accept_each_code_once(open, 16, 10);
+}
+
+#[test]
 fn a_decision_the_server_fails_in_either_round_trip_writes_nothing_and_the_connection_goes_on() {
     use otpgate::{Gate, PostgresStore, ServerKey, Store, Swap};
 

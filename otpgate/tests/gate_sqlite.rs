@@ -133,6 +133,13 @@ fn decisions_committed_together_are_each_decided_once_and_the_trail_verifies() {
 }
 
 #[test]
+fn gates_committing_in_groups_accept_each_code_once_and_the_trail_verifies() {
+    let env = Env::new("sqlite-grouped");
+    let open = || otpgate::SqliteStore::create(&env.db).unwrap();
+    gate_support::assert_grouped_gates_accept_each_code_once(open, 8, 10);
+}
+
+#[test]
 fn a_store_whose_file_was_deleted_or_replaced_writes_nothing_more() {
     use otpgate::{Gate, GateError, ServerKey, SqliteStore};
     let env = Env::new("sqlite-file-gone");

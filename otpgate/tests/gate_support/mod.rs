@@ -359,3 +359,68 @@ pub fn assert_decisions_committed_together_are_each_decided_once<S: otpgate::Sto
     assert_eq!(verified.broken, None);
     assert_eq!(verified.authenticated, 3);
 }
+
+/// Gates on connections of their own from `open`, deciding through one
+/// [`GroupCommit`](otpgate::GroupCommit) on as many threads: in each of `rounds` rounds all
+/// of them check one fresh code of one user at once, and exactly one is accepted, the others
+/// refused as replayed; then the trail verifies, one row per decision.
+pub fn assert_grouped_gates_accept_each_code_once<S: otpgate::Store>(
+    open: impl Fn() -> S + Sync,
+    gates: usize,
+    rounds: u64,
+) {
+    use std::sync::{Arc, Barrier};
+
+    use otpgate::{Gate, GroupCommit, Grouped, Refusal, ServerKey};
+
+    const KEY: [u8; 32] = [9; 32];
+    let now = 1_700_000_000;
+    let first = Gate::open(open(), ServerKey::from_bytes(KEY)).unwrap();
+    let enrollment = first.enroll("alice", "Deploy Portal", now).unwrap();
+    let phone = Totp::new(&enrollment.secret, first.params()).unwrap();
+    let confirmed = phone.generate(now).unwrap().to_string();
+    assert!(first.confirm("alice", &confirmed, now).unwrap().is_ok());
+
+    let group = Arc::new(GroupCommit::default());
+    let barrier = Barrier::new(gates);
+    let decisions: Vec<Vec<Result<_, Refusal>>> = std::thread::scope(|s| {
+        let threads: Vec<_> = (0..gates)
+            .map(|_| {
+                let (open, group, barrier, phone) = (&open, Arc::clone(&group), &barrier, &phone);
+                s.spawn(move || {
+                    let gate = Gate::open(Grouped::new(open(), group), ServerKey::from_bytes(KEY))
+                        .unwrap();
+                    (1..=rounds)
+                        .map(|round| {
+                            let at = now + 30 * round;
+                            let code = phone.generate(at).unwrap().to_string();
+                            barrier.wait();
+                            gate.check("alice", &code, Some("deploy"), at)
+                                .unwrap()
+                                .map(|_| ())
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        threads.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    for round in 0..usize::try_from(rounds).unwrap() {
+        let answers: Vec<_> = decisions.iter().map(|gate| gate[round]).collect();
+        let accepted = answers.iter().filter(|answer| answer.is_ok()).count();
+        assert_eq!(accepted, 1, "round {round}: {answers:?}");
+        assert!(
+            answers
+                .iter()
+                .all(|answer| matches!(answer, Ok(()) | Err(Refusal::Replayed))),
+            "round {round}: {answers:?}"
+        );
+    }
+    let verified = first.verify_log().unwrap();
+    assert_eq!(verified.broken, None);
+    // The enrolment and the confirmation, then every decision.
+    assert_eq!(
+        verified.authenticated,
+        2 + gates * usize::try_from(rounds).unwrap()
+    );
+}

@@ -164,7 +164,7 @@ pub(super) async fn decide(
     let result = app
         .pool
         .run_after_read(
-            move |gate| Ok(gate.store().db.token_by_digest(&bearer.0)?),
+            move |gate| Ok(gate.store().inner().token_by_digest(&bearer.0)?),
             move |gate, token| {
                 let token = token
                     .filter(|t| t.revoked.is_none())

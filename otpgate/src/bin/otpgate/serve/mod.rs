@@ -11,7 +11,6 @@
 
 mod api;
 mod error;
-mod group_commit;
 mod guard;
 mod limit;
 pub(crate) mod links;

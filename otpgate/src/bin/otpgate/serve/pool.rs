@@ -11,92 +11,14 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use otpgate::{
-    ApprovalKey, ApprovalRow, ApprovalState, AuditEntry, AuditRecord, Database, Gate, GateError,
-    InviteRow, LinkStore, Store, Stored, Swap, SwapRequest, TokenHash, key_path, server_key,
-};
+use otpgate::{Database, Gate, GateError, GroupCommit, Grouped, key_path, server_key};
 use tokio::sync::Semaphore;
 
 use super::error::ApiError;
-use super::group_commit::GroupCommit;
 
-/// A database connection as the service uses it.
-pub struct ServiceStore {
-    pub db: Database,
-    /// The group its decisions are committed with, shared by all connections.
-    group: Arc<GroupCommit>,
-}
-
-impl Store for ServiceStore {
-    fn load(&self, user: &str) -> Result<Option<Stored>, GateError> {
-        self.db.load(user)
-    }
-
-    fn compare_and_swap(
-        &self,
-        user: &str,
-        expected: Option<u64>,
-        sealed: &[u8],
-        audit: &AuditEntry,
-    ) -> Result<Swap, GateError> {
-        let swap = SwapRequest {
-            user,
-            expected,
-            sealed,
-            audit,
-        };
-        self.group
-            .swap(swap, |all| self.db.compare_and_swap_all(all))
-    }
-
-    fn key_check(&self) -> Result<Option<Vec<u8>>, GateError> {
-        self.db.key_check()
-    }
-
-    fn init_key_check(&self, check: &[u8]) -> Result<Vec<u8>, GateError> {
-        self.db.init_key_check(check)
-    }
-
-    fn audit_log(&self, user: Option<&str>, limit: usize) -> Result<Vec<AuditRecord>, GateError> {
-        self.db.audit_log(user, limit)
-    }
-
-    fn audit_chain_start(&self) -> Result<i64, GateError> {
-        self.db.audit_chain_start()
-    }
-}
-
-impl LinkStore for ServiceStore {
-    fn insert_invite(&self, invite: &InviteRow) -> Result<(), GateError> {
-        self.db.insert_invite(invite)
-    }
-
-    fn find_invite(&self, token_hash: &TokenHash) -> Result<Option<InviteRow>, GateError> {
-        self.db.find_invite(token_hash)
-    }
-
-    fn use_invite(&self, token_hash: &TokenHash, now: u64) -> Result<bool, GateError> {
-        self.db.use_invite(token_hash, now)
-    }
-
-    fn insert_approval(&self, approval: &ApprovalRow) -> Result<(), GateError> {
-        self.db.insert_approval(approval)
-    }
-
-    fn find_approval(&self, key: ApprovalKey<'_>) -> Result<Option<ApprovalRow>, GateError> {
-        self.db.find_approval(key)
-    }
-
-    fn decide_approval(
-        &self,
-        id: &str,
-        state: ApprovalState,
-        now: u64,
-        audit: &AuditEntry,
-    ) -> Result<Swap, GateError> {
-        self.db.decide_approval(id, state, now, audit)
-    }
-}
+/// A database connection as the service uses it: its decisions committed in groups with
+/// the other connections'.
+pub type ServiceStore = Grouped<Database>;
 
 /// The service's gate.
 pub type ServiceGate = Gate<ServiceStore>;
@@ -121,13 +43,7 @@ impl GatePool {
         let database = Database::open(&db, !key_path.exists())?;
         let group = Arc::<GroupCommit>::default();
         let key = server_key(&key_path, &database, key_file.is_some(), true)?;
-        let first = Gate::open(
-            ServiceStore {
-                db: database,
-                group: Arc::clone(&group),
-            },
-            key,
-        )?;
+        let first = Gate::open(Grouped::new(database, Arc::clone(&group)), key)?;
         Ok(GatePool {
             db,
             key_path,
@@ -140,13 +56,7 @@ impl GatePool {
     fn open_gate(&self) -> Result<ServiceGate, GateError> {
         let database = Database::open(&self.db, false)?;
         let key = server_key(&self.key_path, &database, true, false)?;
-        Gate::open(
-            ServiceStore {
-                db: database,
-                group: Arc::clone(&self.group),
-            },
-            key,
-        )
+        Gate::open(Grouped::new(database, Arc::clone(&self.group)), key)
     }
 
     fn idle(&self) -> MutexGuard<'_, Vec<ServiceGate>> {

@@ -1,20 +1,57 @@
-//! Group commit of the service's decisions.
+//! Group commit: many connections' decisions in one transaction, one flush for the lot.
 //!
 //! Every decision extends the one audit chain, so writers queue for the chain (SQLite's
 //! one writer, PostgreSQL's advisory lock on the chain), each holding it through its
 //! commit's flush: one flush per decision, one after the other, however many connections
-//! the pool has. Here the decisions that arrive while one commit is in flight wait for it,
-//! and the next of them to run commits them all in one transaction
-//! ([`Store::compare_and_swap_all`]): one flush for the lot. Each decision is
-//! still its own compare-and-swap (a conflict is that decision's alone), and each caller
-//! gets its answer only after the commit that holds its write: nothing is answered from
-//! memory.
+//! decide at once. Gates that share a [`GroupCommit`] (each over its own connection,
+//! wrapped in [`Grouped`]) queue their decisions instead: the decisions that arrive while
+//! one commit is in flight wait for it, and the next of them to run commits them all in
+//! one transaction ([`Store::compare_and_swap_all`]) on its own connection. Each decision
+//! is still its own compare-and-swap (a conflict is that decision's alone), and each
+//! caller gets its answer only after the commit that holds its write: nothing is answered
+//! from memory.
+//!
+//! This is what `otpgate serve` decides with, and what a Rust program deciding on many
+//! threads at once (one gate per thread) can use the same way:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use otpgate::{Gate, GroupCommit, Grouped, MemoryStore, ServerKey};
+//!
+//! let store = MemoryStore::new();
+//! let key = [7; 32]; // in a real program, the key file's
+//! let group = Arc::new(GroupCommit::default());
+//! std::thread::scope(|s| {
+//!     let threads: Vec<_> = (0..4)
+//!         .map(|i| {
+//!             let (store, group) = (&store, Arc::clone(&group));
+//!             s.spawn(move || {
+//!                 // One gate (in a real program: one connection) per thread, one group.
+//!                 let gate = Gate::open(Grouped::new(store, group), ServerKey::from_bytes(key))?;
+//!                 gate.enroll(&format!("user{i}"), "Deploy Portal", 1_700_000_000)?;
+//!                 Ok::<(), otpgate::GateError>(())
+//!             })
+//!         })
+//!         .collect();
+//!     threads.into_iter().try_for_each(|t| t.join().expect("no panic"))
+//! })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Not guaranteed: fewer flushes when decisions do not overlap in time (a group is
+//! whatever queued while the previous commit ran), nor any order among one group's
+//! decisions but the order they queued in. Where a group is one transaction (SQLite,
+//! PostgreSQL), one store error fails the whole group: every decision in it is answered
+//! with the error, and none of them was written.
 
 use std::collections::HashMap;
 use std::mem;
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::string::String;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::vec::Vec;
 
-use otpgate::{AuditEntry, GateError, Swap, SwapRequest};
+use super::link::{ApprovalKey, ApprovalRow, ApprovalState, InviteRow, LinkStore, TokenHash};
+use super::{AuditEntry, AuditRecord, GateError, Store, Stored, Swap, SwapRequest};
 
 /// A decision waiting for a commit.
 struct Pending {
@@ -33,7 +70,7 @@ struct Queue {
     committing: bool,
 }
 
-/// The queue the service's connections share: see the [module](self).
+/// The queue that gates deciding together share: see the [module](self).
 #[derive(Default)]
 pub struct GroupCommit {
     queue: Mutex<Queue>,
@@ -42,9 +79,9 @@ pub struct GroupCommit {
 
 impl GroupCommit {
     /// Decides `swap`, in one transaction with the decisions queued beside it: `commit` (on
-    /// the caller's own connection: [`Store::compare_and_swap_all`](otpgate::Store)) runs
-    /// that transaction when the caller is the first to find no commit in flight.
-    pub fn swap(
+    /// the caller's own connection: [`Store::compare_and_swap_all`]) runs that transaction
+    /// when the caller is the first to find no commit in flight.
+    fn swap(
         &self,
         swap: SwapRequest<'_>,
         commit: impl FnOnce(&[SwapRequest<'_>]) -> Vec<Result<Swap, GateError>>,
@@ -135,6 +172,98 @@ impl Drop for Batch<'_> {
     }
 }
 
+/// A store whose decisions are committed in groups with those of every other store that
+/// shares its [`GroupCommit`]; everything else goes straight to the store.
+pub struct Grouped<S> {
+    store: S,
+    group: Arc<GroupCommit>,
+}
+
+impl<S> Grouped<S> {
+    /// `store` (a connection of its own) deciding with `group`.
+    pub fn new(store: S, group: Arc<GroupCommit>) -> Self {
+        Grouped { store, group }
+    }
+
+    /// The store itself, for what the gate does not do (tokens, say).
+    pub fn inner(&self) -> &S {
+        &self.store
+    }
+}
+
+impl<S: Store> Store for Grouped<S> {
+    fn load(&self, user: &str) -> Result<Option<Stored>, GateError> {
+        self.store.load(user)
+    }
+
+    fn compare_and_swap(
+        &self,
+        user: &str,
+        expected: Option<u64>,
+        sealed: &[u8],
+        audit: &AuditEntry,
+    ) -> Result<Swap, GateError> {
+        let swap = SwapRequest {
+            user,
+            expected,
+            sealed,
+            audit,
+        };
+        self.group
+            .swap(swap, |all| self.store.compare_and_swap_all(all))
+    }
+
+    fn key_check(&self) -> Result<Option<Vec<u8>>, GateError> {
+        self.store.key_check()
+    }
+
+    fn init_key_check(&self, check: &[u8]) -> Result<Vec<u8>, GateError> {
+        self.store.init_key_check(check)
+    }
+
+    fn audit_log(&self, user: Option<&str>, limit: usize) -> Result<Vec<AuditRecord>, GateError> {
+        self.store.audit_log(user, limit)
+    }
+
+    fn audit_chain_start(&self) -> Result<i64, GateError> {
+        self.store.audit_chain_start()
+    }
+}
+
+/// Links are not decisions of the chain's group: an approval's decision goes straight to
+/// the store (its writers queue for the store's write lock).
+impl<S: LinkStore> LinkStore for Grouped<S> {
+    fn insert_invite(&self, invite: &InviteRow) -> Result<(), GateError> {
+        self.store.insert_invite(invite)
+    }
+
+    fn find_invite(&self, token_hash: &TokenHash) -> Result<Option<InviteRow>, GateError> {
+        self.store.find_invite(token_hash)
+    }
+
+    fn use_invite(&self, token_hash: &TokenHash, now: u64) -> Result<bool, GateError> {
+        self.store.use_invite(token_hash, now)
+    }
+
+    fn insert_approval(&self, approval: &ApprovalRow) -> Result<(), GateError> {
+        self.store.insert_approval(approval)
+    }
+
+    fn find_approval(&self, key: ApprovalKey<'_>) -> Result<Option<ApprovalRow>, GateError> {
+        self.store.find_approval(key)
+    }
+
+    fn decide_approval(
+        &self,
+        id: &str,
+        state: ApprovalState,
+        now: u64,
+        audit: &AuditEntry,
+    ) -> Result<Swap, GateError> {
+        self.store.decide_approval(id, state, now, audit)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::panic)]
@@ -144,7 +273,7 @@ mod tests {
     use std::thread;
     use std::time::Duration;
 
-    use otpgate::{MemoryStore, ServerKey, Store};
+    use crate::{MemoryStore, ServerKey};
 
     use super::*;
 
