@@ -9,7 +9,7 @@
 //! checks with 1, 8, 16 and 32 writers on one database file, each writer its own connection
 //! and user. With the feature `postgres` and `OTPGATE_TEST_POSTGRES_URL` set (a superuser:
 //! the bench works in a schema of its own, dropped at the end), the same on PostgreSQL with
-//! 1, 8 and 32 clients.
+//! 1, 8 and 32 clients, and with 8 and 32 whose decisions are committed in groups.
 //!
 //! Each check is a replay of the user's last accepted code: the whole path (read, open
 //! the sealed record, verify, seal, compare-and-swap with its audit entry, commit), and
@@ -79,6 +79,9 @@ fn process(c: &mut Criterion) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The fewest checks each writer makes in one sample of [`writers_bench`].
+const MIN_PER_WRITER: u64 = 200;
+
 /// `writers` threads, each with its own gate (connection) from `open` and its own user,
 /// checking replays; the time per check, all writers together.
 fn writers_bench<S: Store>(
@@ -97,8 +100,10 @@ fn writers_bench<S: Store>(
     group.throughput(Throughput::Elements(1));
     group.bench_function(name, |b| {
         b.iter_custom(|iters| {
-            // iters checks in all, shared among the writers, timed together.
-            let per_writer = iters.div_ceil(writers as u64);
+            // iters checks in all, shared among the writers, timed together; at least
+            // MIN_PER_WRITER each, so that a sample measures the writers deciding side by
+            // side, not their threads waking up after the barrier for one check each.
+            let per_writer = iters.div_ceil(writers as u64).max(MIN_PER_WRITER);
             let barrier = Barrier::new(writers + 1);
             std::thread::scope(|s| {
                 for (user, code, now) in &users {
@@ -139,7 +144,8 @@ fn in_process(c: &mut Criterion) {
 /// The same on PostgreSQL, each client its own connection, in a schema of its own.
 #[cfg(feature = "postgres")]
 fn postgres(c: &mut Criterion) {
-    use otpgate::PostgresStore;
+    use otpgate::{GroupCommit, Grouped, PostgresStore};
+    use std::sync::Arc;
 
     let Ok(admin) = std::env::var("OTPGATE_TEST_POSTGRES_URL") else {
         eprintln!("SKIPPED: the PostgreSQL benchmarks need OTPGATE_TEST_POSTGRES_URL");
@@ -187,6 +193,26 @@ fn postgres(c: &mut Criterion) {
             .batch_execute(&format!("TRUNCATE {schema}.users, {schema}.audit"))
             .unwrap();
         writers_bench(&mut group, &format!("{clients} clients"), clients, open);
+    }
+    // The same clients, each on its own connection, their decisions committed in groups
+    // (what `otpgate serve` does): one flush, and one holder of the chain's lock, per group.
+    for clients in [8usize, 32] {
+        client
+            .batch_execute(&format!("TRUNCATE {schema}.users, {schema}.audit"))
+            .unwrap();
+        let commits = Arc::new(GroupCommit::default());
+        writers_bench(
+            &mut group,
+            &format!("{clients} clients, committed in groups"),
+            clients,
+            || {
+                Gate::open(
+                    Grouped::new(PostgresStore::connect(&url).unwrap(), Arc::clone(&commits)),
+                    ServerKey::from_bytes(KEY),
+                )
+                .unwrap()
+            },
+        );
     }
     group.finish();
     client
