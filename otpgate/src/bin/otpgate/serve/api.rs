@@ -41,6 +41,8 @@ pub struct App {
     pub decisions: super::links::Decisions,
     /// When each user may be texted an approval's link again.
     pub texted_links: super::limit::TextedLinks,
+    /// The client connections open, for `/metrics`.
+    pub connections: Arc<super::connections::Connections>,
 }
 
 pub type AppState = Arc<App>;
@@ -472,11 +474,9 @@ async fn healthz(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
 }
 
 async fn metrics(State(app): State<AppState>) -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        app.metrics.render(),
-    )
-        .into_response()
+    let mut text = app.metrics.render();
+    app.connections.render(&mut text);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
 /// Any other path.

@@ -1,6 +1,6 @@
 //! Listening: TCP (with TLS or, on loopback, plain) or a unix socket; hyper serves each
-//! connection, with a header read timeout; a signal stops the accepting and waits for
-//! the connections' requests in progress.
+//! connection the limits admit, with a header read timeout; a signal stops the accepting
+//! and waits for the connections' requests in progress.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -18,6 +18,7 @@ use tokio::net::{TcpListener, UnixListener};
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
+use super::connections::Connections;
 use super::{MAX_HEAD, READ_TIMEOUT, REQUEST_TIMEOUT};
 
 // hyper panics on a smaller buffer than its minimum.
@@ -91,16 +92,17 @@ enum Listener {
 }
 
 impl Listener {
-    async fn accept(&self) -> std::io::Result<(Pin<Box<dyn Io>>, String)> {
+    /// The next connection, and its peer's address (`None` on a unix socket).
+    async fn accept(&self) -> std::io::Result<(Pin<Box<dyn Io>>, Option<SocketAddr>)> {
         match self {
             Listener::Tcp(l) => {
                 let (stream, peer) = l.accept().await?;
                 let _ = stream.set_nodelay(true);
-                Ok((Box::pin(stream), peer.to_string()))
+                Ok((Box::pin(stream), Some(peer)))
             }
             Listener::Unix(l, _) => {
                 let (stream, _) = l.accept().await?;
-                Ok((Box::pin(stream), String::from("unix")))
+                Ok((Box::pin(stream), None))
             }
         }
     }
@@ -154,8 +156,14 @@ pub async fn bind(address: Address, tls: bool) -> Result<Bound, Error> {
 }
 
 /// Serves `router` on the bound listener until SIGTERM or SIGINT, then lets the requests
-/// in progress finish (at most [`REQUEST_TIMEOUT`]).
-pub async fn serve(bound: Bound, tls: Option<TlsAcceptor>, router: Router) -> Result<(), Error> {
+/// in progress finish (at most [`REQUEST_TIMEOUT`]). A connection past the `connections`
+/// limits is closed as soon as it is accepted.
+pub async fn serve(
+    bound: Bound,
+    tls: Option<TlsAcceptor>,
+    connections: Arc<Connections>,
+    router: Router,
+) -> Result<(), Error> {
     let listener = bound.listener;
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
@@ -166,7 +174,7 @@ pub async fn serve(bound: Bound, tls: Option<TlsAcceptor>, router: Router) -> Re
             _ = term.recv() => break,
             _ = int.recv() => break,
         };
-        let (stream, peer) = match accepted {
+        let (stream, address) = match accepted {
             Ok(accepted) => accepted,
             Err(e) => {
                 // Out of file descriptors and the like: wait a moment, go on.
@@ -175,6 +183,11 @@ pub async fn serve(bound: Bound, tls: Option<TlsAcceptor>, router: Router) -> Re
                 continue;
             }
         };
+        let Ok(admitted) = connections.admit(address.map(|a| a.ip())) else {
+            // Counted and logged by `admit`; dropping the stream closes it.
+            continue;
+        };
+        let peer = address.map_or_else(|| String::from("unix"), |a| a.to_string());
         let service = router.clone().map_request(
             move |mut request: hyper::Request<hyper::body::Incoming>| {
                 request.extensions_mut().insert(Peer(peer.clone()));
@@ -200,6 +213,7 @@ pub async fn serve(bound: Bound, tls: Option<TlsAcceptor>, router: Router) -> Re
             let connection =
                 http.serve_connection(TokioIo::new(io), TowerToHyperService::new(service));
             let _ = watcher.watch(connection).await;
+            drop(admitted);
         });
     }
     eprintln!("otpgate serve: stopping: no new connections, finishing the requests in progress");

@@ -6,10 +6,12 @@
 //! - Limits: a body of at most 16 KiB, request headers within 10 s, the body within 10 s,
 //!   a whole request within 30 s, `--max-concurrent` requests at once (a request waits
 //!   5 s at most for a place), `--token-rate` per token; each answered with the JSON
-//!   error object (`guard`).
+//!   error object (`guard`). `--max-connections` in all and `--max-connections-per-peer`
+//!   from one address, past which a connection is closed at once (`connections`).
 //! - SIGTERM or SIGINT: stop accepting, finish the requests in progress, exit 0.
 
 mod api;
+mod connections;
 mod error;
 mod guard;
 mod limit;
@@ -52,7 +54,22 @@ const _: () = assert!(
 );
 
 pub fn run(cli: &Cli, options: &ServeOptions) -> Result<Exit, Box<dyn std::error::Error>> {
-    raise_open_files_limit();
+    let open_files = raise_open_files_limit();
+    let max_connections = connections::bounded_total(
+        usize::try_from(options.max_connections).unwrap_or(usize::MAX),
+        open_files,
+    );
+    if max_connections < usize::try_from(options.max_connections).unwrap_or(usize::MAX) {
+        eprintln!(
+            "otpgate serve: at most {max_connections} connections at once, not              --max-connections {}: the open files limit is {open_files}, less {} kept for              the database",
+            options.max_connections,
+            connections::RESERVED_FILES
+        );
+    }
+    let client_connections = connections::Connections::new(
+        max_connections,
+        usize::try_from(options.max_connections_per_peer).unwrap_or(usize::MAX),
+    );
     let listen = listen::Address::parse(&options.listen)?;
     let tls = match (&options.tls_cert, &options.tls_key) {
         (Some(cert), Some(key)) => Some(listen::tls_acceptor(cert, key)?),
@@ -109,8 +126,9 @@ pub fn run(cli: &Cli, options: &ServeOptions) -> Result<Exit, Box<dyn std::error
             public_url,
             decisions: links::Decisions::default(),
             texted_links: limit::TextedLinks::default(),
+            connections: Arc::clone(&client_connections),
         });
-        listen::serve(bound, tls, router(app, max_concurrent)).await
+        listen::serve(bound, tls, client_connections, router(app, max_concurrent)).await
     })?;
     // Decisions whose clients went away are still finishing on blocking threads: each ends
     // within the store's own timeouts.
@@ -123,8 +141,8 @@ pub fn run(cli: &Cli, options: &ServeOptions) -> Result<Exit, Box<dyn std::error
 /// every connection, waiting long poll and database connection is a file, and a soft limit
 /// of 1,024 (systemd's default) would have new connections turned away (`accept` failing)
 /// long before the service's own limits. Where it cannot be raised, the service runs with
-/// the limit it has.
-fn raise_open_files_limit() {
+/// the limit it has. Returns the limit in force (`u64::MAX`: none).
+fn raise_open_files_limit() -> u64 {
     use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
     let limit = getrlimit(Resource::Nofile);
     if limit.current != limit.maximum {
@@ -134,6 +152,7 @@ fn raise_open_files_limit() {
         };
         let _ = setrlimit(Resource::Nofile, raised);
     }
+    getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX)
 }
 
 /// The routes with their limits, panic catching and the access log.
