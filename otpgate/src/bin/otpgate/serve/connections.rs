@@ -7,11 +7,13 @@
 //! A connection over a limit is closed as soon as it is accepted, before TLS or HTTP: its
 //! client sees the connection closed at once and tries again later (a runner: exit 2),
 //! rather than waiting in the listen queue for a place that an attacker holds. Unix-socket
-//! clients count towards the total only (they have no address to tell them apart).
+//! clients count towards the total only (they have no address to tell them apart). An IPv6
+//! peer is its /64 (one host is commonly given a whole /64, so counting single addresses
+//! would not limit it); an IPv4 address mapped into IPv6 is that IPv4 address.
 
 use std::collections::HashMap;
 use std::fmt::Write;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -76,6 +78,7 @@ impl Connections {
     /// Counts a new connection from `peer` (`None`: a unix socket) as open, unless that
     /// would pass a limit.
     pub fn admit(self: &Arc<Self>, peer: Option<IpAddr>) -> Result<Admitted, Refused> {
+        let peer = peer.map(counted_as);
         let mut open = self.open();
         let refused = if open.total >= self.max_total {
             Some(Refused::Total)
@@ -116,7 +119,11 @@ impl Connections {
                 Refused::PerPeer => ("--max-connections-per-peer", self.max_per_peer),
                 Refused::Total => ("--max-connections", self.max_total),
             };
-            let from = peer.map_or_else(|| String::from("a unix socket"), |ip| ip.to_string());
+            let from = match peer {
+                None => String::from("a unix socket"),
+                Some(IpAddr::V6(net)) => format!("{net}/64"),
+                Some(IpAddr::V4(ip)) => ip.to_string(),
+            };
             eprintln!(
                 "otpgate serve: closing new connections from {from}: {max} open ({limit}); \
                  at most one such line per {} s, every one counted in \
@@ -157,6 +164,18 @@ impl Drop for Admitted {
                 open.by_peer.remove(&ip);
             }
         }
+    }
+}
+
+/// The address a peer is counted under: an IPv6 address's /64, an IPv4-mapped address's
+/// IPv4 address, any other address itself.
+fn counted_as(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(Ipv6Addr::from_bits(v6.to_bits() & !u128::from(u64::MAX))),
+        },
+        IpAddr::V4(_) => ip,
     }
 }
 
@@ -205,6 +224,26 @@ mod tests {
         let _u2 = connections.admit(None).unwrap();
         let _a = connections.admit(A).unwrap();
         assert_eq!(connections.admit(None).err(), Some(Refused::Total));
+    }
+
+    #[test]
+    fn an_ipv6_peer_is_its_64_and_a_mapped_ipv4_peer_its_ipv4_address() {
+        let connections = Connections::new(10, 1);
+        let host = |last: u16| {
+            Some(IpAddr::V6(Ipv6Addr::new(
+                0x2001, 0xdb8, 0, 1, 0, 0, 0, last,
+            )))
+        };
+        let _first = connections.admit(host(1)).unwrap();
+        assert_eq!(connections.admit(host(2)).err(), Some(Refused::PerPeer));
+        let other_64 = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 2, 0, 0, 0, 1));
+        let _other = connections.admit(Some(other_64)).unwrap();
+        let _a = connections.admit(A).unwrap();
+        let mapped = IpAddr::V6(Ipv6Addr::new(0, 0, 0, 0, 0, 0xffff, 0x0a00, 0x0001));
+        assert_eq!(
+            connections.admit(Some(mapped)).err(),
+            Some(Refused::PerPeer)
+        );
     }
 
     #[test]
