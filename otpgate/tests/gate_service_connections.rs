@@ -152,3 +152,36 @@ fn connections_past_a_peers_limit_or_the_total_are_closed_and_others_are_served(
     }
     panic!("three rounds outlasted the service's 10 s header timeout");
 }
+
+/// The total stays under the open files limit, with files kept for the database, and the
+/// service says so when it lowers `--max-connections`.
+#[test]
+fn the_connection_total_stays_under_the_open_files_limit() {
+    let backend = Backend::Sqlite(Env::new("svc-connections-nofile"));
+    let mut child = std::process::Command::new("prlimit")
+        .arg("--nofile=300:300")
+        .arg("--")
+        .arg(gate_support::BIN)
+        .args(backend.db_args())
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let _ = child.kill();
+    let output = child.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(line.contains("listening on"), "{line:?} {log}");
+    assert!(
+        log.contains(
+            "at most 172 connections at once, not --max-connections 4096: the open files \
+             limit is 300, less 128 kept for the database"
+        ),
+        "{log}"
+    );
+}

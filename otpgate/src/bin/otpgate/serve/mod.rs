@@ -61,7 +61,9 @@ pub fn run(cli: &Cli, options: &ServeOptions) -> Result<Exit, Box<dyn std::error
     );
     if max_connections < usize::try_from(options.max_connections).unwrap_or(usize::MAX) {
         eprintln!(
-            "otpgate serve: at most {max_connections} connections at once, not              --max-connections {}: the open files limit is {open_files}, less {} kept for              the database",
+            "otpgate serve: at most {max_connections} connections at once, not \
+             --max-connections {}: the open files limit is {open_files}, less {} kept for \
+             the database",
             options.max_connections,
             connections::RESERVED_FILES
         );
