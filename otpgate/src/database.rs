@@ -136,6 +136,10 @@ impl Store for Database {
         self.inner().compare_and_swap_all(swaps)
     }
 
+    fn commits_on_return(&self) -> bool {
+        self.inner().commits_on_return()
+    }
+
     fn key_check(&self) -> Result<Option<Vec<u8>>, GateError> {
         self.inner().key_check()
     }

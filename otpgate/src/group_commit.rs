@@ -38,11 +38,22 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! Every store sharing a group must be a connection to the same database: a group's
+//! decisions are written on whichever of them commits. A group holds only decisions made
+//! under one server key (the committing connection checks its own key against the
+//! database's, as each connection does for its own decisions), so after a key rotation the
+//! gates still on the old key commit among themselves, and fail as they would alone. A
+//! store in the middle of a transaction of its caller's ([`SqliteStore::batch`]) decides
+//! alone, inside that transaction, and never commits other callers' decisions.
+//!
 //! Not guaranteed: fewer flushes when decisions do not overlap in time (a group is
 //! whatever queued while the previous commit ran), nor any order among one group's
 //! decisions but the order they queued in. Where a group is one transaction (SQLite,
 //! PostgreSQL), one store error fails the whole group: every decision in it is answered
-//! with the error, and none of them was written.
+//! with the error, and none of them was written (or, when the answer to the commit itself
+//! was lost, perhaps all of them: a code then spent without an acceptance).
+//!
+//! [`SqliteStore::batch`]: crate::SqliteStore::batch
 
 use std::collections::HashMap;
 use std::mem;
@@ -87,6 +98,8 @@ impl GroupCommit {
         commit: impl FnOnce(&[SwapRequest<'_>]) -> Vec<Result<Swap, GateError>>,
     ) -> Result<Swap, GateError> {
         let mut commit = Some(commit);
+        // The gate's key: a group holds only decisions made under one key.
+        let key = swap.audit.key.clone();
         let mut queue = self.lock();
         let ticket = queue.next_ticket;
         queue.next_ticket = queue.next_ticket.wrapping_add(1);
@@ -109,9 +122,16 @@ impl GroupCommit {
                 continue;
             }
             queue.committing = true;
+            // The committer's connection checks its own key against the database's (a key
+            // rotated meanwhile fails the write): decisions made under another key wait
+            // for a committer of their own.
+            let (pending, others) = mem::take(&mut queue.waiting)
+                .into_iter()
+                .partition(|pending| pending.audit.key == key);
+            queue.waiting = others;
             let batch = Batch {
                 commit: self,
-                pending: mem::take(&mut queue.waiting),
+                pending,
                 answers: None,
             };
             drop(queue);
@@ -173,7 +193,8 @@ impl Drop for Batch<'_> {
 }
 
 /// A store whose decisions are committed in groups with those of every other store that
-/// shares its [`GroupCommit`]; everything else goes straight to the store.
+/// shares its [`GroupCommit`] (connections to one database: see the [module](self));
+/// everything else goes straight to the store.
 pub struct Grouped<S> {
     store: S,
     group: Arc<GroupCommit>,
@@ -203,6 +224,11 @@ impl<S: Store> Store for Grouped<S> {
         sealed: &[u8],
         audit: &AuditEntry,
     ) -> Result<Swap, GateError> {
+        if !self.store.commits_on_return() {
+            // Inside the caller's own transaction: not durable before it commits, so never
+            // another caller's answer.
+            return self.store.compare_and_swap(user, expected, sealed, audit);
+        }
         let swap = SwapRequest {
             user,
             expected,
@@ -211,6 +237,15 @@ impl<S: Store> Store for Grouped<S> {
         };
         self.group
             .swap(swap, |all| self.store.compare_and_swap_all(all))
+    }
+
+    /// Already a group: committed together, as the store commits them.
+    fn compare_and_swap_all(&self, swaps: &[SwapRequest<'_>]) -> Vec<Result<Swap, GateError>> {
+        self.store.compare_and_swap_all(swaps)
+    }
+
+    fn commits_on_return(&self) -> bool {
+        self.store.commits_on_return()
     }
 
     fn key_check(&self) -> Result<Option<Vec<u8>>, GateError> {
@@ -230,8 +265,9 @@ impl<S: Store> Store for Grouped<S> {
     }
 }
 
-/// Links are not decisions of the chain's group: an approval's decision goes straight to
-/// the store (its writers queue for the store's write lock).
+/// Links go straight to the store: an approval's decision (which appends to the audit
+/// trail too, queued with the groups for the trail's lock) has no grouped form, and
+/// approvals come at the pace of people.
 impl<S: LinkStore> LinkStore for Grouped<S> {
     fn insert_invite(&self, invite: &InviteRow) -> Result<(), GateError> {
         self.store.insert_invite(invite)
@@ -284,9 +320,11 @@ mod tests {
         commits: AtomicUsize,
     }
 
-    /// Decides a new `user` through `commit`. A commit that holds "doomed" panics; the first
-    /// commit waits until `together` decisions are in it or queued behind it, so that the
-    /// next one finds them all queued, however the threads were scheduled.
+    /// Decides a new `user` through `commit`, under one key, or another for a user whose
+    /// name starts with "other". A commit that holds "doomed" panics, and so does one that
+    /// holds decisions under two keys; the first commit waits until `together` decisions
+    /// are in it or queued behind it, so that the next one finds them all queued, however
+    /// the threads were scheduled.
     fn decide(
         commit: &GroupCommit,
         counted: &Counted,
@@ -301,7 +339,7 @@ mod tests {
             outcome: "accepted",
             drift: None,
             actor: None,
-            key: ServerKey::generate().unwrap().audit_key(),
+            key: ServerKey::from_bytes([u8::from(user.starts_with("other")); 32]).audit_key(),
         };
         let swap = SwapRequest {
             user,
@@ -317,6 +355,9 @@ mod tests {
             }
             if all.iter().any(|swap| swap.user == "doomed") {
                 panic!("the store failed");
+            }
+            if all.iter().any(|swap| swap.audit.key != audit.key) {
+                panic!("a group under two keys");
             }
             counted.store.compare_and_swap_all(all)
         })
@@ -364,6 +405,23 @@ mod tests {
         }
         // The first commit, one for all that queued behind it, one for "after".
         assert_eq!(counted.commits.load(Ordering::SeqCst), 3);
+    }
+
+    #[test]
+    fn decisions_under_another_key_are_committed_apart() {
+        let users = (0..16)
+            .map(|i| match i % 2 {
+                0 => format!("user{i}"),
+                _ => format!("other{i}"),
+            })
+            .collect();
+        let (counted, answers) = concurrently(users, 16);
+        for answer in answers {
+            assert!(matches!(answer, Ok(Ok(Swap::Written))), "{answer:?}");
+        }
+        // Whichever key the first commit was under, the other's decisions needed at least one
+        // commit of their own, and the last decision one more.
+        assert!(counted.commits.load(Ordering::SeqCst) >= 3);
     }
 
     #[test]

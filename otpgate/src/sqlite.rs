@@ -676,6 +676,11 @@ impl Store for SqliteStore {
         }
     }
 
+    /// Not inside a [`batch`](Self::batch).
+    fn commits_on_return(&self) -> bool {
+        !self.in_batch.get()
+    }
+
     fn key_check(&self) -> Result<Option<Vec<u8>>, GateError> {
         self.check_file()?;
         let check: Option<Vec<u8>> = self

@@ -113,6 +113,14 @@ pub trait Store {
             .collect()
     }
 
+    /// Whether a write is durable when it returns: `false` inside a transaction the caller
+    /// holds open ([`SqliteStore::batch`](super::SqliteStore::batch)), whose writes are
+    /// not durable before it commits. A [`GroupCommit`](super::GroupCommit) commits other
+    /// callers' decisions only on a store that says `true`. By default, `true`.
+    fn commits_on_return(&self) -> bool {
+        true
+    }
+
     /// The stored server key check ([`ServerKey::key_check`](super::ServerKey::key_check)),
     /// `None` before the first key was set up.
     fn key_check(&self) -> Result<Option<Vec<u8>>, GateError>;
@@ -147,6 +155,10 @@ impl<T: Store + ?Sized> Store for &T {
 
     fn compare_and_swap_all(&self, swaps: &[SwapRequest<'_>]) -> Vec<Result<Swap, GateError>> {
         (**self).compare_and_swap_all(swaps)
+    }
+
+    fn commits_on_return(&self) -> bool {
+        (**self).commits_on_return()
     }
 
     fn key_check(&self) -> Result<Option<Vec<u8>>, GateError> {

@@ -139,6 +139,88 @@ fn gates_committing_in_groups_accept_each_code_once_and_the_trail_verifies() {
     gate_support::assert_grouped_gates_accept_each_code_once(open, 8, 10);
 }
 
+/// A grouped store inside its caller's batch decides alone, inside the batch: a group's
+/// other decisions must not be answered from a transaction that is not yet committed.
+#[test]
+fn a_grouped_store_inside_a_batch_decides_alone() {
+    use std::sync::Arc;
+
+    use otpgate::{Gate, GroupCommit, Grouped, ServerKey, SqliteStore, Store};
+
+    /// Counts the group's commits: a store whose every group commit is counted.
+    struct Counting<'a>(&'a SqliteStore, &'a std::sync::atomic::AtomicUsize);
+    impl Store for Counting<'_> {
+        fn load(&self, user: &str) -> Result<Option<otpgate::Stored>, otpgate::GateError> {
+            self.0.load(user)
+        }
+        fn compare_and_swap(
+            &self,
+            user: &str,
+            expected: Option<u64>,
+            sealed: &[u8],
+            audit: &otpgate::AuditEntry,
+        ) -> Result<otpgate::Swap, otpgate::GateError> {
+            self.0.compare_and_swap(user, expected, sealed, audit)
+        }
+        fn compare_and_swap_all(
+            &self,
+            swaps: &[otpgate::SwapRequest<'_>],
+        ) -> Vec<Result<otpgate::Swap, otpgate::GateError>> {
+            self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            self.0.compare_and_swap_all(swaps)
+        }
+        fn commits_on_return(&self) -> bool {
+            self.0.commits_on_return()
+        }
+        fn key_check(&self) -> Result<Option<Vec<u8>>, otpgate::GateError> {
+            self.0.key_check()
+        }
+        fn init_key_check(&self, check: &[u8]) -> Result<Vec<u8>, otpgate::GateError> {
+            self.0.init_key_check(check)
+        }
+        fn audit_log(
+            &self,
+            user: Option<&str>,
+            limit: usize,
+        ) -> Result<Vec<otpgate::AuditRecord>, otpgate::GateError> {
+            self.0.audit_log(user, limit)
+        }
+        fn audit_chain_start(&self) -> Result<i64, otpgate::GateError> {
+            self.0.audit_chain_start()
+        }
+    }
+
+    let env = Env::new("sqlite-grouped-batch");
+    let store = SqliteStore::create(&env.db).unwrap();
+    let group_commits = std::sync::atomic::AtomicUsize::new(0);
+    let gate = Gate::open(
+        Grouped::new(
+            Counting(&store, &group_commits),
+            Arc::new(GroupCommit::default()),
+        ),
+        ServerKey::from_bytes([3; 32]),
+    )
+    .unwrap();
+    let now = 1_700_000_000;
+    store
+        .batch(|| gate.enroll("alice", "Deploy Portal", now))
+        .unwrap();
+    assert_eq!(group_commits.into_inner(), 0, "decided through the group");
+    assert!(store.load("alice").unwrap().is_some());
+    // Outside a batch, through the group.
+    let group_commits = std::sync::atomic::AtomicUsize::new(0);
+    let gate = Gate::open(
+        Grouped::new(
+            Counting(&store, &group_commits),
+            Arc::new(GroupCommit::default()),
+        ),
+        ServerKey::from_bytes([3; 32]),
+    )
+    .unwrap();
+    gate.enroll("bob", "Deploy Portal", now).unwrap();
+    assert_eq!(group_commits.into_inner(), 1);
+}
+
 #[test]
 fn a_store_whose_file_was_deleted_or_replaced_writes_nothing_more() {
     use otpgate::{Gate, GateError, ServerKey, SqliteStore};
