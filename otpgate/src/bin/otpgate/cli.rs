@@ -287,14 +287,14 @@ pub struct ServeOptions {
     /// Requests in progress at once; more wait.
     #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u16).range(1..))]
     pub max_concurrent: u16,
-    /// Client connections open at once (at most the open files limit less 128); more are
-    /// closed as soon as they are accepted.
+    /// Client connections open at once (at most the open files limit, less 64 and 4 per
+    /// database connection); more are closed as soon as they are accepted.
     #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,
-    /// Client connections open at once from one IP address (a proxy in front of the
-    /// service is one address: raise it to --max-connections there); more are closed as
-    /// soon as they are accepted.
-    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
+    /// Client connections open at once from one IP address (runners behind one NAT
+    /// gateway or proxy are one address: raise it up to --max-connections there); more are
+    /// closed as soon as they are accepted.
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections_per_peer: u32,
     /// Requests per second one token may make (a burst of twice as many); more are
     /// answered 429 with Retry-After.

@@ -213,6 +213,7 @@ pub async fn serve(
             let connection =
                 http.serve_connection(TokioIo::new(io), TowerToHyperService::new(service));
             let _ = watcher.watch(connection).await;
+            // Counted open until here (or wherever the task ends), whatever ended it.
             drop(admitted);
         });
     }

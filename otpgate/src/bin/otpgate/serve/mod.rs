@@ -55,17 +55,14 @@ const _: () = assert!(
 
 pub fn run(cli: &Cli, options: &ServeOptions) -> Result<Exit, Box<dyn std::error::Error>> {
     let open_files = raise_open_files_limit();
-    let max_connections = connections::bounded_total(
-        usize::try_from(options.max_connections).unwrap_or(usize::MAX),
-        open_files,
-    );
-    if max_connections < usize::try_from(options.max_connections).unwrap_or(usize::MAX) {
+    let requested = usize::try_from(options.max_connections).unwrap_or(usize::MAX);
+    let reserved = connections::reserved_files(usize::from(options.connections));
+    let max_connections = connections::bounded_total(requested, open_files, reserved);
+    if max_connections < requested {
         eprintln!(
             "otpgate serve: at most {max_connections} connections at once, not \
-             --max-connections {}: the open files limit is {open_files}, less {} kept for \
-             the database",
-            options.max_connections,
-            connections::RESERVED_FILES
+             --max-connections {requested}: the open files limit is {open_files}, less \
+             {reserved} kept for the database and the service itself"
         );
     }
     let client_connections = connections::Connections::new(
