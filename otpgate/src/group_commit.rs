@@ -1,59 +1,5 @@
-//! Group commit: many connections' decisions in one transaction, one flush for the lot.
-//!
-//! Every decision extends the one audit chain, so writers queue for the chain (SQLite's
-//! one writer, PostgreSQL's advisory lock on the chain), each holding it through its
-//! commit's flush: one flush per decision, one after the other, however many connections
-//! decide at once. Gates that share a [`GroupCommit`] (each over its own connection,
-//! wrapped in [`Grouped`]) queue their decisions instead: the decisions that arrive while
-//! one commit is in flight wait for it, and the next of them to run commits them all in
-//! one transaction ([`Store::compare_and_swap_all`]) on its own connection. Each decision
-//! is still its own compare-and-swap (a conflict is that decision's alone), and each
-//! caller gets its answer only after the commit that holds its write: nothing is answered
-//! from memory.
-//!
-//! This is what `otpgate serve` decides with, and what a Rust program deciding on many
-//! threads at once (one gate per thread) can use the same way:
-//!
-//! ```
-//! use std::sync::Arc;
-//! use otpgate::{Gate, GroupCommit, Grouped, MemoryStore, ServerKey};
-//!
-//! let store = MemoryStore::new();
-//! let key = [7; 32]; // in a real program, the key file's
-//! let group = Arc::new(GroupCommit::default());
-//! std::thread::scope(|s| {
-//!     let threads: Vec<_> = (0..4)
-//!         .map(|i| {
-//!             let (store, group) = (&store, Arc::clone(&group));
-//!             s.spawn(move || {
-//!                 // One gate (in a real program: one connection) per thread, one group.
-//!                 let gate = Gate::open(Grouped::new(store, group), ServerKey::from_bytes(key))?;
-//!                 gate.enroll(&format!("user{i}"), "Deploy Portal", 1_700_000_000)?;
-//!                 Ok::<(), otpgate::GateError>(())
-//!             })
-//!         })
-//!         .collect();
-//!     threads.into_iter().try_for_each(|t| t.join().expect("no panic"))
-//! })?;
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
-//!
-//! Every store sharing a group must be a connection to the same database: a group's
-//! decisions are written on whichever of them commits. A group holds only decisions made
-//! under one server key (the committing connection checks its own key against the
-//! database's, as each connection does for its own decisions), so after a key rotation the
-//! gates still on the old key commit among themselves, and fail as they would alone. A
-//! store in the middle of a transaction of its caller's ([`SqliteStore::batch`]) decides
-//! alone, inside that transaction, and never commits other callers' decisions.
-//!
-//! Not guaranteed: fewer flushes when decisions do not overlap in time (a group is
-//! whatever queued while the previous commit ran), nor any order among one group's
-//! decisions but the order they queued in. Where a group is one transaction (SQLite,
-//! PostgreSQL), one store error fails the whole group: every decision in it is answered
-//! with the error, and none of them was written (or, when the answer to the commit itself
-//! was lost, perhaps all of them: a code then spent without an acceptance).
-//!
-//! [`SqliteStore::batch`]: crate::SqliteStore::batch
+//! Group commit: many connections' decisions in one transaction, one flush for the lot
+//! ([`GroupCommit`], [`Grouped`]).
 
 use std::collections::HashMap;
 use std::mem;
@@ -81,7 +27,62 @@ struct Queue {
     committing: bool,
 }
 
-/// The queue that gates deciding together share: see the [module](self).
+/// Group commit: many connections' decisions in one transaction, one flush for the lot.
+///
+/// Every decision extends the one audit chain, so writers queue for the chain (SQLite's
+/// one writer, PostgreSQL's advisory lock on the chain), each holding it through its
+/// commit's flush: one flush per decision, one after the other, however many connections
+/// decide at once. Gates that share a [`GroupCommit`] (each over its own connection,
+/// wrapped in [`Grouped`]) queue their decisions instead: the decisions that arrive while
+/// one commit is in flight wait for it, and the next of them to run commits them all in
+/// one transaction ([`Store::compare_and_swap_all`]) on its own connection. Each decision
+/// is still its own compare-and-swap (a conflict is that decision's alone), and each
+/// caller gets its answer only after the commit that holds its write: nothing is answered
+/// from memory.
+///
+/// This is what `otpgate serve` decides with, and what a Rust program deciding on many
+/// threads at once (one gate per thread) can use the same way:
+///
+/// ```
+/// use std::sync::Arc;
+/// use otpgate::{Gate, GroupCommit, Grouped, MemoryStore, ServerKey};
+///
+/// let store = MemoryStore::new();
+/// let key = [7; 32]; // in a real program, the key file's
+/// let group = Arc::new(GroupCommit::default());
+/// std::thread::scope(|s| {
+///     let threads: Vec<_> = (0..4)
+///         .map(|i| {
+///             let (store, group) = (&store, Arc::clone(&group));
+///             s.spawn(move || {
+///                 // One gate (in a real program: one connection) per thread, one group.
+///                 let gate = Gate::open(Grouped::new(store, group), ServerKey::from_bytes(key))?;
+///                 gate.enroll(&format!("user{i}"), "Deploy Portal", 1_700_000_000)?;
+///                 Ok::<(), otpgate::GateError>(())
+///             })
+///         })
+///         .collect();
+///     threads.into_iter().try_for_each(|t| t.join().expect("no panic"))
+/// })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// Every store sharing a group must be a connection to the same database: a group's
+/// decisions are written on whichever of them commits. A group holds only decisions made
+/// under one server key (the committing connection checks its own key against the
+/// database's, as each connection does for its own decisions), so after a key rotation the
+/// gates still on the old key commit among themselves, and fail as they would alone. A
+/// store in the middle of a transaction of its caller's ([`SqliteStore::batch`]) decides
+/// alone, inside that transaction, and never commits other callers' decisions.
+///
+/// Not guaranteed: fewer flushes when decisions do not overlap in time (a group is
+/// whatever queued while the previous commit ran), nor any order among one group's
+/// decisions but the order they queued in. Where a group is one transaction (SQLite,
+/// PostgreSQL), one store error fails the whole group: every decision in it is answered
+/// with the error, and none of them was written (or, when the answer to the commit itself
+/// was lost, perhaps all of them: a code then spent without an acceptance).
+///
+/// [`SqliteStore::batch`]: crate::SqliteStore::batch
 #[derive(Default)]
 pub struct GroupCommit {
     queue: Mutex<Queue>,
@@ -193,8 +194,8 @@ impl Drop for Batch<'_> {
 }
 
 /// A store whose decisions are committed in groups with those of every other store that
-/// shares its [`GroupCommit`] (connections to one database: see the [module](self));
-/// everything else goes straight to the store.
+/// shares its [`GroupCommit`] (connections to one database: see there); everything else
+/// goes straight to the store.
 pub struct Grouped<S> {
     store: S,
     group: Arc<GroupCommit>,
