@@ -36,7 +36,8 @@ usage: python3 otpgate/benches/service_load.py   (from the repository root; buil
 release binaries of otpgate and the floors). CASES=checks,approvals,pages picks cases
 (approvals-python too);
 REPEATS rounds (3), BATCHES batches of 32 approvals per round (4), CONNECTIONS for the
-approval and page cases (4).
+approval and page cases (4), PG_CONNECTIONS the service's --connections in the
+PostgreSQL checks case (32).
 """
 import base64, hashlib, hmac, http.client, json, os, re, shutil, statistics, struct
 import subprocess, sys, tempfile, threading, time, urllib.parse
@@ -371,7 +372,7 @@ def main():
         sep = "&" if "?" in url else "?"
         backends.append(("postgres", ["--db", "%s%soptions=-c%%20search_path%%3D%s"
                                       % (url, sep, schema),
-                                      "--key-file", os.path.join(workdir, "pg.key")], 32))
+                                      "--key-file", os.path.join(workdir, "pg.key")], int(os.environ.get("PG_CONNECTIONS", "32"))))
     results = {}
     for rep in range(REPEATS):
         for name, db_args, connections in backends:
