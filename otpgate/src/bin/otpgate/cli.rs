@@ -289,13 +289,13 @@ pub struct ServeOptions {
     pub max_concurrent: u16,
     /// Client connections open at once (at most the open files limit, less 64 and 4 per
     /// database connection); more are closed as soon as they are accepted.
-    #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..))]
-    pub max_connections: u32,
+    #[arg(long, default_value_t = 4096, value_parser = at_least_one())]
+    pub max_connections: usize,
     /// Client connections open at once from one IP address (runners behind one NAT
     /// gateway or proxy are one address: raise it up to --max-connections there); more are
     /// closed as soon as they are accepted.
-    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
-    pub max_connections_per_peer: u32,
+    #[arg(long, default_value_t = 1024, value_parser = at_least_one())]
+    pub max_connections_per_peer: usize,
     /// Requests per second one token may make (a burst of twice as many); more are
     /// answered 429 with Retry-After.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
@@ -329,4 +329,9 @@ fn parse_duration(text: &str) -> Result<u64, String> {
         .and_then(|n| n.checked_mul(scale))
         .filter(|secs| (1..=86_400).contains(secs))
         .ok_or_else(|| format!("{text:?}: give 1 s to 24 h, e.g. 90, 90s, 10m or 1h"))
+}
+
+/// A count of at least one, as a `usize`.
+fn at_least_one() -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::new().range(1..)
 }

@@ -55,7 +55,7 @@ const _: () = assert!(
 
 pub fn run(cli: &Cli, options: &ServeOptions) -> Result<Exit, Box<dyn std::error::Error>> {
     let open_files = raise_open_files_limit();
-    let requested = usize::try_from(options.max_connections).unwrap_or(usize::MAX);
+    let requested = options.max_connections;
     let reserved = connections::reserved_files(usize::from(options.connections));
     let max_connections = connections::bounded_total(requested, open_files, reserved);
     if max_connections < requested {
@@ -65,10 +65,8 @@ pub fn run(cli: &Cli, options: &ServeOptions) -> Result<Exit, Box<dyn std::error
              {reserved} kept for the database and the service itself"
         );
     }
-    let client_connections = connections::Connections::new(
-        max_connections,
-        usize::try_from(options.max_connections_per_peer).unwrap_or(usize::MAX),
-    );
+    let client_connections =
+        connections::Connections::new(max_connections, options.max_connections_per_peer);
     let listen = listen::Address::parse(&options.listen)?;
     let tls = match (&options.tls_cert, &options.tls_key) {
         (Some(cert), Some(key)) => Some(listen::tls_acceptor(cert, key)?),
