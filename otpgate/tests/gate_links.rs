@@ -17,9 +17,7 @@ use std::sync::Barrier;
 
 use gate_support::Env;
 use otpcore::{Secret, Totp};
-use otpgate::{
-    ApprovalStatus, Database, Gate, GateError, LinkStore, Refusal, ServerKey, Status, Store,
-};
+use otpgate::{ApprovalStatus, Database, Gate, GateError, LinkStore, Refusal, Status, Store};
 
 const NOW: u64 = 1_700_000_000;
 const RACERS: usize = 16;
@@ -210,7 +208,11 @@ fn links_on_postgres() {
     let url = format!("{admin}{separator}options=-c%20search_path%3D{schema}");
     let env = Env::new("links-pg");
     let key = env.dir.join("gate.key");
-    std::fs::write(&key, ServerKey::generate().unwrap().to_hex().as_bytes()).unwrap();
+    std::fs::write(
+        &key,
+        otpgate::ServerKey::generate().unwrap().to_hex().as_bytes(),
+    )
+    .unwrap();
     // A key file must be private to be read.
     std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     links_on(&Postgres { url, key });

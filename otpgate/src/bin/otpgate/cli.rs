@@ -332,6 +332,7 @@ fn parse_duration(text: &str) -> Result<u64, String> {
 }
 
 /// A count of at least one, as a `usize`.
+#[cfg(feature = "serve")]
 fn at_least_one() -> clap::builder::RangedU64ValueParser<usize> {
     clap::builder::RangedU64ValueParser::new().range(1..)
 }
