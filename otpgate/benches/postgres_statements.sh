@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# What the gate's PostgreSQL statements cost with pgbench as the client (C, libpq, prepared
+# statements), beside the pgbench floor of ../shared/bench-floors, in one run (issue 19,
+# item 3): the ceiling of a check's SQL on this machine, whatever the client does.
+#
+# A check is a read (`SELECT version, record`) and then one autocommitted statement: the
+# conditional UPDATE of the user's record with its audit row INSERTed by the same statement
+# (a data-modifying CTE), guarded by the chain's function, which takes the chain's advisory
+# lock and reads the chain's head and the key check (decide.rs, "at the predicted head").
+# The tables, indexes and function are a model of the schema in src/postgres.rs (same
+# columns, keys and indexes; the function compares the head with a value it never holds,
+# so it does the same reads and never refuses). Cases, each for DURATION seconds,
+# interleaved, ROUNDS times:
+#
+#   floor     the floor: one INSERT into an unindexed table per transaction
+#   check     a check as the gate makes it, with the chain's lock
+#   sharded   the same with 16 chains instead of one (the lock's key from the client's
+#             number): what splitting the trail into independent chains would allow
+#   unlocked  the same statements without the chain's function (no lock, no head read):
+#             what a check's SQL costs when nothing serializes the checks
+#
+# at 1 client and at 32 (each client its own user). The gate's own figures come from
+# `cargo bench -p otpgate --features postgres --bench gate -- postgres`, which run beside it.
+#
+# usage: OTPGATE_TEST_POSTGRES_URL=postgresql://... otpgate/benches/postgres_statements.sh
+#        (ROUNDS=3, DURATION=6; pgbench from PATH or the server's bin directory)
+set -euo pipefail
+
+url=${OTPGATE_TEST_POSTGRES_URL:?set OTPGATE_TEST_POSTGRES_URL to a throwaway cluster}
+rounds=${ROUNDS:-3}
+duration=${DURATION:-6}
+pgbench=$(command -v pgbench || ls /usr/lib/postgresql/*/bin/pgbench 2>/dev/null | sort -V | tail -n 1)
+[ -x "$pgbench" ] || { echo "pgbench not found (apt-get install postgresql)" >&2; exit 1; }
+
+schema=otpgate_statements_$$
+work=$(mktemp -d)
+cleanup() {
+  psql -q "$url" -c "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+separator='?'
+case $url in *'?'*) separator='&' ;; esac
+in_schema="$url${separator}options=-c%20search_path%3D$schema"
+
+psql -q -v ON_ERROR_STOP=1 "$url" <<SQL
+CREATE SCHEMA $schema;
+SET search_path = $schema;
+CREATE TABLE floor (id int, v int);
+CREATE TABLE meta (name TEXT PRIMARY KEY, value BYTEA NOT NULL);
+INSERT INTO meta VALUES ('key_check', '\\x01');
+CREATE TABLE users ("user" TEXT PRIMARY KEY, version BIGINT NOT NULL, record BYTEA NOT NULL,
+    updated BIGINT NOT NULL);
+-- 32 users, records of a sealed record's size (about 150 bytes).
+INSERT INTO users SELECT 'user' || i, 1, decode(repeat('ab', 150), 'hex'), 0
+    FROM generate_series(0, 31) i;
+CREATE TABLE audit (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, time BIGINT NOT NULL,
+    "user" TEXT NOT NULL, event TEXT NOT NULL, action TEXT, outcome TEXT NOT NULL,
+    drift BIGINT, mac BYTEA, actor TEXT);
+CREATE INDEX audit_by_user ON audit ("user", id);
+CREATE FUNCTION chain_at(chain BIGINT, opened BYTEA) RETURNS BOOLEAN LANGUAGE plpgsql
+    VOLATILE AS \$\$
+BEGIN
+    PERFORM pg_advisory_xact_lock(8031167597422575616 + 'audit'::REGCLASS::OID::BIGINT + chain),
+        set_config('otpgate.chain', 'held', true);
+    IF (SELECT mac FROM audit WHERE mac IS NOT NULL ORDER BY id DESC LIMIT 1) = '\\x00'::BYTEA
+       OR (opened IS NOT NULL
+           AND (SELECT value FROM meta WHERE name = 'key_check') IS DISTINCT FROM opened)
+    THEN
+        RAISE EXCEPTION 'the audit chain or the key check moved on' USING ERRCODE = 'OG001';
+    END IF;
+    RETURN TRUE;
+END
+\$\$;
+SQL
+
+echo 'INSERT INTO floor VALUES (:client_id, 1);' >"$work/floor.sql"
+# A check's two statements; {guard} is the chain's function, or nothing.
+check_sql() {
+  cat <<SQL
+SELECT version, record FROM users WHERE "user" = 'user' || :client_id;
+WITH written AS (UPDATE users SET version = version + 1, record = record, updated = 5
+    WHERE "user" = 'user' || :client_id AND version > 0 $1 RETURNING 1)
+  INSERT INTO audit (time, "user", event, action, outcome, drift, actor, mac)
+  SELECT 1, 'user' || :client_id, 'check', 'deploy', 'accepted', 0, 'runner',
+      '\\x000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f' FROM written;
+SQL
+}
+check_sql "AND chain_at(0, '\\x01')" >"$work/check.sql"
+check_sql "AND chain_at(:client_id % 16, '\\x01')" >"$work/sharded.sql"
+check_sql "" >"$work/unlocked.sql"
+
+# Transactions per second of one case.
+tps() {
+  local out
+  out=$("$pgbench" -n -M prepared -f "$work/$1.sql" -c "$2" -j "$(($2 < 2 ? 1 : 2))" \
+    -T "$duration" "$in_schema" 2>&1) || { echo "$out" >&2; exit 1; }
+  echo "$out" | sed -n 's/^tps = \([0-9]*\).*/\1/p'
+}
+
+declare -A results
+for round in $(seq "$rounds"); do
+  for clients in 1 32; do
+    for case in floor check sharded unlocked; do
+      results[$clients.$case.$round]=$(tps "$case" "$clients")
+    done
+  done
+  printf 'round %s  load %s\n' "$round" "$(cut -d' ' -f1-3 /proc/loadavg)"
+  for clients in 1 32; do
+    printf '  %2s clients: floor %6s tps' "$clients" "${results[$clients.floor.$round]}"
+    for case in check sharded unlocked; do
+      printf ', %s %6s (%.2fx)' "$case" "${results[$clients.$case.$round]}" \
+        "$(echo "${results[$clients.$case.$round]} / ${results[$clients.floor.$round]}" | bc -l)"
+    done
+    echo
+  done
+done
+
+# min and median of the per-round ratios.
+echo "ratios to the floor of the same round, min / median over $rounds rounds:"
+for clients in 1 32; do
+  for case in check sharded unlocked; do
+    ratios=$(for round in $(seq "$rounds"); do
+      echo "${results[$clients.$case.$round]} / ${results[$clients.floor.$round]}" | bc -l
+    done | sort -g)
+    printf '  %2s clients, %-8s %.2f / %.2f\n' "$clients" "$case" \
+      "$(echo "$ratios" | head -n 1)" "$(echo "$ratios" | sed -n "$(((rounds + 1) / 2))p")"
+  done
+done
