@@ -37,7 +37,9 @@ release binaries of otpgate and the floors). CASES=checks,approvals,pages picks 
 (approvals-python too);
 REPEATS rounds (3), BATCHES batches of 32 approvals per round (4), CONNECTIONS for the
 approval and page cases (4), PG_CONNECTIONS the service's --connections in the
-PostgreSQL checks case (32).
+PostgreSQL checks case (32). With ACCESS_LOG=1 the checks case keeps the service's access
+log and prints its latencies too (from the request's arrival in the router to the answer:
+what wrk's figures add beyond them is time in sockets and run queues).
 """
 import base64, hashlib, hmac, http.client, json, os, re, shutil, statistics, struct
 import subprocess, sys, tempfile, threading, time, urllib.parse
@@ -53,6 +55,7 @@ BATCHES = int(os.environ.get("BATCHES", "4"))
 # The service's --connections in the approval and page cases.
 CONNECTIONS = int(os.environ.get("CONNECTIONS", "4"))
 FILLER = int(os.environ.get("FILLER", "0"))
+ACCESS_LOG = os.environ.get("ACCESS_LOG") == "1"
 
 
 def run(*args, **kw):
@@ -72,11 +75,13 @@ class Service:
         out = run(binary, *db_args, "--json", "token", "create", "bench%d" % time.time_ns(),
                   "--scope", "admin")
         self.token = json.loads(out)["token"]
-        self.log = open(os.path.join(workdir, "serve.log"), "w")
+        self.log_path = os.path.join(workdir, "serve.log")
+        self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
             [binary, *db_args, "serve", "--listen", "127.0.0.1:0", "--token-rate", "1000000",
              "--connections", str(connections)],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            stdout=subprocess.PIPE, stderr=self.log if ACCESS_LOG else subprocess.DEVNULL,
+            text=True)
         line = self.proc.stdout.readline()
         self.port = int(re.search(r":(\d+)$", line.strip()).group(1))
         self.conn = http.client.HTTPConnection("127.0.0.1", self.port)
@@ -125,6 +130,16 @@ class Service:
     def stop(self):
         self.proc.terminate()
         self.proc.wait()
+        self.log.close()
+
+    def check_latencies(self, offset):
+        """p50, p90, p99 and p99.9 in ms of the checks in the access log from `offset` on,
+        and their count."""
+        with open(self.log_path) as f:
+            f.seek(offset)
+            ms = sorted(float(m) for m in re.findall(
+                r"POST /v1/users/\S+/check 200 ([\d.]+)ms", f.read()))
+        return [ms[int(len(ms) * q)] for q in (0.5, 0.9, 0.99, 0.999)], len(ms)
 
 
 def wrk(service, pairs, workdir):
@@ -386,10 +401,15 @@ def main():
                              for i in range(USERS)]
                 pairs = service.setup("r%d_" % rep, names)
                 before = outcomes(service.metrics())
+                logged = os.path.getsize(service.log_path)
                 rps, p50, p99, non2xx = wrk(service, pairs, workdir)
                 after = outcomes(service.metrics())
             finally:
                 service.stop()
+            if ACCESS_LOG:
+                (l50, l90, l99, l999), n = service.check_latencies(logged)
+                print("%s run %d, access log: p50 %.1f, p90 %.1f, p99 %.1f, p99.9 %.1f ms over %d"
+                      " checks" % (name, rep + 1, l50, l90, l99, l999, n), flush=True)
             counted = {k: int(v) - int(before.get(k, 0)) for k, v in after.items()
                        if int(v) - int(before.get(k, 0))}
             floor = (floor_sqlite(workdir, floor_bin) if name.startswith("sqlite")
