@@ -51,8 +51,8 @@ CREATE TABLE meta (name TEXT PRIMARY KEY, value BYTEA NOT NULL);
 INSERT INTO meta VALUES ('key_check', '\\x01');
 CREATE TABLE users ("user" TEXT PRIMARY KEY, version BIGINT NOT NULL, record BYTEA NOT NULL,
     updated BIGINT NOT NULL);
--- 32 users, records of a sealed record's size (about 150 bytes).
-INSERT INTO users SELECT 'user' || i, 1, decode(repeat('ab', 150), 'hex'), 0
+-- 32 users, records of an enrolled user's sealed record's size (about 540 bytes).
+INSERT INTO users SELECT 'user' || i, 1, decode(repeat('ab', 544), 'hex'), 0
     FROM generate_series(0, 31) i;
 CREATE TABLE audit (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, time BIGINT NOT NULL,
     "user" TEXT NOT NULL, event TEXT NOT NULL, action TEXT, outcome TEXT NOT NULL,
@@ -75,11 +75,14 @@ END
 SQL
 
 echo 'INSERT INTO floor VALUES (:client_id, 1);' >"$work/floor.sql"
-# A check's two statements; {guard} is the chain's function, or nothing.
+# A check's two statements; $1 is the chain's function, or nothing. Each write is a new
+# record of the same size, unlike the one before (as a new seal is): an unchanged one would
+# let PostgreSQL log only the difference.
 check_sql() {
   cat <<SQL
 SELECT version, record FROM users WHERE "user" = 'user' || :client_id;
-WITH written AS (UPDATE users SET version = version + 1, record = record, updated = 5
+WITH written AS (UPDATE users SET version = version + 1,
+        record = convert_to(repeat(md5(random()::TEXT), 17), 'UTF8'), updated = 5
     WHERE "user" = 'user' || :client_id AND version > 0 $1 RETURNING 1)
   INSERT INTO audit (time, "user", event, action, outcome, drift, actor, mac)
   SELECT 1, 'user' || :client_id, 'check', 'deploy', 'accepted', 0, 'runner',
