@@ -29,7 +29,9 @@ set -euo pipefail
 url=${OTPGATE_TEST_POSTGRES_URL:?set OTPGATE_TEST_POSTGRES_URL to a throwaway cluster}
 rounds=${ROUNDS:-3}
 duration=${DURATION:-6}
-pgbench=$(command -v pgbench || ls /usr/lib/postgresql/*/bin/pgbench 2>/dev/null | sort -V | tail -n 1)
+[ "$rounds" -ge 1 ] && [ "$duration" -ge 1 ] || { echo "ROUNDS and DURATION: 1 or more" >&2; exit 2; }
+pgbench=$(command -v pgbench || { ls /usr/lib/postgresql/*/bin/pgbench 2>/dev/null || true; } |
+  sort -V | tail -n 1)
 [ -x "$pgbench" ] || { echo "pgbench not found (apt-get install postgresql)" >&2; exit 1; }
 
 schema=otpgate_statements_$$
@@ -93,12 +95,15 @@ check_sql "AND chain_at(0, '\\x01')" >"$work/check.sql"
 check_sql "AND chain_at(:client_id % 16, '\\x01')" >"$work/sharded.sql"
 check_sql "" >"$work/unlocked.sql"
 
-# Transactions per second of one case.
+# Transactions per second of one case (pgbench's first tps line, the only one since
+# PostgreSQL 14); no figure, or none above zero, stops the run.
 tps() {
-  local out
+  local out tps
   out=$("$pgbench" -n -M prepared -f "$work/$1.sql" -c "$2" -j "$(($2 < 2 ? 1 : 2))" \
     -T "$duration" "$in_schema" 2>&1) || { echo "$out" >&2; exit 1; }
-  echo "$out" | sed -n 's/^tps = \([0-9]*\).*/\1/p'
+  tps=$(echo "$out" | sed -n 's/^tps = \([0-9]*\).*/\1/p' | head -n 1)
+  [ "${tps:-0}" -gt 0 ] || { echo "$out" >&2; echo "$1, $2 clients: no tps figure" >&2; exit 1; }
+  echo "$tps"
 }
 
 declare -A results
@@ -119,7 +124,7 @@ for round in $(seq "$rounds"); do
   done
 done
 
-# min and median of the per-round ratios.
+# min and median of the per-round ratios (of an even number of rounds, the lower middle).
 echo "ratios to the floor of the same round, min / median over $rounds rounds:"
 for clients in 1 32; do
   for case in check sharded unlocked; do
