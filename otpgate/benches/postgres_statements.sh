@@ -7,9 +7,12 @@
 # conditional UPDATE of the user's record with its audit row INSERTed by the same statement
 # (a data-modifying CTE), guarded by the chain's function, which takes the chain's advisory
 # lock and reads the chain's head and the key check (decide.rs, "at the predicted head").
-# The tables, indexes and function are a model of the schema in src/postgres.rs (same
-# columns, keys and indexes; the function compares the head with a value it never holds,
-# so it does the same reads and never refuses). Cases, each for DURATION seconds,
+# The tables and indexes are the gate's own: the schema is made by `otpgate` (its
+# migrations, in src/postgres.rs) enrolling one user, then 32 users' rows are put in by
+# hand. The chain's function is a model of `otpgate_chain_at` (pgbench cannot compute the
+# chain's MACs): the same lock and the same reads of the head and the key check, comparing
+# the head with a value it never holds, so it never refuses; and a chain number for the
+# sharded case. Cases, each for DURATION seconds,
 # interleaved, ROUNDS times:
 #
 #   floor     the floor: one INSERT into an unindexed table per transaction
@@ -23,8 +26,10 @@
 # `cargo bench -p otpgate --features postgres --bench gate -- postgres`, which run beside it.
 #
 # usage: OTPGATE_TEST_POSTGRES_URL=postgresql://... otpgate/benches/postgres_statements.sh
-#        (ROUNDS=3, DURATION=6; pgbench from PATH or the server's bin directory)
+#        (builds otpgate with `postgres`; ROUNDS=3, DURATION=6; pgbench from PATH or the
+#        server's bin directory)
 set -euo pipefail
+cd "$(dirname "$0")/../.."
 
 url=${OTPGATE_TEST_POSTGRES_URL:?set OTPGATE_TEST_POSTGRES_URL to a throwaway cluster}
 rounds=${ROUNDS:-3}
@@ -45,21 +50,18 @@ separator='?'
 case $url in *'?'*) separator='&' ;; esac
 in_schema="$url${separator}options=-c%20search_path%3D$schema"
 
-psql -q -v ON_ERROR_STOP=1 "$url" <<SQL
-CREATE SCHEMA $schema;
-SET search_path = $schema;
+cargo build -q --release -p otpgate --features postgres --bin otpgate
+psql -q -v ON_ERROR_STOP=1 "$url" -c "CREATE SCHEMA $schema"
+target/release/otpgate --db "$in_schema" --key-file "$work/gate.key" \
+  enroll setup --issuer bench >/dev/null
+key_check=$(psql -At -v ON_ERROR_STOP=1 "$in_schema" \
+  -c "SELECT encode(value, 'hex') FROM meta WHERE name = 'key_check'")
+
+psql -q -v ON_ERROR_STOP=1 "$in_schema" <<SQL
 CREATE TABLE floor (id int, v int);
-CREATE TABLE meta (name TEXT PRIMARY KEY, value BYTEA NOT NULL);
-INSERT INTO meta VALUES ('key_check', '\\x01');
-CREATE TABLE users ("user" TEXT PRIMARY KEY, version BIGINT NOT NULL, record BYTEA NOT NULL,
-    updated BIGINT NOT NULL);
 -- 32 users, records of an enrolled user's sealed record's size (about 540 bytes).
-INSERT INTO users SELECT 'user' || i, 1, decode(repeat('ab', 544), 'hex'), 0
-    FROM generate_series(0, 31) i;
-CREATE TABLE audit (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, time BIGINT NOT NULL,
-    "user" TEXT NOT NULL, event TEXT NOT NULL, action TEXT, outcome TEXT NOT NULL,
-    drift BIGINT, mac BYTEA, actor TEXT);
-CREATE INDEX audit_by_user ON audit ("user", id);
+INSERT INTO users ("user", version, record, updated)
+    SELECT 'user' || i, 1, decode(repeat('ab', 544), 'hex'), 0 FROM generate_series(0, 31) i;
 CREATE FUNCTION chain_at(chain BIGINT, opened BYTEA) RETURNS BOOLEAN LANGUAGE plpgsql
     VOLATILE AS \$\$
 BEGIN
@@ -91,8 +93,8 @@ WITH written AS (UPDATE users SET version = version + 1,
       '\\x000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f' FROM written;
 SQL
 }
-check_sql "AND chain_at(0, '\\x01')" >"$work/check.sql"
-check_sql "AND chain_at(:client_id % 16, '\\x01')" >"$work/sharded.sql"
+check_sql "AND chain_at(0, '\\x$key_check')" >"$work/check.sql"
+check_sql "AND chain_at(:client_id % 16, '\\x$key_check')" >"$work/sharded.sql"
 check_sql "" >"$work/unlocked.sql"
 
 # Transactions per second of one case (pgbench's first tps line, the only one since
