@@ -54,6 +54,8 @@ CASES = os.environ.get("CASES", "checks,approvals,pages").split(",")
 BATCHES = int(os.environ.get("BATCHES", "4"))
 # The service's --connections in the approval and page cases.
 CONNECTIONS = int(os.environ.get("CONNECTIONS", "4"))
+# The service's --connections in the PostgreSQL checks case.
+PG_CONNECTIONS = int(os.environ.get("PG_CONNECTIONS", "32"))
 FILLER = int(os.environ.get("FILLER", "0"))
 ACCESS_LOG = os.environ.get("ACCESS_LOG") == "1"
 
@@ -389,7 +391,8 @@ def main():
         sep = "&" if "?" in url else "?"
         backends.append(("postgres", ["--db", "%s%soptions=-c%%20search_path%%3D%s"
                                       % (url, sep, schema),
-                                      "--key-file", os.path.join(workdir, "pg.key")], int(os.environ.get("PG_CONNECTIONS", "32"))))
+                                      "--key-file", os.path.join(workdir, "pg.key")],
+                         PG_CONNECTIONS))
     results = {}
     for rep in range(REPEATS):
         for name, db_args, connections in backends:
