@@ -8,8 +8,8 @@ pub fn image<T>(slot: &MaybeUninit<T>) -> Vec<u8> {
     let base = slot.as_ptr().cast::<u8>();
     (0..size_of::<T>())
         // SAFETY: every offset is inside the slot, which was zero-filled before a value was
-        // written, so each byte holds a value (padding keeps zeros or value bytes). Volatile
-        // reads keep the compiler from assuming the dropped memory is dead.
+        // written, so each byte holds a value (padding: zeros, or what the move copied).
+        // Volatile reads keep the compiler from assuming the dropped memory is dead.
         .map(|i| unsafe { base.add(i).read_volatile() })
         .collect()
 }
