@@ -10,6 +10,9 @@
 )]
 
 mod gate_support;
+#[cfg(feature = "postgres")]
+#[path = "gate_support/postgres.rs"]
+mod pg;
 #[path = "../../tests/support/mod.rs"]
 mod support;
 
@@ -36,15 +39,9 @@ impl Opener for Sqlite {
 }
 
 #[cfg(feature = "postgres")]
-struct Postgres {
-    url: String,
-    key: std::path::PathBuf,
-}
-
-#[cfg(feature = "postgres")]
-impl Opener for Postgres {
+impl Opener for pg::Runner {
     fn open(&self) -> Gate<Database> {
-        Gate::open_database(std::path::Path::new(&self.url), Some(&self.key), true).unwrap()
+        Gate::open_database(std::path::Path::new(&self.url), Some(&self.key_file), true).unwrap()
     }
 }
 
@@ -190,33 +187,9 @@ fn links_on_sqlite() {
 #[cfg(feature = "postgres")]
 #[test]
 fn links_on_postgres() {
-    let Some(admin) = support::service_url(
-        "OTPGATE_TEST_POSTGRES_URL",
-        "a PostgreSQL server",
-        "export OTPGATE_TEST_POSTGRES_URL=$(tests/postgres/server.sh start \"$(mktemp -d)\")",
-    ) else {
+    let Some(admin) = pg::server_url() else {
         return;
     };
-    let schema = format!("links_{}", std::process::id());
-    let mut client = postgres::Client::connect(&admin, postgres::NoTls).unwrap();
-    client
-        .batch_execute(&format!(
-            "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
-        ))
-        .unwrap();
-    let separator = if admin.contains('?') { '&' } else { '?' };
-    let url = format!("{admin}{separator}options=-c%20search_path%3D{schema}");
-    let env = Env::new("links-pg");
-    let key = env.dir.join("gate.key");
-    std::fs::write(
-        &key,
-        otpgate::ServerKey::generate().unwrap().to_hex().as_bytes(),
-    )
-    .unwrap();
-    // A key file must be private to be read.
-    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
-    links_on(&Postgres { url, key });
-    client
-        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
-        .unwrap();
+    let db = pg::Db::new(&admin, "links");
+    links_on(&db.runner("links", db.url(None, false), false));
 }
