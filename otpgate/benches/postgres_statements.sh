@@ -12,8 +12,8 @@
 # hand. The chain's function is a model of `otpgate_chain_at` (pgbench cannot compute the
 # chain's MACs): the same lock and the same reads of the head and the key check, comparing
 # the head with a value it never holds, so it never refuses; and a chain number for the
-# sharded case. Cases, each for DURATION seconds,
-# interleaved, ROUNDS times:
+# sharded case. A change to the migration's function is mirrored here by hand. Cases, each
+# for DURATION seconds, interleaved, ROUNDS times:
 #
 #   floor     the floor: one INSERT into an unindexed table per transaction
 #   check     a check as the gate makes it, with the chain's lock
